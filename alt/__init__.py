@@ -1,0 +1,24 @@
+"""alt: a tensor-expression compiler with joint layout and loop tuning (ALT, Cortex).
+
+    A = alt.placeholder((M, K), name="A")
+    k = alt.reduce_axis(K, name="k")
+    C = alt.compute((M, N), lambda i, j: alt.sum(A[i, k] * B[k, j], axis=k), name="C")
+    s = alt.create_schedule(C)
+    f = alt.build(s, [A, B, C])
+"""
+from .build import Kernel, build
+from .errors import AltError, ArgumentError, BuildError, ComputeError, ScheduleError
+from .expr import (Expr, IterVar, Var, all_ as all, any_ as any, cast, exp, log, max_ as max, min_ as min,
+                   select, sigmoid, sqrt, sum_ as sum, tanh)
+from .interp import evaluate
+from .lower import lower
+from .schedule import Schedule, Stage, create_schedule
+from .tensor import Tensor, compute, placeholder, reduce_axis
+from . import ops  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = ["AltError", "ArgumentError", "BuildError", "ComputeError", "ScheduleError", "Expr", "IterVar", "Var",
+           "Kernel", "Schedule", "Stage", "Tensor", "all", "any", "build", "cast", "compute", "create_schedule",
+           "evaluate", "exp", "log", "lower", "max", "min", "ops", "placeholder", "reduce_axis", "select",
+           "sigmoid", "sqrt", "sum", "tanh"]

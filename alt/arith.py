@@ -1,0 +1,233 @@
+"""Integer index arithmetic: simplification, linear forms and bounds.
+
+Lowering builds index expressions such as `(i.outer*8 + i.inner) - i.outer*8`; these helpers
+fold them to `i.inner` so that generated code and the printed loop nest stay readable, and
+prove guards redundant where the loop ranges allow.
+"""
+from . import expr as E
+from .stmt import Load
+
+
+def skey(e):
+    """A hashable structural key: equal keys mean equal expressions."""
+    if isinstance(e, E.Const):
+        return ("c", e.value, e.dtype)
+    if isinstance(e, E.Var):
+        return ("v", id(e))
+    head = (type(e).__name__, getattr(e, "op", None) or getattr(e, "func", None), e.dtype)
+    if isinstance(e, E.Read):
+        head += (id(e.tensor),)
+    if isinstance(e, Load):
+        head += (id(e.buffer),)
+    return head + tuple(skey(c) for c in e.children())
+
+
+# linear forms -------------------------------------------------------------------
+
+def linear(e):
+    """Write an integer expression as ({key: (atom, coef)}, const); non-linear parts are atoms."""
+    if isinstance(e, E.Const) and E.dtypes.is_int(e.dtype):
+        return {}, e.value
+    if isinstance(e, E.Binary) and E.dtypes.is_int(e.dtype) and e.op in "+-*":
+        la, ca = linear(e.a)
+        lb, cb = linear(e.b)
+        if e.op in "+-":
+            s = 1 if e.op == "+" else -1
+            out = dict(la)
+            for k, (atom, c) in lb.items():
+                prev = out.get(k, (atom, 0))[1]
+                out[k] = (atom, prev + s * c)
+            return {k: v for k, v in out.items() if v[1] != 0}, ca + s * cb
+        if not la:
+            return {k: (a, c * ca) for k, (a, c) in lb.items() if c * ca != 0}, ca * cb
+        if not lb:
+            return {k: (a, c * cb) for k, (a, c) in la.items() if c * cb != 0}, ca * cb
+    return {skey(e): (e, 1)}, 0
+
+
+def from_linear(terms, c, dtype="int32"):
+    pos = [(a, k) for a, k in terms.values() if k > 0]
+    neg = [(a, -k) for a, k in terms.values() if k < 0]
+
+    def term(a, k):
+        return a if k == 1 else E.Binary("*", a, E.Const(k, dtype), dtype)
+
+    out = None
+    for a, k in pos:
+        t = term(a, k)
+        out = t if out is None else E.Binary("+", out, t, dtype)
+    if out is None:
+        out = E.Const(0, dtype)
+        if not neg:
+            return E.Const(c, dtype)
+        out = E.Const(c, dtype) if c else out
+        c = 0
+    for a, k in neg:
+        out = E.Binary("-", out, term(a, k), dtype)
+    if c > 0:
+        out = E.Binary("+", out, E.Const(c, dtype), dtype)
+    elif c < 0:
+        out = E.Binary("-", out, E.Const(-c, dtype), dtype)
+    return out
+
+
+def const_diff(a, b):
+    """a - b as an int if it does not depend on any variable, else None."""
+    la, ca = linear(a)
+    lb, cb = linear(b)
+    if la.keys() != lb.keys() or any(la[k][1] != lb[k][1] for k in la):
+        return None
+    return ca - cb
+
+
+# simplification --------------------------------------------------------------------
+
+def _fold(op, a, b, dtype):
+    if op == "+": return a + b
+    if op == "-": return a - b
+    if op == "*": return a * b
+    if op == "/": return a / b
+    if op == "//": return a // b
+    if op == "%": return a % b
+    if op == "min": return min(a, b)
+    if op == "max": return max(a, b)
+    raise AssertionError(op)
+
+
+_CMP = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+        ">=": lambda a, b: a >= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
+
+
+def _simplify_node(e):
+    if isinstance(e, E.Binary):
+        a, b = e.a, e.b
+        if isinstance(a, E.Const) and isinstance(b, E.Const):
+            if e.op in ("//", "%") and b.value == 0:
+                return None
+            return E.const(_fold(e.op, a.value, b.value, e.dtype), e.dtype)
+        if E.dtypes.is_int(e.dtype):
+            if e.op in "+-*":
+                terms, c = linear(e)
+                return from_linear(terms, c, e.dtype)
+            if e.op in ("//", "%") and isinstance(b, E.Const) and b.value == 1:
+                return a if e.op == "//" else E.Const(0, e.dtype)
+            if e.op in ("min", "max"):
+                d = const_diff(a, b)
+                if d is not None:
+                    return (a if d <= 0 else b) if e.op == "min" else (a if d >= 0 else b)
+        return None
+    if isinstance(e, E.Compare) and isinstance(e.a, E.Const) and isinstance(e.b, E.Const):
+        return E.Const(_CMP[e.op](e.a.value, e.b.value), "bool")
+    if isinstance(e, E.Logical):
+        if e.op == "not":
+            return E.Const(not e.args[0].value, "bool") if isinstance(e.args[0], E.Const) else None
+        absorb = e.op == "or"  # True absorbs 'or', False absorbs 'and'
+        rest = []
+        for x in e.args:
+            if isinstance(x, E.Const):
+                if x.value == absorb:
+                    return E.Const(absorb, "bool")
+                continue
+            rest.append(x)
+        if len(rest) == len(e.args):
+            return None
+        return E.Const(not absorb, "bool") if not rest else rest[0] if len(rest) == 1 else E.Logical(e.op, rest)
+    if isinstance(e, E.Select) and isinstance(e.cond, E.Const):
+        return e.t if e.cond.value else e.f
+    if isinstance(e, E.Cast) and isinstance(e.value, E.Const):
+        return E.const(e.value.value, e.dtype)
+    return None
+
+
+def simplify(e):
+    return E.transform(e, _simplify_node)
+
+
+# constant bounds -------------------------------------------------------------------
+
+def bounds(e, ranges):
+    """(lo, hi) integer bounds of `e` given {var: (lo, hi)}, or None when unknown."""
+    if isinstance(e, E.Const):
+        return (e.value, e.value) if E.dtypes.is_int(e.dtype) else None
+    if isinstance(e, E.Var):
+        return ranges.get(e)
+    if isinstance(e, E.Cast) and E.dtypes.is_int(e.dtype):
+        return bounds(e.value, ranges)
+    if not isinstance(e, E.Binary) or not E.dtypes.is_int(e.dtype):
+        return None
+    a = bounds(e.a, ranges)
+    b = bounds(e.b, ranges)
+    if e.op == "%" and b and b[0] == b[1] and b[0] > 0:
+        if a and a[0] >= 0 and a[1] < b[0]:
+            return a
+        return (0, b[0] - 1)
+    if a is None or b is None:
+        return None
+    if e.op == "+": return (a[0] + b[0], a[1] + b[1])
+    if e.op == "-": return (a[0] - b[1], a[1] - b[0])
+    if e.op == "*":
+        p = [x * y for x in a for y in b]
+        return (min(p), max(p))
+    if e.op == "//" and b[0] == b[1] and b[0] > 0:
+        return (a[0] // b[0], a[1] // b[0])
+    if e.op == "min": return (min(a[0], b[0]), min(a[1], b[1]))
+    if e.op == "max": return (max(a[0], b[0]), max(a[1], b[1]))
+    return None
+
+
+# symbolic intervals (bound inference of compute_at) ---------------------------------
+
+class Interval:
+    """[lo, hi] with symbolic ends; `lo is hi` marks a single point."""
+    __slots__ = ("lo", "hi")
+
+    def __init__(self, lo, hi=None):
+        self.lo, self.hi = lo, lo if hi is None else hi
+
+    @property
+    def is_point(self):
+        return self.lo is self.hi
+
+
+def _c(v):
+    return E.Const(v, "int32")
+
+
+def interval(e, env):
+    """Symbolic interval of an integer expression given {var: Interval}; None when unknown."""
+    if isinstance(e, E.Const):
+        return Interval(e) if E.dtypes.is_int(e.dtype) else None
+    if isinstance(e, E.Var):
+        return env.get(e, Interval(e))
+    if isinstance(e, E.Cast) and E.dtypes.is_int(e.dtype):
+        return interval(e.value, env)
+    if not isinstance(e, E.Binary) or not E.dtypes.is_int(e.dtype):
+        return None
+    a, b = interval(e.a, env), interval(e.b, env)
+    if a is None or b is None:
+        return None
+    if a.is_point and b.is_point:
+        return Interval(simplify(E.Binary(e.op, a.lo, b.lo, e.dtype)))
+    s = lambda op, x, y: simplify(E.Binary(op, x, y, e.dtype))  # noqa: E731
+    if e.op == "+":
+        return Interval(s("+", a.lo, b.lo), s("+", a.hi, b.hi))
+    if e.op == "-":
+        return Interval(s("-", a.lo, b.hi), s("-", a.hi, b.lo))
+    if e.op in ("min", "max"):
+        return Interval(s(e.op, a.lo, b.lo), s(e.op, a.hi, b.hi))
+    if e.op in ("*", "//", "%") and b.is_point and isinstance(b.lo, E.Const):
+        k = b.lo.value
+        if e.op == "*":
+            lo, hi = s("*", a.lo, b.lo), s("*", a.hi, b.lo)
+            return Interval(lo, hi) if k >= 0 else Interval(hi, lo)
+        if k > 0 and e.op == "//":
+            return Interval(s("//", a.lo, b.lo), s("//", a.hi, b.lo))
+        if k > 0 and e.op == "%":
+            return Interval(_c(0), _c(k - 1))
+    if e.op == "*" and a.is_point and isinstance(a.lo, E.Const):
+        return interval(E.Binary("*", e.b, e.a, e.dtype), env)
+    return None
+
+
+def ceil_div(a, b):
+    return -(-a // b)

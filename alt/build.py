@@ -1,0 +1,49 @@
+"""alt.build: lower a schedule, render C, compile it and wrap the library as a callable."""
+from .errors import BuildError
+from .lower import lower
+from .stmt import Store
+
+TARGETS = ("c",)
+
+
+class Kernel:
+    """A compiled kernel: call it with numpy arrays (outputs are written in place).
+
+    Attributes: `source` (the C text), `lowered` (the loop nest), `args` (the tensors, in order).
+    """
+
+    def __init__(self, lowered, source, program, args):
+        self.lowered, self.source, self.program, self.args = lowered, source, program, tuple(args)
+
+    def __call__(self, *arrays):
+        self.program(*arrays)
+
+    def time(self, *arrays, number=None, repeat=5, warmup=1, min_time=0.01):
+        """Median seconds per call (see codegen.CProgram.time)."""
+        return self.program.time(*arrays, number=number, repeat=repeat, warmup=warmup, min_time=min_time)
+
+    def __repr__(self):
+        return f"Kernel({self.lowered.name!r}, args=[{', '.join(t.name for t in self.args)}])"
+
+
+def build(sch, args, target="c", name="main"):
+    """Compile schedule `sch` into a Kernel taking arrays for `args` in order."""
+    if target not in TARGETS:
+        raise BuildError(f"build: target {target!r} is not supported; use one of {TARGETS}")
+    from codegen import CProgram, CRenderer, compile_c
+
+    func = lower(sch, args, name)
+    for b in list(func.args) + list(func.temps):
+        if b.size >= 2 ** 31:
+            raise BuildError(f"build: tensor {b.name!r} has {b.size} elements; alt indexes with 32-bit integers "
+                             "(at most 2**31 - 1 elements per tensor)")
+    source, fname = CRenderer().render(func)
+    path = compile_c(source)
+    written = {id(s.buffer) for s in _stores(func.body)}
+    program = CProgram(path, fname, func.args, [id(b) in written for b in func.args])
+    return Kernel(func, source, program, args if isinstance(args, (list, tuple)) else [args])
+
+
+def _stores(s):
+    from codegen.c_render import _walk_stmts
+    return (x for x in _walk_stmts(s) if isinstance(x, Store))

@@ -1,0 +1,21 @@
+"""One exception family for alt. Messages name the object, the bad value and what would be right."""
+
+
+class AltError(Exception):
+    """Base class of every error alt raises on bad input."""
+
+
+class ComputeError(AltError, ValueError):
+    """A tensor expression or compute definition is malformed."""
+
+
+class ScheduleError(AltError, ValueError):
+    """A schedule primitive was applied where it is not legal."""
+
+
+class BuildError(AltError, RuntimeError):
+    """Lowering, rendering or compiling a kernel failed."""
+
+
+class ArgumentError(AltError, TypeError):
+    """A built kernel was called with arrays of the wrong shape, dtype or memory order."""

@@ -1,0 +1,336 @@
+"""Lowering: a schedule becomes one loop nest over buffers (alt.stmt).
+
+Per stage: extents of every loop follow from the root extents through the split/fuse
+relations; root indices are rebuilt from the loop counters; inlined stages are substituted;
+stages computed at a loop get the region their consumer reads there (bound inference by
+symbolic intervals) in a stack buffer; reductions get an init nest before their first
+reduction loop.
+"""
+from . import arith
+from . import expr as E
+from .errors import BuildError, ScheduleError
+from .expr import Read, Reduce, substitute, transform, uses, walk
+from .stmt import Allocate, Block, Buffer, For, If, Load, LoweredFunc, Store
+from .tensor import PlaceholderOp, Tensor
+
+STACK_LIMIT = 512 * 1024  # bytes of one local tile; larger ones belong on an inner loop
+
+
+def lower(sch, args, name="main"):
+    """Lower schedule `sch` to a loop nest whose arguments are the tensors `args`, in order."""
+    return _Lowerer(sch, args, name).run()
+
+
+class _Lowerer:
+    def __init__(self, sch, args, name):
+        self.sch, self.name = sch, name
+        self.args = _check_args(sch, args)
+        self.buffers = {}  # id(tensor) -> Buffer
+        self.region = {}  # id(tensor) -> [lo expr per dim] for stack tiles
+        self.ranges = {}  # loop Var -> (0, extent - 1)
+        self.temps = []
+
+    def run(self):
+        for t in self.args:
+            self.buffers[id(t)] = Buffer(t.name, t.shape, t.dtype, "arg")
+        body = []
+        for st in self.sch.stages:
+            if st.attach is None:
+                if id(st.tensor) not in self.buffers:
+                    buf = Buffer(st.name, st.tensor.shape, st.tensor.dtype, "heap")
+                    self.buffers[id(st.tensor)] = buf
+                    self.temps.append(buf)
+                body.append(self._stage(st, [E.Const(0, "int32")] * st.tensor.ndim, list(st.tensor.shape)))
+        func = LoweredFunc(self.name, [self.buffers[id(t)] for t in self.args], Block(body), self.temps)
+        _check_parallel(func.body, None)
+        return func
+
+    # one stage -----------------------------------------------------------------------------
+    def _stage(self, st, offsets, extents):
+        ext = {}
+        for v, e in zip(st.op.axis, extents):
+            ext[v] = e
+        for v in st.op.reduce_axis:
+            ext[v] = v.extent
+        for rel in st.relations:
+            if rel[0] == "split":
+                _, parent, outer, inner, factor, nparts = rel
+                p = ext[parent]
+                if factor is not None:
+                    ext[inner] = min(factor, p)
+                    ext[outer] = arith.ceil_div(p, ext[inner])
+                else:
+                    ext[outer] = min(nparts, p)
+                    ext[inner] = arith.ceil_div(p, ext[outer])
+            else:
+                _, parts, fused = rel
+                n = 1
+                for v in parts:
+                    n *= ext[v]
+                ext[fused] = n
+        leaves = st.leaves
+        loopvar = {}
+        for v in leaves:
+            lv = E.Var(v.name)
+            loopvar[v] = lv
+            self.ranges[lv] = (0, ext[v] - 1)
+        rel_val = _root_values(st, {v: loopvar[v] for v in leaves}, ext)
+
+        # guards: (lhs, upper) meaning lhs < upper
+        guards = []
+        for v in st.root_vars:
+            b = arith.bounds(rel_val[v], self.ranges)
+            if b is None or b[1] >= ext[v]:
+                guards.append((rel_val[v], ext[v]))
+        coord = {}
+        for d, v in enumerate(st.op.axis):
+            g = arith.simplify(offsets[d] + rel_val[v])
+            coord[v] = g
+            if not (isinstance(offsets[d], E.Const) and offsets[d].value == 0):
+                b = arith.bounds(g, self.ranges)
+                if b is None or b[1] >= st.tensor.shape[d]:
+                    guards.append((g, st.tensor.shape[d]))
+                if b is None or b[0] < 0:
+                    guards.append((arith.simplify(0 - g), 1))
+        for v in st.op.reduce_axis:
+            coord[v] = rel_val[v]
+
+        # loops, each with its bounds, ifs and the stages computed at it
+        loops = []
+        for pos, v in enumerate(leaves):
+            kind = st.annotations.get(v, "serial")
+            loops.append({"leaf": v, "var": loopvar[v], "ext": ext[v], "kind": kind, "bounds": [],
+                          "ifs": [], "attached": [], "pragmas": st.pragmas.get(v, [])})
+        outer_ifs = []
+        for lhs, upper in guards:
+            pos = max((i for i, v in enumerate(leaves) if uses(lhs, loopvar[v])), default=-1)
+            if pos < 0:
+                outer_ifs.append(E.Compare("<", lhs, E.Const(upper, "int32")))
+                continue
+            lv = loopvar[leaves[pos]]
+            terms, c = arith.linear(lhs)
+            key = ("v", id(lv))
+            coef = terms.get(key, (None, 0))[1]
+            rest = {k: t for k, t in terms.items() if k != key}
+            if coef == 1 and not any(uses(a, lv) for a, _ in rest.values()):
+                loops[pos]["bounds"].append(arith.simplify(E.Const(upper, "int32") - arith.from_linear(rest, c)))
+            else:
+                loops[pos]["ifs"].append(E.Compare("<", lhs, E.Const(upper, "int32")))
+
+        body_expr = self._expand(st.op.body)
+        for other in self.sch.stages:
+            if isinstance(other.attach, tuple) and other.attach[0] is st:
+                target_leaf = other.attach[1]
+                if target_leaf not in leaves:
+                    raise ScheduleError(f"stage {other.name!r} is computed at {st.name}.{target_leaf.name}, which was "
+                                        f"split or fused afterwards; attach it to one of "
+                                        f"[{', '.join(v.name for v in leaves)}]")
+                pos = leaves.index(target_leaf)
+                loops[pos]["attached"].extend(self._attached(other, st, body_expr, leaves, loops, pos, ext, offsets))
+
+        out = self.buffers[id(st.tensor)]
+        store_idx = [arith.simplify(rel_val[v]) for v in st.op.axis]
+        first_reduce = next((i for i, v in enumerate(leaves) if v.kind == "reduce"), len(leaves))
+        self._check_vectorize(st, loops)
+        if isinstance(body_expr, Reduce):
+            src = self._to_loads(substitute(body_expr.source, coord))
+            acc = Load(out, store_idx)
+            update = Store(out, store_idx, E.Binary(body_expr.combiner, acc, src, src.dtype)
+                           if body_expr.combiner != "sum" else E.Binary("+", acc, src, src.dtype))
+            init = Store(out, store_idx, E.const(E.identity(body_expr.combiner, out.dtype), out.dtype))
+            inner = _nest(loops[first_reduce:], update)
+            init_nest = _nest([lp for lp in loops[first_reduce:] if lp["leaf"].kind != "reduce"], init,
+                              with_attached=False)
+            body = _nest(loops[:first_reduce], Block([init_nest, inner]))
+        else:
+            value = self._to_loads(substitute(body_expr, coord))
+            body = _nest(loops, Store(out, store_idx, value))
+        if outer_ifs:
+            body = If(E.Logical("and", outer_ifs) if len(outer_ifs) > 1 else outer_ifs[0], body)
+        return body
+
+    def _attached(self, child, st, body_expr, leaves, loops, pos, ext, offsets):
+        """Bound inference for `child` computed at loop `pos` of `st`, then its nest."""
+        env = {}
+        for i, v in enumerate(leaves):
+            env[v] = arith.Interval(loops[i]["var"]) if i <= pos else \
+                arith.Interval(E.Const(0, "int32"), E.Const(ext[v] - 1, "int32"))
+        root_iv = _root_intervals(st, env, ext)
+        for d, v in enumerate(st.op.axis):
+            iv = root_iv[v]
+            root_iv[v] = arith.Interval(arith.simplify(offsets[d] + iv.lo)) if iv.is_point else \
+                arith.Interval(arith.simplify(offsets[d] + iv.lo), arith.simplify(offsets[d] + iv.hi))
+        reads = [e for e in walk(body_expr) if isinstance(e, Read) and e.tensor is child.tensor]
+        if not reads:
+            raise ScheduleError(f"stage {child.name!r} is computed at {st.name!r}, which does not read it")
+        los, exts = [], []
+        for d, full in enumerate(child.tensor.shape):
+            ivs = [arith.interval(r.indices[d], root_iv) for r in reads]
+            lo, n = _union(ivs, full)
+            los.append(lo)
+            exts.append(n)
+        buf = Buffer(child.name, exts, child.tensor.dtype, "stack")
+        nbytes = buf.size * E.dtypes.to_numpy(buf.dtype).itemsize
+        if nbytes > STACK_LIMIT:
+            raise BuildError(f"stage {child.name!r} computed at {st.name}.{leaves[pos].name} needs a local tile of "
+                             f"{exts} ({nbytes // 1024} KiB, limit {STACK_LIMIT // 1024} KiB); "
+                             "compute it at an inner loop")
+        self.buffers[id(child.tensor)] = buf
+        self.region[id(child.tensor)] = los
+        return [Allocate(buf), self._stage(child, los, exts)]
+
+    # expressions ------------------------------------------------------------------------------
+    def _expand(self, e):
+        """Substitute inlined stages into `e`."""
+        def fn(node):
+            if isinstance(node, Read):
+                st = self.sch._by_tensor.get(id(node.tensor))
+                if st is not None and st.attach == "inline":
+                    return self._expand(substitute(st.op.body, dict(zip(st.op.axis, node.indices))))
+            return None
+        return transform(e, fn)
+
+    def _to_loads(self, e):
+        def fn(node):
+            if isinstance(node, Read):
+                buf = self.buffers.get(id(node.tensor))
+                if buf is None:
+                    raise BuildError(f"tensor {node.tensor.name!r} is read before it is computed; "
+                                     "is it computed at a stage that does not enclose its reader?")
+                lo = self.region.get(id(node.tensor))
+                idx = node.indices if lo is None else [i - l for i, l in zip(node.indices, lo)]
+                return Load(buf, [arith.simplify(i) for i in idx])
+            return None
+        return arith.simplify(transform(e, fn))
+
+    def _check_vectorize(self, st, loops):
+        for i, lp in enumerate(loops):
+            if lp["kind"] != "vectorize":
+                continue
+            inner = [x["leaf"].name for x in loops[i + 1:]]
+            if inner or lp["attached"]:
+                what = f"loops [{', '.join(inner)}] are inside it" if inner else "a stage is computed at it"
+                raise ScheduleError(f"vectorize on stage {st.name!r}: loop {lp['leaf'].name!r} must be the innermost "
+                                    f"loop, but {what}; reorder it innermost")
+
+
+def _root_values(st, val, ext):
+    """Express every root axis (relative to its region) through the leaf loop variables."""
+    val = dict(val)
+    for rel in reversed(st.relations):
+        if rel[0] == "split":
+            _, parent, outer, inner = rel[:4]
+            val[parent] = arith.simplify(val[outer] * ext[inner] + val[inner])
+        else:
+            _, parts, fused = rel
+            val.update(_root_values_fuse(parts, val[fused], ext))
+    return val
+
+
+def _root_intervals(st, env, ext):
+    env = dict(env)
+    for rel in reversed(st.relations):
+        if rel[0] == "split":
+            _, parent, outer, inner = rel[:4]
+            o, i = env[outer], env[inner]
+            k = E.Const(ext[inner], "int32")
+            if o.is_point and i.is_point:
+                env[parent] = arith.Interval(arith.simplify(o.lo * k + i.lo))
+            else:
+                env[parent] = arith.Interval(arith.simplify(o.lo * k + i.lo), arith.simplify(o.hi * k + i.hi))
+        else:
+            _, parts, fused = rel
+            if env[fused].is_point:
+                vals = _root_values_fuse(parts, env[fused].lo, ext)
+                for v in parts:
+                    env[v] = arith.Interval(vals[v])
+            else:
+                for v in parts:
+                    env[v] = arith.Interval(E.Const(0, "int32"), E.Const(ext[v] - 1, "int32"))
+    return env
+
+
+def _root_values_fuse(parts, f, ext):
+    vals = {}
+    for v in reversed(parts[1:]):
+        vals[v] = arith.simplify(f % ext[v])
+        f = f // ext[v]
+    vals[parts[0]] = arith.simplify(f)
+    return vals
+
+
+def _union(ivs, full):
+    """(lo, extent) covering all intervals, or the whole dimension when that is tighter or unknown."""
+    whole = (E.Const(0, "int32"), full)
+    if any(iv is None for iv in ivs):
+        return whole
+    lo, hi = ivs[0].lo, ivs[0].hi
+    for iv in ivs[1:]:
+        dl, dh = arith.const_diff(iv.lo, lo), arith.const_diff(iv.hi, hi)
+        if dl is None or dh is None:
+            return whole
+        lo = iv.lo if dl < 0 else lo
+        hi = iv.hi if dh > 0 else hi
+    n = arith.const_diff(hi, lo)
+    if n is None or n + 1 >= full:
+        return whole
+    return lo, n + 1
+
+
+def _nest(loops, body, with_attached=True):
+    for lp in reversed(loops):
+        inner = [body] if not with_attached else lp["attached"] + [body]
+        body = Block(inner) if len(inner) > 1 else inner[0]
+        if lp["ifs"]:
+            body = If(E.Logical("and", lp["ifs"]) if len(lp["ifs"]) > 1 else lp["ifs"][0], body)
+        body = For(lp["var"], lp["ext"], lp["kind"], body, lp["bounds"], lp["pragmas"])
+    return body
+
+
+def _check_parallel(s, outer):
+    if isinstance(s, For):
+        if s.kind == "parallel":
+            if outer is not None:
+                raise ScheduleError(f"parallel loop {s.var.name!r} is nested inside parallel loop {outer.var.name!r}; "
+                                    "parallelize one loop (fuse them first to get more parallel work)")
+            outer = s
+        _check_parallel(s.body, outer)
+    elif isinstance(s, Block):
+        for x in s.stmts:
+            _check_parallel(x, outer)
+    elif isinstance(s, If):
+        _check_parallel(s.body, outer)
+
+
+def _check_args(sch, args):
+    if isinstance(args, Tensor):
+        args = [args]
+    args = list(args)
+    seen = set()
+    for t in args:
+        if not isinstance(t, Tensor):
+            raise BuildError(f"build/lower args: {t!r} is not a tensor; pass the placeholders and outputs")
+        if id(t) in seen:
+            raise BuildError(f"build/lower args: tensor {t.name!r} is listed twice")
+        seen.add(id(t))
+        if isinstance(t.op, PlaceholderOp):
+            if not any(t is x for x in sch.inputs):
+                raise BuildError(f"build/lower args: placeholder {t.name!r} is not read by this schedule")
+        else:
+            st = sch._by_tensor.get(id(t))
+            if st is None or st.tensor is not t:
+                raise BuildError(f"build/lower args: tensor {t.name!r} is not computed by this schedule")
+            if st.attach is not None:
+                raise BuildError(f"build/lower args: tensor {t.name!r} is an argument but is computed "
+                                 f"{'inline' if st.attach == 'inline' else 'at another stage'}; "
+                                 "arguments are computed at root")
+    for t in sch.inputs:
+        if id(t) not in seen and sch.readers(t):
+            raise BuildError(f"build/lower args: placeholder {t.name!r} is read by "
+                             f"{sch.readers(t)[0].name!r} but is not in args "
+                             f"[{', '.join(x.name for x in args)}]")
+    for t in sch.outputs:
+        if id(t) not in seen:
+            raise BuildError(f"build/lower args: output {t.name!r} is not in args "
+                             f"[{', '.join(x.name for x in args)}]")
+    return args

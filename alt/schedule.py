@@ -1,0 +1,392 @@
+"""Schedules: loop primitives on the stages of a compute graph, recorded as replayable steps.
+
+Every public primitive builds a step (alt.steps) and applies it through `Schedule.apply`, the
+same path that `Schedule.from_json` replays, so a schedule and its JSON cannot drift apart.
+
+Non-dividing splits are handled by guards: the loop of a split keeps ceil(extent / factor)
+iterations and lowering bounds the innermost loop that determines the original index with
+min(factor, remaining) (an `if` where the index is not of that simple form).
+"""
+import json
+import numbers
+
+from . import steps as S
+from .errors import ScheduleError
+from .expr import IterVar, Read, Reduce, substitute, walk
+from .tensor import ComputeOp, PlaceholderOp, Tensor
+
+JSON_VERSION = 1
+ANNOTATIONS = ("vectorize", "unroll", "parallel")
+PRAGMAS = {"unroll": "an unroll count >= 1", "ivdep": "no value", "simd": "no value"}
+
+
+class Stage:
+    """The loop nest that computes one tensor, and what the schedule did to it."""
+
+    def __init__(self, schedule, tensor, op):
+        self.schedule, self.tensor, self.op, self.name = schedule, tensor, op, op.name
+        self.scope = "global"
+        self.attach = None  # None (root), "inline", or (target Stage, IterVar)
+        self._reset_axes()
+
+    def _reset_axes(self):
+        self.root_vars = list(self.op.axis) + list(self.op.reduce_axis)
+        self.leaves = list(self.root_vars)
+        self.vars = {v.name: v for v in self.root_vars}
+        self.relations = []  # ("split", parent, outer, inner, factor, nparts) | ("fuse", parts, fused)
+        self.annotations = {}  # IterVar -> kind
+        self.pragmas = {}  # IterVar -> [(key, value)]
+
+    def __repr__(self):
+        return f"Stage({self.name!r}, leaves=[{', '.join(v.name for v in self.leaves)}])"
+
+    @property
+    def is_reduction(self):
+        return isinstance(self.op.body, Reduce)
+
+    @property
+    def is_scheduled(self):
+        return bool(self.relations or self.annotations or self.pragmas or self.leaves != self.root_vars)
+
+    # primitives (public API) ---------------------------------------------------------
+    def split(self, axis, factor=None, nparts=None):
+        """Split `axis` into (outer, inner) loops named `<axis>.outer`, `<axis>.inner`."""
+        self.schedule.apply(S.Split(self.name, self._name(axis), factor, nparts))
+        return self.relations[-1][2:4]
+
+    def tile(self, x, y, x_factor, y_factor):
+        """Split x and y and order the loops x.outer, y.outer, x.inner, y.inner."""
+        xo, xi = self.split(x, factor=x_factor)
+        yo, yi = self.split(y, factor=y_factor)
+        self.reorder(xo, yo, xi, yi)
+        return xo, yo, xi, yi
+
+    def reorder(self, *axes):
+        """Put the given leaf loops in this order, in the positions they occupy now."""
+        self.schedule.apply(S.Reorder(self.name, tuple(self._name(a) for a in axes)))
+
+    def fuse(self, *axes):
+        """Fuse adjacent leaf loops (outer first) into one loop named `a.b.fused`."""
+        self.schedule.apply(S.Fuse(self.name, tuple(self._name(a) for a in axes)))
+        return self.relations[-1][2]
+
+    def vectorize(self, axis):
+        self.schedule.apply(S.Annotate(self.name, self._name(axis), "vectorize"))
+
+    def unroll(self, axis):
+        self.schedule.apply(S.Annotate(self.name, self._name(axis), "unroll"))
+
+    def parallel(self, axis):
+        self.schedule.apply(S.Annotate(self.name, self._name(axis), "parallel"))
+
+    def pragma(self, axis, key, value=None):
+        """Loop pragmas: 'unroll' n (partial unroll), 'ivdep', 'simd'."""
+        self.schedule.apply(S.Pragma(self.name, self._name(axis), key, value))
+
+    def compute_at(self, target, axis):
+        """Compute this stage inside loop `axis` of `target`, only the region that loop needs."""
+        if isinstance(target, Tensor):
+            target = self.schedule[target]
+        if not isinstance(target, Stage):
+            raise ScheduleError(f"compute_at of stage {self.name!r}: target {target!r} is not a stage; pass s[T]")
+        self.schedule.apply(S.ComputeAt(self.name, target.name, target._name(axis)))
+
+    def compute_inline(self):
+        """Substitute this stage's expression into every consumer; it gets no loops or buffer."""
+        self.schedule.apply(S.ComputeInline(self.name))
+
+    def compute_root(self):
+        """Undo compute_at / compute_inline: compute the whole tensor at the top level."""
+        self.schedule.apply(S.ComputeRoot(self.name))
+
+    # helpers --------------------------------------------------------------------------
+    def _name(self, axis):
+        """Check that `axis` is one of this stage's loops and return its name."""
+        if not isinstance(axis, IterVar):
+            raise ScheduleError(f"stage {self.name!r}: {axis!r} is not an axis; pass an IterVar such as "
+                                f"{self.name}.axis[0] or one returned by split/fuse")
+        if self.vars.get(axis.name) is not axis:
+            owner = self.schedule._owner(axis)
+            where = f"belongs to stage {owner.name!r}" if owner else "belongs to no stage of this schedule"
+            raise ScheduleError(f"stage {self.name!r}: axis {axis.name!r} {where}, not to {self.name!r}; "
+                                f"its axes are [{', '.join(self.vars)}]")
+        return axis.name
+
+    def _leaf(self, name, verb):
+        v = self.vars.get(name)
+        if v is None:
+            raise ScheduleError(f"{verb} on stage {self.name!r}: no axis named {name!r}; "
+                                f"its axes are [{', '.join(self.vars)}]")
+        if v not in self.leaves:
+            raise ScheduleError(f"{verb} on stage {self.name!r}: axis {name!r} was already split or fused; "
+                                f"use one of the current loops [{', '.join(x.name for x in self.leaves)}]")
+        return v
+
+    def _new_var(self, name, extent, kind):
+        while name in self.vars:
+            name += "_"
+        v = IterVar(name, extent, kind)
+        self.vars[name] = v
+        return v
+
+
+class Schedule:
+    """The stages of a compute graph in producer-before-consumer order, and the steps applied."""
+
+    def __init__(self, outputs):
+        if isinstance(outputs, Tensor):
+            outputs = [outputs]
+        outputs = list(outputs)
+        for t in outputs:
+            if not isinstance(t, Tensor) or not isinstance(t.op, ComputeOp):
+                raise ScheduleError(f"create_schedule: {t!r} is not a computed tensor; pass outputs of alt.compute")
+        self.outputs = outputs
+        self.steps = []
+        self.stages = []
+        self._by_tensor = {}
+        self.inputs = []
+        names = {}
+        for t in _topo(outputs):
+            other = names.setdefault(t.name, t)
+            if other is not t:
+                raise ScheduleError(f"create_schedule: two different tensors are named {t.name!r}; "
+                                    "give every tensor of the graph its own name")
+            if isinstance(t.op, PlaceholderOp):
+                self.inputs.append(t)
+            else:
+                stage = Stage(self, t, t.op)
+                self.stages.append(stage)
+                self._by_tensor[id(t)] = stage
+
+    def __getitem__(self, t):
+        if isinstance(t, Stage):
+            return t
+        if isinstance(t, Tensor):
+            st = self._by_tensor.get(id(t))
+            if st is not None:
+                return st
+            if isinstance(t.op, PlaceholderOp):
+                raise ScheduleError(f"tensor {t.name!r} is a placeholder (an input); it has no stage to schedule")
+        raise ScheduleError(f"{t!r} is not a tensor of this schedule; its stages are "
+                            f"[{', '.join(s.name for s in self.stages)}]")
+
+    def stage(self, name):
+        for st in self.stages:
+            if st.name == name:
+                return st
+        raise ScheduleError(f"schedule has no stage named {name!r}; its stages are "
+                            f"[{', '.join(s.name for s in self.stages)}]")
+
+    def _owner(self, var):
+        for st in self.stages:
+            if st.vars.get(var.name) is var:
+                return st
+        return None
+
+    def cache_write(self, tensor, scope="local"):
+        """Compute `tensor` into a new local buffer `<name>.local`; the old stage copies it out."""
+        st = self[tensor]
+        self.apply(S.CacheWrite(st.name, scope))
+        return self.stage(f"{st.name}.{scope}").tensor
+
+    # the single path for every step ----------------------------------------------------------
+    def apply(self, step):
+        st = self.stage(step.stage)
+        getattr(self, "_apply_" + type(step).__name__)(st, step)
+        self.steps.append(step)
+
+    def _apply_Split(self, st, step):
+        v = st._leaf(step.axis, "split")
+        if (step.factor is None) == (step.nparts is None):
+            raise ScheduleError(f"split of {st.name}.{v.name}: give exactly one of factor= or nparts=")
+        n = step.factor if step.factor is not None else step.nparts
+        which = "factor" if step.factor is not None else "nparts"
+        if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:
+            raise ScheduleError(f"split of {st.name}.{v.name}: {which}={n!r} must be an integer >= 1")
+        if step.factor is not None:
+            outer_ext, inner_ext = -(-v.extent // n), n
+        else:
+            outer_ext, inner_ext = n, -(-v.extent // n)
+        outer = st._new_var(f"{v.name}.outer", outer_ext, v.kind)
+        inner = st._new_var(f"{v.name}.inner", inner_ext, v.kind)
+        i = st.leaves.index(v)
+        st.leaves[i:i + 1] = [outer, inner]
+        st.relations.append(("split", v, outer, inner, step.factor, step.nparts))
+
+    def _apply_Reorder(self, st, step):
+        vs = [st._leaf(n, "reorder") for n in step.axes]
+        if len(set(step.axes)) != len(step.axes):
+            dup = sorted({n for n in step.axes if step.axes.count(n) > 1})
+            raise ScheduleError(f"reorder of stage {st.name!r}: axis {dup[0]!r} is given twice in {list(step.axes)}")
+        pos = sorted(st.leaves.index(v) for v in vs)
+        for p, v in zip(pos, vs):
+            st.leaves[p] = v
+
+    def _apply_Fuse(self, st, step):
+        if len(step.axes) < 2:
+            raise ScheduleError(f"fuse on stage {st.name!r} needs at least two axes, got {list(step.axes)}")
+        vs = [st._leaf(n, "fuse") for n in step.axes]
+        pos = [st.leaves.index(v) for v in vs]
+        if pos != list(range(pos[0], pos[0] + len(vs))):
+            raise ScheduleError(f"fuse on stage {st.name!r}: axes {list(step.axes)} must be adjacent loops "
+                                f"given outer to inner; the loop order is [{', '.join(v.name for v in st.leaves)}]")
+        kinds = {v.kind for v in vs}
+        if len(kinds) > 1:
+            raise ScheduleError(f"fuse on stage {st.name!r}: cannot fuse reduction and spatial axes {list(step.axes)}")
+        ext = 1
+        for v in vs:
+            ext *= v.extent
+        fused = st._new_var(".".join(step.axes) + ".fused", ext, vs[0].kind)
+        st.leaves[pos[0]:pos[-1] + 1] = [fused]
+        st.relations.append(("fuse", tuple(vs), fused))
+
+    def _apply_Annotate(self, st, step):
+        v = st._leaf(step.axis, step.kind)
+        if step.kind not in ANNOTATIONS:
+            raise ScheduleError(f"annotation {step.kind!r} on {st.name}.{v.name} is not one of {ANNOTATIONS}")
+        if v.kind == "reduce" and step.kind in ("vectorize", "parallel"):
+            raise ScheduleError(f"{step.kind} on stage {st.name!r}: axis {v.name!r} is a reduction axis; "
+                                f"{step.kind} a spatial axis instead (or rfactor the reduction)")
+        old = st.annotations.get(v)
+        if old is not None and old != step.kind:
+            raise ScheduleError(f"{step.kind} on {st.name}.{v.name}: the loop is already marked {old}")
+        st.annotations[v] = step.kind
+
+    def _apply_Pragma(self, st, step):
+        v = st._leaf(step.axis, "pragma")
+        if step.key not in PRAGMAS:
+            raise ScheduleError(f"pragma on {st.name}.{v.name}: key {step.key!r} is not one of {sorted(PRAGMAS)}")
+        want_int = step.key == "unroll"
+        ok = (isinstance(step.value, numbers.Integral) and not isinstance(step.value, bool) and step.value >= 1) \
+            if want_int else step.value is None
+        if not ok:
+            raise ScheduleError(f"pragma {step.key!r} on {st.name}.{v.name}: value {step.value!r} is wrong; "
+                                f"expected {PRAGMAS[step.key]}")
+        st.pragmas.setdefault(v, []).append((step.key, step.value))
+
+    def _apply_ComputeAt(self, st, step):
+        target = self.stage(step.target)
+        v = target._leaf(step.axis, "compute_at")
+        self._check_movable(st, "compute_at")
+        if target is st:
+            raise ScheduleError(f"compute_at: stage {st.name!r} cannot be computed inside itself")
+        readers = self.readers(st.tensor)
+        if target not in readers:
+            names = [r.name for r in readers] or ["(none)"]
+            raise ScheduleError(f"compute_at of {st.name!r} to stage {target.name!r}: {target.name!r} does not "
+                                f"read {st.name!r}; it is read by [{', '.join(names)}]")
+        if len(readers) > 1:
+            raise ScheduleError(f"compute_at of {st.name!r}: it is read by several stages "
+                                f"[{', '.join(r.name for r in readers)}]; it can only be computed inside its "
+                                "single consumer (compute it at root instead)")
+        t = target
+        while isinstance(t.attach, tuple):
+            if t.attach[0] is st:
+                raise ScheduleError(f"compute_at of {st.name!r} to {target.name!r} makes a cycle: "
+                                    f"{target.name!r} is already computed inside {st.name!r}")
+            t = t.attach[0]
+        st.attach = (target, v)
+
+    def _apply_ComputeInline(self, st, step):
+        self._check_movable(st, "compute_inline")
+        if st.is_reduction:
+            raise ScheduleError(f"compute_inline of {st.name!r}: it is a reduction; only elementwise stages "
+                                "can be inlined (use compute_at instead)")
+        for other in self.stages:
+            if isinstance(other.attach, tuple) and other.attach[0] is st:
+                raise ScheduleError(f"compute_inline of {st.name!r}: stage {other.name!r} is computed at it; "
+                                    "move that stage first")
+        st.attach = "inline"
+
+    def _apply_ComputeRoot(self, st, step):
+        st.attach = None
+
+    def _apply_CacheWrite(self, st, step):
+        if step.scope != "local":
+            raise ScheduleError(f"cache_write of {st.name!r}: scope {step.scope!r} is not supported; use 'local'")
+        if st.is_scheduled or st.attach is not None:
+            raise ScheduleError(f"cache_write of {st.name!r} must come before any other primitive on it")
+        op = st.op
+        fresh = [IterVar(a.name, a.extent, "spatial") for a in op.axis]
+        body = substitute(op.body, dict(zip(op.axis, fresh)))
+        local_op = ComputeOp(f"{st.name}.{step.scope}", fresh, body, op.tag)
+        local = Tensor(st.tensor.shape, st.tensor.dtype, local_op.name, local_op)
+        cache = Stage(self, local, local_op)
+        cache.scope = step.scope
+        st.op = ComputeOp(op.name, op.axis, local[tuple(op.axis)], op.tag)
+        st._reset_axes()
+        self.stages.insert(self.stages.index(st), cache)
+        self._by_tensor[id(local)] = cache
+
+    def _check_movable(self, st, verb):
+        if any(st.tensor is t for t in self.outputs):
+            raise ScheduleError(f"{verb} of {st.name!r}: it is an output of the schedule and must be "
+                                "computed at root")
+
+    # graph queries ----------------------------------------------------------------------------
+    def readers(self, tensor):
+        """Stages that read `tensor`, looking through inlined stages."""
+        out = []
+        for st in self.stages:
+            if st.attach == "inline":
+                continue
+            if _reads(self, st.op, tensor, set()):
+                out.append(st)
+        return out
+
+    # JSON -------------------------------------------------------------------------------------
+    def to_json(self):
+        return json.dumps({"version": JSON_VERSION, "steps": [S.to_dict(s) for s in self.steps]})
+
+    @classmethod
+    def from_json(cls, text, outputs):
+        """Replay a schedule saved by to_json onto (a fresh copy of) its compute definition."""
+        try:
+            data = json.loads(text)
+        except (TypeError, ValueError) as e:
+            raise ScheduleError(f"Schedule.from_json: not valid JSON ({e})") from None
+        if not isinstance(data, dict) or data.get("version") != JSON_VERSION or not isinstance(data.get("steps"), list):
+            raise ScheduleError(f"Schedule.from_json: expected {{'version': {JSON_VERSION}, 'steps': [...]}}, "
+                                f"got {str(data)[:80]!r}")
+        s = cls(outputs)
+        for d in data["steps"]:
+            s.apply(S.from_dict(d))
+        return s
+
+
+def _reads(sch, op, tensor, seen):
+    for t in op.input_tensors:
+        if t is tensor:
+            return True
+        st = sch._by_tensor.get(id(t))
+        if st is not None and st.attach == "inline" and id(t) not in seen:
+            seen.add(id(t))
+            if _reads(sch, st.op, tensor, seen):
+                return True
+    return False
+
+
+def _topo(outputs):
+    """Tensors reachable from `outputs`, producers first."""
+    order, seen = [], set()
+
+    def visit(t):
+        if id(t) in seen:
+            return
+        seen.add(id(t))
+        for u in t.op.input_tensors:
+            visit(u)
+        order.append(t)
+
+    for t in outputs:
+        visit(t)
+    return order
+
+
+def create_schedule(outputs):
+    """A schedule with every stage at root and its loops in definition order."""
+    return Schedule(outputs)
+
+
+def body_reads(expr):
+    return [e for e in walk(expr) if isinstance(e, Read)]

@@ -1,0 +1,213 @@
+"""Renderer: a lowered function (alt.stmt) becomes C source text.
+
+CStyleRenderer holds everything C and CUDA share; a subclass sets a few attributes (type
+names, function qualifiers, how loops are annotated). Identifiers come only from sanitized
+names, so no user string reaches the C text unchecked.
+"""
+import math
+import re
+
+from alt import arith
+from alt import dtypes
+from alt import expr as E
+from alt import stmt as S
+
+_C_KEYWORDS = set("""auto break case char const continue default do double else enum extern float for goto if
+inline int long register restrict return short signed sizeof static struct switch typedef union unsigned void
+volatile while bool true false main free malloc aligned_alloc""".split())
+
+_PREC = {"||": 1, "&&": 2, "==": 3, "!=": 3, "<": 4, "<=": 4, ">": 4, ">=": 4, "+": 5, "-": 5, "*": 6, "/": 6,
+         "%": 6}
+
+
+class Namer:
+    """Unique C identifiers for objects, derived from their names."""
+
+    def __init__(self, reserved=()):
+        self.used = set(_C_KEYWORDS) | set(reserved)
+        self.names = {}
+
+    def __call__(self, obj, name):
+        key = id(obj)
+        if key not in self.names:
+            base = re.sub(r"[^A-Za-z0-9_]", "_", name)[:48] or "v"
+            if base[0].isdigit():
+                base = "_" + base
+            cand, n = base, 1
+            while cand in self.used or cand.startswith("alt_"):
+                cand = f"{base}_{n}"
+                n += 1
+            self.used.add(cand)
+            self.names[key] = (cand, obj)  # keep obj alive so its id stays unique
+        return self.names[key][0]
+
+
+class CStyleRenderer:
+    func_qualifier = ""
+    restrict = "restrict"
+    index_type = "int32_t"
+    header = ("#include <stdint.h>\n#include <stdbool.h>\n#include <stdlib.h>\n#include <math.h>\n")
+    math_names = {"float32": {"exp": "expf", "log": "logf", "tanh": "tanhf", "sqrt": "sqrtf"},
+                  "float64": {"exp": "exp", "log": "log", "tanh": "tanh", "sqrt": "sqrt"}}
+
+    def helpers(self):
+        out = []
+        q = "static inline"
+        for dt, suf in (("float32", "f32"), ("float64", "f64"), ("int32", "i32"), ("int64", "i64")):
+            t = dtypes.to_c(dt)
+            out.append(f"{q} {t} alt_min_{suf}({t} a, {t} b) {{ return a < b ? a : b; }}")
+            out.append(f"{q} {t} alt_max_{suf}({t} a, {t} b) {{ return a > b ? a : b; }}")
+            if dtypes.is_int(dt):
+                out.append(f"{q} {t} alt_floordiv_{suf}({t} a, {t} b) {{ {t} q = a / b; "
+                           f"return (q * b != a && ((a < 0) != (b < 0))) ? q - 1 : q; }}")
+                out.append(f"{q} {t} alt_floormod_{suf}({t} a, {t} b) {{ {t} r = a % b; "
+                           f"return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }}")
+        return "\n".join(out) + "\n"
+
+    # entry point ------------------------------------------------------------------------------
+    def render(self, func):
+        self.namer = Namer()
+        self.ranges = {}
+        fname = "alt_" + re.sub(r"[^A-Za-z0-9_]", "_", func.name)[:48]
+        written = {id(s.buffer) for s in _walk_stmts(func.body) if isinstance(s, S.Store)}
+        params = []
+        for b in func.args:
+            const = "" if id(b) in written else "const "
+            params.append(f"{const}{dtypes.to_c(b.dtype)}* {self.restrict} {self.namer(b, b.name)}")
+        lines = [f"{self.func_qualifier}int {fname}({', '.join(params)}) {{"]
+        for b in func.temps:
+            t, n = dtypes.to_c(b.dtype), self.namer(b, b.name)
+            nbytes = -(-b.size * dtypes.to_numpy(b.dtype).itemsize // 64) * 64
+            lines.append(f"  {t}* {self.restrict} {n} = ({t}*)aligned_alloc(64, {nbytes});")
+            lines.append(f"  if (!{n}) return 1;")
+        self._stmt(func.body, 1, lines)
+        for b in func.temps:
+            lines.append(f"  free({self.namer(b, b.name)});")
+        lines.append("  return 0;")
+        lines.append("}")
+        return self.header + self.helpers() + "\n" + "\n".join(lines) + "\n", fname
+
+    # statements -------------------------------------------------------------------------------------
+    def loop_pragmas(self, loop):
+        out = []
+        if loop.kind == "parallel":
+            out.append("#pragma omp parallel for")
+        elif loop.kind == "vectorize":
+            out.append("#pragma omp simd")
+        elif loop.kind == "unroll":
+            out.append(f"#pragma GCC unroll {loop.extent}")
+        for key, value in loop.pragmas:
+            out.append({"unroll": f"#pragma GCC unroll {value}", "ivdep": "#pragma GCC ivdep",
+                        "simd": "#pragma omp simd"}[key])
+        return out
+
+    def _stmt(self, s, ind, lines):
+        pad = "  " * ind
+        if isinstance(s, S.Block):
+            for x in s.stmts:
+                self._stmt(x, ind, lines)
+        elif isinstance(s, S.For):
+            v = self.namer(s.var, s.var.name)
+            self.ranges[s.var] = (0, s.extent - 1)
+            bound = str(s.extent)
+            for b in s.bounds:
+                bound = f"alt_min_i32({bound}, {self.expr(b)})"
+            lines.extend(pad + p for p in self.loop_pragmas(s))
+            lines.append(f"{pad}for ({self.index_type} {v} = 0; {v} < {bound}; ++{v}) {{")
+            self._stmt(s.body, ind + 1, lines)
+            lines.append(pad + "}")
+        elif isinstance(s, S.Store):
+            lines.append(f"{pad}{self._access(s.buffer, s.indices)} = {self.expr(s.value)};")
+        elif isinstance(s, S.If):
+            lines.append(f"{pad}if ({self.expr(s.cond)}) {{")
+            self._stmt(s.body, ind + 1, lines)
+            lines.append(pad + "}")
+        elif isinstance(s, S.Allocate):
+            b = s.buffer
+            lines.append(f"{pad}{dtypes.to_c(b.dtype)} {self.namer(b, b.name)}[{b.size}] __attribute__((aligned(64)));")
+        else:
+            raise TypeError(f"cannot render statement {type(s).__name__}")
+
+    def _access(self, buf, indices):
+        flat, stride = None, 1
+        for i, n in reversed(list(zip(indices, buf.shape))):
+            term = i * stride if stride != 1 else i
+            flat = term if flat is None else term + flat
+            stride *= n
+        return f"{self.namer(buf, buf.name)}[{self.expr(arith.simplify(flat))}]"
+
+    # expressions ------------------------------------------------------------------------------------
+    def expr(self, e, prec=0):
+        if isinstance(e, E.Const):
+            return self._const(e)
+        if isinstance(e, E.Var):
+            return self.namer(e, e.name)
+        if isinstance(e, S.Load):
+            return self._access(e.buffer, e.indices)
+        if isinstance(e, E.Binary):
+            return self._binary(e, prec)
+        if isinstance(e, E.Compare):
+            return self._infix(e.op, e.a, e.b, prec)
+        if isinstance(e, E.Logical):
+            if e.op == "not":
+                return f"!({self.expr(e.args[0])})"
+            op = "&&" if e.op == "and" else "||"
+            p = _PREC[op]
+            s = f" {op} ".join(self.expr(a, p + 1) for a in e.args)
+            return f"({s})" if p < prec else s
+        if isinstance(e, E.Call):
+            x = self.expr(e.args[0])
+            if e.func == "sigmoid":
+                one = "1.0f" if e.dtype == "float32" else "1.0"
+                return f"({one} / ({one} + {self.math_names[e.dtype]['exp']}(-({x}))))"
+            return f"{self.math_names[e.dtype][e.func]}({x})"
+        if isinstance(e, E.Select):
+            return f"({self.expr(e.cond, 1)} ? {self.expr(e.t, 1)} : {self.expr(e.f, 1)})"
+        if isinstance(e, E.Cast):
+            return f"(({dtypes.to_c(e.dtype)})({self.expr(e.value)}))"
+        raise TypeError(f"cannot render expression {type(e).__name__}: {e}")
+
+    def _const(self, e):
+        v = e.value
+        if e.dtype == "bool":
+            return "1" if v else "0"
+        if dtypes.is_int(e.dtype):
+            s = str(v) + ("LL" if e.dtype == "int64" else "")
+            return f"({s})" if v < 0 else s
+        if math.isinf(v):
+            return "INFINITY" if v > 0 else "(-INFINITY)"
+        if math.isnan(v):
+            return "NAN"
+        s = repr(float(v)) + ("f" if e.dtype == "float32" else "")
+        return f"({s})" if v < 0 else s
+
+    def _binary(self, e, prec):
+        suf = {"float32": "f32", "float64": "f64", "int32": "i32", "int64": "i64"}[e.dtype]
+        if e.op in ("min", "max"):
+            return f"alt_{e.op}_{suf}({self.expr(e.a)}, {self.expr(e.b)})"
+        if e.op in ("//", "%"):
+            a = arith.bounds(e.a, self.ranges)
+            b = arith.bounds(e.b, self.ranges)
+            if a and b and a[0] >= 0 and b[0] > 0:
+                return self._infix("/" if e.op == "//" else "%", e.a, e.b, prec)
+            name = "floordiv" if e.op == "//" else "floormod"
+            return f"alt_{name}_{suf}({self.expr(e.a)}, {self.expr(e.b)})"
+        return self._infix(e.op, e.a, e.b, prec)
+
+    def _infix(self, op, a, b, prec):
+        p = _PREC[op]
+        s = f"{self.expr(a, p)} {op} {self.expr(b, p + 1)}"
+        return f"({s})" if p < prec else s
+
+
+class CRenderer(CStyleRenderer):
+    """C99 with OpenMP pragmas, for gcc."""
+
+
+def _walk_stmts(s):
+    yield s
+    if isinstance(s, S.Block):
+        for x in s.stmts:
+            yield from _walk_stmts(x)
+    elif isinstance(s, (S.For, S.If)):
+        yield from _walk_stmts(s.body)

@@ -1,0 +1,76 @@
+"""Program: a compiled kernel loaded through cffi (ABI mode), checked calls and timing."""
+import statistics
+import time as _time
+
+import cffi
+import numpy as np
+
+from alt import dtypes
+from alt.errors import ArgumentError, BuildError
+
+
+
+class CProgram:
+    """Calls `int fname(void*, ...)` in the shared library at `path` with numpy arrays."""
+
+    def __init__(self, path, fname, buffers, writes):
+        self.path, self.fname = str(path), fname
+        self.buffers = tuple(buffers)  # alt.stmt.Buffer per argument: name, shape, dtype
+        self.writes = tuple(writes)  # per argument: does the kernel write it
+        self._ffi = cffi.FFI()
+        self._ffi.cdef(f"int {fname}({', '.join(['void*'] * len(buffers)) or 'void'});")
+        self._lib = self._ffi.dlopen(self.path)
+        self._fn = getattr(self._lib, fname)
+        self._dtypes = [dtypes.to_numpy(b.dtype) for b in buffers]
+
+    def _pointers(self, arrays):
+        if len(arrays) != len(self.buffers):
+            names = ", ".join(b.name for b in self.buffers)
+            raise ArgumentError(f"kernel {self.fname} takes {len(self.buffers)} arrays ({names}), got {len(arrays)}")
+        ptrs = []
+        for a, b, dt, w in zip(arrays, self.buffers, self._dtypes, self.writes):
+            if not isinstance(a, np.ndarray):
+                raise ArgumentError(f"argument {b.name!r}: expected a numpy array of {b.dtype}{list(b.shape)}, "
+                                    f"got {type(a).__name__}")
+            if a.dtype != dt:
+                raise ArgumentError(f"argument {b.name!r}: expected dtype {b.dtype}, got {a.dtype}")
+            if a.shape != b.shape:
+                raise ArgumentError(f"argument {b.name!r}: expected shape {list(b.shape)}, got {list(a.shape)}")
+            if not a.flags.c_contiguous:
+                raise ArgumentError(f"argument {b.name!r}: array must be C-contiguous; pass np.ascontiguousarray(x)")
+            if w and not a.flags.writeable:
+                raise ArgumentError(f"argument {b.name!r}: the kernel writes this array but it is read-only")
+            ptrs.append(self._ffi.cast("void*", a.ctypes.data))
+        return ptrs
+
+    def __call__(self, *arrays):
+        self._run(self._pointers(arrays))
+
+    def _run(self, ptrs):
+        if self._fn(*ptrs) != 0:
+            raise BuildError(f"kernel {self.fname} could not allocate its temporary buffers (out of memory)")
+
+    def time(self, *arrays, number=None, repeat=5, warmup=1, min_time=0.01):
+        """Median seconds per call over `repeat` batches of `number` calls, after `warmup` calls.
+
+        With number=None, a batch is grown until it lasts at least `min_time` seconds.
+        """
+        ptrs = self._pointers(arrays)
+        for _ in range(warmup):
+            self._run(ptrs)
+        if number is None:
+            number = 1
+            while True:
+                t0 = _time.perf_counter()
+                for _ in range(number):
+                    self._run(ptrs)
+                if _time.perf_counter() - t0 >= min_time or number >= 1 << 20:
+                    break
+                number *= 2
+        times = []
+        for _ in range(repeat):
+            t0 = _time.perf_counter()
+            for _ in range(number):
+                self._run(ptrs)
+            times.append((_time.perf_counter() - t0) / number)
+        return statistics.median(times)
