@@ -29,6 +29,7 @@ class _Lowerer:
         self.region = {}  # id(tensor) -> [lo expr per dim] for stack tiles
         self.ranges = {}  # loop Var -> (0, extent - 1)
         self.temps = []
+        self.enclosing = set()  # names of the loop variables around the stage being lowered
 
     def run(self):
         for t in self.args:
@@ -71,7 +72,10 @@ class _Lowerer:
         leaves = st.leaves
         loopvar = {}
         for v in leaves:
-            lv = E.Var(v.name)
+            name, n = v.name, 1
+            while name in self.enclosing:  # a stage computed inside another: keep printed names unambiguous
+                name, n = f"{v.name}.{n}", n + 1
+            lv = E.Var(name)
             loopvar[v] = lv
             self.ranges[lv] = (0, ext[v] - 1)
         rel_val = _root_values(st, {v: loopvar[v] for v in leaves}, ext)
@@ -118,6 +122,8 @@ class _Lowerer:
                 loops[pos]["ifs"].append(E.Compare("<", lhs, E.Const(upper, "int32")))
 
         body_expr = self._expand(st.op.body)
+        outer_names = set(self.enclosing)
+        self.enclosing |= {lv.name for lv in loopvar.values()}
         for other in self.sch.stages:
             if isinstance(other.attach, tuple) and other.attach[0] is st:
                 target_leaf = other.attach[1]
@@ -127,6 +133,7 @@ class _Lowerer:
                                         f"[{', '.join(v.name for v in leaves)}]")
                 pos = leaves.index(target_leaf)
                 loops[pos]["attached"].extend(self._attached(other, st, body_expr, leaves, loops, pos, ext, offsets))
+        self.enclosing = outer_names
 
         out = self.buffers[id(st.tensor)]
         store_idx = [arith.simplify(rel_val[v]) for v in st.op.axis]

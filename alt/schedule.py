@@ -307,7 +307,7 @@ class Schedule:
         if st.is_scheduled or st.attach is not None:
             raise ScheduleError(f"cache_write of {st.name!r} must come before any other primitive on it")
         op = st.op
-        fresh = [IterVar(a.name, a.extent, "spatial") for a in op.axis]
+        fresh = [IterVar(f"{a.name}.c", a.extent, "spatial") for a in op.axis]
         body = substitute(op.body, dict(zip(op.axis, fresh)))
         local_op = ComputeOp(f"{st.name}.{step.scope}", fresh, body, op.tag)
         local = Tensor(st.tensor.shape, st.tensor.dtype, local_op.name, local_op)

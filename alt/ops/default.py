@@ -1,0 +1,54 @@
+"""A sensible untuned schedule: inline elementwise intermediates, parallel outer, vector inner.
+
+Every root stage gets: its last spatial axis split by the vector width and vectorized, the
+reduction loops moved just outside that vector loop, and the remaining outer spatial loops
+fused and parallelized. Never a naive loop nest.
+"""
+from ..schedule import create_schedule
+
+VECTOR_BYTES = 64  # one AVX-512 register
+
+
+def default_schedule(outputs):
+    s = create_schedule(outputs)
+    for st in list(s.stages):
+        if st.op.tag == "injective" and not any(st.tensor is t for t in s.outputs):
+            st.compute_inline()
+    for st in s.stages:
+        if st.attach is None:
+            schedule_stage(s, st)
+    return s
+
+
+def schedule_stage(s, st):
+    """Parallel outer / vectorized inner loops for one root stage that has not been scheduled."""
+    from ..dtypes import to_numpy
+    width = VECTOR_BYTES // to_numpy(st.tensor.dtype).itemsize
+    axes = list(st.op.axis)
+    last = axes[-1]
+    if last.extent > width:
+        outer, vec = st.split(last, factor=width)
+        axes[-1:] = [outer]
+    else:
+        vec = last
+        axes.pop()
+    st.reorder(*axes, *st.op.reduce_axis, vec)
+    if vec.extent > 1:
+        st.vectorize(vec)
+    if len(axes) > 1:
+        # fuse only what is needed for enough parallel work; keep inner loops for locality
+        n = 1
+        while n < len(axes) and _extent(axes[:n]) < 64:
+            n += 1
+        par = st.fuse(*axes[:n]) if n > 1 else axes[0]
+        st.parallel(par)
+    elif axes:
+        st.parallel(axes[0])
+    return st
+
+
+def _extent(axes):
+    e = 1
+    for a in axes:
+        e *= a.extent
+    return e

@@ -1,0 +1,1 @@
+"""Scripts that reproduce results: `python -m experiments.<name>`."""
