@@ -1,5 +1,7 @@
 """Program: a compiled kernel loaded through cffi (ABI mode), checked calls and timing."""
+import ctypes
 import statistics
+import subprocess
 import time as _time
 
 import cffi
@@ -7,6 +9,42 @@ import numpy as np
 
 from alt import dtypes
 from alt.errors import ArgumentError, BuildError
+
+from .compiler import compiler
+
+_loaded = {}  # path -> (ffi, lib): libraries are never closed (see _pin_openmp)
+_gomp = []
+
+
+def _pin_openmp():
+    """Load libgomp once for the life of the process.
+
+    Kernels link libgomp; if the last kernel library were closed, libgomp would be unloaded
+    while its idle worker threads still run its code, and the process would crash.
+    """
+    if _gomp:
+        return
+    name = "libgomp.so.1"
+    try:
+        out = subprocess.run([compiler(), "-print-file-name=libgomp.so"], capture_output=True, text=True, timeout=30)
+        if out.returncode == 0 and "/" in out.stdout:
+            name = out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        _gomp.append(ctypes.CDLL(name, mode=ctypes.RTLD_GLOBAL))
+    except OSError:
+        _gomp.append(ctypes.CDLL("libgomp.so.1", mode=ctypes.RTLD_GLOBAL))
+
+
+def _load(path, fname, nargs):
+    key = (path, fname)
+    if key not in _loaded:
+        _pin_openmp()
+        ffi = cffi.FFI()
+        ffi.cdef(f"int {fname}({', '.join(['void*'] * nargs) or 'void'});")
+        _loaded[key] = (ffi, ffi.dlopen(path))
+    return _loaded[key]
 
 
 
@@ -17,9 +55,7 @@ class CProgram:
         self.path, self.fname = str(path), fname
         self.buffers = tuple(buffers)  # alt.stmt.Buffer per argument: name, shape, dtype
         self.writes = tuple(writes)  # per argument: does the kernel write it
-        self._ffi = cffi.FFI()
-        self._ffi.cdef(f"int {fname}({', '.join(['void*'] * len(buffers)) or 'void'});")
-        self._lib = self._ffi.dlopen(self.path)
+        self._ffi, self._lib = _load(self.path, fname, len(buffers))
         self._fn = getattr(self._lib, fname)
         self._dtypes = [dtypes.to_numpy(b.dtype) for b in buffers]
 

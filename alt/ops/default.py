@@ -1,8 +1,8 @@
 """A sensible untuned schedule: inline elementwise intermediates, parallel outer, vector inner.
 
 Every root stage gets: its last spatial axis split by the vector width and vectorized, the
-reduction loops moved just outside that vector loop, and the remaining outer spatial loops
-fused and parallelized. Never a naive loop nest.
+reduction loops moved just outside that last axis, and the leading spatial loops fused (until
+there are enough iterations to share) and parallelized. Never a naive loop nest.
 """
 from ..schedule import create_schedule
 
@@ -25,14 +25,14 @@ def schedule_stage(s, st):
     from ..dtypes import to_numpy
     width = VECTOR_BYTES // to_numpy(st.tensor.dtype).itemsize
     axes = list(st.op.axis)
-    last = axes[-1]
+    last = axes.pop()
+    inner = [last]
     if last.extent > width:
-        outer, vec = st.split(last, factor=width)
-        axes[-1:] = [outer]
-    else:
-        vec = last
-        axes.pop()
-    st.reorder(*axes, *st.op.reduce_axis, vec)
+        inner = list(st.split(last, factor=width))
+    vec = inner[-1]
+    # reductions go outside the whole last axis (the i-k-j order of GEMM): the inner loops then
+    # stream contiguous rows and accumulate into one output row that stays in cache
+    st.reorder(*axes, *st.op.reduce_axis, *inner)
     if vec.extent > 1:
         st.vectorize(vec)
     if len(axes) > 1:
@@ -44,6 +44,8 @@ def schedule_stage(s, st):
         st.parallel(par)
     elif axes:
         st.parallel(axes[0])
+    elif len(inner) == 2 and not st.op.reduce_axis:
+        st.parallel(inner[0])
     return st
 
 

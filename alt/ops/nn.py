@@ -52,19 +52,19 @@ def conv2d_nchw(X, W, stride=1, padding=0, name="conv"):
     _check(W, 4, "conv2d_nchw: weight W (O, C, KH, KW)")
     sh, sw = _pair(stride, f"conv2d_nchw {name!r}: stride", 1)
     ph, pw = _pair(padding, f"conv2d_nchw {name!r}: padding", 0)
-    n, c, h, w = X.shape
-    o, c2, kh, kw = W.shape
-    if c != c2:
-        raise ComputeError(f"conv2d_nchw {name!r}: input has {c} channels but the weight expects {c2}")
+    batch, c_in, h, w = X.shape
+    c_out, c_w, kh, kw = W.shape
+    if c_in != c_w:
+        raise ComputeError(f"conv2d_nchw {name!r}: input has {c_in} channels but the weight expects {c_w}")
     oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
     if oh < 1 or ow < 1:
         raise ComputeError(f"conv2d_nchw {name!r}: kernel {kh}x{kw} does not fit the padded input "
                            f"{h + 2 * ph}x{w + 2 * pw}")
     P = pad(X, (0, 0, ph, pw), name=f"{name}.pad") if (ph or pw) else X
-    rc, ry, rx = reduce_axis(c, "rc"), reduce_axis(kh, "ry"), reduce_axis(kw, "rx")
-    return compute((n, o, oh, ow),
-                   lambda nn, oo, y, x: E.sum_(P[nn, rc, y * sh + ry, x * sw + rx] * W[oo, rc, ry, rx],
-                                               axis=[rc, ry, rx]),
+    rc, ry, rx = reduce_axis(c_in, "rc"), reduce_axis(kh, "ry"), reduce_axis(kw, "rx")
+    return compute((batch, c_out, oh, ow),
+                   lambda n, o, y, x: E.sum_(P[n, rc, y * sh + ry, x * sw + rx] * W[o, rc, ry, rx],
+                                             axis=[rc, ry, rx]),
                    name=name)
 
 

@@ -1,0 +1,33 @@
+"""Timing of Python callables (numpy, torch) measured the same way as Kernel.time."""
+import statistics
+import time
+
+
+def time_callable(fn, repeat=5, warmup=1, min_time=0.01):
+    """Median seconds per call over `repeat` batches, each grown to at least `min_time` seconds."""
+    for _ in range(warmup):
+        fn()
+    number = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        if time.perf_counter() - t0 >= min_time:
+            break
+        number *= 2
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - t0) / number)
+    return statistics.median(times)
+
+
+def check_close(got, want, what, rtol=1e-4):
+    """Raise if `got` differs from `want` by more than rtol of want's largest magnitude."""
+    import numpy as np
+    err = float(np.max(np.abs(got - want)) / max(1e-30, float(np.max(np.abs(want)))))
+    if not err <= rtol:
+        raise AssertionError(f"{what}: relative error {err:.2e} exceeds {rtol:.0e}")
+    return err

@@ -1,0 +1,74 @@
+"""Tier 1: the pure-Python IR (no compiler)."""
+import pytest
+
+import alt
+from alt import arith
+
+
+def test_dtype_inference_and_python_scalars():
+    A = alt.placeholder((4,), name="A")
+    e = A[0] * 2 + 1.5
+    assert e.dtype == "float32"
+    I = alt.placeholder((4,), name="I", dtype="int32")
+    assert (I[1] // 2).dtype == "int32"
+
+
+def test_mixed_dtypes_are_rejected_with_advice():
+    A = alt.placeholder((4,), name="A")
+    B = alt.placeholder((4,), name="B", dtype="float64")
+    with pytest.raises(alt.ComputeError, match=r"mixes float32 .* float64 .*alt.cast"):
+        A[0] + B[0]
+    with pytest.raises(alt.ComputeError, match="floor division"):
+        alt.compute((4,), lambda i: i / 2)
+
+
+def test_eq_is_identity_for_containers_but_builds_expressions():
+    i = alt.reduce_axis(4, "i")
+    j = alt.reduce_axis(4, "j")
+    assert i in [j, i] and {i: 1}[i] == 1
+    assert str(i == j) == "i == j"
+    with pytest.raises(alt.ComputeError, match="Python bool"):
+        bool(i < j)
+
+
+def test_compute_names_axes_after_lambda_parameters():
+    A = alt.placeholder((3, 4), name="A")
+    T = alt.compute((3, 4), lambda row, col: A[row, col] * 2, name="T")
+    assert [a.name for a in T.axis] == ["row", "col"]
+    assert T.op.input_tensors == (A,)
+
+
+def test_compute_body_checks():
+    A = alt.placeholder((3, 4), name="A")
+    k = alt.reduce_axis(4, "k")
+    with pytest.raises(alt.ComputeError, match="takes 1 index arguments but the shape has 2"):
+        alt.compute((3, 4), lambda i: A[i, 0])
+    with pytest.raises(alt.ComputeError, match="must be the whole body"):
+        alt.compute((3,), lambda i: alt.sum(A[i, k], axis=k) + 1)
+    with pytest.raises(alt.ComputeError, match="reduce axis 'k' does not belong"):
+        alt.compute((3,), lambda i: A[i, k])
+    with pytest.raises(alt.ComputeError, match="indexed with 1 indices"):
+        alt.compute((3,), lambda i: A[i])
+    with pytest.raises(alt.ComputeError, match="shape"):
+        alt.placeholder((3, 0), name="Z")
+    with pytest.raises(alt.ComputeError, match="dtype 'float16' is not supported"):
+        alt.placeholder((3,), name="Z", dtype="float16")
+
+
+def test_simplify_cancels_linear_terms():
+    i, j = alt.Var("i"), alt.Var("j")
+    e = arith.simplify((i * 8 + j) - i * 8)
+    assert e is j
+    assert str(arith.simplify((i + 3) * 4 - 2)) == "i * 4 + 10"
+    assert arith.bounds(i * 4 + j % 4, {i: (0, 7), j: (0, 100)}) == (0, 31)
+
+
+def test_lower_prints_the_documented_loop_names(gemm):
+    args, C = gemm
+    s = alt.create_schedule(C)
+    io, ii = s[C].split(C.axis[0], factor=8)
+    assert (io.name, ii.name) == ("i.outer", "i.inner")
+    f = s[C].fuse(io, ii)
+    assert f.name == "i.outer.i.inner.fused"
+    text = str(alt.lower(s, args))
+    assert "for i.outer.i.inner.fused in 0.." in text and "C[" in text

@@ -1,0 +1,174 @@
+"""Tier 2: every primitive, alone and combined, agrees with the interpreter on GEMM and conv2d."""
+import pytest
+
+import alt
+from alt.testing import check_schedule
+from conftest import make_conv, make_gemm
+
+
+def split_factor(s, C, f=8):
+    s[C].split(C.axis[0], factor=f)
+
+
+def split_nparts(s, C):
+    s[C].split(C.axis[1], nparts=4)
+
+
+def split_reduce(s, C):
+    s[C].split(C.op.reduce_axis[0], factor=4)
+
+
+def split_twice(s, C):
+    o, i = s[C].split(C.axis[1], factor=7)
+    s[C].split(o, factor=3)
+
+
+def reorder(s, C):
+    axes = list(C.axis) + list(C.op.reduce_axis)
+    s[C].reorder(*reversed(axes))
+
+
+def fuse_all_spatial(s, C):
+    s[C].fuse(*C.axis)
+
+
+def fuse_then_split(s, C):
+    f = s[C].fuse(*C.axis)
+    s[C].split(f, factor=16)
+
+
+def tile(s, C):
+    s[C].tile(C.axis[-2], C.axis[-1], 4, 8)
+
+
+def vectorize(s, C):
+    *_, last = C.axis
+    o, i = s[C].split(last, factor=8)
+    axes = list(C.axis[:-1]) + [o] + list(C.op.reduce_axis) + [i]
+    s[C].reorder(*axes)
+    s[C].vectorize(i)
+
+
+def unroll(s, C):
+    o, i = s[C].split(C.axis[0], factor=3)
+    s[C].unroll(i)
+
+
+def parallel(s, C):
+    s[C].parallel(C.axis[0])
+
+
+def parallel_fused(s, C):
+    s[C].parallel(s[C].fuse(C.axis[0], C.axis[1]))
+
+
+def pragma(s, C):
+    s[C].pragma(C.op.reduce_axis[0], "unroll", 4)
+    s[C].pragma(C.axis[-1], "ivdep")
+
+
+def cache_write(s, C):
+    CC = s.cache_write(C)
+    o, i = s[C].split(C.axis[0], factor=4)
+    s[CC].compute_at(s[C], o)
+
+
+def cache_write_tiled(s, C):
+    CC = s.cache_write(C)
+    xo, yo, xi, yi = s[C].tile(C.axis[-2], C.axis[-1], 3, 8)
+    s[C].vectorize(yi)
+    s[CC].compute_at(s[C], yo)
+    *_, cx, cy = CC.axis
+    s[CC].reorder(*CC.op.reduce_axis, cx, cy)
+    s[CC].unroll(cx)
+    s[CC].vectorize(cy)
+
+
+def combined(s, C):
+    CC = s.cache_write(C)
+    a, b = C.axis[-2], C.axis[-1]
+    bo, bi = s[C].split(b, nparts=3)
+    s[C].reorder(bo, a, bi)
+    lead = list(C.axis[:-2])
+    s[C].parallel(s[C].fuse(*lead, bo) if lead else bo)
+    s[CC].compute_at(s[C], a)
+    r0 = CC.op.reduce_axis[0]
+    ro, ri = s[CC].split(r0, factor=2)
+    s[CC].unroll(ri)
+
+
+SCHEDULES = [split_factor, split_nparts, split_reduce, split_twice, reorder, fuse_all_spatial, fuse_then_split,
+             tile, vectorize, unroll, parallel, parallel_fused, pragma, cache_write, cache_write_tiled, combined]
+
+
+@pytest.mark.parametrize("fn", SCHEDULES, ids=lambda f: f.__name__)
+def test_gemm(fn):
+    args, C = make_gemm()
+    s = alt.create_schedule(C)
+    fn(s, C)
+    check_schedule(s, args)
+
+
+@pytest.mark.parametrize("fn", SCHEDULES, ids=lambda f: f.__name__)
+def test_conv2d(fn):
+    args, Y = make_conv()
+    s = alt.create_schedule(Y)
+    fn(s, Y)
+    check_schedule(s, args)
+
+
+@pytest.mark.parametrize("where", ["root", "inline", "n", "o", "y", "x.outer", "rc", "ry", "x.inner"])
+def test_conv2d_padding_placement(where):
+    """The padding stage computed at root, inlined, or at each loop of the convolution."""
+    args, Y = make_conv(stride=2, hw=(12, 9))
+    s = alt.create_schedule(Y)
+    P = s.stage("conv.pad")
+    xo, xi = s[Y].split(Y.axis[3], factor=2)
+    s[Y].reorder(*Y.axis[:3], *Y.op.reduce_axis, xo, xi)
+    if where == "inline":
+        P.compute_inline()
+    elif where != "root":
+        P.compute_at(s[Y], s[Y].vars[where])
+    f = check_schedule(s, args)
+    if where not in ("root", "inline"):
+        assert "allocate conv.pad" in str(f.lowered) and "(stack)" in str(f.lowered)
+
+
+def test_inline_chain_and_elementwise_ops():
+    X = alt.placeholder((3, 4, 5, 6), name="X")
+    b = alt.placeholder((4,), name="b")
+    Z = alt.ops.relu(alt.ops.bias_add(X, b), name="Z")
+    s = alt.ops.default_schedule(Z)
+    assert s.stage("X.bias").attach == "inline"
+    check_schedule(s, [X, b, Z])
+
+
+def test_reductions_max_min_and_math():
+    A = alt.placeholder((7, 9), name="A")
+    k = alt.reduce_axis(9, "k")
+    Mx = alt.compute((7,), lambda i: alt.max(A[i, k], axis=k), name="Mx")
+    Mn = alt.compute((7,), lambda i: alt.min(alt.exp(A[i, k]) + alt.tanh(A[i, k]), axis=k), name="Mn")
+    E = alt.compute((7, 9), lambda i, j: alt.sigmoid(A[i, j]) * alt.sqrt(alt.log(A[i, j] * A[i, j] + 2.0)),
+                    name="E")
+    s = alt.create_schedule([Mx, Mn, E])
+    s[Mx].split(Mx.op.reduce_axis[0], factor=4)
+    check_schedule(s, [A, Mx, Mn, E])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "int32", "int64"])
+def test_other_dtypes(dtype):
+    args, C = make_gemm(9, 10, 11, dtype=dtype)
+    s = alt.ops.default_schedule(C)
+    check_schedule(s, args, rtol=1e-12 if dtype != "float64" else 1e-10, atol=0)
+
+
+def test_integer_floor_division_matches_python_semantics():
+    A = alt.placeholder((10,), name="A", dtype="int32")
+    D = alt.compute((10,), lambda i: (A[i] - 20) // 3 + (A[i] - 20) % 3 + alt.cast("int32", i) // 4, name="D")
+    check_schedule(alt.create_schedule(D), [A, D], atol=0)
+
+
+def test_select_guards_out_of_range_reads_in_c():
+    A = alt.placeholder((8,), name="A")
+    S = alt.compute((8,), lambda i: alt.select(i > 0, A[i - 1], alt.select(i < 0, A[i + 100], 0.0)), name="S")
+    check_schedule(alt.create_schedule(S), [A, S])
