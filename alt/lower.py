@@ -82,7 +82,9 @@ class _Lowerer:
 
         # guards: (lhs, upper) meaning lhs < upper
         guards = []
-        for v in st.root_vars:
+        # every derived index must stay inside its own extent, not only the roots: a split of a
+        # split's inner loop can otherwise visit one root index twice
+        for v in [x for x in rel_val if x not in loopvar]:
             b = arith.bounds(rel_val[v], self.ranges)
             if b is None or b[1] >= ext[v]:
                 guards.append((rel_val[v], ext[v]))
