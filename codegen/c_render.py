@@ -50,24 +50,27 @@ class CStyleRenderer:
     math_names = {"float32": {"exp": "expf", "log": "logf", "tanh": "tanhf", "sqrt": "sqrtf"},
                   "float64": {"exp": "exp", "log": "log", "tanh": "tanh", "sqrt": "sqrt"}}
 
-    def helpers(self):
+    def helpers(self, used):
+        """Definitions of the alt_* helper functions that the kernel calls."""
         out = []
-        q = "static inline"
         for dt, suf in (("float32", "f32"), ("float64", "f64"), ("int32", "i32"), ("int64", "i64")):
             t = dtypes.to_c(dt)
-            out.append(f"{q} {t} alt_min_{suf}({t} a, {t} b) {{ return a < b ? a : b; }}")
-            out.append(f"{q} {t} alt_max_{suf}({t} a, {t} b) {{ return a > b ? a : b; }}")
-            if dtypes.is_int(dt):
-                out.append(f"{q} {t} alt_floordiv_{suf}({t} a, {t} b) {{ {t} q = a / b; "
-                           f"return (q * b != a && ((a < 0) != (b < 0))) ? q - 1 : q; }}")
-                out.append(f"{q} {t} alt_floormod_{suf}({t} a, {t} b) {{ {t} r = a % b; "
-                           f"return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }}")
-        return "\n".join(out) + "\n"
+            bodies = {
+                "min": "return a < b ? a : b;",
+                "max": "return a > b ? a : b;",
+                "floordiv": f"{t} q = a / b; return (q * b != a && ((a < 0) != (b < 0))) ? q - 1 : q;",
+                "floormod": f"{t} r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;",
+            }
+            for op, body in bodies.items():
+                if f"alt_{op}_{suf}" in used:
+                    out.append(f"static inline {t} alt_{op}_{suf}({t} a, {t} b) {{ {body} }}")
+        return "".join(line + "\n" for line in out)
 
     # entry point ------------------------------------------------------------------------------
     def render(self, func):
         self.namer = Namer()
         self.ranges = {}
+        self.used = set()
         fname = "alt_" + re.sub(r"[^A-Za-z0-9_]", "_", func.name)[:48]
         written = {id(s.buffer) for s in _walk_stmts(func.body) if isinstance(s, S.Store)}
         params = []
@@ -85,7 +88,7 @@ class CStyleRenderer:
             lines.append(f"  free({self.namer(b, b.name)});")
         lines.append("  return 0;")
         lines.append("}")
-        return self.header + self.helpers() + "\n" + "\n".join(lines) + "\n", fname
+        return self.header + self.helpers(self.used) + "\n" + "\n".join(lines) + "\n", fname
 
     # statements -------------------------------------------------------------------------------------
     def loop_pragmas(self, loop):
@@ -111,7 +114,7 @@ class CStyleRenderer:
             self.ranges[s.var] = (0, s.extent - 1)
             bound = str(s.extent)
             for b in s.bounds:
-                bound = f"alt_min_i32({bound}, {self.expr(b)})"
+                bound = self._call("alt_min_i32", bound, self.expr(b))
             lines.extend(pad + p for p in self.loop_pragmas(s))
             lines.append(f"{pad}for ({self.index_type} {v} = 0; {v} < {bound}; ++{v}) {{")
             self._stmt(s.body, ind + 1, lines)
@@ -184,15 +187,19 @@ class CStyleRenderer:
     def _binary(self, e, prec):
         suf = {"float32": "f32", "float64": "f64", "int32": "i32", "int64": "i64"}[e.dtype]
         if e.op in ("min", "max"):
-            return f"alt_{e.op}_{suf}({self.expr(e.a)}, {self.expr(e.b)})"
+            return self._call(f"alt_{e.op}_{suf}", self.expr(e.a), self.expr(e.b))
         if e.op in ("//", "%"):
             a = arith.bounds(e.a, self.ranges)
             b = arith.bounds(e.b, self.ranges)
             if a and b and a[0] >= 0 and b[0] > 0:
                 return self._infix("/" if e.op == "//" else "%", e.a, e.b, prec)
             name = "floordiv" if e.op == "//" else "floormod"
-            return f"alt_{name}_{suf}({self.expr(e.a)}, {self.expr(e.b)})"
+            return self._call(f"alt_{name}_{suf}", self.expr(e.a), self.expr(e.b))
         return self._infix(e.op, e.a, e.b, prec)
+
+    def _call(self, helper, *args):
+        self.used.add(helper)
+        return f"{helper}({', '.join(args)})"
 
     def _infix(self, op, a, b, prec):
         p = _PREC[op]

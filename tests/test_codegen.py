@@ -1,0 +1,111 @@
+"""C-backend tier: what the renderer emits, what gcc makes of it, caching, timing."""
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import alt
+from codegen import compile_c
+from conftest import make_conv, make_gemm
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def tiled_gemm():
+    args, C = make_gemm(64, 128, 32)
+    return alt.ops.matmul_tiled(alt.create_schedule(C), C, 4, 32), args
+
+
+def test_source_has_openmp_simd_restrict_and_constant_extents():
+    s, args = tiled_gemm()
+    f = alt.build(s, args)
+    src = f.source
+    assert "#pragma omp parallel for" in src and "#pragma omp simd" in src and "#pragma GCC unroll 4" in src
+    assert "const float* restrict A" in src and "float* restrict C" in src
+    assert re.search(r"for \(int32_t k = 0; k < 32; \+\+k\)", src)
+    assert "float C_local[128] __attribute__((aligned(64)));" in src
+
+
+@pytest.mark.skipif(shutil.which("objdump") is None, reason="objdump not installed")
+def test_vectorized_kernel_uses_512_bit_registers():
+    s, args = tiled_gemm()
+    f = alt.build(s, args)
+    asm = subprocess.run(["objdump", "-d", f.program.path], capture_output=True, text=True).stdout
+    assert re.search(r"vfmadd\w+ps\s+.*%zmm", asm), "expected zmm FMA instructions in the tiled GEMM"
+
+
+def test_default_schedule_is_parallel_and_vectorized():
+    args, C = make_gemm(64, 64, 64)
+    s = alt.ops.default_schedule(C)
+    text = str(alt.lower(s, args))
+    assert "parallel i in 0..64" in text and "vectorize j.inner in 0..16" in text
+    args, Y = make_conv()
+    text = str(alt.lower(alt.ops.default_schedule(Y), args))
+    assert text.count("parallel ") == 2 and "vectorize x" in text
+
+
+def test_build_cache_by_source_hash(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALT_CACHE_DIR", str(tmp_path))
+    src = "int alt_one(void) { return 0; }\n"
+    t0 = time.perf_counter()
+    p1 = compile_c(src)
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    p2 = compile_c(src)
+    assert p1 == p2 and p1.exists() and time.perf_counter() - t0 < first
+    assert (tmp_path / "c" / (p1.stem + ".c")).read_text() == src
+    assert compile_c(src + "\n") != p1
+
+
+def test_compile_error_is_a_build_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALT_CACHE_DIR", str(tmp_path))
+    with pytest.raises(alt.BuildError, match="failed to compile"):
+        compile_c("int broken( {")
+
+
+def test_identifiers_are_sanitized():
+    X = alt.placeholder((4,), name='x"; system("rm -rf /"); //')
+    Y = alt.compute((4,), lambda i: X[i] + 1, name="1 bad name")
+    f = alt.build(alt.create_schedule(Y), [X, Y])
+    assert "system" in f.source and '"' not in f.source.split("int alt_main")[1]
+    x = np.arange(4, dtype="f4")
+    y = np.zeros(4, "f4")
+    f(x, y)
+    np.testing.assert_array_equal(y, x + 1)
+
+
+def test_time_helper_returns_seconds_per_call():
+    s, args = tiled_gemm()
+    f = alt.build(s, args)
+    a, b, c = np.ones((64, 32), "f4"), np.ones((32, 128), "f4"), np.zeros((64, 128), "f4")
+    t = f.time(a, b, c, repeat=3)
+    assert 1e-7 < t < 0.1
+    t1 = f.time(a, b, c, number=5, repeat=2, warmup=0)
+    assert t1 > 0
+
+
+def test_heap_temporaries_for_root_intermediates():
+    args, Y = make_conv()
+    s = alt.create_schedule(Y)
+    f = alt.build(s, args)
+    assert "aligned_alloc" in f.source and "free(conv_pad)" in f.source
+
+
+@pytest.mark.parametrize("name,make", [("gemm_tiled", tiled_gemm),
+                                       ("conv_default", lambda: (alt.ops.default_schedule(make_conv()[1]),
+                                                                 None))])
+def test_golden_sources(name, make):
+    """Generated C for fixed (workload, schedule) pairs; ALT_UPDATE_GOLDEN=1 rewrites them."""
+    s, args = make()
+    if args is None:
+        args = s.inputs + s.outputs
+    f = alt.build(s, args)
+    path = GOLDEN / f"{name}.c"
+    if os.environ.get("ALT_UPDATE_GOLDEN"):
+        path.write_text(f.source)
+    assert f.source == path.read_text(), f"generated C for {name} changed; review and rerun with ALT_UPDATE_GOLDEN=1"

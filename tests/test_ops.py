@@ -1,0 +1,84 @@
+"""Operators against independent references: numpy for GEMM, PyTorch (CPU) for convolutions."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import alt
+from alt.ops import reference as ref
+from alt.testing import random_inputs
+
+CONVS = [  # (n, c, h, w, o, k, stride, padding)
+    (1, 3, 17, 15, 8, 7, 2, 3),
+    (2, 16, 14, 14, 8, 3, 1, 1),
+    (1, 8, 9, 9, 4, 1, 1, 0),
+    (1, 5, 10, 12, 6, 3, (2, 1), (0, 2)),
+]
+
+
+def _conv(n, c, h, w, o, k, stride, padding):
+    X = alt.placeholder((n, c, h, w), name="X")
+    W = alt.placeholder((o, c, k, k), name="W")
+    b = alt.placeholder((o,), name="b")
+    Y = alt.ops.conv2d_nchw(X, W, stride=stride, padding=padding)
+    Z = alt.ops.relu(alt.ops.bias_add(Y, b), name="Z")
+    return X, W, b, Y, Z
+
+
+def _torch_cbr(x, w, b, stride, padding):
+    t = F.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), stride=stride, padding=padding)
+    return F.relu(t).numpy()
+
+
+@pytest.mark.parametrize("shape", CONVS, ids=str)
+@pytest.mark.parametrize("schedule", ["default", "tiled"])
+def test_conv_bias_relu_matches_torch(shape, schedule):
+    X, W, b, Y, Z = _conv(*shape)
+    if schedule == "default":
+        s = alt.ops.default_schedule(Z)
+    else:
+        s = alt.create_schedule(Z)
+        alt.ops.conv2d_tiled(s, Y)
+    f = alt.build(s, [X, W, b, Z])
+    inputs = random_inputs([X, W, b], seed=1)
+    x, w, bb = inputs[X], inputs[W], inputs[b]
+    z = np.empty(Z.shape, np.float32)
+    f(x, w, bb, z)
+    want = _torch_cbr(x, w, bb, shape[6], shape[7])
+    np.testing.assert_allclose(z, want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", CONVS[:2], ids=str)
+def test_interpreter_and_numpy_reference_match_torch(shape):
+    X, W, b, Y, Z = _conv(*shape)
+    inputs = random_inputs([X, W, b], seed=2)
+    want = _torch_cbr(inputs[X], inputs[W], inputs[b], shape[6], shape[7])
+    np.testing.assert_allclose(alt.evaluate(Z, inputs), want, rtol=1e-4, atol=1e-5)
+    got = ref.relu(ref.bias_add(ref.conv2d_nchw(inputs[X], inputs[W], shape[6], shape[7]), inputs[b]))
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("m,n,k", [(1, 1, 1), (128, 128, 128), (33, 100, 17)])
+def test_gemm_matches_numpy(m, n, k):
+    A, B = alt.placeholder((m, k), name="A"), alt.placeholder((k, n), name="B")
+    C = alt.ops.matmul(A, B)
+    for s in (alt.ops.default_schedule(C), alt.ops.matmul_tiled(alt.create_schedule(C), C)):
+        f = alt.build(s, [A, B, C])
+        inputs = random_inputs([A, B], seed=3)
+        c = np.empty((m, n), np.float32)
+        f(inputs[A], inputs[B], c)
+        np.testing.assert_allclose(c, inputs[A] @ inputs[B], rtol=1e-4, atol=1e-5)
+
+
+def test_op_shape_errors():
+    A, B = alt.placeholder((3, 4), name="A"), alt.placeholder((5, 6), name="B")
+    with pytest.raises(alt.ComputeError, match=r"A is \[3, 4\] and B is \[5, 6\]"):
+        alt.ops.matmul(A, B)
+    X, W = alt.placeholder((1, 3, 8, 8), name="X"), alt.placeholder((4, 2, 3, 3), name="W")
+    with pytest.raises(alt.ComputeError, match="input has 3 channels but the weight expects 2"):
+        alt.ops.conv2d_nchw(X, W)
+    W = alt.placeholder((4, 3, 3, 3), name="W")
+    with pytest.raises(alt.ComputeError, match=r"stride=0 must be an integer >= 1"):
+        alt.ops.conv2d_nchw(X, W, stride=0)
+    with pytest.raises(alt.ComputeError, match="does not match axis 1"):
+        alt.ops.bias_add(X, alt.placeholder((5,), name="b"))
