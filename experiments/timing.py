@@ -3,8 +3,24 @@ import statistics
 import time
 
 
+SETTLE = 0.3  # seconds: longer than OpenBLAS's and libgomp's idle spin-wait
+
+
+def settle():
+    """Let the worker threads of the previous contender (numpy's OpenBLAS, OpenMP) go to sleep,
+    so that they do not spin on the cores the next measurement needs."""
+    time.sleep(SETTLE)
+
+
+def time_kernel(kernel, *arrays, repeat=5):
+    """Kernel.time after the previous contender's threads went idle."""
+    settle()
+    return kernel.time(*arrays, repeat=repeat)
+
+
 def time_callable(fn, repeat=5, warmup=1, min_time=0.01):
     """Median seconds per call over `repeat` batches, each grown to at least `min_time` seconds."""
+    settle()
     for _ in range(warmup):
         fn()
     number = 1
