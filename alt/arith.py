@@ -4,6 +4,8 @@ Lowering builds index expressions such as `(i.outer*8 + i.inner) - i.outer*8`; t
 fold them to `i.inner` so that generated code and the printed loop nest stay readable, and
 prove guards redundant where the loop ranges allow.
 """
+import numpy as np
+
 from . import expr as E
 from .stmt import Load
 
@@ -83,6 +85,8 @@ def const_diff(a, b):
 # simplification --------------------------------------------------------------------
 
 def _fold(op, a, b, dtype):
+    if dtype == "float32":  # fold as the C code would compute: in single precision
+        a, b = np.float32(a), np.float32(b)
     if op == "+": return a + b
     if op == "-": return a - b
     if op == "*": return a * b
@@ -102,7 +106,7 @@ def _simplify_node(e):
     if isinstance(e, E.Binary):
         a, b = e.a, e.b
         if isinstance(a, E.Const) and isinstance(b, E.Const):
-            if e.op in ("//", "%") and b.value == 0:
+            if e.op in ("/", "//", "%") and b.value == 0:
                 return None
             return E.const(_fold(e.op, a.value, b.value, e.dtype), e.dtype)
         if E.dtypes.is_int(e.dtype):

@@ -12,7 +12,7 @@ import numbers
 
 from . import steps as S
 from .errors import ScheduleError
-from .expr import IterVar, Read, Reduce, substitute, walk
+from .expr import IterVar, Reduce, substitute
 from .tensor import ComputeOp, PlaceholderOp, Tensor
 
 JSON_VERSION = 1
@@ -386,7 +386,3 @@ def _topo(outputs):
 def create_schedule(outputs):
     """A schedule with every stage at root and its loops in definition order."""
     return Schedule(outputs)
-
-
-def body_reads(expr):
-    return [e for e in walk(expr) if isinstance(e, Read)]

@@ -77,6 +77,13 @@ class CProgram:
             if w and not a.flags.writeable:
                 raise ArgumentError(f"argument {b.name!r}: the kernel writes this array but it is read-only")
             ptrs.append(self._ffi.cast("void*", a.ctypes.data))
+        for i, (a, w) in enumerate(zip(arrays, self.writes)):
+            if not w:
+                continue
+            for j, other in enumerate(arrays):
+                if j != i and np.may_share_memory(a, other):
+                    raise ArgumentError(f"arguments {self.buffers[i].name!r} and {self.buffers[j].name!r} share "
+                                        "memory, but the kernel writes one of them; pass separate arrays")
         return ptrs
 
     def __call__(self, *arrays):

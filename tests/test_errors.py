@@ -159,3 +159,12 @@ def test_duplicate_tensor_names():
     Y = alt.compute((4,), lambda i: X[i] + 1, name="T")
     with pytest.raises(alt.ScheduleError, match="two different tensors are named 'T'"):
         alt.create_schedule(Y)
+
+
+def test_output_aliasing_an_input_is_rejected():
+    X = alt.placeholder((8,), name="X")
+    Y = alt.compute((8,), lambda i: X[i] * 2, name="Y")
+    f = alt.build(alt.create_schedule(Y), [X, Y])
+    x = np.ones(8, "f4")
+    with pytest.raises(alt.ArgumentError, match="'Y' and 'X' share memory"):
+        f(x, x)

@@ -172,3 +172,21 @@ def test_select_guards_out_of_range_reads_in_c():
     A = alt.placeholder((8,), name="A")
     S = alt.compute((8,), lambda i: alt.select(i > 0, A[i - 1], alt.select(i < 0, A[i + 100], 0.0)), name="S")
     check_schedule(alt.create_schedule(S), [A, S])
+
+
+def test_nested_compute_at_padding_inside_cached_conv():
+    """pad computed at a reduction loop of conv.local, which is itself computed at conv."""
+    args, Y = make_conv(n=1, c=6, hw=(10, 11), o=8, stride=2, pad=2)
+    s = alt.create_schedule(Y)
+    alt.ops.conv2d_tiled(s, Y, tile_o=3, schedule_pad=False)
+    local = s.stage("conv.local")
+    s.stage("conv.pad").compute_at(local, local.vars["rc"])
+    f = check_schedule(s, args)
+    text = str(f.lowered)
+    assert text.index("allocate conv.local") < text.index("allocate conv.pad")
+
+
+def test_float_constant_folding_in_single_precision():
+    X = alt.placeholder((4,), name="X")
+    Y = alt.compute((4,), lambda i: X[i] + (alt.cast("float32", 0.1) + 0.2) * 3.0, name="Y")
+    check_schedule(alt.create_schedule(Y), [X, Y], rtol=0, atol=0)

@@ -21,11 +21,15 @@ def matmul_tiled(s, C, tile_i=8, tile_j=64):
     return s
 
 
-def conv2d_tiled(s, conv, tile_o=4):
-    """NCHW conv2d: a tile_o x (one output row) accumulator per (n, o-block, y), vectorized along x."""
-    for st in s.stages:
-        if st.op.tag == "pad" and st.attach is None:
-            schedule_stage(s, st)
+def conv2d_tiled(s, conv, tile_o=4, schedule_pad=True):
+    """NCHW conv2d: a tile_o x (one output row) accumulator per (n, o-block, y), vectorized along x.
+
+    With schedule_pad, the padding stage (if any) gets the default parallel/vector schedule at root.
+    """
+    if schedule_pad:
+        for st in s.stages:
+            if st.op.tag == "pad" and st.attach is None and not st.is_scheduled:
+                schedule_stage(s, st)
     CC = s.cache_write(conv)
     n, o, y, x = conv.axis
     oo, oi = s[conv].split(o, factor=tile_o)
