@@ -197,22 +197,26 @@ def _c(v):
     return E.Const(v, "int32")
 
 
-def interval(e, env):
-    """Symbolic interval of an integer expression given {var: Interval}; None when unknown."""
+def interval(e, env, ranges=None):
+    """Symbolic interval of an integer expression given {var: Interval}; None when unknown.
+
+    `ranges` ({var: (lo, hi)} of the loop variables in the ends) lets divisions simplify.
+    """
+    ranges = ranges or {}
     if isinstance(e, E.Const):
         return Interval(e) if E.dtypes.is_int(e.dtype) else None
     if isinstance(e, E.Var):
         return env.get(e, Interval(e))
     if isinstance(e, E.Cast) and E.dtypes.is_int(e.dtype):
-        return interval(e.value, env)
+        return interval(e.value, env, ranges)
     if not isinstance(e, E.Binary) or not E.dtypes.is_int(e.dtype):
         return None
-    a, b = interval(e.a, env), interval(e.b, env)
+    a, b = interval(e.a, env, ranges), interval(e.b, env, ranges)
     if a is None or b is None:
         return None
     if a.is_point and b.is_point:
-        return Interval(simplify(E.Binary(e.op, a.lo, b.lo, e.dtype)))
-    s = lambda op, x, y: simplify(E.Binary(op, x, y, e.dtype))  # noqa: E731
+        return Interval(simplify_ranges(E.Binary(e.op, a.lo, b.lo, e.dtype), ranges))
+    s = lambda op, x, y: simplify_ranges(E.Binary(op, x, y, e.dtype), ranges)  # noqa: E731
     if e.op == "+":
         return Interval(s("+", a.lo, b.lo), s("+", a.hi, b.hi))
     if e.op == "-":
@@ -229,8 +233,44 @@ def interval(e, env):
         if k > 0 and e.op == "%":
             return Interval(_c(0), _c(k - 1))
     if e.op == "*" and a.is_point and isinstance(a.lo, E.Const):
-        return interval(E.Binary("*", e.b, e.a, e.dtype), env)
+        return interval(E.Binary("*", e.b, e.a, e.dtype), env, ranges)
     return None
+
+
+def div_mod(e, f, ranges, q_max=None, size=None):
+    """(e // f, e % f) for e >= 0, written without division where the loop ranges allow it:
+    e = f*q + r with r's range inside [0, size) (size defaults to f) and q's inside [0, q_max].
+
+    With size > f (an unfolded layout), r may reach size - 1: the halo of an overlapping tile,
+    and the generic quotient is clamped to q_max.
+    """
+    size = size or f
+    terms, c = linear(e)
+    q_terms = {k: (a, coef // f) for k, (a, coef) in terms.items() if coef % f == 0}
+    r_terms = {k: t for k, t in terms.items() if k not in q_terms}
+    qc, rc = divmod(c, f)
+    q, r = from_linear(q_terms, qc), from_linear(r_terms, rc)
+    bq, br = bounds(q, ranges), bounds(r, ranges)
+    if bq and br and 0 <= bq[0] and (q_max is None or bq[1] <= q_max) and 0 <= br[0] and br[1] < size:
+        return q, r
+    div = simplify(E.Binary("//", e, E.Const(f, "int32"), "int32"))
+    if size == f:
+        return div, simplify(E.Binary("%", e, E.Const(f, "int32"), "int32"))
+    q = simplify(E.Binary("min", div, E.Const(q_max, "int32"), "int32"))
+    return q, simplify(e - q * f)
+
+
+def simplify_ranges(e, ranges):
+    """simplify, plus integer // and % by constants rewritten through div_mod where exact."""
+    def fn(node):
+        if isinstance(node, E.Binary) and node.op in ("//", "%") and isinstance(node.b, E.Const) \
+                and E.dtypes.is_int(node.dtype) and node.b.value > 0:
+            b = bounds(node.a, ranges)
+            if b and b[0] >= 0:
+                q, r = div_mod(node.a, node.b.value, ranges)
+                return q if node.op == "//" else r
+        return _simplify_node(node)
+    return E.transform(e, fn)
 
 
 def ceil_div(a, b):

@@ -12,8 +12,23 @@ class Kernel:
     Attributes: `source` (the C text), `lowered` (the loop nest), `args` (the tensors, in order).
     """
 
-    def __init__(self, lowered, source, program, args):
+    def __init__(self, lowered, source, program, args, layouts):
         self.lowered, self.source, self.program, self.args = lowered, source, program, tuple(args)
+        self.layouts = layouts  # tensor name -> alt.layout.Layout of every argument
+
+    def pack(self, tensor, array):
+        """A logical array of argument `tensor` (or its name) in the layout the kernel expects."""
+        return self._layout(tensor).to_physical(array)
+
+    def unpack(self, tensor, array):
+        """The logical array held by the kernel-layout array of argument `tensor`."""
+        return self._layout(tensor).to_logical(array)
+
+    def _layout(self, tensor):
+        name = tensor if isinstance(tensor, str) else tensor.name
+        if name not in self.layouts:
+            raise BuildError(f"kernel has no argument named {name!r}; its arguments are {list(self.layouts)}")
+        return self.layouts[name]
 
     def __call__(self, *arrays):
         self.program(*arrays)
@@ -41,7 +56,8 @@ def build(sch, args, target="c", name="main"):
     path = compile_c(source)
     written = {id(s.buffer) for s in _stores(func.body)}
     program = CProgram(path, fname, func.args, [id(b) in written for b in func.args])
-    return Kernel(func, source, program, args if isinstance(args, (list, tuple)) else [args])
+    args = list(args) if isinstance(args, (list, tuple)) else [args]
+    return Kernel(func, source, program, args, {t.name: sch.layout_of(t) for t in args})
 
 
 def _stores(s):

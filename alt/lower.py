@@ -33,15 +33,16 @@ class _Lowerer:
 
     def run(self):
         for t in self.args:
-            self.buffers[id(t)] = Buffer(t.name, t.shape, t.dtype, "arg")
+            self.buffers[id(t)] = Buffer(t.name, self.sch.layout_of(t).shape, t.dtype, "arg")
         body = []
         for st in self.sch.stages:
             if st.attach is None:
+                shape = self.sch.layout_of(st.tensor).shape
                 if id(st.tensor) not in self.buffers:
-                    buf = Buffer(st.name, st.tensor.shape, st.tensor.dtype, "heap")
+                    buf = Buffer(st.name, shape, st.tensor.dtype, "heap")
                     self.buffers[id(st.tensor)] = buf
                     self.temps.append(buf)
-                body.append(self._stage(st, [E.Const(0, "int32")] * st.tensor.ndim, list(st.tensor.shape)))
+                body.append(self._stage(st, [E.Const(0, "int32")] * len(shape), list(shape)))
         func = LoweredFunc(self.name, [self.buffers[id(t)] for t in self.args], Block(body), self.temps)
         _check_parallel(func.body, None)
         return func
@@ -49,7 +50,7 @@ class _Lowerer:
     # one stage -----------------------------------------------------------------------------
     def _stage(self, st, offsets, extents):
         ext = {}
-        for v, e in zip(st.op.axis, extents):
+        for v, e in zip(st.axis, extents):
             ext[v] = e
         for v in st.op.reduce_axis:
             ext[v] = v.extent
@@ -88,18 +89,22 @@ class _Lowerer:
             b = arith.bounds(rel_val[v], self.ranges)
             if b is None or b[1] >= ext[v]:
                 guards.append((rel_val[v], ext[v]))
-        coord = {}
-        for d, v in enumerate(st.op.axis):
+        phys = []
+        for d, v in enumerate(st.axis):
             g = arith.simplify(offsets[d] + rel_val[v])
-            coord[v] = g
+            phys.append(g)
             if not (isinstance(offsets[d], E.Const) and offsets[d].value == 0):
                 b = arith.bounds(g, self.ranges)
                 if b is None or b[1] >= st.tensor.shape[d]:
                     guards.append((g, st.tensor.shape[d]))
                 if b is None or b[0] < 0:
                     guards.append((arith.simplify(0 - g), 1))
+        # the loops follow the physical layout; the compute definition sees logical indices
+        logical, valid = self.sch.layout_of(st.tensor).inverse(phys)
+        coord = dict(zip(st.op.axis, logical))
         for v in st.op.reduce_axis:
             coord[v] = rel_val[v]
+        valid = arith.simplify(E.all_(*valid)) if valid else None
 
         # loops, each with its bounds, ifs and the stages computed at it
         loops = []
@@ -138,7 +143,7 @@ class _Lowerer:
         self.enclosing = outer_names
 
         out = self.buffers[id(st.tensor)]
-        store_idx = [arith.simplify(rel_val[v]) for v in st.op.axis]
+        store_idx = [arith.simplify(rel_val[v]) for v in st.axis]
         first_reduce = next((i for i, v in enumerate(leaves) if v.kind == "reduce"), len(leaves))
         self._check_vectorize(st, loops)
         if isinstance(body_expr, Reduce):
@@ -146,14 +151,21 @@ class _Lowerer:
             acc = Load(out, store_idx)
             update = Store(out, store_idx, E.Binary(body_expr.combiner, acc, src, src.dtype)
                            if body_expr.combiner != "sum" else E.Binary("+", acc, src, src.dtype))
-            init = Store(out, store_idx, E.const(E.identity(body_expr.combiner, out.dtype), out.dtype))
+            if valid is not None:  # padding of a re-laid output: keep the zero of the init
+                update = If(valid, update)
+            init_value = E.const(E.identity(body_expr.combiner, out.dtype), out.dtype)
+            if valid is not None:
+                init_value = E.Select(valid, init_value, E.const(0, out.dtype))
+            init = Store(out, store_idx, init_value)
             inner = _nest(loops[first_reduce:], update)
             init_nest = _nest([lp for lp in loops[first_reduce:] if lp["leaf"].kind != "reduce"], init,
                               with_attached=False)
             body = _nest(loops[:first_reduce], Block([init_nest, inner]))
         else:
-            value = self._to_loads(substitute(body_expr, coord))
-            body = _nest(loops, Store(out, store_idx, value))
+            value = substitute(body_expr, coord)
+            if valid is not None:  # padding of a re-laid output holds zeros
+                value = E.Select(valid, value, E.const(0, value.dtype))
+            body = _nest(loops, Store(out, store_idx, self._to_loads(value)))
         if outer_ifs:
             body = If(E.Logical("and", outer_ifs) if len(outer_ifs) > 1 else outer_ifs[0], body)
         return body
@@ -165,16 +177,22 @@ class _Lowerer:
             env[v] = arith.Interval(loops[i]["var"]) if i <= pos else \
                 arith.Interval(E.Const(0, "int32"), E.Const(ext[v] - 1, "int32"))
         root_iv = _root_intervals(st, env, ext)
-        for d, v in enumerate(st.op.axis):
+        for d, v in enumerate(st.axis):
             iv = root_iv[v]
             root_iv[v] = arith.Interval(arith.simplify(offsets[d] + iv.lo)) if iv.is_point else \
                 arith.Interval(arith.simplify(offsets[d] + iv.lo), arith.simplify(offsets[d] + iv.hi))
+        lay = self.sch.layout_of(st.tensor)
+        if not lay.is_identity:  # intervals of the logical indices the body is written in
+            logical, _ = lay.inverse(st.axis)
+            for v, e in zip(st.op.axis, logical):
+                root_iv[v] = arith.interval(e, root_iv, self.ranges) or arith.Interval(
+                    E.Const(0, "int32"), E.Const(v.extent - 1, "int32"))
         reads = [e for e in walk(body_expr) if isinstance(e, Read) and e.tensor is child.tensor]
         if not reads:
             raise ScheduleError(f"stage {child.name!r} is computed at {st.name!r}, which does not read it")
         los, exts = [], []
         for d, full in enumerate(child.tensor.shape):
-            ivs = [arith.interval(r.indices[d], root_iv) for r in reads]
+            ivs = [arith.interval(r.indices[d], root_iv, self.ranges) for r in reads]
             lo, n = _union(ivs, full)
             los.append(lo)
             exts.append(n)
@@ -207,8 +225,12 @@ class _Lowerer:
                     raise BuildError(f"tensor {node.tensor.name!r} is read before it is computed; "
                                      "is it computed at a stage that does not enclose its reader?")
                 lo = self.region.get(id(node.tensor))
-                idx = node.indices if lo is None else [i - l for i, l in zip(node.indices, lo)]
-                return Load(buf, [arith.simplify(i) for i in idx])
+                if lo is not None:
+                    idx = [i - l for i, l in zip(node.indices, lo)]
+                else:
+                    idx = self.sch.layout_of(node.tensor).forward(
+                        [arith.simplify_ranges(i, self.ranges) for i in node.indices], self.ranges)
+                return Load(buf, [arith.simplify_ranges(i, self.ranges) for i in idx])
             return None
         return arith.simplify(transform(e, fn))
 

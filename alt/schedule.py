@@ -12,7 +12,8 @@ import numbers
 
 from . import steps as S
 from .errors import ScheduleError
-from .expr import IterVar, Reduce, substitute
+from .layout import Layout
+from .expr import IterVar, Reduce, all_, identity, select, substitute
 from .tensor import ComputeOp, PlaceholderOp, Tensor
 
 JSON_VERSION = 1
@@ -27,10 +28,15 @@ class Stage:
         self.schedule, self.tensor, self.op, self.name = schedule, tensor, op, op.name
         self.scope = "global"
         self.attach = None  # None (root), "inline", or (target Stage, IterVar)
+        self.axis = list(op.axis)  # spatial root loops: the physical dimensions of the output
         self._reset_axes()
 
+    @property
+    def reduce_axis(self):
+        return list(self.op.reduce_axis)
+
     def _reset_axes(self):
-        self.root_vars = list(self.op.axis) + list(self.op.reduce_axis)
+        self.root_vars = list(self.axis) + list(self.op.reduce_axis)
         self.leaves = list(self.root_vars)
         self.vars = {v.name: v for v in self.root_vars}
         self.relations = []  # ("split", parent, outer, inner, factor, nparts) | ("fuse", parts, fused)
@@ -143,6 +149,7 @@ class Schedule:
         self.outputs = outputs
         self.steps = []
         self.stages = []
+        self.layouts = {}  # id(tensor) -> Layout, where not the identity
         self._by_tensor = {}
         self.inputs = []
         names = {}
@@ -191,9 +198,44 @@ class Schedule:
 
     # the single path for every step ----------------------------------------------------------
     def apply(self, step):
-        st = self.stage(step.stage)
+        st = self.stage(step.stage) if hasattr(step, "stage") else None
         getattr(self, "_apply_" + type(step).__name__)(st, step)
         self.steps.append(step)
+
+    def layout(self, tensor):
+        """The layout primitives of `tensor` (a placeholder or a computed tensor), chainable:
+        s.layout(Y).split(1, 16).reorder(0, 1, 3, 4, 2)."""
+        if not isinstance(tensor, Tensor) or not (id(tensor) in self._by_tensor or
+                                                  any(tensor is t for t in self.inputs)):
+            raise ScheduleError(f"layout: {tensor!r} is not a tensor of this schedule")
+        return LayoutView(self, tensor)
+
+    def layout_of(self, tensor):
+        """The current Layout of `tensor` (the identity unless layout primitives were applied)."""
+        return self.layouts.get(id(tensor)) or Layout(tensor.shape, _dim_names(tensor), what=repr(tensor.name))
+
+    def _tensor(self, name):
+        for t in self.inputs + [st.tensor for st in self.stages]:
+            if t.name == name:
+                return t
+        raise ScheduleError(f"layout: schedule has no tensor named {name!r}")
+
+    def _apply_Layout(self, _, step):
+        t = self._tensor(step.tensor)
+        st = self._by_tensor.get(id(t))
+        if st is not None:
+            if st.is_scheduled:
+                raise ScheduleError(f"layout {step.verb} of {t.name!r} must come before loop primitives on its stage "
+                                    "(the loops follow the layout)")
+            if st.attach is not None:
+                raise ScheduleError(f"layout {step.verb} of {t.name!r}: the stage is computed "
+                                    f"{'inline' if st.attach == 'inline' else 'at another stage'}; only tensors "
+                                    "computed at root have a layout of their own")
+        new = self.layout_of(t)._with(step.verb, *step.args)
+        self.layouts[id(t)] = new
+        if st is not None:
+            st.axis = [IterVar(n, e, "spatial") for n, e in zip(new.names, new.shape)]
+            st._reset_axes()
 
     def _apply_Split(self, st, step):
         v = st._leaf(step.axis, "split")
@@ -307,13 +349,28 @@ class Schedule:
         if st.is_scheduled or st.attach is not None:
             raise ScheduleError(f"cache_write of {st.name!r} must come before any other primitive on it")
         op = st.op
-        fresh = [IterVar(f"{a.name}.c", a.extent, "spatial") for a in op.axis]
-        body = substitute(op.body, dict(zip(op.axis, fresh)))
+        lay = self.layouts.get(id(st.tensor))
+        if lay is None:
+            fresh = [IterVar(f"{a.name}.c", a.extent, "spatial") for a in op.axis]
+            body = substitute(op.body, dict(zip(op.axis, fresh)))
+        else:
+            # a re-laid output: the local tile is laid out like the output's physical dimensions
+            fresh = [IterVar(f"{a.name}.c", a.extent, "spatial") for a in st.axis]
+            logical, conds = lay.inverse(fresh)
+            body = substitute(op.body, dict(zip(op.axis, logical)))
+            if conds:
+                guard = all_(*conds)
+                if isinstance(body, Reduce):
+                    body = Reduce(body.combiner, select(guard, body.source, identity(body.combiner, body.dtype)),
+                                  body.axes)
+                else:
+                    body = select(guard, body, 0)
         local_op = ComputeOp(f"{st.name}.{step.scope}", fresh, body, op.tag)
-        local = Tensor(st.tensor.shape, st.tensor.dtype, local_op.name, local_op)
+        local = Tensor([a.extent for a in fresh], st.tensor.dtype, local_op.name, local_op)
         cache = Stage(self, local, local_op)
         cache.scope = step.scope
-        st.op = ComputeOp(op.name, op.axis, local[tuple(op.axis)], op.tag)
+        index = tuple(op.axis) if lay is None else tuple(lay.forward(op.axis))
+        st.op = ComputeOp(op.name, op.axis, local[index], op.tag)
         st._reset_axes()
         self.stages.insert(self.stages.index(st), cache)
         self._by_tensor[id(local)] = cache
@@ -322,6 +379,9 @@ class Schedule:
         if any(st.tensor is t for t in self.outputs):
             raise ScheduleError(f"{verb} of {st.name!r}: it is an output of the schedule and must be "
                                 "computed at root")
+        if id(st.tensor) in self.layouts:
+            raise ScheduleError(f"{verb} of {st.name!r}: it has a layout of its own ({self.layouts[id(st.tensor)]}); "
+                                "only tensors computed at root can be re-laid")
 
     # graph queries ----------------------------------------------------------------------------
     def readers(self, tensor):
@@ -352,6 +412,47 @@ class Schedule:
         for d in data["steps"]:
             s.apply(S.from_dict(d))
         return s
+
+
+class LayoutView:
+    """Layout primitives of one tensor, recorded as schedule steps; each returns the view."""
+
+    def __init__(self, schedule, tensor):
+        self.schedule, self.tensor = schedule, tensor
+
+    def _do(self, verb, *args):
+        self.schedule.apply(S.Layout(self.tensor.name, verb, tuple(args)))
+        return self
+
+    def split(self, dim, factor):
+        return self._do("split", dim, factor)
+
+    def reorder(self, *dims):
+        return self._do("reorder", *dims)
+
+    def fuse(self, d0, d1):
+        return self._do("fuse", d0, d1)
+
+    def unfold(self, dim, size, stride):
+        return self._do("unfold", dim, size, stride)
+
+    def pad(self, dim, before, after):
+        return self._do("pad", dim, before, after)
+
+    @property
+    def current(self):
+        return self.schedule.layout_of(self.tensor)
+
+    @property
+    def shape(self):
+        return self.current.shape
+
+    def __repr__(self):
+        return repr(self.current)
+
+
+def _dim_names(t):
+    return [a.name for a in t.op.axis] if isinstance(t.op, ComputeOp) else [f"d{i}" for i in range(t.ndim)]
 
 
 def _reads(sch, op, tensor, seen):

@@ -68,8 +68,16 @@ class CacheWrite:
     scope: str = "local"
 
 
+@dataclass(frozen=True)
+class Layout:
+    """A layout primitive (alt.layout) on tensor `tensor`: verb in split/reorder/fuse/unfold/pad."""
+    tensor: str
+    verb: str
+    args: Tuple[int, ...] = ()
+
+
 STEP_TYPES = {cls.__name__.lower(): cls for cls in
-              (Split, Reorder, Fuse, Annotate, Pragma, ComputeAt, ComputeInline, ComputeRoot, CacheWrite)}
+              (Split, Reorder, Fuse, Annotate, Pragma, ComputeAt, ComputeInline, ComputeRoot, CacheWrite, Layout)}
 _NAMES = {cls: name for name, cls in STEP_TYPES.items()}
 
 

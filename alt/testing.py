@@ -27,13 +27,14 @@ def check_schedule(sch, args, seed=0, rtol=1e-4, atol=1e-5, kernel=None):
     inputs = random_inputs(args, seed)
     arrays = []
     for t in args:
-        arrays.append(inputs[t] if t in inputs else np.full(t.shape, np.nan if dtypes.is_float(t.dtype) else -1,
-                                                             dtypes.to_numpy(t.dtype)))
+        lay = sch.layout_of(t)
+        arrays.append(lay.to_physical(inputs[t]) if t in inputs else
+                      np.full(lay.shape, np.nan if dtypes.is_float(t.dtype) else -1, dtypes.to_numpy(t.dtype)))
     f(*arrays)
     outs = [t for t in args if t not in inputs]
     want = evaluate(outs, inputs)
     for t, w in zip(outs, want):
-        got = arrays[args.index(t)]
+        got = sch.layout_of(t).to_logical(arrays[args.index(t)])
         if not np.allclose(got, w, rtol=rtol, atol=atol):
             bad = np.argwhere(~np.isclose(got, w, rtol=rtol, atol=atol))
             i = tuple(bad[0])
