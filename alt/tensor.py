@@ -109,15 +109,21 @@ def _arg_names(fcompute, ndim, name):
     return [p.name for p in params]
 
 
-def compute(shape, fcompute, name="compute", dtype=None, tag=""):
+def compute(shape, fcompute, name="compute", dtype=None, tag="", axis_names=None):
     """Define a tensor elementwise: out[i, j, ...] = fcompute(i, j, ...).
 
     The body may be a single top-level reduction (alt.sum / alt.max / alt.min over reduce axes).
     `tag` names the op's kind for default schedules (e.g. "pad", "injective").
+    Axes are named after fcompute's parameters, or `axis_names` when it takes *args.
     """
     _check_name(name, "alt.compute")
     shape = _check_shape(shape, f"compute {name!r}")
-    names = _arg_names(fcompute, len(shape), name)
+    if axis_names is not None:
+        if len(axis_names) != len(shape):
+            raise ComputeError(f"compute {name!r}: {len(axis_names)} axis names for {len(shape)} dimensions")
+        names = list(axis_names)
+    else:
+        names = _arg_names(fcompute, len(shape), name)
     axis = [IterVar(n, e, "spatial") for n, e in zip(names, shape)]
     body = as_expr(fcompute(*axis))
     if dtype is not None:

@@ -1,7 +1,14 @@
-"""Operators with numpy references and default schedules."""
+"""Operators (compute definitions) with numpy references, default and hand schedules, and the
+standard single-operator benchmark suite."""
 from . import reference
+from .conv import conv, conv2d_nchw, conv2d_transpose_nchw, depthwise_conv2d_nchw
 from .default import default_schedule, schedule_stage
 from .hand import conv2d_tiled, matmul_tiled
-from .nn import bias_add, conv2d_nchw, matmul, pad, relu
+from .nn import (add, avg_pool2d, batch_matmul, batch_norm, bias_add, dense, global_avg_pool2d, layer_norm,
+                 layout_transform, matmul, max_pool2d, multiply, norm, pad, relu, softmax)
+from .suite import Workload, suite
 
-__all__ = ["bias_add", "conv2d_nchw", "conv2d_tiled", "matmul_tiled", "default_schedule", "matmul", "pad", "reference", "relu", "schedule_stage"]
+__all__ = ["add", "avg_pool2d", "batch_matmul", "batch_norm", "bias_add", "conv", "conv2d_nchw", "conv2d_tiled",
+           "conv2d_transpose_nchw", "default_schedule", "dense", "depthwise_conv2d_nchw", "global_avg_pool2d",
+           "layer_norm", "layout_transform", "matmul", "matmul_tiled", "max_pool2d", "multiply", "norm", "pad",
+           "reference", "relu", "schedule_stage", "softmax", "suite", "Workload"]

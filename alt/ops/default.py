@@ -12,7 +12,8 @@ VECTOR_BYTES = 64  # one AVX-512 register
 def default_schedule(outputs):
     s = create_schedule(outputs)
     for st in list(s.stages):
-        if st.op.tag == "injective" and not any(st.tensor is t for t in s.outputs):
+        if st.op.tag == "injective" and not any(st.tensor is t for t in s.outputs) \
+                and id(st.tensor) not in s.layouts:
             st.compute_inline()
     for st in s.stages:
         if st.attach is None:
@@ -24,7 +25,7 @@ def schedule_stage(s, st):
     """Parallel outer / vectorized inner loops for one root stage that has not been scheduled."""
     from ..dtypes import to_numpy
     width = VECTOR_BYTES // to_numpy(st.tensor.dtype).itemsize
-    axes = list(st.op.axis)
+    axes = list(st.axis)
     last = axes.pop()
     inner = [last]
     if last.extent > width:
@@ -32,7 +33,7 @@ def schedule_stage(s, st):
     vec = inner[-1]
     # reductions go outside the whole last axis (the i-k-j order of GEMM): the inner loops then
     # stream contiguous rows and accumulate into one output row that stays in cache
-    st.reorder(*axes, *st.op.reduce_axis, *inner)
+    st.reorder(*axes, *st.reduce_axis, *inner)
     if vec.extent > 1:
         st.vectorize(vec)
     if len(axes) > 1:
@@ -44,7 +45,7 @@ def schedule_stage(s, st):
         st.parallel(par)
     elif axes:
         st.parallel(axes[0])
-    elif len(inner) == 2 and not st.op.reduce_axis:
+    elif len(inner) == 2 and not st.reduce_axis:
         st.parallel(inner[0])
     return st
 

@@ -1,4 +1,4 @@
-"""Compute definitions of the foundation operators: GEMM, conv2d (NCHW), bias add, ReLU."""
+"""Compute definitions of the non-convolution operators (logical NCHW-style layouts)."""
 import numbers
 
 from .. import expr as E
@@ -46,28 +46,6 @@ def pad(X, pad_before, pad_after=None, value=0, name=None):
     return compute(shape, f, name=name or f"{X.name}.pad", tag="pad")
 
 
-def conv2d_nchw(X, W, stride=1, padding=0, name="conv"):
-    """out[n, o, y, x] = sum_{c, ry, rx} Xpad[n, c, y*sh + ry, x*sw + rx] * W[o, c, ry, rx]."""
-    _check(X, 4, "conv2d_nchw: input X (N, C, H, W)")
-    _check(W, 4, "conv2d_nchw: weight W (O, C, KH, KW)")
-    sh, sw = _pair(stride, f"conv2d_nchw {name!r}: stride", 1)
-    ph, pw = _pair(padding, f"conv2d_nchw {name!r}: padding", 0)
-    batch, c_in, h, w = X.shape
-    c_out, c_w, kh, kw = W.shape
-    if c_in != c_w:
-        raise ComputeError(f"conv2d_nchw {name!r}: input has {c_in} channels but the weight expects {c_w}")
-    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
-    if oh < 1 or ow < 1:
-        raise ComputeError(f"conv2d_nchw {name!r}: kernel {kh}x{kw} does not fit the padded input "
-                           f"{h + 2 * ph}x{w + 2 * pw}")
-    P = pad(X, (0, 0, ph, pw), name=f"{name}.pad") if (ph or pw) else X
-    rc, ry, rx = reduce_axis(c_in, "rc"), reduce_axis(kh, "ry"), reduce_axis(kw, "rx")
-    return compute((batch, c_out, oh, ow),
-                   lambda n, o, y, x: E.sum_(P[n, rc, y * sh + ry, x * sw + rx] * W[o, rc, ry, rx],
-                                             axis=[rc, ry, rx]),
-                   name=name)
-
-
 def bias_add(X, b, axis=1, name=None):
     """X + b broadcast along `axis` (the channel axis of NCHW by default)."""
     if b.ndim != 1 or not 0 <= axis < X.ndim or X.shape[axis] != b.shape[0]:
@@ -80,3 +58,145 @@ def relu(X, name=None):
     """max(X, 0)."""
     return compute(X.shape, lambda *i: E.max_(X[i], E.const(0, X.dtype)), name=name or f"{X.name}.relu",
                    tag="injective")
+
+
+def batch_matmul(A, B, name="C"):
+    """C[b, i, j] = sum_k A[b, i, k] * B[b, k, j]."""
+    _check(A, 3, "batch_matmul: A")
+    _check(B, 3, "batch_matmul: B")
+    if A.shape[0] != B.shape[0] or A.shape[2] != B.shape[1]:
+        raise ComputeError(f"batch_matmul {name!r}: A is {list(A.shape)} and B is {list(B.shape)}; "
+                           "need equal batches and A's columns equal to B's rows")
+    k = reduce_axis(A.shape[2], name="k")
+    return compute((A.shape[0], A.shape[1], B.shape[2]), lambda b, i, j: E.sum_(A[b, i, k] * B[b, k, j], axis=k),
+                   name=name)
+
+
+def dense(X, W, bias=None, name="dense"):
+    """out[i, j] = sum_k X[i, k] * W[j, k] (+ bias[j]), W as (out_features, in_features)."""
+    _check(X, 2, "dense: X")
+    _check(W, 2, "dense: W")
+    if X.shape[1] != W.shape[1]:
+        raise ComputeError(f"dense {name!r}: X is {list(X.shape)} and W is {list(W.shape)}; "
+                           "W must be (out_features, in_features)")
+    k = reduce_axis(X.shape[1], name="k")
+    out = compute((X.shape[0], W.shape[0]), lambda i, j: E.sum_(X[i, k] * W[j, k], axis=k), name=name)
+    return bias_add(out, bias, axis=1, name=f"{name}.bias") if bias is not None else out
+
+
+def _same_shape(a, b, what):
+    if a.shape != b.shape or a.dtype != b.dtype:
+        raise ComputeError(f"{what}: {a.name!r} {a.dtype}{list(a.shape)} and {b.name!r} {b.dtype}{list(b.shape)} "
+                           "must have the same shape and dtype")
+
+
+def add(A, B, name=None):
+    _same_shape(A, B, "add")
+    return compute(A.shape, lambda *i: A[i] + B[i], name=name or f"{A.name}.add", tag="injective")
+
+
+def multiply(A, B, name=None):
+    _same_shape(A, B, "multiply")
+    return compute(A.shape, lambda *i: A[i] * B[i], name=name or f"{A.name}.mul", tag="injective")
+
+
+def batch_norm(X, scale, shift, axis=1, name=None):
+    """Inference-form batch norm, folded to X * scale[c] + shift[c] along `axis`."""
+    for t in (scale, shift):
+        if t.ndim != 1 or X.shape[axis] != t.shape[0]:
+            raise ComputeError(f"batch_norm: {t.name!r} of shape {list(t.shape)} does not match axis {axis} "
+                               f"of {X.name!r} {list(X.shape)}")
+    return compute(X.shape, lambda *i: X[i] * scale[i[axis]] + shift[i[axis]], name=name or f"{X.name}.bn",
+                   tag="injective")
+
+
+def _pool(X, kernel, stride, padding, kind, name):
+    _check(X, 4, f"{kind}_pool2d: X (N, C, H, W)")
+    kh, kw = _pair(kernel, f"{kind}_pool2d {name!r}: kernel", 1)
+    sh, sw = _pair(stride if stride is not None else kernel, f"{kind}_pool2d {name!r}: stride", 1)
+    ph, pw = _pair(padding, f"{kind}_pool2d {name!r}: padding", 0)
+    n, c, h, w = X.shape
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    if oh < 1 or ow < 1:
+        raise ComputeError(f"{kind}_pool2d {name!r}: window {kh}x{kw} does not fit the input {h}x{w}")
+    fill = E.identity("max", X.dtype) if kind == "max" else 0
+    P = pad(X, (0, 0, ph, pw), value=fill, name=f"{name}.pad") if (ph or pw) else X
+    ry, rx = reduce_axis(kh, "ry"), reduce_axis(kw, "rx")
+    if kind == "max":
+        return compute((n, c, oh, ow), lambda b, ch, y, x: E.max_(P[b, ch, y * sh + ry, x * sw + rx], axis=[ry, rx]),
+                       name=name)
+    S = compute((n, c, oh, ow), lambda b, ch, y, x: E.sum_(P[b, ch, y * sh + ry, x * sw + rx], axis=[ry, rx]),
+                name=f"{name}.sum")
+    return compute(S.shape, lambda *i: S[i] * (1.0 / (kh * kw)), name=name, tag="injective")
+
+
+def max_pool2d(X, kernel, stride=None, padding=0, name="maxpool"):
+    """Max over kh x kw windows; padding never wins (it is -inf)."""
+    return _pool(X, kernel, stride, padding, "max", name)
+
+
+def avg_pool2d(X, kernel, stride=None, padding=0, name="avgpool"):
+    """Mean over kh x kw windows, padding counted as zeros (PyTorch's count_include_pad=True)."""
+    return _pool(X, kernel, stride, padding, "avg", name)
+
+
+def global_avg_pool2d(X, name="gap"):
+    """(N, C, H, W) -> (N, C): the mean over H and W."""
+    _check(X, 4, "global_avg_pool2d: X (N, C, H, W)")
+    n, c, h, w = X.shape
+    ry, rx = reduce_axis(h, "ry"), reduce_axis(w, "rx")
+    S = compute((n, c), lambda b, ch: E.sum_(X[b, ch, ry, rx], axis=[ry, rx]), name=f"{name}.sum")
+    return compute((n, c), lambda b, ch: S[b, ch] * (1.0 / (h * w)), name=name, tag="injective")
+
+
+def softmax(X, name="softmax"):
+    """Softmax over the last axis, computed stably (max subtracted first)."""
+    *lead, n = X.shape
+    k = reduce_axis(n, "k")
+    M = compute(lead or (1,), lambda *i: E.max_(X[i + (k,)] if lead else X[k], axis=k), name=f"{name}.max",
+                axis_names=[f"i{d}" for d in range(max(1, len(lead)))])
+    k2 = reduce_axis(n, "k")
+    S = compute(lead or (1,), lambda *i: E.sum_(E.exp((X[i + (k2,)] if lead else X[k2]) - M[i]), axis=k2),
+                name=f"{name}.sum", axis_names=[f"i{d}" for d in range(max(1, len(lead)))])
+    idx = (lambda i: i[:-1]) if lead else (lambda i: (0,))
+    return compute(X.shape, lambda *i: E.exp(X[i] - M[idx(i)]) / S[idx(i)], name=name,
+                   axis_names=[f"i{d}" for d in range(X.ndim)])
+
+
+def layer_norm(X, gamma, beta, eps=1e-5, name="layernorm"):
+    """Normalize over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta."""
+    *lead, n = X.shape
+    if not lead:
+        raise ComputeError(f"layer_norm {name!r}: X must have at least 2 dimensions, got {list(X.shape)}")
+    for t in (gamma, beta):
+        if t.shape != (n,):
+            raise ComputeError(f"layer_norm {name!r}: {t.name!r} has shape {list(t.shape)}, expected [{n}]")
+    names = [f"i{d}" for d in range(len(lead))]
+    k = reduce_axis(n, "k")
+    mean = compute(lead, lambda *i: E.sum_(X[i + (k,)], axis=k), name=f"{name}.sum", axis_names=names)
+    k2 = reduce_axis(n, "k")
+    sq = compute(lead, lambda *i: E.sum_(X[i + (k2,)] * X[i + (k2,)], axis=k2), name=f"{name}.sumsq",
+                 axis_names=names)
+    inv = 1.0 / n
+
+    def body(*i):
+        mu = mean[i[:-1]] * inv
+        var = sq[i[:-1]] * inv - mu * mu
+        return (X[i] - mu) / E.sqrt(var + eps) * gamma[i[-1]] + beta[i[-1]]
+
+    return compute(X.shape, body, name=name, axis_names=names + ["j"])
+
+
+def norm(X, name="norm"):
+    """NRM of the MetaSchedule suite: out[b] = sqrt(sum_{i, j} X[b, i, j]^2)."""
+    _check(X, 3, "norm: X (B, M, N)")
+    i, j = reduce_axis(X.shape[1], "i"), reduce_axis(X.shape[2], "j")
+    S = compute((X.shape[0],), lambda b: E.sum_(X[b, i, j] * X[b, i, j], axis=[i, j]), name=f"{name}.sumsq")
+    return compute((X.shape[0],), lambda b: E.sqrt(S[b]), name=name, tag="injective")
+
+
+def layout_transform(X, name=None):
+    """A copy of X, to be given another layout than X's with s.layout(...): the layout conversion
+    operator, scheduled like any other."""
+    return compute(X.shape, lambda *i: X[i], name=name or f"{X.name}.relayout", tag="layout_transform",
+                   axis_names=[f"i{d}" for d in range(X.ndim)])

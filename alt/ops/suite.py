@@ -1,0 +1,247 @@
+"""The standard single-operator benchmark suite, as data.
+
+Shapes follow the suite of Ansor / TVM MetaSchedule (C1D ... SFM, four configurations each),
+written here in alt's logical NC(D)HW layouts, plus the convolution layers of ResNet-18 and
+ResNet-50 and the remaining operators of alt.ops. Each Workload builds its compute definition
+and knows its FLOP count and the same operation in PyTorch (the benchmarks' reference).
+"""
+from dataclasses import dataclass, field
+
+from ..tensor import placeholder
+from . import nn as N
+from .conv import conv, conv2d_nchw, conv2d_transpose_nchw, depthwise_conv2d_nchw
+
+
+@dataclass(frozen=True)
+class Workload:
+    op: str  # the suite's operator code, e.g. "C2D"
+    name: str  # unique, e.g. "C2D-1" or "R50-7"
+    params: tuple = field(default=())
+
+    def build(self):
+        """(input placeholders, output tensor) of a fresh compute definition."""
+        return _KINDS[self.op][0](*self.params)
+
+    @property
+    def flops(self):
+        return _KINDS[self.op][1](*self.params)
+
+    def torch(self, *arrays):
+        """The same operation in PyTorch (CPU) on numpy inputs; returns a numpy array."""
+        import torch
+        out = _KINDS[self.op][2](torch, *[torch.from_numpy(a) for a in arrays], *self.params)
+        return out.contiguous().numpy()
+
+
+def _ph(shape, name):
+    return placeholder(shape, name=name)
+
+
+# builders, flop counts and PyTorch equivalents, per operator kind --------------------------
+
+def _conv_build(nd):
+    def build(n, c, size, o, k, s, p, d=1, g=1):
+        X = _ph((n, c) + (size,) * nd, "X")
+        W = _ph((o, c // g) + (k,) * nd, "W")
+        return [X, W], conv(X, W, stride=s, padding=p, dilation=d, groups=g)
+    return build
+
+
+def _conv_out(size, k, s, p, d=1):
+    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def _conv_flops(nd):
+    def flops(n, c, size, o, k, s, p, d=1, g=1):
+        return 2.0 * n * o * (c // g) * k ** nd * _conv_out(size, k, s, p, d) ** nd
+    return flops
+
+
+def _conv_torch(nd):
+    def run(torch, x, w, n, c, size, o, k, s, p, d=1, g=1):
+        f = getattr(torch.nn.functional, f"conv{nd}d")
+        return f(x, w, stride=s, padding=p, dilation=d, groups=g)
+    return run
+
+
+def _dep_build(n, c, size, k, s, p):
+    X, W = _ph((n, c, size, size), "X"), _ph((c, 1, k, k), "W")
+    return [X, W], depthwise_conv2d_nchw(X, W, stride=s, padding=p)
+
+
+def _t2d_build(n, c, size, o, k, s, p):
+    X, W = _ph((n, c, size, size), "X"), _ph((c, o, k, k), "W")
+    return [X, W], conv2d_transpose_nchw(X, W, stride=s, padding=p)
+
+
+def _t2d_flops(n, c, size, o, k, s, p):
+    out = (size - 1) * s - 2 * p + k
+    return 2.0 * n * c * o * k * k * out * out / (s * s)  # the useful (non-zero) multiply-adds
+
+
+def _cbr_build(n, c, size, o, k, s, p):
+    X, W, b = _ph((n, c, size, size), "X"), _ph((o, c, k, k), "W"), _ph((o,), "b")
+    Y = conv2d_nchw(X, W, stride=s, padding=p)
+    return [X, W, b], N.relu(N.bias_add(Y, b), name="cbr")
+
+
+def _gmm_build(m, n, k):
+    A, B = _ph((m, k), "A"), _ph((k, n), "B")
+    return [A, B], N.matmul(A, B)
+
+
+def _bmm_build(b, m, n, k):
+    A, B = _ph((b, m, k), "A"), _ph((b, k, n), "B")
+    return [A, B], N.batch_matmul(A, B)
+
+
+def _dense_build(m, n, k):
+    X, W, b = _ph((m, k), "X"), _ph((n, k), "W"), _ph((n,), "b")
+    return [X, W, b], N.dense(X, W, b)
+
+
+def _pool_build(kind):
+    def build(n, c, size, k, s, p):
+        X = _ph((n, c, size, size), "X")
+        f = N.max_pool2d if kind == "max" else N.avg_pool2d
+        return [X], f(X, k, s, p)
+    return build
+
+
+def _pool_flops(n, c, size, k, s, p):
+    return float(n * c * _conv_out(size, k, s, p) ** 2 * k * k)
+
+
+def _unary_build(fn):
+    def build(*shape):
+        X = _ph(shape, "X")
+        return [X], fn(X)
+    return build
+
+
+def _binary_build(fn):
+    def build(*shape):
+        A, B = _ph(shape, "A"), _ph(shape, "B")
+        return [A, B], fn(A, B)
+    return build
+
+
+def _bias_build(*shape):
+    X, b = _ph(shape, "X"), _ph((shape[1],), "b")
+    return [X, b], N.bias_add(X, b)
+
+
+def _bn_build(*shape):
+    X, sc, sh = _ph(shape, "X"), _ph((shape[1],), "scale"), _ph((shape[1],), "shift")
+    return [X, sc, sh], N.batch_norm(X, sc, sh)
+
+
+def _ln_build(m, n):
+    X, g, b = _ph((m, n), "X"), _ph((n,), "gamma"), _ph((n,), "beta")
+    return [X, g, b], N.layer_norm(X, g, b)
+
+
+def _numel(*shape):
+    out = 1.0
+    for d in shape:
+        out *= d
+    return out
+
+
+def _chan(t, v):
+    return v.reshape(1, -1, *([1] * (t.ndim - 2)))
+
+
+_KINDS = {
+    "C1D": (_conv_build(1), _conv_flops(1), _conv_torch(1)),
+    "C2D": (_conv_build(2), _conv_flops(2), _conv_torch(2)),
+    "C3D": (_conv_build(3), _conv_flops(3), _conv_torch(3)),
+    "GRP": (_conv_build(2), _conv_flops(2), _conv_torch(2)),
+    "DIL": (_conv_build(2), _conv_flops(2), _conv_torch(2)),
+    "DEP": (_dep_build, lambda n, c, size, k, s, p: 2.0 * n * c * k * k * _conv_out(size, k, s, p) ** 2,
+            lambda torch, x, w, n, c, size, k, s, p: torch.nn.functional.conv2d(x, w, stride=s, padding=p, groups=c)),
+    "T2D": (_t2d_build, _t2d_flops,
+            lambda torch, x, w, n, c, size, o, k, s, p: torch.nn.functional.conv_transpose2d(x, w, stride=s,
+                                                                                              padding=p)),
+    "CBR": (_cbr_build, lambda n, c, size, o, k, s, p: _conv_flops(2)(n, c, size, o, k, s, p),
+            lambda torch, x, w, b, n, c, size, o, k, s, p: torch.relu(
+                torch.nn.functional.conv2d(x, w, b, stride=s, padding=p))),
+    "GMM": (_gmm_build, lambda m, n, k: 2.0 * m * n * k, lambda torch, a, b, m, n, k: a @ b),
+    "BMM": (_bmm_build, lambda b, m, n, k: 2.0 * b * m * n * k, lambda torch, a, b, *_: torch.bmm(a, b)),
+    "DEN": (_dense_build, lambda m, n, k: 2.0 * m * n * k,
+            lambda torch, x, w, b, *_: torch.nn.functional.linear(x, w, b)),
+    "MXP": (_pool_build("max"), _pool_flops,
+            lambda torch, x, n, c, size, k, s, p: torch.nn.functional.max_pool2d(x, k, s, p)),
+    "AVP": (_pool_build("avg"), _pool_flops,
+            lambda torch, x, n, c, size, k, s, p: torch.nn.functional.avg_pool2d(x, k, s, p)),
+    "GAP": (_unary_build(N.global_avg_pool2d), _numel, lambda torch, x, *_: x.mean(dim=(2, 3))),
+    "ADD": (_binary_build(N.add), _numel, lambda torch, a, b, *_: a + b),
+    "MUL": (_binary_build(N.multiply), _numel, lambda torch, a, b, *_: a * b),
+    "RELU": (_unary_build(N.relu), _numel, lambda torch, x, *_: torch.relu(x)),
+    "BIAS": (_bias_build, _numel, lambda torch, x, b, *_: x + _chan(x, b)),
+    "BN": (_bn_build, lambda *s: 2 * _numel(*s), lambda torch, x, sc, sh, *_: x * _chan(x, sc) + _chan(x, sh)),
+    "SFM": (_unary_build(N.softmax), lambda m, n: 4.0 * m * n, lambda torch, x, *_: torch.softmax(x, dim=-1)),
+    "NRM": (_unary_build(N.norm), lambda b, m, n: 2.0 * b * m * n,
+            lambda torch, x, *_: torch.sqrt((x * x).sum(dim=(1, 2)))),
+    "LN": (_ln_build, lambda m, n: 8.0 * m * n,
+           lambda torch, x, g, b, m, n: torch.nn.functional.layer_norm(x, (n,), g, b, eps=1e-5)),
+}
+
+# (n, c, size, o, k, stride, pad[, dilation, groups]) in the order of MetaSchedule's configs
+_SUITE = {
+    "C1D": [(1, 64, 256, 128, 3, 2, 1), (1, 128, 128, 256, 1, 2, 0), (1, 256, 64, 256, 5, 1, 2),
+            (1, 512, 32, 512, 3, 1, 1)],
+    "C2D": [(1, 3, 224, 64, 7, 2, 3), (1, 64, 56, 64, 1, 1, 0), (1, 256, 14, 256, 3, 1, 1),
+            (1, 512, 7, 512, 3, 1, 1)],
+    "C3D": [(1, 3, 224, 64, 7, 2, 3), (1, 64, 56, 64, 1, 1, 0), (1, 256, 14, 256, 3, 1, 1),
+            (1, 512, 7, 512, 3, 1, 1)],
+    "GMM": [(128, 128, 128), (512, 32, 512), (512, 512, 512), (1024, 1024, 1024)],  # (m, n, k)
+    "BMM": [(12, 128, 128, 64), (12, 128, 64, 128), (16, 128, 128, 128)],  # (batch, m, n, k)
+    "GRP": [(1, 64, 56, 128, 3, 2, 1, 1, 4), (1, 64, 56, 64, 1, 1, 0, 1, 4), (1, 256, 14, 256, 3, 1, 1, 1, 4),
+            (1, 512, 7, 512, 3, 1, 1, 1, 4)],
+    "DIL": [(1, 3, 224, 64, 7, 2, 3, 2), (1, 64, 56, 64, 1, 1, 0, 2), (1, 256, 14, 256, 3, 1, 1, 2),
+            (1, 512, 7, 512, 3, 1, 1, 2)],
+    "DEP": [(1, 32, 112, 3, 1, 1), (1, 64, 112, 3, 2, 1), (1, 512, 14, 3, 2, 1), (1, 1024, 7, 3, 1, 1)],
+    "T2D": [(1, 512, 4, 256, 4, 2, 1), (1, 256, 8, 128, 4, 2, 1), (1, 128, 16, 64, 4, 2, 1),
+            (1, 64, 32, 3, 4, 2, 1)],
+    "CBR": [(1, 3, 224, 64, 7, 2, 3), (1, 64, 56, 128, 3, 2, 1), (1, 128, 28, 256, 1, 2, 0),
+            (1, 512, 7, 512, 3, 1, 1)],
+    "NRM": [(1, 256, 256), (1, 512, 512), (1, 1024, 1024), (1, 4096, 1024)],
+    "SFM": [(256, 256), (512, 512), (1024, 1024), (2048, 2048)],
+    "DEN": [(128, 3072, 768), (128, 768, 3072)],  # BERT-base feed-forward, (m, n, k)
+    "LN": [(128, 768)],
+    "MXP": [(1, 64, 112, 3, 2, 1)],
+    "AVP": [(1, 64, 56, 2, 2, 0)],
+    "GAP": [(1, 2048, 7, 7), (1, 512, 7, 7)],
+    "ADD": [(1, 64, 56, 56)],
+    "MUL": [(1, 64, 56, 56)],
+    "RELU": [(1, 64, 112, 112)],
+    "BIAS": [(1, 64, 112, 112)],
+    "BN": [(1, 64, 112, 112)],
+}
+
+# ResNet conv layers: (c_in, size, c_out, kernel, stride, pad), batch 1, each distinct shape once
+RESNET18 = [(3, 224, 64, 7, 2, 3), (64, 56, 64, 3, 1, 1), (64, 56, 128, 3, 2, 1), (64, 56, 128, 1, 2, 0),
+            (128, 28, 128, 3, 1, 1), (128, 28, 256, 3, 2, 1), (128, 28, 256, 1, 2, 0), (256, 14, 256, 3, 1, 1),
+            (256, 14, 512, 3, 2, 1), (256, 14, 512, 1, 2, 0), (512, 7, 512, 3, 1, 1)]
+RESNET50 = [(3, 224, 64, 7, 2, 3), (64, 56, 64, 1, 1, 0), (64, 56, 64, 3, 1, 1), (64, 56, 256, 1, 1, 0),
+            (256, 56, 64, 1, 1, 0), (256, 56, 128, 1, 1, 0), (128, 56, 128, 3, 2, 1), (128, 28, 512, 1, 1, 0),
+            (256, 56, 512, 1, 2, 0), (512, 28, 128, 1, 1, 0), (128, 28, 128, 3, 1, 1), (512, 28, 256, 1, 1, 0),
+            (256, 28, 256, 3, 2, 1), (256, 14, 1024, 1, 1, 0), (512, 28, 1024, 1, 2, 0), (1024, 14, 256, 1, 1, 0),
+            (256, 14, 256, 3, 1, 1), (1024, 14, 512, 1, 1, 0), (512, 14, 512, 3, 2, 1), (512, 7, 2048, 1, 1, 0),
+            (1024, 14, 2048, 1, 2, 0), (2048, 7, 512, 1, 1, 0), (512, 7, 512, 3, 1, 1)]
+
+
+def suite(ops=None, resnet=True):
+    """The benchmark workloads: every operator's configurations, then ResNet-18/50 conv layers.
+
+    `ops` restricts to some operator codes, e.g. suite(["C2D", "GMM"]).
+    """
+    out = []
+    for op, configs in _SUITE.items():
+        if ops is None or op in ops:
+            out += [Workload(op, f"{op}-{i}", tuple(p)) for i, p in enumerate(configs)]
+    if resnet and (ops is None or "C2D" in ops):
+        for tag, layers in (("R18", RESNET18), ("R50", RESNET50)):
+            out += [Workload("C2D", f"{tag}-{i}", (1,) + layer) for i, layer in enumerate(layers)]
+    return out

@@ -1,0 +1,117 @@
+"""Every operator of the suite with its default schedule next to PyTorch, and the ResNet conv2d
+layers under three layouts (NCHW, NHWC, NCHW16c) with one fixed loop schedule each.
+
+    python -m experiments.op_suite [--ops C2D,GMM] [--quick] [--out results/op_suite]
+
+Every alt result is checked against PyTorch before it is timed. Writes <out>.json and <out>.md.
+"""
+import argparse
+import json
+import platform
+from pathlib import Path
+
+import numpy as np
+
+import alt
+from alt.ops import suite
+from alt.ops.hand import LAYOUT_SCHEDULES
+from alt.testing import random_inputs
+from experiments.timing import check_close, time_callable, time_kernel
+
+
+def _torch_timer(w, arrays, channels_last=False):
+    import torch
+    torch.set_num_threads(2)
+    ts = [torch.from_numpy(a) for a in arrays]
+    if channels_last:
+        ts = [t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t for t in ts]
+    from alt.ops.suite import _KINDS
+    fn = _KINDS[w.op][2]
+    with torch.inference_mode():
+        return time_callable(lambda: fn(torch, *ts, *w.params))
+
+
+def run_default(w, repeat):
+    inputs, out = w.build()
+    s = alt.ops.default_schedule(out)
+    f = alt.build(s, inputs + [out])
+    feed = random_inputs(inputs, seed=0)
+    arrays = [feed[t] for t in inputs]
+    got = np.empty(out.shape, np.float32)
+    f(*arrays, got)
+    check_close(got, w.torch(*arrays), w.name, rtol=1e-3)
+    t_alt = time_kernel(f, *arrays, got, repeat=repeat)
+    t_torch = _torch_timer(w, arrays)
+    return {"workload": w.name, "op": w.op, "params": list(w.params), "gflops_alt": w.flops / t_alt / 1e9,
+            "gflops_torch": w.flops / t_torch / 1e9, "ms_alt": t_alt * 1e3, "ms_torch": t_torch * 1e3}
+
+
+def run_layouts(w, repeat):
+    row = {"workload": w.name, "params": list(w.params)}
+    feed = None
+    for layout, schedule in LAYOUT_SCHEDULES.items():
+        inputs, out = w.build()
+        s = schedule(alt.create_schedule(out), out)
+        f = alt.build(s, inputs + [out])
+        if feed is None:
+            feed = {t.name: a for t, a in random_inputs(inputs, seed=0).items()}
+            logical = [feed[t.name] for t in inputs]
+            want = w.torch(*logical)
+        arrays = [f.pack(t, feed[t.name]) for t in inputs]  # the previous layer would produce this layout
+        got = np.empty(s.layout_of(out).shape, np.float32)
+        f(*arrays, got)
+        check_close(f.unpack(out, got), want, f"{w.name} {layout}", rtol=1e-3)
+        row[layout] = w.flops / time_kernel(f, *arrays, got, repeat=repeat) / 1e9
+    row["torch NCHW"] = w.flops / _torch_timer(w, logical) / 1e9
+    row["torch NHWC"] = w.flops / _torch_timer(w, logical, channels_last=True) / 1e9
+    return row
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--ops", help="comma-separated operator codes (default: all)")
+    p.add_argument("--quick", action="store_true", help="first configuration of each operator, a few ResNet layers")
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--out", default="results/op_suite")
+    args = p.parse_args(argv)
+    ops = args.ops.split(",") if args.ops else None
+    work = [w for w in suite(ops, resnet=False)]
+    layers = [w for w in suite(["C2D"]) if w.name.startswith(("R18", "R50"))] if (ops is None or "C2D" in ops) else []
+    if args.quick:
+        work = [w for w in work if w.name.endswith("-0")]
+        layers = layers[:3]
+    rows, lrows = [], []
+    print(f"{'workload':8} {'alt GFLOP/s':>11} {'torch GFLOP/s':>13} {'alt/torch':>9}")
+    for w in work:
+        r = run_default(w, args.repeat)
+        rows.append(r)
+        print(f"{w.name:8} {r['gflops_alt']:11.1f} {r['gflops_torch']:13.1f} {r['gflops_alt'] / r['gflops_torch']:9.2f}",
+              flush=True)
+    cols = list(LAYOUT_SCHEDULES) + ["torch NCHW", "torch NHWC"]
+    if layers:
+        print(f"\n{'layer':6} {'(c, hw, o, k, s, p)':24} " + " ".join(f"{c:>10}" for c in cols) + "  best alt layout")
+    for w in layers:
+        r = run_layouts(w, args.repeat)
+        r["best"] = max(LAYOUT_SCHEDULES, key=lambda k: r[k])
+        lrows.append(r)
+        print(f"{w.name:6} {str(tuple(w.params[1:])):24} " + " ".join(f"{r[c]:10.1f}" for c in cols) + f"  {r['best']}",
+              flush=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"machine": platform.processor() or platform.machine(), "repeat": args.repeat,
+            "note": "GFLOP/s, median of repeats; alt default schedules vs PyTorch 2 threads"}
+    out.with_suffix(".json").write_text(json.dumps({"meta": meta, "ops": rows, "layouts": lrows}, indent=1))
+    md = ["| workload | params | alt default GFLOP/s | PyTorch GFLOP/s | alt / PyTorch |", "|---|---|---|---|---|"]
+    md += [f"| {r['workload']} | {tuple(r['params'])} | {r['gflops_alt']:.1f} | {r['gflops_torch']:.1f} | "
+           f"{r['gflops_alt'] / r['gflops_torch']:.2f} |" for r in rows]
+    if lrows:
+        md += ["", "| layer | (n, c, hw, o, k, s, p) | " + " | ".join(cols) + " | best alt layout |",
+               "|---|---|" + "---|" * (len(cols) + 1)]
+        md += [f"| {r['workload']} | {tuple(r['params'])} | " + " | ".join(f"{r[c]:.1f}" for c in cols) +
+               f" | {r['best']} |" for r in lrows]
+    out.with_suffix(".md").write_text("\n".join(md) + "\n")
+    print(f"\nwrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
+
+
+if __name__ == "__main__":
+    main()
