@@ -379,7 +379,7 @@ class Schedule:
         if any(st.tensor is t for t in self.outputs):
             raise ScheduleError(f"{verb} of {st.name!r}: it is an output of the schedule and must be "
                                 "computed at root")
-        if id(st.tensor) in self.layouts:
+        if id(st.tensor) in self.layouts and verb != "compute_inline":  # an inlined tensor has no memory
             raise ScheduleError(f"{verb} of {st.name!r}: it has a layout of its own ({self.layouts[id(st.tensor)]}); "
                                 "only tensors computed at root can be re-laid")
 

@@ -66,29 +66,41 @@ class CStyleRenderer:
                     out.append(f"static inline {t} alt_{op}_{suf}({t} a, {t} b) {{ {body} }}")
         return "".join(line + "\n" for line in out)
 
-    # entry point ------------------------------------------------------------------------------
+    # entry points ------------------------------------------------------------------------------
     def render(self, func):
-        self.namer = Namer()
-        self.ranges = {}
+        """(C source of one kernel, its symbol name); temporaries are allocated inside."""
         self.used = set()
         fname = "alt_" + re.sub(r"[^A-Za-z0-9_]", "_", func.name)[:48]
+        body = self.function(func, fname)
+        return self.header + self.helpers(self.used) + "\n" + body, fname
+
+    def render_module(self, funcs, driver):
+        """One translation unit: the kernels `funcs` [(LoweredFunc, symbol)] as static functions that
+        take their temporaries as trailing arguments, then the text `driver` that calls them."""
+        self.used = set()
+        bodies = [self.function(f, name, qualifier="static ", temps_as_args=True) for f, name in funcs]
+        return self.header + self.helpers(self.used) + "\n" + "\n".join(bodies) + "\n" + driver
+
+    def function(self, func, fname, qualifier="", temps_as_args=False):
+        self.namer = Namer()
+        self.ranges = {}
         written = {id(s.buffer) for s in _walk_stmts(func.body) if isinstance(s, S.Store)}
         params = []
-        for b in func.args:
+        for b in list(func.args) + (list(func.temps) if temps_as_args else []):
             const = "" if id(b) in written else "const "
             params.append(f"{const}{dtypes.to_c(b.dtype)}* {self.restrict} {self.namer(b, b.name)}")
-        lines = [f"{self.func_qualifier}int {fname}({', '.join(params)}) {{"]
-        for b in func.temps:
+        lines = [f"{qualifier}{self.func_qualifier}int {fname}({', '.join(params)}) {{"]
+        temps = [] if temps_as_args else func.temps
+        for b in temps:
             t, n = dtypes.to_c(b.dtype), self.namer(b, b.name)
-            nbytes = -(-b.size * dtypes.to_numpy(b.dtype).itemsize // 64) * 64
-            lines.append(f"  {t}* {self.restrict} {n} = ({t}*)aligned_alloc(64, {nbytes});")
+            lines.append(f"  {t}* {self.restrict} {n} = ({t}*)aligned_alloc(64, {_padded_bytes(b)});")
             lines.append(f"  if (!{n}) return 1;")
         self._stmt(func.body, 1, lines)
-        for b in func.temps:
+        for b in temps:
             lines.append(f"  free({self.namer(b, b.name)});")
         lines.append("  return 0;")
         lines.append("}")
-        return self.header + self.helpers(self.used) + "\n" + "\n".join(lines) + "\n", fname
+        return "\n".join(lines) + "\n"
 
     # statements -------------------------------------------------------------------------------------
     def loop_pragmas(self, loop):
@@ -209,6 +221,11 @@ class CStyleRenderer:
 
 class CRenderer(CStyleRenderer):
     """C99 with OpenMP pragmas, for gcc."""
+
+
+def _padded_bytes(b):
+    """Bytes of buffer b, rounded up to whole 64-byte lines (as aligned_alloc requires)."""
+    return -(-b.size * dtypes.to_numpy(b.dtype).itemsize // 64) * 64
 
 
 def _walk_stmts(s):

@@ -4,13 +4,14 @@ Every root stage gets: its last spatial axis split by the vector width and vecto
 reduction loops moved just outside that last axis, and the leading spatial loops fused (until
 there are enough iterations to share) and parallelized. Never a naive loop nest.
 """
-from ..schedule import create_schedule
+from ..schedule import Schedule, create_schedule
 
 VECTOR_BYTES = 64  # one AVX-512 register
 
 
 def default_schedule(outputs):
-    s = create_schedule(outputs)
+    """A schedule of `outputs` (tensors, or a Schedule whose layouts are already chosen)."""
+    s = outputs if isinstance(outputs, Schedule) else create_schedule(outputs)
     for st in list(s.stages):
         if st.op.tag == "injective" and not any(st.tensor is t for t in s.outputs) \
                 and id(st.tensor) not in s.layouts:

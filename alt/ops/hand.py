@@ -21,23 +21,41 @@ def matmul_tiled(s, C, tile_i=8, tile_j=64):
     return s
 
 
-def conv2d_tiled(s, conv, tile_o=4, schedule_pad=True):
+def _tile_target(s, conv, out):
+    """Accumulate `conv` in a local tile (cache_write); with an elementwise epilogue ending in `out`
+    (bias, batch norm, residual add, ReLU...), inline conv and the epilogue into `out`, whose loops
+    then carry the tile. Returns (the stage to tile, the local accumulator tensor)."""
+    CC = s.cache_write(conv)
+    if out is None or out is conv:
+        return s[conv], CC
+    s[conv].compute_inline()
+    for st in s.stages:
+        if st.op.tag == "injective" and st.tensor is not out and st.attach is None:
+            st.compute_inline()
+    return s[out], CC
+
+
+def _pad_stage(s, conv):
+    P = conv.op.input_tensors[0]
+    return s[P] if P.op.input_tensors else None
+
+
+def conv2d_tiled(s, conv, tile_o=4, schedule_pad=True, out=None):
     """NCHW conv2d: a tile_o x (one output row) accumulator per (n, o-block, y), vectorized along x.
 
     With schedule_pad, the padding stage (if any) gets the default parallel/vector schedule at root.
+    `out` is the end of an elementwise epilogue fused into the same loop nest.
     """
-    if schedule_pad:
-        for st in s.stages:
-            if st.op.tag == "pad" and st.attach is None and not st.is_scheduled:
-                schedule_stage(s, st)
-    CC = s.cache_write(conv)
-    n, o, y, x = conv.axis
-    oo, oi = s[conv].split(o, factor=tile_o)
-    s[conv].reorder(n, oo, y, oi, x)
-    par = s[conv].fuse(n, oo)
-    s[conv].parallel(par)
-    s[conv].vectorize(x)
-    s[CC].compute_at(s[conv], y)
+    pad = _pad_stage(s, conv)
+    if schedule_pad and pad is not None and not pad.is_scheduled:
+        schedule_stage(s, pad)
+    T, CC = _tile_target(s, conv, out)
+    n, o, y, x = T.axis
+    oo, oi = T.split(o, factor=tile_o)
+    T.reorder(n, oo, y, oi, x)
+    T.parallel(T.fuse(n, oo))
+    T.vectorize(x)
+    s[CC].compute_at(T, y)
     cn, co, cy, cx = CC.axis
     rc, ry, rx = CC.op.reduce_axis
     s[CC].reorder(cn, cy, rc, ry, rx, co, cx)
@@ -46,34 +64,33 @@ def conv2d_tiled(s, conv, tile_o=4, schedule_pad=True):
     return s
 
 
-def _conv_parts(s, conv):
-    """(X, W, padding stage or None) of a conv2d built by alt.ops.conv2d_nchw."""
+def _inputs(conv):
     P, W = conv.op.input_tensors
-    if s[conv].op is not conv.op:
-        raise ValueError(f"{conv.name!r} was already scheduled; pass a fresh schedule")
-    pad = s[P] if P.op.input_tensors else None
-    X = P.op.input_tensors[0] if pad else P
-    return X, W, pad
+    X = P.op.input_tensors[0] if P.op.input_tensors else P
+    return X, W
 
 
-def conv2d_nhwc(s, conv, tile_x=4, tile_o=32):
+def conv2d_nhwc(s, conv, tile_x=4, tile_o=32, relayout_input=True, out=None):
     """conv2d with NHWC activations and HWIO weights: a tile_x x tile_o accumulator per
     (n, y, x-block, o-block), vectorized along output channels."""
-    X, W, pad = _conv_parts(s, conv)
-    s.layout(X).reorder(0, 2, 3, 1)
+    X, W = _inputs(conv)
+    pad = _pad_stage(s, conv)
+    if relayout_input:
+        s.layout(X).reorder(0, 2, 3, 1)
     s.layout(W).reorder(2, 3, 1, 0)
     if pad:
         s.layout(pad.tensor).reorder(0, 2, 3, 1)
         schedule_stage(s, pad)
-    s.layout(conv).reorder(0, 2, 3, 1)
-    CC = s.cache_write(conv)
-    n, y, x, o = s[conv].axis
-    xo, xi = s[conv].split(x, factor=tile_x)
-    oo, oi = s[conv].split(o, factor=tile_o)
-    s[conv].reorder(n, y, xo, oo, xi, oi)
-    s[conv].parallel(s[conv].fuse(n, y))
-    s[conv].vectorize(oi)
-    s[CC].compute_at(s[conv], oo)
+    for t in {id(conv): conv, id(out): out}.values() if out is not None else [conv]:
+        s.layout(t).reorder(0, 2, 3, 1)
+    T, CC = _tile_target(s, conv, out)
+    n, y, x, o = T.axis
+    xo, xi = T.split(x, factor=tile_x)
+    oo, oi = T.split(o, factor=tile_o)
+    T.reorder(n, y, xo, oo, xi, oi)
+    T.parallel(T.fuse(n, y))
+    T.vectorize(oi)
+    s[CC].compute_at(T, oo)
     cn, cy, cx, co = s[CC].axis
     rc, ry, rx = s[CC].reduce_axis
     s[CC].reorder(cn, cy, ry, rx, rc, cx, co)
@@ -82,37 +99,40 @@ def conv2d_nhwc(s, conv, tile_x=4, tile_o=32):
     return s
 
 
-def conv2d_nchwc(s, conv, block=16, tile_x=8):
+def conv2d_nchwc(s, conv, block=16, tile_x=8, relayout_input=True, out=None):
     """conv2d in NCHW{block}c (activations) and OIHW{block}i{block}o (weights), as in MKL-DNN and
     ALT's case study: a tile_x x block accumulator per (n, o-block, y, x-block)."""
-    X, W, pad = _conv_parts(s, conv)
+    X, W = _inputs(conv)
+    pad = _pad_stage(s, conv)
     c_in, c_out = X.shape[1], W.shape[0]
     if c_out % block:
         raise ValueError(f"conv2d_nchwc: {c_out} output channels are not a multiple of block {block}")
     c_pad = -c_in % block  # input channels padded up to a whole block (zeros, never read)
 
-    def blocked(t):
+    def blocked(t, padding):
         view = s.layout(t)
-        if c_pad:
-            view.pad(1, 0, c_pad)
+        if padding:
+            view.pad(1, 0, padding)
         view.split(1, block).reorder(0, 1, 3, 4, 2)
 
-    blocked(X)
+    if relayout_input:
+        blocked(X, c_pad)
     if pad:
-        blocked(pad.tensor)
+        blocked(pad.tensor, c_pad)
         schedule_stage(s, pad)
     w = s.layout(W)
     if c_pad:
         w.pad(1, 0, c_pad)
     w.split(0, block).split(2, block).reorder(0, 2, 4, 5, 3, 1)
-    s.layout(conv).split(1, block).reorder(0, 1, 3, 4, 2)
-    CC = s.cache_write(conv)
-    n, oo, y, x, oi = s[conv].axis
-    xo, xi = s[conv].split(x, factor=tile_x)
-    s[conv].reorder(n, oo, y, xo, xi, oi)
-    s[conv].parallel(s[conv].fuse(n, oo, y))
-    s[conv].vectorize(oi)
-    s[CC].compute_at(s[conv], xo)
+    for t in {id(conv): conv, id(out): out}.values() if out is not None else [conv]:
+        blocked(t, 0)
+    T, CC = _tile_target(s, conv, out)
+    n, oo, y, x, oi = T.axis
+    xo, xi = T.split(x, factor=tile_x)
+    T.reorder(n, oo, y, xo, xi, oi)
+    T.parallel(T.fuse(n, oo, y))
+    T.vectorize(oi)
+    s[CC].compute_at(T, xo)
     cn, coo, cy, cx, coi = s[CC].axis
     rc, ry, rx = s[CC].reduce_axis
     rco, rci = s[CC].split(rc, factor=block)

@@ -200,3 +200,71 @@ def layout_transform(X, name=None):
     operator, scheduled like any other."""
     return compute(X.shape, lambda *i: X[i], name=name or f"{X.name}.relayout", tag="layout_transform",
                    axis_names=[f"i{d}" for d in range(X.ndim)])
+
+
+def clip(X, lo, hi, name=None):
+    """min(max(X, lo), hi); clip(X, 0, 6) is ReLU6."""
+    return compute(X.shape, lambda *i: E.min_(E.max_(X[i], E.const(lo, X.dtype)), E.const(hi, X.dtype)),
+                   name=name or f"{X.name}.clip", tag="injective")
+
+
+def scale(X, factor, name=None):
+    """X * factor for a Python number."""
+    return compute(X.shape, lambda *i: X[i] * factor, name=name or f"{X.name}.scale", tag="injective")
+
+
+def gelu(X, name=None):
+    """GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    c = 0.7978845608028654
+
+    def f(*i):
+        x = X[i]
+        return 0.5 * x * (1.0 + E.tanh(c * (x + 0.044715 * x * x * x)))
+
+    return compute(X.shape, f, name=name or f"{X.name}.gelu", tag="injective")
+
+
+def reshape(X, shape, name=None):
+    """The same elements in row-major order under a new shape."""
+    shape = tuple(int(d) for d in shape)
+    total = 1
+    for d in shape:
+        total *= d
+    if total != _numel(X.shape):
+        raise ComputeError(f"reshape of {X.name!r}: {list(X.shape)} has {_numel(X.shape)} elements, "
+                           f"{list(shape)} has {total}")
+
+    def f(*i):
+        flat = 0
+        for idx, n in zip(i, shape):
+            flat = flat * n + idx
+        src = []
+        for n in reversed(X.shape):
+            src.append(flat % n)
+            flat = flat // n
+        return X[tuple(reversed(src))]
+
+    return compute(shape, f, name=name or f"{X.name}.reshape", axis_names=[f"i{d}" for d in range(len(shape))])
+
+
+def transpose(X, axes, name=None):
+    """out[i_0, ..., i_n] = X[i at the positions `axes` names]: numpy's transpose."""
+    axes = tuple(axes)
+    if sorted(axes) != list(range(X.ndim)):
+        raise ComputeError(f"transpose of {X.name!r}: axes {list(axes)} are not a permutation of 0..{X.ndim - 1}")
+    shape = tuple(X.shape[a] for a in axes)
+
+    def f(*i):
+        src = [None] * X.ndim
+        for pos, a in enumerate(axes):
+            src[a] = i[pos]
+        return X[tuple(src)]
+
+    return compute(shape, f, name=name or f"{X.name}.transpose", axis_names=[f"i{d}" for d in range(X.ndim)])
+
+
+def _numel(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n

@@ -1,0 +1,177 @@
+"""Layout planning for a network, as ALT describes it.
+
+Only layout-sensitive operators (convolutions) carry a chosen layout; simple operators inherit
+their input's layout along the dataflow; where a value reaches a consumer that wants another
+layout, a conversion is placed: fused into the producer when that is a simple operator whose only
+readers want the new layout (it then writes that layout), fused into the consumer when the
+consumer is a padded convolution (its padding stage reads one layout and writes the other), and
+otherwise an explicit layout_transform kernel. Elementwise chains are then fused into their
+producer's kernel as epilogues.
+"""
+from ..errors import ComputeError
+from ..layout import Layout
+from .opdefs import OPS
+
+LAYOUTS = ("NCHW", "NHWC", "NCHW16c")
+
+
+def layout_steps(name, shape):
+    """The alt.layout steps that lay a logical NCHW tensor of `shape` out as `name`."""
+    if name in (None, "NCHW") or len(shape) != 4:
+        return []
+    if name == "NHWC":
+        return [("reorder", 0, 2, 3, 1)]
+    if name.startswith("NCHW") and name.endswith("c"):
+        block = int(name[4:-1])
+        pad = -shape[1] % block
+        return ([("pad", 1, 0, pad)] if pad else []) + [("split", 1, block), ("reorder", 0, 1, 3, 4, 2)]
+    raise ComputeError(f"layout {name!r} is not one of {LAYOUTS} (or NCHW<b>c)")
+
+
+def make_layout(name, shape):
+    lay = Layout(shape)
+    for verb, *args in layout_steps(name, shape):
+        lay = getattr(lay, verb)(*args)
+    return lay
+
+
+class Group:
+    """One kernel of the compiled network: an anchor node and its fused elementwise epilogue, or a
+    layout conversion (anchor None, `convert` = (value, from layout, to layout))."""
+
+    def __init__(self, anchor, epilogue=(), convert=None, target=None):
+        self.anchor, self.epilogue, self.convert, self.target = anchor, list(epilogue), convert, target
+
+    @property
+    def nodes(self):
+        return ([self.anchor] if self.anchor else []) + self.epilogue
+
+    @property
+    def output(self):
+        if self.convert:
+            return self.target
+        return self.epilogue[-1].output if self.epilogue else self.anchor.output
+
+    def __repr__(self):
+        if self.convert:
+            v, a, b = self.convert
+            return f"layout_transform({v.name}: {a} -> {b})"
+        return " + ".join(n.op for n in self.nodes)
+
+
+class Plan:
+    """Layouts of every value, the conversions placed, and the kernels in order."""
+
+    def __init__(self, graph, assignment):
+        self.graph = graph
+        self.assignment = dict(assignment)
+        self.layout = {}  # id(value) -> layout name of its stored form
+        self.converted = {}  # (id(value), layout) -> Value holding the converted copy
+        self.fused_conversions = []  # (value, from, to, where)
+        self.groups = []
+        self.reads = {}  # (id(node), input index) -> the Value the node actually reads
+        self.outputs = list(graph.outputs)  # the values the network returns (converted where needed)
+        _plan(self)
+
+    def value_layout(self, v):
+        return "NCHW" if v.is_param else self.layout.get(id(v), "NCHW")
+
+    def __str__(self):
+        lines = [f"network {self.graph.name}: {len(self.groups)} kernels"]
+        for i, g in enumerate(self.groups):
+            if g.convert:
+                v, a, b = g.convert
+                lines.append(f"  k{i:<3} layout_transform {v.name}: {a} -> {b}")
+                continue
+            a = g.anchor
+            ins = [self.reads.get((id(a), j), v) for j, v in enumerate(a.inputs)]
+            args = ", ".join(f"{v.name}" + ("" if v.is_param else f"[{self.value_layout(v)}]") for v in ins)
+            epi = "".join(f" + {n.op}" for n in g.epilogue)
+            lines.append(f"  k{i:<3} {a.op} {a.name}({args}){epi} -> {g.output.name}"
+                         f"[{self.value_layout(g.output)}]")
+        for v, a, b, where in self.fused_conversions:
+            lines.append(f"  conversion of {v.name} {a} -> {b} fused into {where}")
+        return "\n".join(lines)
+
+
+def _plan(plan):
+    g = plan.graph
+    consumers = g.consumers()
+    for name in plan.assignment:
+        if not any(n.name == name for n in g.nodes):
+            raise ComputeError(f"layout assignment names node {name!r}, which is not in graph {g.name!r}")
+    for v in g.inputs:
+        plan.layout[id(v)] = "NCHW"
+    # 1. layouts along the dataflow, and what each consumer wants of its inputs
+    wants = []  # (node, input index, layout)
+    for n in g.nodes:
+        d = OPS[n.op]
+        x = n.inputs[0]
+        if n.op == "conv2d":
+            lay = plan.assignment.get(n.name, "NCHW")
+            if lay not in LAYOUTS and not (lay.startswith("NCHW") and lay.endswith("c")):
+                raise ComputeError(f"node {n.name!r}: layout {lay!r} is not one of {LAYOUTS}")
+            plan.layout[id(n.output)] = lay
+            wants.append((n, 0, lay))
+        elif n.name in plan.assignment:
+            raise ComputeError(f"node {n.name!r} ({n.op}) has no layout of its own; only conv2d nodes do")
+        elif d.kind == "simple" and n.output.ndim == 4:
+            lay = plan.value_layout(x)
+            plan.layout[id(n.output)] = lay
+            for i, v in enumerate(n.inputs[1:], 1):
+                if not v.is_param and v.ndim == 4:
+                    wants.append((n, i, lay))
+        else:
+            plan.layout[id(n.output)] = "NCHW"
+    for v in plan.outputs:
+        wants.append((None, v, "NCHW"))
+    # 2. conversions
+    for node, i, lay in wants:
+        v = i if node is None else node.inputs[i]
+        have = plan.value_layout(v)
+        if have == lay:
+            continue
+        p = v.producer
+        readers = consumers.get(id(v), [])
+        others_ok = all(any(w[0] is r and w[2] == lay for w in wants) for r in readers)
+        if p is not None and OPS[p.op].kind == "simple" and others_ok and not any(v is o for o in plan.outputs):
+            plan.layout[id(v)] = lay  # the producer writes the wanted layout directly
+            plan.fused_conversions.append((v, have, lay, f"its producer {p.name}"))
+        elif node is not None and node.op == "conv2d" and any(node.attrs["padding"]):
+            plan.fused_conversions.append((v, have, lay, f"the padding of {node.name}"))
+        else:
+            key = (id(v), lay)
+            if key not in plan.converted:
+                from .ir import Value
+                c = Value(g, v.shape, f"{v.name}.{lay}")
+                plan.converted[key] = c
+                plan.layout[id(c)] = lay
+                plan.groups.append(Group(None, convert=(v, have, lay), target=c))
+            if node is not None:
+                plan.reads[(id(node), i)] = plan.converted[key]
+            else:
+                plan.outputs[plan.outputs.index(v)] = plan.converted[key]
+    # 3. kernels: anchors with elementwise epilogues, in graph order; each conversion right after
+    #    the kernel producing its source (or first, for graph inputs)
+    conversions = plan.groups
+    sources = {id(c.convert[0]) for c in conversions}
+    outputs = {id(v) for v in plan.outputs}
+    kernels, fused = [], set()
+    for n in g.nodes:
+        if id(n) in fused:
+            continue
+        group = Group(n)
+        out = n.output
+        while id(out) not in outputs and id(out) not in sources and len(consumers.get(id(out), [])) == 1:
+            nxt = consumers[id(out)][0]
+            if not OPS[nxt.op].elementwise or nxt.inputs[0] is not out or (id(nxt), 0) in plan.reads \
+                    or plan.value_layout(nxt.output) != plan.value_layout(out):
+                break
+            group.epilogue.append(nxt)
+            fused.add(id(nxt))
+            out = nxt.output
+        kernels.append(group)
+    plan.groups = [c for c in conversions if c.convert[0].producer is None]
+    for k in kernels:
+        plan.groups.append(k)
+        plan.groups += [c for c in conversions if c.convert[0] is k.output]
