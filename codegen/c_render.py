@@ -43,6 +43,7 @@ class Namer:
 
 
 class CStyleRenderer:
+    """Renders lowered functions; `used` collects the alt_* helpers their text calls."""
     func_qualifier = ""
     restrict = "restrict"
     index_type = "int32_t"
@@ -66,6 +67,9 @@ class CStyleRenderer:
                     out.append(f"static inline {t} alt_{op}_{suf}({t} a, {t} b) {{ {body} }}")
         return "".join(line + "\n" for line in out)
 
+    def __init__(self):
+        self.used = set()
+
     # entry points ------------------------------------------------------------------------------
     def render(self, func):
         """(C source of one kernel, its symbol name); temporaries are allocated inside."""
@@ -74,11 +78,8 @@ class CStyleRenderer:
         body = self.function(func, fname)
         return self.header + self.helpers(self.used) + "\n" + body, fname
 
-    def render_module(self, funcs, driver):
-        """One translation unit: the kernels `funcs` [(LoweredFunc, symbol)] as static functions that
-        take their temporaries as trailing arguments, then the text `driver` that calls them."""
-        self.used = set()
-        bodies = [self.function(f, name, qualifier="static ", temps_as_args=True) for f, name in funcs]
+    def render_module(self, bodies, driver):
+        """One translation unit: function texts made by self.function, then the text `driver`."""
         return self.header + self.helpers(self.used) + "\n" + "\n".join(bodies) + "\n" + driver
 
     def function(self, func, fname, qualifier="", temps_as_args=False):

@@ -171,7 +171,24 @@ def _plan(plan):
             fused.add(id(nxt))
             out = nxt.output
         kernels.append(group)
-    plan.groups = [c for c in conversions if c.convert[0].producer is None]
-    for k in kernels:
-        plan.groups.append(k)
-        plan.groups += [c for c in conversions if c.convert[0] is k.output]
+    plan.groups = _topo_groups(plan, kernels + conversions)
+
+
+def _topo_groups(plan, groups):
+    """Kernels in an order where every value is produced before it is read, keeping graph order
+    where there is a choice (a fused epilogue may read a value its anchor's successors produce)."""
+    made = {}
+    for i, gr in enumerate(groups):
+        made[id(gr.output)] = i
+    deps = []
+    for gr in groups:
+        ins = [gr.convert[0]] if gr.convert else [plan.reads.get((id(n), j), v) for n in gr.nodes
+                                                   for j, v in enumerate(n.inputs)]
+        inner = {id(n.output) for n in gr.nodes}
+        deps.append({made[id(v)] for v in ins if id(v) in made and id(v) not in inner})
+    order, done = [], set()
+    while len(order) < len(groups):
+        i = next(i for i in range(len(groups)) if i not in done and deps[i] <= done)
+        order.append(groups[i])
+        done.add(i)
+    return order

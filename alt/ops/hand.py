@@ -40,11 +40,12 @@ def _pad_stage(s, conv):
     return s[P] if P.op.input_tensors else None
 
 
-def conv2d_tiled(s, conv, tile_o=4, schedule_pad=True, out=None):
+def conv2d_tiled(s, conv, tile_o=4, schedule_pad=True, out=None, relayout_input=True):
     """NCHW conv2d: a tile_o x (one output row) accumulator per (n, o-block, y), vectorized along x.
 
     With schedule_pad, the padding stage (if any) gets the default parallel/vector schedule at root.
-    `out` is the end of an elementwise epilogue fused into the same loop nest.
+    `out` is the end of an elementwise epilogue fused into the same loop nest. The input stays in
+    whatever layout it has (relayout_input is accepted for symmetry with the other layouts).
     """
     pad = _pad_stage(s, conv)
     if schedule_pad and pad is not None and not pad.is_scheduled:

@@ -1,0 +1,239 @@
+"""Whole-network compilation: every kernel of a layout plan in one shared library, with a generated
+driver that calls them in order, so that a forward pass is one call from Python.
+
+Weights are converted to the layouts their kernels want once, at build time. Intermediate values
+and kernel temporaries live in one workspace, allocated once; buffers whose lifetimes do not
+overlap share memory (first-fit by liveness).
+"""
+import time
+
+import cffi
+import numpy as np
+
+from .. import dtypes
+from ..errors import ArgumentError, BuildError, ComputeError
+from ..lower import lower
+from ..ops import default_schedule, layout_transform, schedule_stage
+from ..ops.hand import LAYOUT_SCHEDULES
+from ..schedule import create_schedule
+from ..tensor import placeholder
+from .opdefs import OPS
+from .plan import Plan, layout_steps
+
+ALIGN = 64
+
+
+def compile_network(graph, layouts=None):
+    """Compile `graph` with the conv2d layouts {node name: 'NCHW' | 'NHWC' | 'NCHW16c'} (default NCHW)."""
+    from codegen import CRenderer, compile_c
+    from codegen.program import _load
+    stats = {}
+    t0 = time.perf_counter()
+    plan = Plan(graph, layouts or {})
+    _check_layouts(plan)
+    stats["plan"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    kernels = [_kernel(plan, i, gr) for i, gr in enumerate(plan.groups)]
+    stats["schedule+lower"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    source, params, ws_bytes = _module(plan, kernels, CRenderer())
+    stats["render"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    path = compile_c(source)
+    stats["gcc"] = time.perf_counter() - t0
+    ffi, lib = _load(str(path), "alt_forward", 4)
+    return Network(plan, source, ffi, lib.alt_forward, params, ws_bytes, stats, len(kernels))
+
+
+class Network:
+    """A compiled network: net(*inputs) returns its outputs (numpy arrays, logical layouts)."""
+
+    def __init__(self, plan, source, ffi, fn, params, ws_bytes, stats, n_kernels):
+        self.plan, self.source, self._ffi, self._fn = plan, source, ffi, fn
+        self.compile_stats, self.n_kernels = stats, n_kernels
+        self._params = params  # keep the packed weights alive
+        self._param_ptrs = ffi.new("void*[]", [ffi.cast("void*", p.ctypes.data) for p in params] or [ffi.NULL])
+        self.workspace = np.empty(max(ws_bytes, 1) + ALIGN, np.uint8)
+        base = self.workspace.ctypes.data
+        self._ws = ffi.cast("char*", base + (-base % ALIGN))
+        self.workspace_bytes = ws_bytes
+        self.inputs = plan.graph.inputs
+        self.outputs = plan.outputs
+
+    def _io(self, inputs):
+        if len(inputs) != len(self.inputs):
+            raise ArgumentError(f"network {self.plan.graph.name!r} takes {len(self.inputs)} inputs "
+                                f"({', '.join(v.name for v in self.inputs)}), got {len(inputs)}")
+        arrays = []
+        for a, v in zip(inputs, self.inputs):
+            if not isinstance(a, np.ndarray) or a.dtype != np.float32 or a.shape != v.shape:
+                got = f"{a.dtype}{list(a.shape)}" if isinstance(a, np.ndarray) else type(a).__name__
+                raise ArgumentError(f"input {v.name!r}: expected a float32 array of shape {list(v.shape)}, got {got}")
+            arrays.append(np.ascontiguousarray(a))
+        outs = [np.empty(v.shape, np.float32) for v in self.outputs]
+        ptr = self._ffi.new("void*[]", [self._ffi.cast("void*", a.ctypes.data) for a in arrays])
+        optr = self._ffi.new("void*[]", [self._ffi.cast("void*", a.ctypes.data) for a in outs])
+        return arrays, outs, ptr, optr
+
+    def __call__(self, *inputs):
+        arrays, outs, ptr, optr = self._io(inputs)
+        if self._fn(ptr, optr, self._param_ptrs, self._ws) != 0:
+            raise BuildError(f"network {self.plan.graph.name!r}: a kernel could not allocate memory")
+        return outs[0] if len(outs) == 1 else outs
+
+    def time(self, *inputs, repeat=5, warmup=2, min_time=0.05):
+        """Median seconds per forward pass."""
+        import statistics
+        arrays, outs, ptr, optr = self._io(inputs)
+        run = lambda: self._fn(ptr, optr, self._param_ptrs, self._ws)  # noqa: E731
+        for _ in range(warmup):
+            run()
+        number = 1
+        while True:
+            t0 = time.perf_counter()
+            for _ in range(number):
+                run()
+            if time.perf_counter() - t0 >= min_time:
+                break
+            number *= 2
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            for _ in range(number):
+                run()
+            times.append((time.perf_counter() - t0) / number)
+        return statistics.median(times)
+
+
+def _check_layouts(plan):
+    for n in plan.graph.nodes:
+        lay = plan.assignment.get(n.name)
+        if n.op == "conv2d" and lay and lay.endswith("c"):
+            block = int(lay[4:-1])
+            if n.output.shape[1] % block:
+                raise ComputeError(f"node {n.name!r}: layout {lay} needs output channels divisible by {block}, "
+                                   f"but it has {n.output.shape[1]}")
+
+
+class _Kernel:
+    def __init__(self, func, sources, packed):
+        self.func = func  # LoweredFunc
+        self.sources = sources  # per argument: a graph Value, or ("param", index into packed list)
+        self.packed = packed  # physical arrays of the parameters this kernel reads
+
+
+def _relayout(s, tensor, name, shape):
+    view = s.layout(tensor)
+    for verb, *args in layout_steps(name, shape):
+        getattr(view, verb)(*args)
+
+
+def _kernel(plan, i, gr):
+    if gr.convert:
+        v, a, b = gr.convert
+        X = placeholder(v.shape, name=v.name)
+        Y = layout_transform(X, name=gr.target.name)
+        s = create_schedule(Y)
+        _relayout(s, X, a, v.shape)
+        _relayout(s, Y, b, v.shape)
+        schedule_stage(s, s[Y])
+        return _Kernel(lower(s, [X, Y], name=f"k{i}"), [v, gr.target], [])
+    tensors = {}
+
+    def tensor_for(v):
+        if id(v) not in tensors:
+            tensors[id(v)] = (placeholder(v.shape, name=v.name), v)
+        return tensors[id(v)][0]
+
+    a = gr.anchor
+    anchor_ins = [tensor_for(plan.reads.get((id(a), j), v)) for j, v in enumerate(a.inputs)]
+    anchor = out = OPS[a.op].build(anchor_ins, a.attrs, a.name)
+    for e in gr.epilogue:
+        extra = [tensor_for(plan.reads.get((id(e), j), v)) for j, v in enumerate(e.inputs[1:], 1)]
+        out = OPS[e.op].build([out] + extra, e.attrs, e.name)
+    s = create_schedule(out)
+    for t, v in tensors.values():
+        if not v.is_param:
+            _relayout(s, t, plan.value_layout(v), v.shape)
+    lay = plan.value_layout(gr.output)
+    conv_schedule = LAYOUT_SCHEDULES.get(lay) if a.op == "conv2d" and a.attrs["groups"] == 1 else None
+    if conv_schedule is not None:
+        conv_schedule(s, anchor, relayout_input=False, out=out if gr.epilogue else None)
+    else:
+        _relayout(s, out, lay, out.shape)
+        default_schedule(s)
+    args, sources, packed = [], [], []
+    for t, v in tensors.values():
+        args.append(t)
+        if v.is_param:
+            sources.append(("param", len(packed)))
+            packed.append(s.layout_of(t).to_physical(v.data))
+        else:
+            sources.append(v)
+    args.append(out)
+    sources.append(gr.output)
+    return _Kernel(lower(s, args, name=f"k{i}"), sources, packed)
+
+
+def _module(plan, kernels, renderer):
+    """C source of all kernels plus the driver; the packed parameters; workspace bytes."""
+    graph = plan.graph
+    in_index = {id(v): i for i, v in enumerate(graph.inputs)}
+    out_index = {id(v): i for i, v in enumerate(plan.outputs)}
+    # lifetimes of intermediate values (by kernel index) and kernel temporaries
+    first, last, size = {}, {}, {}
+    for k, kern in enumerate(kernels):
+        for src, buf in zip(kern.sources, kern.func.args):
+            if isinstance(src, tuple) or id(src) in in_index or id(src) in out_index:
+                continue
+            first.setdefault(id(src), k)
+            last[id(src)] = k
+            size[id(src)] = _nbytes(buf)
+        for b in kern.func.temps:
+            first[id(b)], last[id(b)], size[id(b)] = k, k, _nbytes(b)
+    offsets, ws_bytes = _first_fit(first, last, size)
+    params, bodies, symbols, calls = [], [], {}, []
+    for k, kern in enumerate(kernels):
+        base = len(params)
+        params += kern.packed
+        text = renderer.function(kern.func, "KERNEL", qualifier="static ", temps_as_args=True)
+        if text not in symbols:  # identical kernels (repeated layers) are compiled once
+            symbols[text] = f"k{len(symbols)}"
+            bodies.append(text.replace(" KERNEL(", f" {symbols[text]}(", 1))
+        ptrs = []
+        for src, buf in zip(kern.sources, kern.func.args):
+            t = dtypes.to_c(buf.dtype)
+            if isinstance(src, tuple):
+                ptrs.append(f"({t}*)prm[{base + src[1]}]")
+            elif id(src) in in_index:
+                ptrs.append(f"({t}*)in[{in_index[id(src)]}]")
+            elif id(src) in out_index:
+                ptrs.append(f"({t}*)out[{out_index[id(src)]}]")
+            else:
+                ptrs.append(f"({t}*)(ws + {offsets[id(src)]})")
+        ptrs += [f"({dtypes.to_c(b.dtype)}*)(ws + {offsets[id(b)]})" for b in kern.func.temps]
+        calls.append(f"  if ({symbols[text]}({', '.join(ptrs)})) return 1;")
+    driver = ("int alt_forward(void** in, void** out, void** prm, char* ws) {\n" + "\n".join(calls) +
+              "\n  return 0;\n}\n")
+    return renderer.render_module(bodies, driver), params, ws_bytes
+
+
+def _nbytes(buf):
+    n = buf.size * dtypes.to_numpy(buf.dtype).itemsize
+    return -(-n // ALIGN) * ALIGN
+
+
+def _first_fit(first, last, size):
+    """Offsets for buffers live over [first, last] kernels; overlapping lifetimes never share bytes."""
+    live, offsets, top = [], {}, 0
+    for key in sorted(first, key=lambda k: (first[k], -size[k])):
+        live = [(o, s, e) for o, s, e in live if e >= first[key]]
+        at = 0
+        for o, s, e in sorted(live):
+            if at + size[key] <= o:
+                break
+            at = max(at, o + s)
+        offsets[key] = at
+        live.append((at, size[key], last[key]))
+        top = max(top, at + size[key])
+    return offsets, top
