@@ -5,16 +5,16 @@ Weights are converted to the layouts their kernels want once, at build time. Int
 and kernel temporaries live in one workspace, allocated once; buffers whose lifetimes do not
 overlap share memory (first-fit by liveness).
 """
+import re
 import time
 
-import cffi
 import numpy as np
 
 from .. import dtypes
 from ..errors import ArgumentError, BuildError, ComputeError
 from ..lower import lower
 from ..ops import default_schedule, layout_transform, schedule_stage
-from ..ops.hand import LAYOUT_SCHEDULES
+from ..ops.hand import LAYOUT_SCHEDULES, dense_tiled
 from ..schedule import create_schedule
 from ..tensor import placeholder
 from .opdefs import OPS
@@ -131,8 +131,8 @@ def _relayout(s, tensor, name, shape):
 def _kernel(plan, i, gr):
     if gr.convert:
         v, a, b = gr.convert
-        X = placeholder(v.shape, name=v.name)
-        Y = layout_transform(X, name=gr.target.name)
+        X = placeholder(v.shape, name="in0")
+        Y = layout_transform(X, name="out")
         s = create_schedule(Y)
         _relayout(s, X, a, v.shape)
         _relayout(s, Y, b, v.shape)
@@ -140,17 +140,17 @@ def _kernel(plan, i, gr):
         return _Kernel(lower(s, [X, Y], name=f"k{i}"), [v, gr.target], [])
     tensors = {}
 
-    def tensor_for(v):
+    def tensor_for(v):  # generic names, so that repeated layers give identical kernels
         if id(v) not in tensors:
-            tensors[id(v)] = (placeholder(v.shape, name=v.name), v)
+            tensors[id(v)] = (placeholder(v.shape, name=f"in{len(tensors)}"), v)
         return tensors[id(v)][0]
 
     a = gr.anchor
     anchor_ins = [tensor_for(plan.reads.get((id(a), j), v)) for j, v in enumerate(a.inputs)]
-    anchor = out = OPS[a.op].build(anchor_ins, a.attrs, a.name)
-    for e in gr.epilogue:
-        extra = [tensor_for(plan.reads.get((id(e), j), v)) for j, v in enumerate(e.inputs[1:], 1)]
-        out = OPS[e.op].build([out] + extra, e.attrs, e.name)
+    anchor = out = OPS[a.op].build(anchor_ins, a.attrs, a.op)
+    for j, e in enumerate(gr.epilogue):
+        extra = [tensor_for(plan.reads.get((id(e), q), v)) for q, v in enumerate(e.inputs[1:], 1)]
+        out = OPS[e.op].build([out] + extra, e.attrs, f"{e.op}{j}")
     s = create_schedule(out)
     for t, v in tensors.values():
         if not v.is_param:
@@ -159,6 +159,8 @@ def _kernel(plan, i, gr):
     conv_schedule = LAYOUT_SCHEDULES.get(lay) if a.op == "conv2d" and a.attrs["groups"] == 1 else None
     if conv_schedule is not None:
         conv_schedule(s, anchor, relayout_input=False, out=out if gr.epilogue else None)
+    elif a.op == "dense":
+        dense_tiled(s, anchor, out=out if gr.epilogue else None)
     else:
         _relayout(s, out, lay, out.shape)
         default_schedule(s)
@@ -212,7 +214,8 @@ def _module(plan, kernels, renderer):
             else:
                 ptrs.append(f"({t}*)(ws + {offsets[id(src)]})")
         ptrs += [f"({dtypes.to_c(b.dtype)}*)(ws + {offsets[id(b)]})" for b in kern.func.temps]
-        calls.append(f"  if ({symbols[text]}({', '.join(ptrs)})) return 1;")
+        what = re.sub(r"[^A-Za-z0-9_.+ -]", "_", str(plan.groups[k]))  # a comment, sanitized
+        calls.append(f"  if ({symbols[text]}({', '.join(ptrs)})) return 1;  /* {what} */")
     driver = ("int alt_forward(void** in, void** out, void** prm, char* ws) {\n" + "\n".join(calls) +
               "\n  return 0;\n}\n")
     return renderer.render_module(bodies, driver), params, ws_bytes

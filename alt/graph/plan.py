@@ -1,11 +1,12 @@
 """Layout planning for a network, as ALT describes it.
 
 Only layout-sensitive operators (convolutions) carry a chosen layout; simple operators inherit
-their input's layout along the dataflow; where a value reaches a consumer that wants another
-layout, a conversion is placed: fused into the producer when that is a simple operator whose only
-readers want the new layout (it then writes that layout), fused into the consumer when the
-consumer is a padded convolution (its padding stage reads one layout and writes the other), and
-otherwise an explicit layout_transform kernel. Elementwise chains are then fused into their
+their input's layout along the dataflow. Where a value reaches a convolution that wants another
+layout, a conversion is placed: fused into the consumer when it is padded (its padding stage reads
+one layout and writes the other), fused into the producer when that is a simple operator whose
+only readers want the new layout (it then writes that layout), and otherwise an explicit
+layout_transform kernel. Elementwise readers (a residual add) read any layout directly through
+the access maps, so they need no conversion. Elementwise chains are then fused into their
 producer's kernel as epilogues.
 """
 from ..errors import ComputeError
@@ -56,7 +57,7 @@ class Group:
         if self.convert:
             v, a, b = self.convert
             return f"layout_transform({v.name}: {a} -> {b})"
-        return " + ".join(n.op for n in self.nodes)
+        return f"{self.anchor.name}: " + " + ".join(n.op for n in self.nodes)
 
 
 class Plan:
@@ -103,7 +104,7 @@ def _plan(plan):
     for v in g.inputs:
         plan.layout[id(v)] = "NCHW"
     # 1. layouts along the dataflow, and what each consumer wants of its inputs
-    wants = []  # (node, input index, layout)
+    wants = []  # (node, input index, layout): inputs a convolution's schedule needs in its layout
     for n in g.nodes:
         d = OPS[n.op]
         x = n.inputs[0]
@@ -118,9 +119,9 @@ def _plan(plan):
         elif d.kind == "simple" and n.output.ndim == 4:
             lay = plan.value_layout(x)
             plan.layout[id(n.output)] = lay
-            for i, v in enumerate(n.inputs[1:], 1):
-                if not v.is_param and v.ndim == 4:
-                    wants.append((n, i, lay))
+            for v in n.inputs[1:]:  # an elementwise reader takes any layout through the access maps
+                if not v.is_param and v.ndim == 4 and plan.value_layout(v) != lay:
+                    plan.fused_conversions.append((v, plan.value_layout(v), lay, f"its reader {n.name}"))
         else:
             plan.layout[id(n.output)] = "NCHW"
     for v in plan.outputs:
@@ -134,11 +135,11 @@ def _plan(plan):
         p = v.producer
         readers = consumers.get(id(v), [])
         others_ok = all(any(w[0] is r and w[2] == lay for w in wants) for r in readers)
-        if p is not None and OPS[p.op].kind == "simple" and others_ok and not any(v is o for o in plan.outputs):
+        if node is not None and node.op == "conv2d" and any(node.attrs["padding"]):
+            plan.fused_conversions.append((v, have, lay, f"the padding of {node.name}"))
+        elif p is not None and OPS[p.op].kind == "simple" and others_ok and not any(v is o for o in plan.outputs):
             plan.layout[id(v)] = lay  # the producer writes the wanted layout directly
             plan.fused_conversions.append((v, have, lay, f"its producer {p.name}"))
-        elif node is not None and node.op == "conv2d" and any(node.attrs["padding"]):
-            plan.fused_conversions.append((v, have, lay, f"the padding of {node.name}"))
         else:
             key = (id(v), lay)
             if key not in plan.converted:

@@ -144,3 +144,27 @@ def conv2d_nchwc(s, conv, block=16, tile_x=8, relayout_input=True, out=None):
 
 
 LAYOUT_SCHEDULES = {"NCHW": conv2d_tiled, "NHWC": conv2d_nhwc, "NCHW16c": conv2d_nchwc}
+
+
+def dense_tiled(s, dense, tile_i=8, tile_j=64, out=None):
+    """dense (X @ W.T) with the weight stored transposed (K, N), as a register-tiled GEMM.
+
+    `dense` is the tensor alt.ops.dense returned (the reduction, or its bias add); `out` the end of
+    an elementwise epilogue fused into the same loop nest.
+    """
+    red = dense if dense.op.reduce_axis else dense.op.input_tensors[0]
+    X, W = red.op.input_tensors
+    s.layout(W).reorder(1, 0)
+    out = out if out is not None else (dense if dense is not red else None)
+    T, CC = _tile_target(s, red, out)
+    i, j = T.axis
+    io, jo, ii, ji = T.tile(i, j, tile_i, tile_j)
+    T.parallel(io)
+    T.vectorize(ji)
+    s[CC].compute_at(T, jo)
+    ci, cj = s[CC].axis
+    (k,) = s[CC].reduce_axis
+    s[CC].reorder(k, ci, cj)
+    s[CC].unroll(ci)
+    s[CC].vectorize(cj)
+    return s

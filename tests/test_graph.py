@@ -1,0 +1,84 @@
+"""Networks: layout planning, whole-network compilation, and the zoo against PyTorch."""
+import numpy as np
+import pytest
+
+import alt
+from alt.graph import Plan, compile_network, zoo
+from alt.graph.reference import run_torch
+
+SMALL = {
+    "resnet18": lambda: zoo.resnet18(image=64),
+    "resnet50": lambda: zoo.resnet50(image=32),
+    "mobilenet_v2": lambda: zoo.mobilenet_v2(image=32, width=0.5),
+    "bert_layer": lambda: zoo.bert_layer(seq=16, hidden=64, heads=4, ffn=128),
+}
+
+
+def assignments(g):
+    convs = [n for n in g.nodes if n.op == "conv2d" and n.attrs["groups"] == 1]
+    blocked = [n for n in convs if n.output.shape[1] % 16 == 0]
+    return {"default": {},
+            "NCHW16c": {n.name: "NCHW16c" for n in blocked},
+            "mixed": {n.name: ("NHWC" if i % 2 else "NCHW16c") for i, n in enumerate(blocked)}}
+
+
+CASES = [(net, lay) for net in sorted(SMALL) for lay in ("default", "NCHW16c", "mixed")
+         if lay == "default" or net != "bert_layer"]  # BERT has no convolution to re-lay
+
+
+@pytest.mark.parametrize("net,layouts", CASES)
+def test_zoo_matches_torch(net, layouts):
+    g = SMALL[net]()
+    assign = assignments(g)[layouts]
+    assert layouts == "default" or assign
+    x = np.random.default_rng(0).standard_normal(g.inputs[0].shape).astype(np.float32)
+    want = run_torch(g, x)[0]
+    compiled = compile_network(g, assign)
+    got = compiled(x)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * float(np.abs(want).max()))
+    if layouts == "mixed":
+        text = str(compiled.plan)
+        assert "layout_transform" in text or "fused into" in text
+
+
+def test_plan_places_and_fuses_conversions():
+    g = SMALL["resnet18"]()
+    plan = Plan(g, assignments(g)["NCHW16c"])
+    text = str(plan)
+    assert "conversion of x NCHW -> NCHW16c fused into the padding of conv1" in text
+    assert "maxpool(conv1.relu[NCHW16c]) -> maxpool[NCHW16c]" in text  # the pool inherits the layout
+    assert "+ batch_norm + add + relu" in text  # residual epilogue fused into the conv kernel
+    assert "avgpool[NCHW]" in text
+    mixed = Plan(g, assignments(g)["mixed"])
+    assert len(mixed.groups) >= len(plan.groups)
+    assert any(gr.convert for gr in mixed.groups) or mixed.fused_conversions
+
+
+def test_workspace_is_shared_and_repeated_kernels_compiled_once():
+    g = SMALL["resnet18"]()
+    net = compile_network(g, assignments(g)["NCHW16c"])
+    total = sum(int(np.prod(n.output.shape)) * 4 for n in g.nodes)
+    assert net.workspace_bytes < total / 2
+    n_funcs = net.source.count("static int k")
+    assert n_funcs < net.n_kernels
+    assert net.source.count("if (k") == net.n_kernels  # the driver calls every kernel once
+
+
+def test_network_errors():
+    g = SMALL["resnet18"]()
+    with pytest.raises(alt.ComputeError, match="'nope' is not one of"):
+        Plan(g, {"conv1": "nope"})
+    with pytest.raises(alt.ComputeError, match="names node 'ghost', which is not in graph"):
+        Plan(g, {"ghost": "NHWC"})
+    with pytest.raises(alt.ComputeError, match="'maxpool' \\(max_pool2d\\) has no layout of its own"):
+        Plan(g, {"maxpool": "NHWC"})
+    m = SMALL["mobilenet_v2"]()
+    odd = next(n for n in m.nodes if n.op == "conv2d" and n.output.shape[1] % 16)
+    with pytest.raises(alt.ComputeError, match="needs output channels divisible by 16"):
+        compile_network(m, {odd.name: "NCHW16c"})
+    net = compile_network(SMALL["bert_layer"]())
+    with pytest.raises(alt.ArgumentError, match=r"input 'x': expected a float32 array of shape \[16, 64\]"):
+        net(np.zeros((16, 64)))
+    with pytest.raises(alt.ComputeError, match="must have the same shape"):
+        x = g.inputs[0]
+        alt.graph.add(x, alt.graph.global_avg_pool2d(x))
