@@ -31,6 +31,12 @@ def _torch_timer(w, arrays, channels_last=False):
         return time_callable(lambda: fn(torch, *ts, *w.params))
 
 
+def _rtol(w, out):
+    """float32 sums accumulate rounding with their length: allow more for reductions over > 2**20."""
+    per_output = w.flops / max(1, int(np.prod(out.shape)))
+    return 1e-3 if per_output < 2 ** 21 else 1e-2
+
+
 def run_default(w, repeat):
     inputs, out = w.build()
     s = alt.ops.default_schedule(out)
@@ -39,7 +45,7 @@ def run_default(w, repeat):
     arrays = [feed[t] for t in inputs]
     got = np.empty(out.shape, np.float32)
     f(*arrays, got)
-    check_close(got, w.torch(*arrays), w.name, rtol=1e-3)
+    check_close(got, w.torch(*arrays), w.name, rtol=_rtol(w, out))
     t_alt = time_kernel(f, *arrays, got, repeat=repeat)
     t_torch = _torch_timer(w, arrays)
     return {"workload": w.name, "op": w.op, "params": list(w.params), "gflops_alt": w.flops / t_alt / 1e9,

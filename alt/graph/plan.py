@@ -11,6 +11,7 @@ producer's kernel as epilogues.
 """
 from ..errors import ComputeError
 from ..layout import Layout
+from .ir import Value
 from .opdefs import OPS
 
 LAYOUTS = ("NCHW", "NHWC", "NCHW16c")
@@ -143,7 +144,6 @@ def _plan(plan):
         else:
             key = (id(v), lay)
             if key not in plan.converted:
-                from .ir import Value
                 c = Value(g, v.shape, f"{v.name}.{lay}")
                 plan.converted[key] = c
                 plan.layout[id(c)] = lay
@@ -152,8 +152,8 @@ def _plan(plan):
                 plan.reads[(id(node), i)] = plan.converted[key]
             else:
                 plan.outputs[plan.outputs.index(v)] = plan.converted[key]
-    # 3. kernels: anchors with elementwise epilogues, in graph order; each conversion right after
-    #    the kernel producing its source (or first, for graph inputs)
+    # 3. kernels: anchors with their elementwise epilogues, plus the conversions, in an order that
+    #    produces every value before it is read
     conversions = plan.groups
     sources = {id(c.convert[0]) for c in conversions}
     outputs = {id(v) for v in plan.outputs}

@@ -2,6 +2,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <math.h>
+static inline int32_t alt_min_i32(int32_t a, int32_t b) { return a < b ? a : b; }
 
 int alt_main(const float* restrict X, const float* restrict W, float* restrict conv) {
   float* restrict conv_pad = (float*)aligned_alloc(64, 7808);
@@ -14,19 +15,36 @@ int alt_main(const float* restrict X, const float* restrict W, float* restrict c
     }
   }
   #pragma omp parallel for
-  for (int32_t n_o_y_fused = 0; n_o_y_fused < 132; ++n_o_y_fused) {
-    #pragma omp simd
-    for (int32_t x = 0; x < 13; ++x) {
-      conv[n_o_y_fused / 11 / 6 * 858 + n_o_y_fused / 11 % 6 * 143 + n_o_y_fused % 11 * 13 + x] = 0.0f;
-    }
-    for (int32_t rc = 0; rc < 5; ++rc) {
-      for (int32_t ry = 0; ry < 3; ++ry) {
-        for (int32_t rx = 0; rx < 3; ++rx) {
+  for (int32_t n_o_y_outer_fused = 0; n_o_y_outer_fused < 36; ++n_o_y_outer_fused) {
+    float conv_local[52] __attribute__((aligned(64)));
+    for (int32_t n_c = 0; n_c < 1; ++n_c) {
+      for (int32_t o_c = 0; o_c < 1; ++o_c) {
+        #pragma GCC unroll 4
+        for (int32_t y_c = 0; y_c < alt_min_i32(4, 11 - n_o_y_outer_fused % 3 * 4); ++y_c) {
           #pragma omp simd
-          for (int32_t x = 0; x < 13; ++x) {
-            conv[n_o_y_fused / 11 / 6 * 858 + n_o_y_fused / 11 % 6 * 143 + n_o_y_fused % 11 * 13 + x] = conv[n_o_y_fused / 11 / 6 * 858 + n_o_y_fused / 11 % 6 * 143 + n_o_y_fused % 11 * 13 + x] + conv_pad[n_o_y_fused / 11 / 6 * 975 + rc * 195 + n_o_y_fused % 11 * 15 + ry * 15 + x + rx] * W[n_o_y_fused / 11 % 6 * 45 + rc * 9 + ry * 3 + rx];
+          for (int32_t x_c = 0; x_c < 13; ++x_c) {
+            conv_local[n_c * 52 + o_c * 52 + y_c * 13 + x_c] = 0.0f;
           }
         }
+        for (int32_t rc = 0; rc < 5; ++rc) {
+          for (int32_t ry = 0; ry < 3; ++ry) {
+            for (int32_t rx = 0; rx < 3; ++rx) {
+              #pragma GCC unroll 4
+              for (int32_t y_c = 0; y_c < alt_min_i32(4, 11 - n_o_y_outer_fused % 3 * 4); ++y_c) {
+                #pragma omp simd
+                for (int32_t x_c = 0; x_c < 13; ++x_c) {
+                  conv_local[n_c * 52 + o_c * 52 + y_c * 13 + x_c] = conv_local[n_c * 52 + o_c * 52 + y_c * 13 + x_c] + conv_pad[n_o_y_outer_fused / 3 / 6 * 975 + n_c * 975 + rc * 195 + n_o_y_outer_fused % 3 * 60 + y_c * 15 + ry * 15 + x_c + rx] * W[n_o_y_outer_fused / 3 % 6 * 45 + o_c * 45 + rc * 9 + ry * 3 + rx];
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    for (int32_t y_inner = 0; y_inner < alt_min_i32(4, 11 - n_o_y_outer_fused % 3 * 4); ++y_inner) {
+      #pragma omp simd
+      for (int32_t x = 0; x < 13; ++x) {
+        conv[n_o_y_outer_fused / 3 / 6 * 858 + n_o_y_outer_fused / 3 % 6 * 143 + n_o_y_outer_fused % 3 * 52 + y_inner * 13 + x] = conv_local[y_inner * 13 + x];
       }
     }
   }

@@ -1,0 +1,74 @@
+"""Whole networks of the model zoo compiled by alt under several layout assignments, next to the
+same network run by PyTorch (torch.nn.functional, eager, same weights) in one run.
+
+    python -m experiments.networks [--models resnet18,bert_layer] [--out results/networks]
+
+Prints latency, the compile time and where it goes, and checks every output against PyTorch.
+"""
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from alt.graph import compile_network, zoo
+from alt.graph.reference import run_torch
+from experiments.timing import check_close, settle, time_callable
+
+
+def layout_choices(g):
+    convs = [n for n in g.nodes if n.op == "conv2d" and n.attrs["groups"] == 1]
+    blocked = [n for n in convs if n.output.shape[1] % 16 == 0]
+    out = {"NCHW (default)": {}}
+    if blocked:
+        out["NCHW16c"] = {n.name: "NCHW16c" for n in blocked}
+        out["NHWC"] = {n.name: "NHWC" for n in convs}
+        out["mixed 16c/NHWC"] = {n.name: ("NHWC" if i % 2 else "NCHW16c") for i, n in enumerate(blocked)}
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", default=",".join(zoo.ZOO))
+    p.add_argument("--out", default="results/networks")
+    p.add_argument("--show-plan", action="store_true", help="print the layout plan of each compiled network")
+    args = p.parse_args(argv)
+    import torch
+    torch.set_num_threads(2)
+    rows = []
+    print(f"{'model':13} {'layouts':15} {'kernels':>7} {'compile s':>9} {'(lower':>7} {'gcc)':>6} "
+          f"{'alt ms':>8} {'torch ms':>8} {'speedup':>7}")
+    for name in args.models.split(","):
+        g = zoo.ZOO[name]()
+        x = np.random.default_rng(0).standard_normal(g.inputs[0].shape).astype(np.float32)
+        want = run_torch(g, x)[0]
+        settle()
+        t_torch = time_callable(lambda: run_torch(g, x), repeat=5)
+        for label, assign in layout_choices(g).items():
+            net = compile_network(g, assign)
+            check_close(net(x), want, f"{name} {label}", rtol=1e-4)
+            settle()
+            t_alt = net.time(x)
+            st = net.compile_stats
+            total = sum(st.values())
+            rows.append({"model": name, "layouts": label, "kernels": net.n_kernels, "compile_s": total,
+                         "compile": st, "alt_ms": t_alt * 1e3, "torch_ms": t_torch * 1e3,
+                         "workspace_mb": net.workspace_bytes / 2 ** 20})
+            print(f"{name:13} {label:15} {net.n_kernels:7d} {total:9.2f} {st['schedule+lower']:7.2f} "
+                  f"{st['gcc']:6.2f} {t_alt * 1e3:8.2f} {t_torch * 1e3:8.2f} {t_torch / t_alt:7.2f}", flush=True)
+            if args.show_plan:
+                print(net.plan)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
+    md = ["| model | layouts | kernels | compile s (lower / gcc) | alt ms | PyTorch ms | speedup |",
+          "|---|---|---|---|---|---|---|"]
+    md += [f"| {r['model']} | {r['layouts']} | {r['kernels']} | {r['compile_s']:.2f} "
+           f"({r['compile']['schedule+lower']:.2f} / {r['compile']['gcc']:.2f}) | {r['alt_ms']:.2f} | "
+           f"{r['torch_ms']:.2f} | {r['torch_ms'] / r['alt_ms']:.2f} |" for r in rows]
+    out.with_suffix(".md").write_text("\n".join(md) + "\n")
+    print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
+
+
+if __name__ == "__main__":
+    main()
