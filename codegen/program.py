@@ -1,14 +1,13 @@
 """Program: a compiled kernel loaded through cffi (ABI mode), checked calls and timing."""
 import ctypes
-import statistics
 import subprocess
-import time as _time
 
 import cffi
 import numpy as np
 
 from alt import dtypes
 from alt.errors import ArgumentError, BuildError
+from alt.timing import measure
 
 from .compiler import compiler
 
@@ -94,26 +93,6 @@ class CProgram:
             raise BuildError(f"kernel {self.fname} could not allocate its temporary buffers (out of memory)")
 
     def time(self, *arrays, number=None, repeat=5, warmup=1, min_time=0.01):
-        """Median seconds per call over `repeat` batches of `number` calls, after `warmup` calls.
-
-        With number=None, a batch is grown until it lasts at least `min_time` seconds.
-        """
+        """Median seconds per call (alt.timing.measure), arguments checked once."""
         ptrs = self._pointers(arrays)
-        for _ in range(warmup):
-            self._run(ptrs)
-        if number is None:
-            number = 1
-            while True:
-                t0 = _time.perf_counter()
-                for _ in range(number):
-                    self._run(ptrs)
-                if _time.perf_counter() - t0 >= min_time or number >= 1 << 20:
-                    break
-                number *= 2
-        times = []
-        for _ in range(repeat):
-            t0 = _time.perf_counter()
-            for _ in range(number):
-                self._run(ptrs)
-            times.append((_time.perf_counter() - t0) / number)
-        return statistics.median(times)
+        return measure(lambda: self._run(ptrs), number, repeat, warmup, min_time)

@@ -1,7 +1,7 @@
 """Timing of Python callables (numpy, torch) measured the same way as Kernel.time."""
-import statistics
 import time
 
+from alt.timing import measure
 
 SETTLE = 0.3  # seconds: longer than OpenBLAS's and libgomp's idle spin-wait
 
@@ -19,25 +19,9 @@ def time_kernel(kernel, *arrays, repeat=5):
 
 
 def time_callable(fn, repeat=5, warmup=1, min_time=0.01):
-    """Median seconds per call over `repeat` batches, each grown to at least `min_time` seconds."""
+    """Median seconds per call of a Python callable, after the other thread pools went idle."""
     settle()
-    for _ in range(warmup):
-        fn()
-    number = 1
-    while True:
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        if time.perf_counter() - t0 >= min_time:
-            break
-        number *= 2
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append((time.perf_counter() - t0) / number)
-    return statistics.median(times)
+    return measure(fn, None, repeat, warmup, min_time)
 
 
 def check_close(got, want, what, rtol=1e-4):

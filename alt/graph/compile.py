@@ -13,6 +13,7 @@ import numpy as np
 from .. import dtypes
 from ..errors import ArgumentError, BuildError, ComputeError
 from ..lower import lower
+from ..timing import measure
 from ..ops import default_schedule, layout_transform, schedule_stage
 from ..ops.hand import LAYOUT_SCHEDULES, dense_tiled
 from ..schedule import create_schedule
@@ -82,27 +83,9 @@ class Network:
         return outs[0] if len(outs) == 1 else outs
 
     def time(self, *inputs, repeat=5, warmup=2, min_time=0.05):
-        """Median seconds per forward pass."""
-        import statistics
+        """Median seconds per forward pass (alt.timing.measure)."""
         arrays, outs, ptr, optr = self._io(inputs)
-        run = lambda: self._fn(ptr, optr, self._param_ptrs, self._ws)  # noqa: E731
-        for _ in range(warmup):
-            run()
-        number = 1
-        while True:
-            t0 = time.perf_counter()
-            for _ in range(number):
-                run()
-            if time.perf_counter() - t0 >= min_time:
-                break
-            number *= 2
-        times = []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            for _ in range(number):
-                run()
-            times.append((time.perf_counter() - t0) / number)
-        return statistics.median(times)
+        return measure(lambda: self._fn(ptr, optr, self._param_ptrs, self._ws), None, repeat, warmup, min_time)
 
 
 def _check_layouts(plan):
