@@ -1,0 +1,291 @@
+"""Search spaces: knobs over an operator's layouts and loops, jointly.
+
+A point is a plain dict {knob: value} (JSON). `Space.apply(point)` replays it into a layout plus a
+schedule; an invalid point raises Invalid with the reason, and is never built.
+
+Conv2dSpace is ALT's template for 2-d convolution: the layout of activations and weights
+(NCHW, NHWC, or NCHW{ob}c with input blocks of ib channels, weights OIHW{ib}i{ob}o), output tiles
+ht x wt x ot, the input-channel tile, the order of the reduction loops, unrolling, how many outer
+loops are fused for parallel work, and where the accumulator tile is computed. GemmSpace tiles a
+matrix multiply and may pack B into column panels (a layout of B).
+"""
+import itertools
+
+import alt
+from alt.ops.hand import _inputs, _pad_stage, _tile_target
+from alt.ops.default import schedule_stage
+
+
+class Invalid(ValueError):
+    """A point the space cannot build; the message says why."""
+
+
+class Space:
+    """Knobs with their choices; `layout_knobs` are the ones that change data layouts."""
+    knobs = {}
+    layout_knobs = ()
+
+    def __init__(self, workload):
+        self.workload = workload
+
+    @property
+    def loop_knobs(self):
+        return tuple(k for k in self.knobs if k not in self.layout_knobs)
+
+    def size(self):
+        n = 1
+        for v in self.knobs.values():
+            n *= len(v)
+        return n
+
+    def sample(self, rng, fixed=None):
+        """A random valid point (knobs in `fixed` keep their values)."""
+        for _ in range(1000):
+            p = {k: v[rng.integers(len(v))] for k, v in self.knobs.items()}
+            p.update(fixed or {})
+            if self.check(p) is None:
+                return p
+        raise Invalid(f"no valid point of {type(self).__name__} found with {fixed}")
+
+    def neighbor(self, point, rng, knobs=None):
+        """Change one knob (among `knobs`, default all) to another value; None if none is valid."""
+        names = list(knobs or self.knobs)
+        for _ in range(50):
+            k = names[rng.integers(len(names))]
+            choices = [c for c in self.knobs[k] if c != point[k]]
+            if not choices:
+                continue
+            q = dict(point, **{k: choices[rng.integers(len(choices))]})
+            if self.check(q) is None:
+                return q
+        return None
+
+    def check(self, point):
+        """None when `point` is valid, else the reason."""
+        missing = set(self.knobs) - set(point)
+        if missing:
+            return f"missing knobs {sorted(missing)}"
+        for k, v in point.items():
+            if k not in self.knobs or v not in self.knobs[k]:
+                return f"knob {k}={v!r} is not one of {self.knobs.get(k)}"
+        return self._check(point)
+
+    def _check(self, point):
+        return None
+
+    def build(self):
+        """(input placeholders, output) of a fresh compute definition."""
+        return self.workload.build()
+
+    def apply(self, point):
+        """(schedule, args) for `point`; raises Invalid."""
+        why = self.check(point)
+        if why:
+            raise Invalid(why)
+        inputs, out = self.build()
+        return self._apply(alt.create_schedule(out), out, point), inputs + [out]
+
+    def default_layout(self):
+        """The layout knobs of the fixed layout that loop-only tuning keeps."""
+        return {}
+
+
+def _divisors(n, limit=None):
+    return [d for d in range(1, (limit or n) + 1) if n % d == 0]
+
+
+class Conv2dSpace(Space):
+    layout_knobs = ("layout", "ob", "ib")
+
+    def __init__(self, workload):
+        super().__init__(workload)
+        _, c, size, o, k, s, p, *rest = workload.params
+        self.c, self.o, self.k = c, o, k
+        self.out_size = (size + 2 * p - (rest[0] if rest else 1) * (k - 1) - 1) // s + 1
+        self.knobs = {
+            "layout": ["NCHWc", "NHWC", "NCHW"],
+            "ob": [4, 8, 16, 32, 64],
+            "ib": [1, 4, 8, 16, 32],
+            "tile_y": [1, 2, 4],
+            "tile_x": [1, 2, 4, 7, 8, 14, 16, 28],
+            "reduce_order": ["c-y-x", "y-x-c"],
+            "unroll": [0, 1],
+            "par_depth": [1, 2, 3],
+            "attach": [0, 1],
+        }
+
+    def default_layout(self):
+        return {"layout": "NHWC", "ob": 16, "ib": 8}  # ALT-OL: activations NHWO
+
+    def _check(self, p):
+        if p["layout"] == "NCHWc" and self.o % p["ob"]:
+            return f"ob={p['ob']} does not divide the {self.o} output channels"
+        if p["layout"] == "NCHW" and p["ob"] > 8:
+            return "NCHW keeps at most 8 output channels in a tile (vectors run along x)"
+        if p["ib"] > max(self.c, 1) * 2:
+            return f"ib={p['ib']} is far larger than the {self.c} input channels"
+        if p["tile_x"] > self.out_size or p["tile_y"] > self.out_size:
+            return f"tile {p['tile_y']}x{p['tile_x']} is larger than the {self.out_size}x{self.out_size} output"
+        regs = p["tile_y"] * (p["tile_x"] * p["ob"] / 16 if p["layout"] != "NCHW" else p["ob"] * -(-p["tile_x"] // 16))
+        if regs > 48:
+            return f"the accumulator tile needs {regs:.0f} vector registers (more than 48)"
+        return None
+
+    def _apply(self, s, out, p):
+        conv = out
+        while not conv.op.reduce_axis:  # CBR: the convolution under bias and ReLU
+            conv = conv.op.input_tensors[0]
+        epilogue = out if out is not conv else None
+        X, W = _inputs(conv)
+        pad = _pad_stage(s, conv)
+        ob, ib = p["ob"], p["ib"]
+        if p["layout"] == "NCHWc":
+            cpad = -self.c % ib
+            for t in [X] + ([pad.tensor] if pad else []):
+                v = s.layout(t)
+                if cpad:
+                    v.pad(1, 0, cpad)
+                v.split(1, ib).reorder(0, 1, 3, 4, 2)
+            w = s.layout(W)
+            if cpad:
+                w.pad(1, 0, cpad)
+            w.split(0, ob).split(2, ib).reorder(0, 2, 4, 5, 3, 1)
+            for t in [conv] + ([epilogue] if epilogue else []):
+                s.layout(t).split(1, ob).reorder(0, 1, 3, 4, 2)
+        elif p["layout"] == "NHWC":
+            for t in [X, conv] + ([pad.tensor] if pad else []) + ([epilogue] if epilogue else []):
+                s.layout(t).reorder(0, 2, 3, 1)
+            s.layout(W).reorder(2, 3, 1, 0)
+        if pad:
+            schedule_stage(s, pad)
+        T, CC = _tile_target(s, conv, epilogue)
+        if p["layout"] == "NCHWc":
+            n, oo, y, x, oi = T.axis
+            yo, yi = T.split(y, factor=p["tile_y"])
+            xo, xi = T.split(x, factor=p["tile_x"])
+            outer, tile = [n, oo, yo, xo], [yi, xi, oi]
+        elif p["layout"] == "NHWC":
+            n, y, x, o = T.axis
+            yo, yi = T.split(y, factor=p["tile_y"])
+            xo, xi = T.split(x, factor=p["tile_x"])
+            oo, oi = T.split(o, factor=ob)
+            outer, tile = [n, yo, xo, oo], [yi, xi, oi]
+        else:
+            n, o, y, x = T.axis
+            oo, oi = T.split(o, factor=ob)
+            yo, yi = T.split(y, factor=p["tile_y"])
+            xo, xi = T.split(x, factor=max(16, p["tile_x"]) if self.out_size >= 16 else self.out_size)
+            outer, tile = [n, oo, yo, xo], [oi, yi, xi]
+        T.reorder(*outer, *tile)
+        T.vectorize(tile[-1])
+        depth = min(p["par_depth"], len(outer) - 1)
+        T.parallel(T.fuse(*outer[:depth + 1]) if depth >= 1 else outer[0])
+        at = T.leaves[max(0, T.leaves.index(tile[0]) - 1 - p["attach"])]
+        s[CC].compute_at(T, at)
+        L = s[CC]
+        caxes = L.axis
+        rc, ry, rx = L.reduce_axis
+        rco, rci = L.split(rc, factor=ib)
+        red = [rco, ry, rx, rci] if p["reduce_order"] == "c-y-x" else [ry, rx, rco, rci]
+        if p["layout"] == "NCHWc":
+            cn, coo, cy, cx, coi = caxes
+            L.reorder(cn, coo, *red, cy, cx, coi)
+            vec, unroll = coi, [cy, cx]
+        elif p["layout"] == "NHWC":
+            cn, cy, cx, co = caxes
+            L.reorder(cn, *red, cy, cx, co)
+            vec, unroll = co, [cy, cx]
+        else:
+            cn, co, cy, cx = caxes
+            L.reorder(cn, *red, co, cy, cx)
+            vec, unroll = cx, [co, cy]
+        L.vectorize(vec)
+        if p["unroll"]:
+            for u in unroll:
+                L.unroll(u)
+        return s
+
+
+class GemmSpace(Space):
+    layout_knobs = ("b_layout", "nb")
+
+    def __init__(self, workload):
+        super().__init__(workload)
+        self.m, self.n, self.k = workload.params[-3:] if workload.op == "GMM" else workload.params[1:]
+        self.knobs = {
+            "b_layout": ["KN", "packed"],
+            "nb": [16, 32, 48, 64, 128],
+            "tile_i": [1, 2, 4, 6, 8, 12, 16],
+            "tile_j": [16, 32, 48, 64, 128],
+            "tile_k": [0, 64, 128, 256],
+            "unroll": [0, 1],
+            "par_depth": [1, 2],
+        }
+
+    def default_layout(self):
+        return {"b_layout": "KN", "nb": 64}
+
+    def _check(self, p):
+        if p["b_layout"] == "packed" and p["tile_j"] != p["nb"]:
+            return f"with B packed in panels of {p['nb']} columns the column tile must be {p['nb']}"
+        if p["tile_j"] > max(16, self.n) or p["tile_i"] > self.m:
+            return f"tile {p['tile_i']}x{p['tile_j']} is larger than the {self.m}x{self.n} output"
+        if p["tile_k"] and p["tile_k"] >= self.k:
+            return f"tile_k={p['tile_k']} does not split k={self.k}"
+        if p["tile_i"] * p["tile_j"] / 16 > 40:
+            return f"the accumulator tile needs {p['tile_i'] * p['tile_j'] // 16} vector registers (more than 40)"
+        return None
+
+    def _apply(self, s, C, p):
+        A, B = C.op.input_tensors
+        if p["b_layout"] == "packed":
+            v = s.layout(B)
+            if self.n % p["nb"]:
+                v.pad(1, 0, -self.n % p["nb"])
+            v.split(1, p["nb"]).reorder(1, 0, 2)
+        CC = s.cache_write(C)
+        i, j = s[C].axis
+        T = s[C]
+        io, jo, ii, ji = T.tile(i, j, p["tile_i"], p["tile_j"])
+        T.parallel(T.fuse(io, jo) if p["par_depth"] == 2 else io)
+        T.vectorize(ji)
+        s[CC].compute_at(T, T.leaves[T.leaves.index(ii) - 1])
+        L = s[CC]
+        ci, cj = L.axis
+        (k,) = L.reduce_axis
+        if p["tile_k"]:
+            ko, ki = L.split(k, factor=p["tile_k"])
+            L.reorder(ko, ki, ci, cj)
+        else:
+            L.reorder(k, ci, cj)
+        if p["unroll"]:
+            L.unroll(ci)
+        L.vectorize(cj)
+        return s
+
+
+SPACES = {"C2D": Conv2dSpace, "DIL": Conv2dSpace, "CBR": Conv2dSpace, "GMM": GemmSpace}
+
+
+def space_for(workload):
+    """The search space of a suite workload (alt.ops.Workload)."""
+    if workload.op not in SPACES:
+        raise Invalid(f"no search space for operator {workload.op!r} yet; tunable: {sorted(SPACES)}")
+    if workload.op in ("C2D", "DIL", "CBR") and len(workload.params) > 8 and workload.params[8] != 1:
+        raise Invalid(f"{workload.name}: grouped convolutions are not in the conv2d template")
+    return SPACES[workload.op](workload)
+
+
+def enumerate_layouts(space):
+    """Every valid combination of the layout knobs (the others at their first valid values)."""
+    names = space.layout_knobs
+    out = []
+    for values in itertools.product(*(space.knobs[k] for k in names)):
+        fixed = dict(zip(names, values))
+        rest = {k: v for k, v in space.knobs.items() if k not in fixed}
+        for combo in itertools.product(*rest.values()):
+            p = dict(fixed, **dict(zip(rest, combo)))
+            if space.check(p) is None:
+                out.append(fixed)
+                break
+    return out
