@@ -1,0 +1,105 @@
+"""Features of a candidate, read off its lowered program (in the spirit of Ansor's).
+
+For every store statement (one per stage update): the loops around it (extent, annotation) for the
+innermost LEVELS levels; for up to BUFFERS buffers it touches: the stride of the innermost loop in
+elements, the bytes touched inside each of the innermost levels, and their reuse; then the
+arithmetic intensity, the parallel work and the size of local tiles. Statements are weighted by
+their trip counts and summed, so every candidate gives a vector of the same length.
+"""
+import math
+
+import numpy as np
+
+from alt import arith
+from alt import expr as E
+from alt import stmt as S
+
+LEVELS = 6
+BUFFERS = 4
+KINDS = ("serial", "parallel", "vectorize", "unroll")
+PER_LEVEL = 1 + len(KINDS)
+PER_BUFFER = 2 + LEVELS
+GLOBAL = 6
+LENGTH = LEVELS * PER_LEVEL + BUFFERS * PER_BUFFER + GLOBAL
+
+
+def _log(x):
+    return math.log2(1.0 + max(0.0, x))
+
+
+def _walk(s, loops, out):
+    if isinstance(s, S.For):
+        _walk(s.body, loops + [s], out)
+    elif isinstance(s, S.Block):
+        for x in s.stmts:
+            _walk(x, loops, out)
+    elif isinstance(s, S.If):
+        _walk(s.body, loops, out)
+    elif isinstance(s, S.Store):
+        out.append((s, loops))
+
+
+def _accesses(store):
+    loads = [e for e in E.walk(store.value) if isinstance(e, S.Load)]
+    return [(store.buffer, store.indices, True)] + [(ld.buffer, ld.indices, False) for ld in loads]
+
+
+def _flat(buf, indices):
+    flat, stride = None, 1
+    for i, n in reversed(list(zip(indices, buf.shape))):
+        t = i * stride if stride != 1 else i
+        flat = t if flat is None else t + flat
+        stride *= n
+    return arith.simplify(flat)
+
+
+def _coef(flat, var):
+    terms, _ = arith.linear(flat)
+    c = terms.get(("v", id(var)), (None, 0))[1]
+    other = any(E.uses(a, var) for k, (a, _) in terms.items() if k != ("v", id(var)))
+    return None if other else c
+
+
+def extract(func):
+    """A fixed-length numpy vector of features of a LoweredFunc."""
+    stores = []
+    _walk(func.body, [], stores)
+    total = np.zeros(LENGTH)
+    weight_sum = 0.0
+    for store, loops in stores:
+        trips = float(np.prod([lp.extent for lp in loops])) if loops else 1.0
+        f = np.zeros(LENGTH)
+        inner = loops[::-1][:LEVELS]
+        for lvl, lp in enumerate(inner):
+            base = lvl * PER_LEVEL
+            f[base] = _log(lp.extent)
+            f[base + 1 + KINDS.index(lp.kind)] = 1.0
+        acc = _accesses(store)
+        acc.sort(key=lambda a: -a[0].size)
+        bytes_total = 0.0
+        for b, (buf, idx, _) in enumerate(acc[:BUFFERS]):
+            base = LEVELS * PER_LEVEL + b * PER_BUFFER
+            flat = _flat(buf, idx)
+            itemsize = E.dtypes.to_numpy(buf.dtype).itemsize
+            if inner:
+                c = _coef(flat, inner[0].var)
+                f[base] = _log(abs(c)) if c is not None else 8.0  # stride of the innermost loop
+            f[base + 1] = 1.0 if buf.kind == "stack" else 0.0
+            touched = 1.0
+            for lvl, lp in enumerate(inner):  # bytes touched inside each level: product of used extents
+                if E.uses(flat, lp.var):
+                    touched *= lp.extent
+                f[base + 2 + lvl] = _log(touched * itemsize)
+            bytes_total += touched * itemsize
+        g = LEVELS * PER_LEVEL + BUFFERS * PER_BUFFER
+        flops = max(1, sum(1 for e in E.walk(store.value) if isinstance(e, (E.Binary, E.Call))))
+        f[g] = _log(trips)
+        f[g + 1] = _log(flops * trips / max(1.0, bytes_total))  # arithmetic intensity (per tile)
+        par = [lp.extent for lp in loops if lp.kind == "parallel"]
+        f[g + 2] = _log(par[0]) if par else 0.0
+        f[g + 3] = float(par[0] % 2 == 0) if par else 0.0  # splits evenly over the two cores
+        f[g + 4] = _log(sum(len(lp.bounds) for lp in loops))  # guarded (non-dividing) loops
+        f[g + 5] = _log(len(loops))
+        total += f * trips
+        weight_sum += trips
+    return total / max(1.0, weight_sum)

@@ -1,0 +1,233 @@
+"""Search strategies, ask/tell: `next_batch(n)` proposes points not measured yet, `update(points,
+scores)` feeds back measured throughput (GFLOP/s; 0 for a failed candidate).
+
+All strategies share the cost model (retrained after every batch), simulated annealing (AutoTVM's
+recipe: parallel chains, a linear cooling schedule, the top-k seen kept) and a share of random
+picks for exploration, so ablations compare like with like:
+
+  alt               ALT's cross-exploration: a joint stage where sampled layouts each get a short
+                    loop search whose best result is the layout's reward, then a loop-only stage
+                    on the best layouts (joint_share of the budget goes to the first stage)
+  loop-only         the space's default layout fixed, loops tuned (ALT-OL)
+  layout-then-loop  the layout picked by the cost model alone after a first random batch, then
+                    loops tuned on it (the one-way workflow)
+  random            uniform samples, no cost model
+"""
+import json
+import math
+
+import numpy as np
+
+from alt.lower import lower
+
+from .features import extract
+from .model import GBTModel, RandomModel
+from .space import Invalid, enumerate_layouts
+
+
+def key(point):
+    return json.dumps(point, sort_keys=True)
+
+
+class Featurizer:
+    """Features of points, cached (lowering a candidate takes about a millisecond)."""
+
+    def __init__(self, space):
+        self.space, self.cache = space, {}
+
+    def __call__(self, points):
+        out = []
+        for p in points:
+            k = key(p)
+            if k not in self.cache:
+                try:
+                    sch, args = self.space.apply(p)
+                    self.cache[k] = extract(lower(sch, args))
+                except Invalid:
+                    self.cache[k] = None
+            out.append(self.cache[k])
+        return out
+
+
+class Strategy:
+    def __init__(self, space, rng, model=None, explore=0.2, chains=16, steps=24):
+        self.space, self.rng = space, rng
+        self.model = model if model is not None else GBTModel(seed=int(rng.integers(1 << 31)))
+        self.explore, self.chains, self.steps = explore, chains, steps
+        self.features = Featurizer(space)
+        self.seen = {}  # key -> score
+        self.points = {}  # key -> point
+
+    # ask / tell ---------------------------------------------------------------------------------
+    def next_batch(self, n):
+        raise NotImplementedError
+
+    def update(self, points, scores):
+        for p, s in zip(points, scores):
+            self.seen[key(p)] = float(s)
+            self.points[key(p)] = p
+        feats = self.features(list(self.points.values()))
+        X = [f for f in feats if f is not None]
+        y = [self.seen[k] for k, f in zip(self.points, feats) if f is not None]
+        if X:
+            self.model.fit(np.array(X), np.array(y))
+
+    # helpers ------------------------------------------------------------------------------------
+    def best(self, fixed=None):
+        good = [(s, self.points[k]) for k, s in self.seen.items()
+                if s > 0 and all(self.points[k][a] == b for a, b in (fixed or {}).items())]
+        return max(good, key=lambda t: t[0]) if good else (0.0, None)
+
+    def _score(self, points):
+        feats = self.features(points)
+        ok = [i for i, f in enumerate(feats) if f is not None]
+        out = np.full(len(points), -np.inf)
+        if ok:
+            out[ok] = self.model.predict(np.array([feats[i] for i in ok]))
+        return out
+
+    def _random(self, n, fixed=None, taken=()):
+        out, tries = [], 0
+        while len(out) < n and tries < 50 * n:
+            tries += 1
+            p = self.space.sample(self.rng, fixed)
+            if key(p) not in self.seen and key(p) not in taken and p not in out:
+                out.append(p)
+        return out
+
+    def anneal(self, n, fixed=None, knobs=None):
+        """Simulated annealing against the cost model: the n best unmeasured points found, a share
+        of them replaced by random ones for exploration."""
+        n_random = int(round(n * self.explore)) if self.seen else n
+        starts = [p for _, p in sorted(((s, self.points[k]) for k, s in self.seen.items()
+                                        if all(self.points[k][a] == b for a, b in (fixed or {}).items())),
+                                       key=lambda t: -t[0])][:self.chains // 2]
+        starts += self._random(self.chains - len(starts), fixed)
+        if not starts or n_random >= n:
+            return self._random(n, fixed)
+        chain = list(starts)
+        scores = list(self._score(chain))
+        found = {key(p): (s, p) for p, s in zip(chain, scores)}
+        for step in range(self.steps):
+            temp = 1.0 - step / self.steps
+            props = [self.space.neighbor(p, self.rng, knobs) or p for p in chain]
+            new = self._score(props)
+            for i, (p, s) in enumerate(zip(props, new)):
+                found.setdefault(key(p), (s, p))
+                d = s - scores[i]
+                if d >= 0 or self.rng.random() < math.exp(d / max(temp * 0.05, 1e-6)):
+                    chain[i], scores[i] = p, s
+        ranked = [p for s, p in sorted(found.values(), key=lambda t: -t[0]) if key(p) not in self.seen
+                  and s > -np.inf]
+        picked = ranked[:n - n_random]
+        return picked + self._random(n - len(picked), fixed, taken={key(p) for p in picked})
+
+
+class RandomStrategy(Strategy):
+    def __init__(self, space, rng, **kw):
+        super().__init__(space, rng, model=RandomModel(rng), **kw)
+
+    def next_batch(self, n):
+        return self._random(n)
+
+
+class LoopOnly(Strategy):
+    """Loops tuned on a fixed layout (the space's default)."""
+
+    def __init__(self, space, rng, layout=None, **kw):
+        super().__init__(space, rng, **kw)
+        self.layout = layout or space.default_layout()
+
+    def next_batch(self, n):
+        return self.anneal(n, fixed=self.layout, knobs=self.space.loop_knobs)
+
+
+class LayoutThenLoop(Strategy):
+    """A first random batch trains the model; the model alone then picks the layout for good."""
+
+    def __init__(self, space, rng, **kw):
+        super().__init__(space, rng, **kw)
+        self.layout = None
+
+    def next_batch(self, n):
+        if not self.seen:
+            return self._random(n)
+        if self.layout is None:
+            best, best_score = None, -np.inf
+            for lay in enumerate_layouts(self.space):
+                samples = [self.space.sample(self.rng, lay) for _ in range(8)]
+                score = float(np.max(self._score(samples)))
+                if score > best_score:
+                    best, best_score = lay, score
+            self.layout = best
+        return self.anneal(n, fixed=self.layout, knobs=self.space.loop_knobs)
+
+
+class AltStrategy(Strategy):
+    """ALT's cross-exploration in two stages over a budget of `trials` measurements."""
+
+    def __init__(self, space, rng, trials=64, joint_share=0.5, per_layout=4, top_layouts=2, **kw):
+        super().__init__(space, rng, **kw)
+        self.joint_budget = int(trials * joint_share)
+        self.per_layout, self.top_layouts = per_layout, top_layouts
+        self.layouts = enumerate_layouts(space)
+        self.reward = {}  # layout key -> best GFLOP/s of its short loop search
+        self.spent = 0
+
+    def _layout_of(self, p):
+        return {k: p[k] for k in self.space.layout_knobs}
+
+    def update(self, points, scores):
+        super().update(points, scores)
+        self.spent += len(points)
+        for p, s in zip(points, scores):
+            k = key(self._layout_of(p))
+            self.reward[k] = max(self.reward.get(k, 0.0), float(s))
+
+    def next_batch(self, n):
+        if self.spent < self.joint_budget:
+            return self._joint(n)
+        ranked = sorted(self.reward, key=lambda k: -self.reward[k])[:self.top_layouts]
+        out = []
+        for i, lk in enumerate(ranked or [key(self.space.default_layout())]):
+            share = n // len(ranked or [0]) + (1 if i < n % max(1, len(ranked)) else 0)
+            out += [p for p in self.anneal(share, fixed=json.loads(lk), knobs=self.space.loop_knobs)
+                    if p not in out]
+        return out[:n] if len(out) >= n else out + self._random(n - len(out))
+
+    def _joint(self, n):
+        """Layouts to try next: the model's favourites among unexplored ones, and random ones."""
+        untried = [lay for lay in self.layouts if key(lay) not in self.reward]
+        k = max(1, n // self.per_layout)
+        if untried and self.seen:
+            scored = []
+            for lay in untried:
+                samples = [self.space.sample(self.rng, lay) for _ in range(4)]
+                scored.append((float(np.max(self._score(samples))), lay))
+            scored.sort(key=lambda t: -t[0])
+            n_model = k - max(1, int(round(k * self.explore)))
+            chosen = [lay for _, lay in scored[:n_model]]
+            rest = [lay for _, lay in scored[n_model:]]
+            order = self.rng.permutation(len(rest))
+            chosen += [rest[i] for i in order[:k - len(chosen)]]
+        else:
+            order = self.rng.permutation(len(untried or self.layouts))
+            chosen = [(untried or self.layouts)[i] for i in order[:k]]
+        out = []
+        for i, lay in enumerate(chosen):
+            share = n // len(chosen) + (1 if i < n % len(chosen) else 0)
+            out += [p for p in self.anneal(share, fixed=lay, knobs=self.space.loop_knobs) if p not in out]
+        return out[:n]
+
+
+STRATEGIES = {"alt": AltStrategy, "loop-only": LoopOnly, "layout-then-loop": LayoutThenLoop,
+              "random": RandomStrategy}
+
+
+def make_strategy(name, space, rng, trials, model="gbt"):
+    if name not in STRATEGIES:
+        raise ValueError(f"strategy {name!r} is not one of {sorted(STRATEGIES)}")
+    kw = {"trials": trials} if name == "alt" else {}
+    if model == "random" and name != "random":
+        kw["model"] = RandomModel(rng)
+    return STRATEGIES[name](space, rng, **kw)
