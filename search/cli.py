@@ -1,0 +1,69 @@
+"""The `alt` command line: tune a workload, list the best records of a log, show a best kernel.
+
+    alt tune C2D-1 --trials 64 --strategy alt --log run.jsonl
+    alt best run.jsonl
+    alt show run.jsonl --workload C2D-1
+"""
+import argparse
+import logging
+import sys
+
+from alt.ops import suite
+
+from . import records as R
+from .strategy import STRATEGIES
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="alt", description="alt: joint layout and loop tuning")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("tune", help="tune one suite workload (e.g. C2D-1, R50-3, GMM-0)")
+    t.add_argument("workload")
+    t.add_argument("--trials", type=int, default=64)
+    t.add_argument("--strategy", choices=sorted(STRATEGIES), default="alt")
+    t.add_argument("--model", choices=["gbt", "random"], default="gbt")
+    t.add_argument("--log", help="JSON-lines record file (appended; resumes if it exists)")
+    t.add_argument("--batch", type=int, default=8)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--quiet", action="store_true")
+    b = sub.add_parser("best", help="the best record of every workload in a log")
+    b.add_argument("log")
+    s = sub.add_parser("show", help="the C source of the best record of a workload")
+    s.add_argument("log")
+    s.add_argument("--workload", required=True)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    if args.cmd == "tune":
+        from .tune import tune
+        rec, kernel = tune(args.workload, trials=args.trials, strategy=args.strategy, log_path=args.log,
+                           seed=args.seed, batch=args.batch, model=args.model, quiet=args.quiet)
+        w = next(x for x in suite() if x.name == args.workload)
+        print(f"{w.name}: best {R.gflops(rec, w.flops):.1f} GFLOP/s ({min(rec['costs']) * 1e3:.3f} ms) "
+              f"with {rec['point']}")
+    elif args.cmd == "best":
+        by = {}
+        for r in R.Log(args.log).read():
+            by.setdefault(r["workload"]["name"], []).append(r)
+        names = {w.name: w for w in suite()}
+        print(f"{'workload':10} {'records':>7} {'errors':>6} {'best GFLOP/s':>12} {'ms':>8}  point")
+        for name, recs in sorted(by.items()):
+            good = [r for r in recs if r["error"] == R.OK]
+            errs = len(recs) - len(good)
+            if not good:
+                print(f"{name:10} {len(recs):7d} {errs:6d} {'-':>12} {'-':>8}")
+                continue
+            top = min(good, key=lambda r: min(r["costs"]))
+            g = R.gflops(top, names[name].flops) if name in names else 0.0
+            print(f"{name:10} {len(recs):7d} {errs:6d} {g:12.1f} {min(top['costs']) * 1e3:8.3f}  {top['point']}")
+    else:
+        from .tune import apply_best
+        k = apply_best(args.log, args.workload)
+        if k is None:
+            print(f"no successful record of {args.workload} in {args.log}", file=sys.stderr)
+            return 1
+        print(k.source)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

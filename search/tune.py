@@ -1,0 +1,107 @@
+"""search.tune: the tuning loop (ask the strategy, measure, log, tell), with resume from a log."""
+import logging
+import sys
+import time
+
+import numpy as np
+
+from alt.build import build
+from alt.ops import Workload, suite
+
+from . import records as R
+from .measure import Measurer
+from .space import space_for
+from .strategy import make_strategy
+
+log = logging.getLogger("alt.search")
+
+
+def find_workload(name_or_workload):
+    """A suite workload by name ('C2D-1', 'R50-3') or a Workload itself."""
+    if isinstance(name_or_workload, Workload):
+        return name_or_workload
+    for w in suite():
+        if w.name == name_or_workload:
+            return w
+    raise ValueError(f"no suite workload named {name_or_workload!r}; see alt.ops.suite()")
+
+
+class Progress:
+    """One status line on stderr: trials, best GFLOP/s, errors."""
+
+    def __init__(self, total, quiet=False):
+        self.total, self.quiet, self.t0 = total, quiet, time.perf_counter()
+
+    def show(self, done, best, errors, final=False):
+        if self.quiet:
+            return
+        rate = done / max(1e-9, time.perf_counter() - self.t0) * 60
+        sys.stderr.write(f"\r[{done}/{self.total}] best {best:7.1f} GFLOP/s  errors {errors}  "
+                         f"({rate:.0f} trials/min)" + ("\n" if final else ""))
+        sys.stderr.flush()
+
+
+def tune(workload, trials=64, strategy="alt", log_path=None, seed=0, batch=8, executor=None, model="gbt",
+         quiet=False, measure_options=None):
+    """Tune `workload` (a suite name or alt.ops.Workload). Returns (best record, built Kernel).
+
+    With `log_path`, every measurement is appended to that JSON-lines log as it finishes; points
+    already in it are not measured again and warm the cost model (resume).
+    """
+    w = find_workload(workload)
+    space = space_for(w)
+    rng = np.random.default_rng(seed)
+    strat = make_strategy(strategy, space, rng, trials, model)
+    records = R.Log(log_path) if log_path else None
+    history = records.read(w) if records else []
+    if history:
+        strat.update([r["point"] for r in history], [R.gflops(r, w.flops) for r in history])
+        log.info("resumed from %d records of %s in %s", len(history), w.name, log_path)
+    done = [r for r in history if r.get("strategy") == strategy] if history else []
+    remaining = max(0, trials - len(done))
+    best = max([R.gflops(r, w.flops) for r in history], default=0.0)
+    errors = 0
+    progress = Progress(trials, quiet)
+    timings = {"propose": 0.0}
+    new = []
+    with Measurer(w, executor=executor, **(measure_options or {})) as m:
+        while remaining > 0:
+            t0 = time.perf_counter()
+            points = strat.next_batch(min(batch, remaining))
+            timings["propose"] += time.perf_counter() - t0
+            if not points:
+                break
+            results = m.measure(points)
+            scores = []
+            for p, r in zip(points, results):
+                rec = R.make(w, p, r["costs"], r["error"], r["message"], strategy)
+                if records:
+                    records.append(rec)
+                new.append(rec)
+                g = R.gflops(rec, w.flops)
+                scores.append(g)
+                best = max(best, g)
+                errors += rec["error"] != R.OK
+            strat.update(points, scores)
+            remaining -= len(points)
+            progress.show(trials - remaining, best, errors)
+        timings.update(m.timings)
+    progress.show(trials - remaining, best, errors, final=True)
+    everything = history + new
+    good = [r for r in everything if r["error"] == R.OK]
+    if not good:
+        raise RuntimeError(f"tuning {w.name}: none of {len(everything)} candidates built and ran correctly")
+    top = min(good, key=lambda r: min(r["costs"]))
+    sch, args = space.apply(top["point"])
+    tune.last_timings = timings
+    return top, build(sch, args)
+
+
+def apply_best(log_path, workload):
+    """The Kernel of the best record of `workload` in a log (None if it has none)."""
+    w = find_workload(workload)
+    rec = R.Log(log_path).best(w)
+    if rec is None:
+        return None
+    sch, args = space_for(w).apply(rec["point"])
+    return build(sch, args)

@@ -1,0 +1,191 @@
+"""The tuner: spaces, features, model, strategies on fabricated measurements, isolated measurement,
+records, and tuning end to end on a small workload."""
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import alt
+from alt.ops import Workload
+from alt.testing import check_schedule
+from codegen import compile_c
+from search import records as R
+from search.features import LENGTH, extract
+from search.measure import Measurer, RunWorker
+from search.model import GBTModel, RandomModel
+from search.space import Invalid, enumerate_layouts, space_for
+from search.strategy import key, make_strategy
+from search.tune import apply_best, tune
+
+CONV = Workload("C2D", "test-conv", (1, 16, 10, 32, 3, 1, 1))
+GEMM = Workload("GMM", "test-gemm", (24, 40, 36))
+
+
+@pytest.mark.parametrize("w", [CONV, GEMM, Workload("CBR", "t", (1, 3, 12, 16, 3, 2, 1))], ids=lambda w: w.op)
+def test_random_points_build_and_match_the_interpreter(w):
+    space = space_for(w)
+    rng = np.random.default_rng(1)
+    for _ in range(6):
+        sch, args = space.apply(space.sample(rng))
+        check_schedule(sch, args)
+
+
+def test_points_are_json_and_invalid_points_say_why():
+    space = space_for(CONV)
+    p = space.sample(np.random.default_rng(0))
+    assert json.loads(json.dumps(p)) == p
+    bad = dict(p, layout="NCHWc", ob=64)
+    with pytest.raises(Invalid, match="ob=64 does not divide the 32 output channels"):
+        space.apply(bad)
+    assert "is not one of" in space.check(dict(p, tile_x=3))
+    q = space.neighbor(p, np.random.default_rng(0))
+    assert sum(p[k] != q[k] for k in p) == 1
+    layouts = enumerate_layouts(space)
+    assert {"layout": "NHWC", "ob": 16, "ib": 8} in layouts and len(layouts) > 10
+    with pytest.raises(Invalid, match="no search space for operator 'SFM'"):
+        space_for(Workload("SFM", "s", (8, 8)))
+
+
+def test_features_fixed_length_and_informative():
+    space = space_for(CONV)
+    rng = np.random.default_rng(0)
+    vecs = [extract(alt.lower(*space.apply(space.sample(rng)))) for _ in range(5)]
+    assert all(v.shape == (LENGTH,) and np.isfinite(v).all() for v in vecs)
+    assert len({v.tobytes() for v in vecs}) == 5
+
+
+def test_model_fit_predict_save_load(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 5))
+    y = 3 * X[:, 0] + X[:, 1]
+    m = GBTModel(seed=0).fit(X, y)
+    pred = m.predict(X)
+    assert np.corrcoef(pred, y)[0, 1] > 0.9
+    m.save(tmp_path / "m.npz")
+    np.testing.assert_allclose(GBTModel.load(tmp_path / "m.npz").predict(X), pred)
+    assert len(RandomModel(rng).predict(X)) == 40
+    assert np.all(GBTModel().fit(X[:3], y[:3]).predict(X) == 0)  # too little data: no preference
+
+
+def fake_gflops(p):
+    """A fabricated landscape: the default (NHWC) layout is mediocre, NCHWc with ob=16 is best."""
+    s = {"NCHWc": 100.0, "NHWC": 50.0, "NCHW": 30.0}[p["layout"]]
+    s *= 1.5 if p["ob"] == 16 else 1.0
+    s *= 1.2 if p["ib"] == 16 else 1.0
+    return s * (1.3 if p["tile_x"] == 2 else 1.0) * (1.1 if p["unroll"] else 1.0)
+
+
+def run_fake(name, seed=0, batches=6, n=8):
+    space = space_for(CONV)
+    st = make_strategy(name, space, np.random.default_rng(seed), trials=batches * n)
+    proposed, best = [], 0.0
+    for _ in range(batches):
+        pts = st.next_batch(n)
+        assert len({key(p) for p in pts}) == len(pts) == n
+        assert not any(key(p) in {key(q) for q in proposed} for p in pts), "a point was proposed twice"
+        proposed += pts
+        scores = [fake_gflops(p) for p in pts]
+        best = max(best, *scores)
+        st.update(pts, scores)
+    return proposed, best
+
+
+@pytest.mark.parametrize("name", ["alt", "loop-only", "layout-then-loop", "random"])
+def test_strategies_on_fabricated_measurements(name):
+    proposed, best = run_fake(name)
+    if name == "loop-only":
+        assert {p["layout"] for p in proposed} == {"NHWC"}
+    assert best > 0
+
+
+def test_same_seed_same_measurements_same_proposals():
+    a, _ = run_fake("alt", seed=3, batches=3)
+    b, _ = run_fake("alt", seed=3, batches=3)
+    assert a == b
+
+
+def test_joint_search_beats_fixed_layout_when_the_layout_matters():
+    _, alt_best = run_fake("alt")
+    _, loop_best = run_fake("loop-only")
+    assert alt_best > loop_best
+
+
+# measurement -----------------------------------------------------------------------------------
+
+def _task(tmp_path, body):
+    path = compile_c("int alt_main(float* restrict out) {\n" + body + "\n  return 0;\n}\n")
+    np.save(tmp_path / "want.npy", np.arange(4, dtype=np.float32))
+    return {"path": str(path), "fname": "alt_main", "args": [["out", [4], "float32", True]],
+            "layouts": [[[4], []]], "inputs": [None], "expected": [str(tmp_path / "want.npy")], "rtol": 1e-6,
+            "repeat": 2, "min_time": 0.001}
+
+
+@pytest.mark.parametrize("body,code,msg", [
+    ("for (int i = 0; i < 4; ++i) out[i] = i;", R.OK, ""),
+    ("for (int i = 0; i < 4; ++i) out[i] = 2 * i;", R.WRONG_ANSWER, "relative error"),
+    ("*(volatile int*)0 = 1;", R.CRASH, "exit code -11"),
+    ("for (volatile int i = 0; i >= 0; i = i * 0) ;", R.RUN_TIMEOUT, "killed"),
+])
+def test_run_worker_isolates_failures(tmp_path, body, code, msg):
+    worker = RunWorker()
+    try:
+        r = worker.run(_task(tmp_path, body), timeout=3)
+        assert r["error"] == code and msg in r.get("message", "")
+        ok = worker.run(_task(tmp_path, "for (int i = 0; i < 4; ++i) out[i] = i;"), timeout=10)
+        assert ok["error"] == R.OK and ok["costs"][0] > 0  # the worker came back after a crash or hang
+    finally:
+        worker.close(kill=True)
+
+
+def test_measurer_with_any_executor_and_bad_points():
+    space = space_for(GEMM)
+    good = space.sample(np.random.default_rng(0))
+    with ThreadPoolExecutor(2) as ex, Measurer(GEMM, executor=ex, repeat=2, min_time=0.001) as m:
+        res = m.measure([good, dict(good, tile_i=3)])
+    assert res[0]["error"] == R.OK and res[0]["costs"][0] > 0
+    assert res[1]["error"] == R.INVALID and "not one of" in res[1]["message"]
+
+
+def test_measurer_with_a_dask_local_cluster():
+    distributed = pytest.importorskip("distributed")
+    space = space_for(GEMM)
+    p = space.sample(np.random.default_rng(1))
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as c, \
+            distributed.Client(c) as client, \
+            Measurer(GEMM, executor=client.get_executor(), repeat=2, min_time=0.001) as m:
+        (res,) = m.measure([p])
+    assert res["error"] == R.OK
+
+
+# records ---------------------------------------------------------------------------------------
+
+def test_log_appends_and_skips_a_truncated_last_line(tmp_path, caplog):
+    log = R.Log(tmp_path / "r.jsonl")
+    log.append(R.make(GEMM, {"a": 1}, [0.5]))
+    log.append(R.make(GEMM, {"a": 2}, [0.25]))
+    log.append(R.make(GEMM, {"a": 3}, [], R.CRASH, "boom"))
+    with open(tmp_path / "r.jsonl", "a") as f:
+        f.write('{"version": 1, "workload": {"op": "GM')  # a write cut off by a kill
+    with caplog.at_level(logging.WARNING):
+        recs = log.read(GEMM)
+    assert [r["point"]["a"] for r in recs] == [1, 2, 3]
+    assert "damaged last line" in caplog.text
+    assert log.best(GEMM)["point"] == {"a": 2}
+    assert recs[2]["error_name"] == "crash" and recs[0]["target"]["cores"] >= 1
+
+
+def test_tune_end_to_end_resume_and_apply_best(tmp_path):
+    path = tmp_path / "run.jsonl"
+    opts = {"repeat": 2, "min_time": 0.001}
+    rec, kernel = tune(GEMM, trials=8, strategy="alt", log_path=path, batch=4, quiet=True, measure_options=opts)
+    assert rec["error"] == R.OK and len(R.Log(path).read(GEMM)) == 8
+    a, b = (np.random.default_rng(0).standard_normal(s).astype("f4") for s in ((24, 36), (36, 40)))
+    c = np.empty((24, 40), "f4")
+    kernel(a, kernel.pack("B", b), c)
+    np.testing.assert_allclose(c, a @ b, rtol=1e-4, atol=1e-4)
+    tune(GEMM, trials=12, strategy="alt", log_path=path, batch=4, quiet=True, measure_options=opts)
+    recs = R.Log(path).read(GEMM)
+    assert len(recs) == 12 and len({key(r["point"]) for r in recs}) == 12  # resumed: 4 new, none repeated
+    assert apply_best(path, GEMM) is not None
