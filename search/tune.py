@@ -42,11 +42,12 @@ class Progress:
 
 
 def tune(workload, trials=64, strategy="alt", log_path=None, seed=0, batch=8, executor=None, model="gbt",
-         quiet=False, measure_options=None):
+         quiet=False, measure_options=None, stats=None):
     """Tune `workload` (a suite name or alt.ops.Workload). Returns (best record, built Kernel).
 
     With `log_path`, every measurement is appended to that JSON-lines log as it finishes; points
-    already in it are not measured again and warm the cost model (resume).
+    already in it are not measured again and warm the cost model (resume). A dict passed as
+    `stats` receives where the time went: propose (model + annealing), build, run, seconds.
     """
     w = find_workload(workload)
     space = space_for(w)
@@ -63,6 +64,7 @@ def tune(workload, trials=64, strategy="alt", log_path=None, seed=0, batch=8, ex
     errors = 0
     progress = Progress(trials, quiet)
     timings = {"propose": 0.0}
+    started = time.perf_counter()
     new = []
     with Measurer(w, executor=executor, **(measure_options or {})) as m:
         while remaining > 0:
@@ -93,7 +95,8 @@ def tune(workload, trials=64, strategy="alt", log_path=None, seed=0, batch=8, ex
         raise RuntimeError(f"tuning {w.name}: none of {len(everything)} candidates built and ran correctly")
     top = min(good, key=lambda r: min(r["costs"]))
     sch, args = space.apply(top["point"])
-    tune.last_timings = timings
+    if stats is not None:
+        stats.update(timings, total=time.perf_counter() - started, measured=len(new))
     return top, build(sch, args)
 
 

@@ -1,0 +1,136 @@
+"""ALT's single-operator experiment: `alt` (joint layout + loop search) against `loop-only` (fixed
+NHWC layout, loops tuned: ALT-OL, our Ansor stand-in) with the same trial budget, next to PyTorch
+and numpy where they have the operator, all measured in one run.
+
+    python -m experiments.single_op [--quick] [--trials 64] [--workloads C2D-1,R18-1] [--out results/single_op]
+
+Writes <out>.json, <out>.md and <out>.png (speedups normalized to loop-only). Every tuned result
+was checked against the interpreter before its time counted; the tuning logs are kept next to them.
+"""
+import argparse
+import json
+import math
+import statistics
+from pathlib import Path
+
+import numpy as np
+
+from alt.testing import random_inputs
+from experiments.timing import time_callable
+from search import records as R
+from search.tune import find_workload, tune
+
+QUICK = ["GMM-0", "R18-4", "R18-8"]
+DEFAULT = ["GMM-1", "GMM-3", "C2D-0", "C2D-2", "C2D-3", "DIL-2", "CBR-1", "CBR-3", "R18-1", "R18-4", "R18-7",
+           "R18-10", "R50-3", "R50-10"]
+CONV_FAMILY = ("C2D", "DIL", "CBR")
+
+
+def torch_time(w):
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(2)
+    inputs, _ = w.build()
+    feed = random_inputs(inputs, seed=0)
+    ts = [torch.from_numpy(feed[t]) for t in inputs]
+    from alt.ops.suite import _KINDS
+    fn = _KINDS[w.op][2]
+    with torch.inference_mode():
+        return time_callable(lambda: fn(torch, *ts, *w.params))
+
+
+def numpy_time(w):
+    if w.op != "GMM":
+        return None
+    m, n, k = w.params
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32)
+    return time_callable(lambda: a @ b)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help=f"{QUICK} with 16 trials each (a couple of minutes)")
+    p.add_argument("--trials", type=int, default=64)
+    p.add_argument("--workloads", help="comma-separated suite names")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="results/single_op")
+    args = p.parse_args(argv)
+    names = args.workloads.split(",") if args.workloads else (QUICK if args.quick else DEFAULT)
+    trials = 16 if args.quick and not args.workloads else args.trials
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows = []
+    print(f"{'workload':8} {'loop-only':>10} {'alt':>8} {'alt/OL':>7} {'torch':>8} {'numpy':>8}  (GFLOP/s, "
+          f"{trials} trials each)  best layout")
+    for name in names:
+        w = find_workload(name)
+        row = {"workload": name, "op": w.op, "params": list(w.params), "trials": trials}
+        for strategy in ("loop-only", "alt"):
+            log = out.parent / f"{out.name}.{name}.{strategy}.jsonl"
+            log.unlink(missing_ok=True)
+            stats = {}
+            rec, _ = tune(w, trials=trials, strategy=strategy, log_path=log, seed=args.seed, quiet=True, stats=stats)
+            row[strategy] = R.gflops(rec, w.flops)
+            row[f"{strategy} seconds"] = stats
+            row[f"{strategy} point"] = rec["point"]
+            recs = R.Log(log).read(w)
+            row[f"{strategy} errors"] = sum(r["error"] != R.OK for r in recs)
+        for ref, fn in (("torch", torch_time), ("numpy", numpy_time)):
+            t = fn(w)
+            row[ref] = w.flops / t / 1e9 if t else None
+        rows.append(row)
+        fmt = lambda v: f"{v:8.1f}" if v else f"{'-':>8}"  # noqa: E731
+        print(f"{name:8} {row['loop-only']:10.1f} {row['alt']:8.1f} {row['alt'] / row['loop-only']:7.2f} "
+              f"{fmt(row['torch'])} {fmt(row['numpy'])}  {row['alt point'].get('layout', row['alt point'].get('b_layout'))}",
+              flush=True)
+    cost = {k: sum(r[f"{s} seconds"][k] for r in rows for s in ("alt", "loop-only"))
+            for k in ("propose", "build", "run", "total", "measured")}
+    print(f"tuning cost: {cost['measured'] / cost['total'] * 60:.0f} trials/min; of {cost['total']:.0f} s, "
+          f"build {cost['build']:.0f} s, run {cost['run']:.0f} s, model + annealing {cost['propose']:.0f} s")
+    conv = [r["alt"] / r["loop-only"] for r in rows if r["op"] in CONV_FAMILY and r["loop-only"] > 0]
+    geo = math.exp(statistics.mean(math.log(x) for x in conv)) if conv else None
+    if geo:
+        print(f"geometric-mean speedup of alt over loop-only on the conv family: {geo:.2f}x ({len(conv)} workloads)")
+    out.with_suffix(".json").write_text(json.dumps({"rows": rows, "conv_geomean_alt_over_loop_only": geo,
+                                                    "tuning_cost": cost}, indent=1))
+    md = ["| workload | loop-only GFLOP/s | alt GFLOP/s | alt / loop-only | PyTorch | numpy | alt's layout |",
+          "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        f = lambda v: f"{v:.1f}" if v else "-"  # noqa: E731
+        md.append(f"| {r['workload']} | {r['loop-only']:.1f} | {r['alt']:.1f} | {r['alt'] / r['loop-only']:.2f} | "
+                  f"{f(r['torch'])} | {f(r['numpy'])} | {r['alt point'].get('layout', r['alt point'].get('b_layout'))} |")
+    if geo:
+        md.append(f"\nGeometric-mean speedup of alt over loop-only, conv family: **{geo:.2f}x**")
+    out.with_suffix(".md").write_text("\n".join(md) + "\n")
+    _plot(rows, out.with_suffix(".png"))
+    print(f"wrote {out.with_suffix('.json')}, {out.with_suffix('.md')}, {out.with_suffix('.png')}")
+
+
+def _plot(rows, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed (pip install -e '.[bench]'): no PNG")
+        return
+    names = [r["workload"] for r in rows]
+    series = {"loop-only": [1.0] * len(rows), "alt": [r["alt"] / r["loop-only"] for r in rows],
+              "PyTorch": [(r["torch"] or 0) / r["loop-only"] for r in rows]}
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(max(6, len(rows) * 0.8), 4))
+    for i, (label, vals) in enumerate(series.items()):
+        ax.bar(x + (i - 1) * 0.27, vals, 0.27, label=label)
+    ax.set_xticks(x, names, rotation=45, ha="right")
+    ax.set_ylabel("speedup over loop-only (same trials)")
+    ax.axhline(1.0, color="gray", lw=0.5)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+if __name__ == "__main__":
+    main()
