@@ -16,9 +16,16 @@ from .schedule import Schedule, Stage, create_schedule
 from .tensor import Tensor, compute, placeholder, reduce_axis
 from . import ops  # noqa: E402
 
+
+def apply_best(log, workload):
+    """The kernel of the best tuning record of `workload` in the JSON-lines `log` (see search.tune)."""
+    from search.tune import apply_best as best
+    return best(log, workload)
+
+
 __version__ = "0.1.0"
 
-__all__ = ["AltError", "ArgumentError", "BuildError", "ComputeError", "ScheduleError", "Expr", "IterVar", "Var",
+__all__ = ["apply_best", "AltError", "ArgumentError", "BuildError", "ComputeError", "ScheduleError", "Expr", "IterVar", "Var",
            "Kernel", "Schedule", "Stage", "Tensor", "all", "any", "build", "cast", "compute", "create_schedule",
            "evaluate", "exp", "log", "lower", "max", "min", "ops", "placeholder", "reduce_axis", "select",
            "sigmoid", "sqrt", "sum", "tanh"]

@@ -43,7 +43,7 @@ def main(argv=None):
         for strategy, model in CONFIGS:
             log = out.parent / f"{out.name}.{name}.{strategy}.{model}.jsonl"
             log.unlink(missing_ok=True)
-            tune(w, trials=trials, strategy=strategy, model=model, log_path=log, seed=args.seed, quiet=True)
+            tune(w, trials=trials, strategy=strategy, model=model, log=log, seed=args.seed, quiet=True)
             recs = R.Log(log).read(w)
             best = np.maximum.accumulate([R.gflops(r, w.flops) for r in recs]).tolist()
             curves[(name, label(strategy, model))] = best

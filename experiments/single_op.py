@@ -72,7 +72,7 @@ def main(argv=None):
             log = out.parent / f"{out.name}.{name}.{strategy}.jsonl"
             log.unlink(missing_ok=True)
             stats = {}
-            rec, _ = tune(w, trials=trials, strategy=strategy, log_path=log, seed=args.seed, quiet=True, stats=stats)
+            rec, _ = tune(w, trials=trials, strategy=strategy, log=log, seed=args.seed, quiet=True, stats=stats)
             row[strategy] = R.gflops(rec, w.flops)
             row[f"{strategy} seconds"] = stats
             row[f"{strategy} point"] = rec["point"]

@@ -2,7 +2,7 @@
 programs, a gradient-boosted cost model, simulated annealing, ask/tell strategies (alt, loop-only,
 layout-then-loop, random), isolated measurement and JSON-lines records.
 
-    best, kernel = search.tune("C2D-1", trials=64, strategy="alt", log_path="run.jsonl")
+    best, kernel = search.tune("C2D-1", trials=64, strategy="alt", log="run.jsonl")
 """
 from .space import Conv2dSpace, GemmSpace, Invalid, space_for
 from .strategy import STRATEGIES, make_strategy

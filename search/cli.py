@@ -1,6 +1,7 @@
 """The `alt` command line: tune a workload, list the best records of a log, show a best kernel.
 
     alt tune C2D-1 --trials 64 --strategy alt --log run.jsonl
+    alt tune C2D --shape 1,64,56,64,3,1,1 --trials 64
     alt best run.jsonl
     alt show run.jsonl --workload C2D-1
 """
@@ -8,7 +9,7 @@ import argparse
 import logging
 import sys
 
-from alt.ops import suite
+from alt.ops import Workload, suite
 
 from . import records as R
 from .strategy import STRATEGIES
@@ -17,8 +18,11 @@ from .strategy import STRATEGIES
 def main(argv=None):
     p = argparse.ArgumentParser(prog="alt", description="alt: joint layout and loop tuning")
     sub = p.add_subparsers(dest="cmd", required=True)
-    t = sub.add_parser("tune", help="tune one suite workload (e.g. C2D-1, R50-3, GMM-0)")
+    t = sub.add_parser("tune", help="tune one suite workload (e.g. C2D-1, R50-3, GMM-0), or an operator "
+                                    "code with --shape")
     t.add_argument("workload")
+    t.add_argument("--shape", help="operator parameters, e.g. 1,64,56,64,3,1,1 for C2D (n, c, size, o, k, "
+                                   "stride, pad) or 512,512,512 for GMM (m, n, k)")
     t.add_argument("--trials", type=int, default=64)
     t.add_argument("--strategy", choices=sorted(STRATEGIES), default="alt")
     t.add_argument("--model", choices=["gbt", "random"], default="gbt")
@@ -34,10 +38,10 @@ def main(argv=None):
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     if args.cmd == "tune":
-        from .tune import tune
-        rec, kernel = tune(args.workload, trials=args.trials, strategy=args.strategy, log_path=args.log,
-                           seed=args.seed, batch=args.batch, model=args.model, quiet=args.quiet)
-        w = next(x for x in suite() if x.name == args.workload)
+        from .tune import find_workload, tune
+        w = find_workload(args.workload, tuple(int(x) for x in args.shape.split(",")) if args.shape else None)
+        rec, kernel = tune(w, trials=args.trials, strategy=args.strategy, log=args.log, seed=args.seed,
+                           batch=args.batch, model=args.model, quiet=args.quiet)
         print(f"{w.name}: best {R.gflops(rec, w.flops):.1f} GFLOP/s ({min(rec['costs']) * 1e3:.3f} ms) "
               f"with {rec['point']}")
     elif args.cmd == "best":
@@ -45,6 +49,8 @@ def main(argv=None):
         for r in R.Log(args.log).read():
             by.setdefault(r["workload"]["name"], []).append(r)
         names = {w.name: w for w in suite()}
+        names.update({r["workload"]["name"]: Workload(r["workload"]["op"], r["workload"]["name"],
+                                                      tuple(r["workload"]["params"])) for rs in by.values() for r in rs})
         print(f"{'workload':10} {'records':>7} {'errors':>6} {'best GFLOP/s':>12} {'ms':>8}  point")
         for name, recs in sorted(by.items()):
             good = [r for r in recs if r["error"] == R.OK]
@@ -57,7 +63,9 @@ def main(argv=None):
             print(f"{name:10} {len(recs):7d} {errs:6d} {g:12.1f} {min(top['costs']) * 1e3:8.3f}  {top['point']}")
     else:
         from .tune import apply_best
-        k = apply_best(args.log, args.workload)
+        keys = [r["workload"] for r in R.Log(args.log).read() if r["workload"]["name"] == args.workload]
+        w = Workload(keys[0]["op"], keys[0]["name"], tuple(keys[0]["params"])) if keys else args.workload
+        k = apply_best(args.log, w) if keys else None
         if k is None:
             print(f"no successful record of {args.workload} in {args.log}", file=sys.stderr)
             return 1

@@ -115,7 +115,9 @@ class Conv2dSpace(Space):
         }
 
     def default_layout(self):
-        return {"layout": "NHWC", "ob": 16, "ib": 8}  # ALT-OL: activations NHWO
+        """ALT-OL's fixed layout: activations NHWO (NHWC), channel tiles the template's defaults."""
+        ib = max([i for i in self.knobs["ib"] if i <= min(8, self.c)] or [1])
+        return {"layout": "NHWC", "ob": 16, "ib": ib}
 
     def _check(self, p):
         if p["layout"] == "NCHWc" and self.o % p["ob"]:

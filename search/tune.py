@@ -13,13 +13,17 @@ from .measure import Measurer
 from .space import space_for
 from .strategy import make_strategy
 
-log = logging.getLogger("alt.search")
+logger = logging.getLogger("alt.search")
 
 
-def find_workload(name_or_workload):
-    """A suite workload by name ('C2D-1', 'R50-3') or a Workload itself."""
+def find_workload(name_or_workload, shape=None):
+    """A suite workload by name ('C2D-1', 'R50-3'), an operator code with its `shape` parameters
+    (('C2D', (1, 64, 56, 64, 3, 1, 1)): batch, channels, size, out channels, kernel, stride, pad),
+    or a Workload itself."""
     if isinstance(name_or_workload, Workload):
         return name_or_workload
+    if shape is not None:
+        return Workload(name_or_workload, f"{name_or_workload}-{'x'.join(map(str, shape))}", tuple(shape))
     for w in suite():
         if w.name == name_or_workload:
             return w
@@ -41,11 +45,11 @@ class Progress:
         sys.stderr.flush()
 
 
-def tune(workload, trials=64, strategy="alt", log_path=None, seed=0, batch=8, executor=None, model="gbt",
+def tune(workload, trials=64, strategy="alt", log=None, seed=0, batch=8, executor=None, model="gbt",
          quiet=False, measure_options=None, stats=None):
     """Tune `workload` (a suite name or alt.ops.Workload). Returns (best record, built Kernel).
 
-    With `log_path`, every measurement is appended to that JSON-lines log as it finishes; points
+    With `log` (a path), every measurement is appended to that JSON-lines log as it finishes; points
     already in it are not measured again and warm the cost model (resume). A dict passed as
     `stats` receives where the time went: propose (model + annealing), build, run, seconds.
     """
@@ -53,11 +57,11 @@ def tune(workload, trials=64, strategy="alt", log_path=None, seed=0, batch=8, ex
     space = space_for(w)
     rng = np.random.default_rng(seed)
     strat = make_strategy(strategy, space, rng, trials, model)
-    records = R.Log(log_path) if log_path else None
+    records = R.Log(log) if log else None
     history = records.read(w) if records else []
     if history:
         strat.update([r["point"] for r in history], [R.gflops(r, w.flops) for r in history])
-        log.info("resumed from %d records of %s in %s", len(history), w.name, log_path)
+        logger.info("resumed from %d records of %s in %s", len(history), w.name, log)
     done = [r for r in history if r.get("strategy") == strategy] if history else []
     remaining = max(0, trials - len(done))
     best = max([R.gflops(r, w.flops) for r in history], default=0.0)
@@ -100,10 +104,10 @@ def tune(workload, trials=64, strategy="alt", log_path=None, seed=0, batch=8, ex
     return top, build(sch, args)
 
 
-def apply_best(log_path, workload):
-    """The Kernel of the best record of `workload` in a log (None if it has none)."""
+def apply_best(log, workload):
+    """The Kernel of the best record of `workload` in the log at path `log` (None if it has none)."""
     w = find_workload(workload)
-    rec = R.Log(log_path).best(w)
+    rec = R.Log(log).best(w)
     if rec is None:
         return None
     sch, args = space_for(w).apply(rec["point"])

@@ -179,13 +179,29 @@ def test_log_appends_and_skips_a_truncated_last_line(tmp_path, caplog):
 def test_tune_end_to_end_resume_and_apply_best(tmp_path):
     path = tmp_path / "run.jsonl"
     opts = {"repeat": 2, "min_time": 0.001}
-    rec, kernel = tune(GEMM, trials=8, strategy="alt", log_path=path, batch=4, quiet=True, measure_options=opts)
+    rec, kernel = tune(GEMM, trials=8, strategy="alt", log=path, batch=4, quiet=True, measure_options=opts)
     assert rec["error"] == R.OK and len(R.Log(path).read(GEMM)) == 8
     a, b = (np.random.default_rng(0).standard_normal(s).astype("f4") for s in ((24, 36), (36, 40)))
     c = np.empty((24, 40), "f4")
     kernel(a, kernel.pack("B", b), c)
     np.testing.assert_allclose(c, a @ b, rtol=1e-4, atol=1e-4)
-    tune(GEMM, trials=12, strategy="alt", log_path=path, batch=4, quiet=True, measure_options=opts)
+    tune(GEMM, trials=12, strategy="alt", log=path, batch=4, quiet=True, measure_options=opts)
     recs = R.Log(path).read(GEMM)
     assert len(recs) == 12 and len({key(r["point"]) for r in recs}) == 12  # resumed: 4 new, none repeated
     assert apply_best(path, GEMM) is not None
+
+
+def test_command_line_tune_best_show(tmp_path, capsys):
+    from search.cli import main
+    path = str(tmp_path / "cli.jsonl")
+    assert main(["tune", "GMM", "--shape", "16,32,24", "--trials", "4", "--batch", "4", "--log", path,
+                 "--quiet"]) == 0
+    assert "GMM-16x32x24: best" in capsys.readouterr().out
+    assert main(["best", path]) == 0
+    table = capsys.readouterr().out
+    assert "GMM-16x32x24" in table and "      4 " in table
+    assert main(["show", path, "--workload", "GMM-16x32x24"]) == 0
+    assert "int alt_main(" in capsys.readouterr().out
+    assert main(["show", path, "--workload", "nothing"]) == 1
+    w = Workload("GMM", "GMM-16x32x24", (16, 32, 24))
+    assert alt.apply_best(path, w) is not None
