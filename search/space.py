@@ -266,16 +266,57 @@ class GemmSpace(Space):
         return s
 
 
+class GenericSpace(Space):
+    """Any operator: the knobs of alt's default schedule (register tile of reductions, parallel
+    fusion, unrolling, padding inlined or not) and, for 4-d outputs, the output's layout."""
+    layout_knobs = ("out_layout",)
+
+    def __init__(self, workload):
+        super().__init__(workload)
+        _, out = workload.build()
+        self.out_shape = out.shape
+        layouts = ["default"]
+        if len(out.shape) == 4:
+            layouts.append("NHWC")
+            if out.shape[1] % 16 == 0:
+                layouts.append("NCHW16c")
+        self.knobs = {"out_layout": layouts, "row_tile": [1, 2, 4, 8], "vectors": [1, 2, 4],
+                      "fuse": [1, 2, 3], "unroll": [0, 1], "inline_pad": [0, 1]}
+
+    def default_layout(self):
+        return {"out_layout": "default"}
+
+    def _apply(self, s, out, p):
+        from alt.graph.plan import layout_steps
+        if p["out_layout"] != "default":
+            view = s.layout(out)
+            for verb, *args in layout_steps(p["out_layout"], out.shape):
+                getattr(view, verb)(*args)
+        for st in list(s.stages):
+            if st.op.tag == "injective" and st.tensor is not out:
+                st.compute_inline()
+            elif st.op.tag == "pad" and p["inline_pad"]:
+                st.compute_inline()
+        for st in list(s.stages):
+            if st.attach is None:
+                schedule_stage(s, st, row_tile=p["row_tile"], vectors=p["vectors"], fuse=p["fuse"],
+                               unroll=bool(p["unroll"]))
+        return s
+
+
 SPACES = {"C2D": Conv2dSpace, "DIL": Conv2dSpace, "CBR": Conv2dSpace, "GMM": GemmSpace}
 
 
 def space_for(workload):
-    """The search space of a suite workload (alt.ops.Workload)."""
-    if workload.op not in SPACES:
-        raise Invalid(f"no search space for operator {workload.op!r} yet; tunable: {sorted(SPACES)}")
-    if workload.op in ("C2D", "DIL", "CBR") and len(workload.params) > 8 and workload.params[8] != 1:
-        raise Invalid(f"{workload.name}: grouped convolutions are not in the conv2d template")
-    return SPACES[workload.op](workload)
+    """The search space of a suite workload (alt.ops.Workload): ALT's conv2d template or the GEMM
+    space where they apply, else the generic space of alt's default schedule."""
+    grouped = workload.op in ("C2D", "DIL", "CBR") and len(workload.params) > 8 and workload.params[8] != 1
+    if workload.op in SPACES and not grouped:
+        return SPACES[workload.op](workload)
+    from alt.ops.suite import _KINDS
+    if workload.op not in _KINDS:
+        raise Invalid(f"no operator {workload.op!r}; known: {sorted(_KINDS)}")
+    return GenericSpace(workload)
 
 
 def enumerate_layouts(space):

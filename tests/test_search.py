@@ -44,8 +44,24 @@ def test_points_are_json_and_invalid_points_say_why():
     assert sum(p[k] != q[k] for k in p) == 1
     layouts = enumerate_layouts(space)
     assert {"layout": "NHWC", "ob": 16, "ib": 8} in layouts and len(layouts) > 10
-    with pytest.raises(Invalid, match="no search space for operator 'SFM'"):
-        space_for(Workload("SFM", "s", (8, 8)))
+    with pytest.raises(Invalid, match="no operator 'XYZ'"):
+        space_for(Workload("XYZ", "s", (8, 8)))
+
+
+SMALL_OTHERS = [("C1D", (1, 6, 20, 8, 3, 2, 1)), ("C3D", (1, 3, 7, 4, 3, 2, 1)), ("GRP", (1, 8, 9, 16, 3, 2, 1, 1, 4)),
+                ("DEP", (1, 16, 10, 3, 2, 1)), ("T2D", (1, 6, 5, 16, 4, 2, 1)), ("BMM", (3, 7, 9, 5)),
+                ("DEN", (5, 7, 9)), ("SFM", (6, 37)), ("LN", (6, 37)), ("MXP", (1, 16, 11, 3, 2, 1)),
+                ("NRM", (2, 5, 9)), ("ADD", (2, 16, 5, 7))]
+
+
+@pytest.mark.parametrize("op,params", SMALL_OTHERS, ids=[o for o, _ in SMALL_OTHERS])
+def test_generic_space_covers_every_other_operator(op, params):
+    space = space_for(Workload(op, f"{op}-t", params))
+    assert type(space).__name__ == "GenericSpace"
+    rng = np.random.default_rng(2)
+    for _ in range(3):
+        sch, args = space.apply(space.sample(rng))
+        check_schedule(sch, args)
 
 
 def test_features_fixed_length_and_informative():

@@ -25,19 +25,29 @@ def default_schedule(outputs):
 ROW_TILE, VECTORS_PER_ROW = 4, 4  # register tile of a reduction: 4 rows of up to 4 vectors
 
 
-def schedule_stage(s, st):
+def schedule_stage(s, st, row_tile=ROW_TILE, vectors=VECTORS_PER_ROW, fuse=None, unroll=True):
     """Parallel outer / vectorized inner loops for one root stage that has not been scheduled.
 
-    A reduction with two or more output axes accumulates a tile of ROW_TILE rows of up to
-    VECTORS_PER_ROW vectors in a local buffer (cache_write + compute_at), so that its partial sums
-    stay in registers.
+    A reduction with two or more output axes accumulates a tile of `row_tile` rows of up to
+    `vectors` vectors in a local buffer (cache_write + compute_at), so that its partial sums stay
+    in registers. `fuse` outer loops are fused for the parallel loop (default: until there are 64
+    iterations); `unroll` unrolls the tile's rows. The tuner's generic space sets these knobs.
     """
     if st.reduce_axis and len(st.axis) >= 2 and not st.is_scheduled:
-        return _register_tiled(s, st)
-    return _parallel_vector(st)
+        return _register_tiled(s, st, row_tile, vectors, fuse, unroll)
+    return _parallel_vector(st, fuse)
 
 
-def _parallel_vector(st):
+def _fuse_count(loops, fuse):
+    if fuse is not None:
+        return max(1, min(fuse, len(loops)))
+    n = 1
+    while n < len(loops) and _extent(loops[:n]) < 64:
+        n += 1
+    return n
+
+
+def _parallel_vector(st, fuse=None):
     width = _width(st)
     axes = list(st.axis)
     last = axes.pop()
@@ -50,15 +60,10 @@ def _parallel_vector(st):
     st.reorder(*axes, *st.reduce_axis, *inner)
     if vec.extent > 1:
         st.vectorize(vec)
-    if len(axes) > 1:
+    if axes:
         # fuse only what is needed for enough parallel work; keep inner loops for locality
-        n = 1
-        while n < len(axes) and _extent(axes[:n]) < 64:
-            n += 1
-        par = st.fuse(*axes[:n]) if n > 1 else axes[0]
-        st.parallel(par)
-    elif axes:
-        st.parallel(axes[0])
+        n = _fuse_count(axes, fuse)
+        st.parallel(st.fuse(*axes[:n]) if n > 1 else axes[0])
     elif len(inner) == 2 and not st.reduce_axis:
         st.parallel(inner[0])
     return st
@@ -76,13 +81,13 @@ def _width(st):
     return VECTOR_BYTES // to_numpy(st.tensor.dtype).itemsize
 
 
-def _register_tiled(s, st):
+def _register_tiled(s, st, row_tile, vectors, fuse, unroll):
     width = _width(st)
     local = s.cache_write(st.tensor)
     axes = list(st.axis)
     v, u = axes.pop(), axes.pop()
     outer, inner = [], []
-    for ax, tile in ((u, ROW_TILE), (v, VECTORS_PER_ROW * width)):
+    for ax, tile in ((u, row_tile), (v, vectors * width)):
         if ax.extent > tile:
             o, i = st.split(ax, factor=tile)
             outer.append(o)
@@ -94,9 +99,7 @@ def _register_tiled(s, st):
         st.vectorize(inner[-1])
     loops = axes + outer
     if loops:
-        n = 1
-        while n < len(loops) and _extent(loops[:n]) < 64:
-            n += 1
+        n = _fuse_count(loops, fuse)
         st.parallel(st.fuse(*loops[:n]) if n > 1 else loops[0])
         at = st.leaves[st.leaves.index(inner[0]) - 1]
         s[local].compute_at(st, at)
@@ -105,7 +108,8 @@ def _register_tiled(s, st):
         lt.reorder(*lead, *lt.reduce_axis, lu, lv)
         if lv.extent > 1:
             lt.vectorize(lv)
-        lt.unroll(lu)
+        if unroll:
+            lt.unroll(lu)
     else:  # a tiny output: one tile, computed at root
-        _parallel_vector(s[local])
+        _parallel_vector(s[local], fuse)
     return st
