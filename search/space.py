@@ -12,7 +12,7 @@ matrix multiply and may pack B into column panels (a layout of B).
 import itertools
 
 import alt
-from alt.ops.hand import _inputs, _pad_stage, _tile_target
+from alt.ops.hand import relayout_conv2d, tile_target
 from alt.ops.default import schedule_stage
 
 
@@ -138,29 +138,9 @@ class Conv2dSpace(Space):
         while not conv.op.reduce_axis:  # CBR: the convolution under bias and ReLU
             conv = conv.op.input_tensors[0]
         epilogue = out if out is not conv else None
-        X, W = _inputs(conv)
-        pad = _pad_stage(s, conv)
         ob, ib = p["ob"], p["ib"]
-        if p["layout"] == "NCHWc":
-            cpad = -self.c % ib
-            for t in [X] + ([pad.tensor] if pad else []):
-                v = s.layout(t)
-                if cpad:
-                    v.pad(1, 0, cpad)
-                v.split(1, ib).reorder(0, 1, 3, 4, 2)
-            w = s.layout(W)
-            if cpad:
-                w.pad(1, 0, cpad)
-            w.split(0, ob).split(2, ib).reorder(0, 2, 4, 5, 3, 1)
-            for t in [conv] + ([epilogue] if epilogue else []):
-                s.layout(t).split(1, ob).reorder(0, 1, 3, 4, 2)
-        elif p["layout"] == "NHWC":
-            for t in [X, conv] + ([pad.tensor] if pad else []) + ([epilogue] if epilogue else []):
-                s.layout(t).reorder(0, 2, 3, 1)
-            s.layout(W).reorder(2, 3, 1, 0)
-        if pad:
-            schedule_stage(s, pad)
-        T, CC = _tile_target(s, conv, epilogue)
+        relayout_conv2d(s, conv, p["layout"], ob=ob, ib=ib, out=epilogue)
+        T, CC = tile_target(s, conv, epilogue)
         if p["layout"] == "NCHWc":
             n, oo, y, x, oi = T.axis
             yo, yi = T.split(y, factor=p["tile_y"])

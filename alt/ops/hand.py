@@ -21,7 +21,7 @@ def matmul_tiled(s, C, tile_i=8, tile_j=64):
     return s
 
 
-def _tile_target(s, conv, out):
+def tile_target(s, conv, out):
     """Accumulate `conv` in a local tile (cache_write); with an elementwise epilogue ending in `out`
     (bias, batch norm, residual add, ReLU...), inline conv and the epilogue into `out`, whose loops
     then carry the tile. Returns (the stage to tile, the local accumulator tensor)."""
@@ -35,9 +35,55 @@ def _tile_target(s, conv, out):
     return s[out], CC
 
 
-def _pad_stage(s, conv):
+def conv_inputs(conv):
+    """(X, W) of a convolution built by alt.ops.conv / conv2d_nchw (X under its padding stage)."""
+    P, W = conv.op.input_tensors
+    X = P.op.input_tensors[0] if P.op.input_tensors else P
+    return X, W
+
+
+def pad_stage(s, conv):
     P = conv.op.input_tensors[0]
     return s[P] if P.op.input_tensors else None
+
+
+def _blocked(s, t, block, pad_channels):
+    view = s.layout(t)
+    if pad_channels:
+        view.pad(1, 0, pad_channels)
+    view.split(1, block).reorder(0, 1, 3, 4, 2)
+
+
+def relayout_conv2d(s, conv, layout, ob=16, ib=16, relayout_input=True, out=None, schedule_pad=True):
+    """Lay a conv2d's activations, weights and output (and the end `out` of its epilogue) out as
+    NCHW, NHWC (weights HWIO) or NCHWc: outputs in blocks of `ob` channels, inputs in blocks of
+    `ib` (padded up to whole blocks; the padding is never read), weights OIHW{ib}i{ob}o. The
+    padding stage, laid out like the input, gets the default schedule. Returns (X, W, pad stage)."""
+    X, W = conv_inputs(conv)
+    pad = pad_stage(s, conv)
+    acts = ([X] if relayout_input else []) + ([pad.tensor] if pad else [])
+    outs = [conv] + ([out] if out is not None and out is not conv else [])
+    if layout == "NHWC":
+        for t in acts + outs:
+            s.layout(t).reorder(0, 2, 3, 1)
+        s.layout(W).reorder(2, 3, 1, 0)
+    elif layout == "NCHWc":
+        if W.shape[0] % ob:
+            raise ValueError(f"relayout_conv2d: {W.shape[0]} output channels are not a multiple of {ob}")
+        c_pad = -X.shape[1] % ib
+        for t in acts:
+            _blocked(s, t, ib, c_pad)
+        w = s.layout(W)
+        if c_pad:
+            w.pad(1, 0, c_pad)
+        w.split(0, ob).split(2, ib).reorder(0, 2, 4, 5, 3, 1)
+        for t in outs:
+            _blocked(s, t, ob, 0)
+    elif layout != "NCHW":
+        raise ValueError(f"relayout_conv2d: layout {layout!r} is not NCHW, NHWC or NCHWc")
+    if pad is not None and schedule_pad and not pad.is_scheduled:
+        schedule_stage(s, pad)
+    return X, W, pad
 
 
 def conv2d_tiled(s, conv, tile_o=4, schedule_pad=True, out=None, relayout_input=True):
@@ -47,10 +93,8 @@ def conv2d_tiled(s, conv, tile_o=4, schedule_pad=True, out=None, relayout_input=
     `out` is the end of an elementwise epilogue fused into the same loop nest. The input stays in
     whatever layout it has (relayout_input is accepted for symmetry with the other layouts).
     """
-    pad = _pad_stage(s, conv)
-    if schedule_pad and pad is not None and not pad.is_scheduled:
-        schedule_stage(s, pad)
-    T, CC = _tile_target(s, conv, out)
+    relayout_conv2d(s, conv, "NCHW", schedule_pad=schedule_pad)
+    T, CC = tile_target(s, conv, out)
     n, o, y, x = T.axis
     oo, oi = T.split(o, factor=tile_o)
     T.reorder(n, oo, y, oi, x)
@@ -65,26 +109,11 @@ def conv2d_tiled(s, conv, tile_o=4, schedule_pad=True, out=None, relayout_input=
     return s
 
 
-def _inputs(conv):
-    P, W = conv.op.input_tensors
-    X = P.op.input_tensors[0] if P.op.input_tensors else P
-    return X, W
-
-
 def conv2d_nhwc(s, conv, tile_x=4, tile_o=32, relayout_input=True, out=None):
     """conv2d with NHWC activations and HWIO weights: a tile_x x tile_o accumulator per
     (n, y, x-block, o-block), vectorized along output channels."""
-    X, W = _inputs(conv)
-    pad = _pad_stage(s, conv)
-    if relayout_input:
-        s.layout(X).reorder(0, 2, 3, 1)
-    s.layout(W).reorder(2, 3, 1, 0)
-    if pad:
-        s.layout(pad.tensor).reorder(0, 2, 3, 1)
-        schedule_stage(s, pad)
-    for t in {id(conv): conv, id(out): out}.values() if out is not None else [conv]:
-        s.layout(t).reorder(0, 2, 3, 1)
-    T, CC = _tile_target(s, conv, out)
+    relayout_conv2d(s, conv, "NHWC", relayout_input=relayout_input, out=out)
+    T, CC = tile_target(s, conv, out)
     n, y, x, o = T.axis
     xo, xi = T.split(x, factor=tile_x)
     oo, oi = T.split(o, factor=tile_o)
@@ -103,31 +132,8 @@ def conv2d_nhwc(s, conv, tile_x=4, tile_o=32, relayout_input=True, out=None):
 def conv2d_nchwc(s, conv, block=16, tile_x=8, relayout_input=True, out=None):
     """conv2d in NCHW{block}c (activations) and OIHW{block}i{block}o (weights), as in MKL-DNN and
     ALT's case study: a tile_x x block accumulator per (n, o-block, y, x-block)."""
-    X, W = _inputs(conv)
-    pad = _pad_stage(s, conv)
-    c_in, c_out = X.shape[1], W.shape[0]
-    if c_out % block:
-        raise ValueError(f"conv2d_nchwc: {c_out} output channels are not a multiple of block {block}")
-    c_pad = -c_in % block  # input channels padded up to a whole block (zeros, never read)
-
-    def blocked(t, padding):
-        view = s.layout(t)
-        if padding:
-            view.pad(1, 0, padding)
-        view.split(1, block).reorder(0, 1, 3, 4, 2)
-
-    if relayout_input:
-        blocked(X, c_pad)
-    if pad:
-        blocked(pad.tensor, c_pad)
-        schedule_stage(s, pad)
-    w = s.layout(W)
-    if c_pad:
-        w.pad(1, 0, c_pad)
-    w.split(0, block).split(2, block).reorder(0, 2, 4, 5, 3, 1)
-    for t in {id(conv): conv, id(out): out}.values() if out is not None else [conv]:
-        blocked(t, 0)
-    T, CC = _tile_target(s, conv, out)
+    relayout_conv2d(s, conv, "NCHWc", ob=block, ib=block, relayout_input=relayout_input, out=out)
+    T, CC = tile_target(s, conv, out)
     n, oo, y, x, oi = T.axis
     xo, xi = T.split(x, factor=tile_x)
     T.reorder(n, oo, y, xo, xi, oi)
@@ -156,7 +162,7 @@ def dense_tiled(s, dense, tile_i=8, tile_j=64, out=None):
     X, W = red.op.input_tensors
     s.layout(W).reorder(1, 0)
     out = out if out is not None else (dense if dense is not red else None)
-    T, CC = _tile_target(s, red, out)
+    T, CC = tile_target(s, red, out)
     i, j = T.axis
     io, jo, ii, ji = T.tile(i, j, tile_i, tile_j)
     T.parallel(io)
