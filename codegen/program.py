@@ -36,7 +36,8 @@ def _pin_openmp():
         _gomp.append(ctypes.CDLL("libgomp.so.1", mode=ctypes.RTLD_GLOBAL))
 
 
-def _load(path, fname, nargs):
+def load_library(path, fname, nargs):
+    """(ffi, lib) of a shared library whose function `fname` takes `nargs` pointers; loaded once."""
     key = (path, fname)
     if key not in _loaded:
         _pin_openmp()
@@ -54,7 +55,7 @@ class CProgram:
         self.path, self.fname = str(path), fname
         self.buffers = tuple(buffers)  # alt.stmt.Buffer per argument: name, shape, dtype
         self.writes = tuple(writes)  # per argument: does the kernel write it
-        self._ffi, self._lib = _load(self.path, fname, len(buffers))
+        self._ffi, self._lib = load_library(self.path, fname, len(buffers))
         self._fn = getattr(self._lib, fname)
         self._dtypes = [dtypes.to_numpy(b.dtype) for b in buffers]
 

@@ -25,10 +25,8 @@ def _torch_timer(w, arrays, channels_last=False):
     ts = [torch.from_numpy(a) for a in arrays]
     if channels_last:
         ts = [t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t for t in ts]
-    from alt.ops.suite import _KINDS
-    fn = _KINDS[w.op][2]
     with torch.inference_mode():
-        return time_callable(lambda: fn(torch, *ts, *w.params))
+        return time_callable(lambda: w.torch_call(torch, *ts))
 
 
 def _rtol(w, out):

@@ -35,10 +35,8 @@ def torch_time(w):
     inputs, _ = w.build()
     feed = random_inputs(inputs, seed=0)
     ts = [torch.from_numpy(feed[t]) for t in inputs]
-    from alt.ops.suite import _KINDS
-    fn = _KINDS[w.op][2]
     with torch.inference_mode():
-        return time_callable(lambda: fn(torch, *ts, *w.params))
+        return time_callable(lambda: w.torch_call(torch, *ts))
 
 
 def numpy_time(w):

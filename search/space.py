@@ -293,9 +293,9 @@ def space_for(workload):
     grouped = workload.op in ("C2D", "DIL", "CBR") and len(workload.params) > 8 and workload.params[8] != 1
     if workload.op in SPACES and not grouped:
         return SPACES[workload.op](workload)
-    from alt.ops.suite import _KINDS
-    if workload.op not in _KINDS:
-        raise Invalid(f"no operator {workload.op!r}; known: {sorted(_KINDS)}")
+    from alt.ops.suite import operator_codes
+    if workload.op not in operator_codes():
+        raise Invalid(f"no operator {workload.op!r}; known: {operator_codes()}")
     return GenericSpace(workload)
 
 

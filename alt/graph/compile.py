@@ -27,7 +27,7 @@ ALIGN = 64
 def compile_network(graph, layouts=None):
     """Compile `graph` with the conv2d layouts {node name: 'NCHW' | 'NHWC' | 'NCHW16c'} (default NCHW)."""
     from codegen import CRenderer, compile_c
-    from codegen.program import _load
+    from codegen.program import load_library
     stats = {}
     t0 = time.perf_counter()
     plan = Plan(graph, layouts or {})
@@ -42,7 +42,7 @@ def compile_network(graph, layouts=None):
     t0 = time.perf_counter()
     path = compile_c(source)
     stats["gcc"] = time.perf_counter() - t0
-    ffi, lib = _load(str(path), "alt_forward", 4)
+    ffi, lib = load_library(str(path), "alt_forward", 4)
     return Network(plan, source, ffi, lib.alt_forward, params, ws_bytes, stats, len(kernels))
 
 

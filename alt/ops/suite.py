@@ -29,8 +29,11 @@ class Workload:
     def torch(self, *arrays):
         """The same operation in PyTorch (CPU) on numpy inputs; returns a numpy array."""
         import torch
-        out = _KINDS[self.op][2](torch, *[torch.from_numpy(a) for a in arrays], *self.params)
-        return out.contiguous().numpy()
+        return self.torch_call(torch, *[torch.from_numpy(a) for a in arrays]).contiguous().numpy()
+
+    def torch_call(self, torch, *tensors):
+        """The same operation on torch tensors (for timing PyTorch without conversions)."""
+        return _KINDS[self.op][2](torch, *tensors, *self.params)
 
 
 def _ph(shape, name):
@@ -230,6 +233,10 @@ RESNET50 = [(3, 224, 64, 7, 2, 3), (64, 56, 64, 1, 1, 0), (64, 56, 64, 3, 1, 1),
             (256, 28, 256, 3, 2, 1), (256, 14, 1024, 1, 1, 0), (512, 28, 1024, 1, 2, 0), (1024, 14, 256, 1, 1, 0),
             (256, 14, 256, 3, 1, 1), (1024, 14, 512, 1, 1, 0), (512, 14, 512, 3, 2, 1), (512, 7, 2048, 1, 1, 0),
             (1024, 14, 2048, 1, 2, 0), (2048, 7, 512, 1, 1, 0), (512, 7, 512, 3, 1, 1)]
+
+
+def operator_codes():
+    return sorted(_KINDS)
 
 
 def suite(ops=None, resnet=True):
