@@ -99,7 +99,8 @@ class RunWorker:
         try:
             return self._conn.recv()
         except (EOFError, OSError):
-            code = self._proc.exitcode if self._proc else None
+            self._proc.join(timeout=5)  # the pipe closes before the exit code is known
+            code = self._proc.exitcode
             self.close(kill=True)
             return {"error": R.CRASH, "message": f"the run worker died (exit code {code}; a segfault is -11)"}
 
