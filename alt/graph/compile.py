@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from .. import dtypes
-from ..errors import ArgumentError, BuildError, ComputeError
+from ..errors import ArgumentError, BuildError
 from ..lower import lower
 from ..timing import measure
 from ..ops import default_schedule, layout_transform, schedule_stage
@@ -31,7 +31,6 @@ def compile_network(graph, layouts=None):
     stats = {}
     t0 = time.perf_counter()
     plan = Plan(graph, layouts or {})
-    _check_layouts(plan)
     stats["plan"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     kernels = [_kernel(plan, i, gr) for i, gr in enumerate(plan.groups)]
@@ -86,16 +85,6 @@ class Network:
         """Median seconds per forward pass (alt.timing.measure)."""
         arrays, outs, ptr, optr = self._io(inputs)
         return measure(lambda: self._fn(ptr, optr, self._param_ptrs, self._ws), None, repeat, warmup, min_time)
-
-
-def _check_layouts(plan):
-    for n in plan.graph.nodes:
-        lay = plan.assignment.get(n.name)
-        if n.op == "conv2d" and lay and lay.endswith("c"):
-            block = int(lay[4:-1])
-            if n.output.shape[1] % block:
-                raise ComputeError(f"node {n.name!r}: layout {lay} needs output channels divisible by {block}, "
-                                   f"but it has {n.output.shape[1]}")
 
 
 class _Kernel:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .. import ops as O
+from ..ops.suite import channel_view
 from ..tensor import placeholder
 
 
@@ -28,10 +29,6 @@ def _F(torch):
     return torch.nn.functional
 
 
-def _chan(x, v):
-    return v.reshape(1, -1, *([1] * (x.ndim - 2)))
-
-
 OPS = {
     "conv2d": OpDef("sensitive",
                     lambda i, a, n: O.conv2d_nchw(i[0], i[1], a["stride"], a["padding"], a["dilation"], a["groups"], n),
@@ -43,9 +40,9 @@ OPS = {
     "batch_matmul": OpDef("sensitive", lambda i, a, n: O.batch_matmul(i[0], i[1], n),
                           lambda t, i, a: t.bmm(i[0], i[1])),
     "bias_add": OpDef("simple", lambda i, a, n: O.bias_add(i[0], i[1], 1, n),
-                      lambda t, i, a: i[0] + _chan(i[0], i[1]), True),
+                      lambda t, i, a: i[0] + channel_view(i[0], i[1]), True),
     "batch_norm": OpDef("simple", lambda i, a, n: O.batch_norm(i[0], i[1], i[2], 1, n),
-                        lambda t, i, a: i[0] * _chan(i[0], i[1]) + _chan(i[0], i[2]), True),
+                        lambda t, i, a: i[0] * channel_view(i[0], i[1]) + channel_view(i[0], i[2]), True),
     "relu": OpDef("simple", lambda i, a, n: O.relu(i[0], n), lambda t, i, a: t.relu(i[0]), True),
     "relu6": OpDef("simple", lambda i, a, n: O.clip(i[0], 0.0, 6.0, n), lambda t, i, a: t.clamp(i[0], 0.0, 6.0),
                    True),

@@ -10,7 +10,6 @@ the access maps, so they need no conversion. Elementwise chains are then fused i
 producer's kernel as epilogues.
 """
 from ..errors import ComputeError
-from ..layout import Layout
 from .ir import Value
 from .opdefs import OPS
 
@@ -28,13 +27,6 @@ def layout_steps(name, shape):
         pad = -shape[1] % block
         return ([("pad", 1, 0, pad)] if pad else []) + [("split", 1, block), ("reorder", 0, 1, 3, 4, 2)]
     raise ComputeError(f"layout {name!r} is not one of {LAYOUTS} (or NCHW<b>c)")
-
-
-def make_layout(name, shape):
-    lay = Layout(shape)
-    for verb, *args in layout_steps(name, shape):
-        lay = getattr(lay, verb)(*args)
-    return lay
 
 
 class Group:
@@ -113,6 +105,9 @@ def _plan(plan):
             lay = plan.assignment.get(n.name, "NCHW")
             if lay not in LAYOUTS and not (lay.startswith("NCHW") and lay.endswith("c")):
                 raise ComputeError(f"node {n.name!r}: layout {lay!r} is not one of {LAYOUTS}")
+            if lay.endswith("c") and n.output.shape[1] % int(lay[4:-1]):
+                raise ComputeError(f"node {n.name!r}: layout {lay} needs output channels divisible by "
+                                   f"{int(lay[4:-1])}, but it has {n.output.shape[1]}")
             plan.layout[id(n.output)] = lay
             wants.append((n, 0, lay))
         elif n.name in plan.assignment:

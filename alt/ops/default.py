@@ -4,6 +4,8 @@ Every root stage gets: its last spatial axis split by the vector width and vecto
 reduction loops moved just outside that last axis, and the leading spatial loops fused (until
 there are enough iterations to share) and parallelized. Never a naive loop nest.
 """
+import math
+
 from ..schedule import Schedule, create_schedule
 
 VECTOR_BYTES = 64  # one AVX-512 register
@@ -70,10 +72,7 @@ def _parallel_vector(st, fuse=None):
 
 
 def _extent(axes):
-    e = 1
-    for a in axes:
-        e *= a.extent
-    return e
+    return math.prod(a.extent for a in axes)
 
 
 def _width(st):

@@ -1,4 +1,5 @@
 """Compute definitions of the non-convolution operators (logical NCHW-style layouts)."""
+import math
 import numbers
 
 from .. import expr as E
@@ -227,12 +228,9 @@ def gelu(X, name=None):
 def reshape(X, shape, name=None):
     """The same elements in row-major order under a new shape."""
     shape = tuple(int(d) for d in shape)
-    total = 1
-    for d in shape:
-        total *= d
-    if total != _numel(X.shape):
-        raise ComputeError(f"reshape of {X.name!r}: {list(X.shape)} has {_numel(X.shape)} elements, "
-                           f"{list(shape)} has {total}")
+    if math.prod(shape) != math.prod(X.shape):
+        raise ComputeError(f"reshape of {X.name!r}: {list(X.shape)} has {math.prod(X.shape)} elements, "
+                           f"{list(shape)} has {math.prod(shape)}")
 
     def f(*i):
         flat = 0
@@ -261,10 +259,3 @@ def transpose(X, axes, name=None):
         return X[tuple(src)]
 
     return compute(shape, f, name=name or f"{X.name}.transpose", axis_names=[f"i{d}" for d in range(X.ndim)])
-
-
-def _numel(shape):
-    n = 1
-    for d in shape:
-        n *= d
-    return n

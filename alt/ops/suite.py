@@ -151,7 +151,7 @@ def _numel(*shape):
     return out
 
 
-def _chan(t, v):
+def channel_view(t, v):
     return v.reshape(1, -1, *([1] * (t.ndim - 2)))
 
 
@@ -181,8 +181,8 @@ _KINDS = {
     "ADD": (_binary_build(N.add), _numel, lambda torch, a, b, *_: a + b),
     "MUL": (_binary_build(N.multiply), _numel, lambda torch, a, b, *_: a * b),
     "RELU": (_unary_build(N.relu), _numel, lambda torch, x, *_: torch.relu(x)),
-    "BIAS": (_bias_build, _numel, lambda torch, x, b, *_: x + _chan(x, b)),
-    "BN": (_bn_build, lambda *s: 2 * _numel(*s), lambda torch, x, sc, sh, *_: x * _chan(x, sc) + _chan(x, sh)),
+    "BIAS": (_bias_build, _numel, lambda torch, x, b, *_: x + channel_view(x, b)),
+    "BN": (_bn_build, lambda *s: 2 * _numel(*s), lambda torch, x, sc, sh, *_: x * channel_view(x, sc) + channel_view(x, sh)),
     "SFM": (_unary_build(N.softmax), lambda m, n: 4.0 * m * n, lambda torch, x, *_: torch.softmax(x, dim=-1)),
     "NRM": (_unary_build(N.norm), lambda b, m, n: 2.0 * b * m * n,
             lambda torch, x, *_: torch.sqrt((x * x).sum(dim=(1, 2)))),
