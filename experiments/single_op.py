@@ -1,8 +1,9 @@
 """ALT's single-operator experiment: `alt` (joint layout + loop search) against `loop-only` (fixed
 NHWC layout, loops tuned: ALT-OL, our Ansor stand-in) with the same trial budget, next to PyTorch
-and numpy where they have the operator, all measured in one run.
+and numpy where they have the operator, and TVM MetaSchedule with the same trial budget on the same
+compute definition when apache-tvm is installed, all measured in one run.
 
-    python -m experiments.single_op [--quick] [--trials 64] [--workloads C2D-1,R18-1] [--out results/single_op]
+    python -m experiments.single_op [--quick] [--trials 64] [--workloads C2D-1,R18-1] [--no-tvm] [--out results/single_op]
 
 Writes <out>.json, <out>.md and <out>.png (speedups normalized to loop-only). Every tuned result
 was checked against the interpreter before its time counted; the tuning logs are kept next to them.
@@ -15,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from alt.interp import evaluate
 from alt.testing import random_inputs
+from experiments import tvm_baseline
 from experiments.timing import time_callable
 from search import records as R
 from search.tune import find_workload, tune
@@ -48,21 +51,37 @@ def numpy_time(w):
     return time_callable(lambda: a @ b)
 
 
+def tvm_gflops(w, trials, log_path):
+    """(GFLOP/s, tuning seconds) of MetaSchedule with `trials` trials; checked against the interpreter."""
+    inputs, out = w.build()
+    feed = random_inputs(inputs, seed=0)
+    r = tvm_baseline.tune(w, trials, [feed[t] for t in inputs], evaluate(out, feed), time_callable,
+                          log_path=log_path)
+    if "error" in r:
+        print(f"  TVM MetaSchedule on {w.name}: {r['error']}")
+        return 0.0, r["tune_s"]
+    return w.flops / r["seconds"] / 1e9, r["tune_s"]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help=f"{QUICK} with 16 trials each (a couple of minutes)")
     p.add_argument("--trials", type=int, default=64)
     p.add_argument("--workloads", help="comma-separated suite names")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-tvm", action="store_true", help="skip TVM MetaSchedule even when it is installed")
     p.add_argument("--out", default="results/single_op")
     args = p.parse_args(argv)
     names = args.workloads.split(",") if args.workloads else (QUICK if args.quick else DEFAULT)
     trials = 16 if args.quick and not args.workloads else args.trials
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    use_tvm = not args.no_tvm and tvm_baseline.available()
+    if not use_tvm:
+        print("TVM MetaSchedule: " + ("skipped (--no-tvm)" if args.no_tvm else "not installed (see PAPERS.md §3)"))
     rows = []
-    print(f"{'workload':8} {'loop-only':>10} {'alt':>8} {'alt/OL':>7} {'torch':>8} {'numpy':>8}  (GFLOP/s, "
-          f"{trials} trials each)  best layout")
+    print(f"{'workload':8} {'loop-only':>10} {'alt':>8} {'alt/OL':>7} {'TVM-MS':>8} {'torch':>8} {'numpy':>8}  "
+          f"(GFLOP/s, {trials} trials each)  best layout")
     for name in names:
         w = find_workload(name)
         row = {"workload": name, "op": w.op, "params": list(w.params), "trials": trials}
@@ -76,14 +95,16 @@ def main(argv=None):
             row[f"{strategy} point"] = rec["point"]
             recs = R.Log(log).read(w)
             row[f"{strategy} errors"] = sum(r["error"] != R.OK for r in recs)
+        row["tvm"], row["tvm seconds"] = (tvm_gflops(w, trials, out.parent / f"{out.name}.{name}.tvm.log")
+                                          if use_tvm else (None, None))
         for ref, fn in (("torch", torch_time), ("numpy", numpy_time)):
             t = fn(w)
             row[ref] = w.flops / t / 1e9 if t else None
         rows.append(row)
         fmt = lambda v: f"{v:8.1f}" if v else f"{'-':>8}"  # noqa: E731
         print(f"{name:8} {row['loop-only']:10.1f} {row['alt']:8.1f} {row['alt'] / row['loop-only']:7.2f} "
-              f"{fmt(row['torch'])} {fmt(row['numpy'])}  {row['alt point'].get('layout', row['alt point'].get('b_layout'))}",
-              flush=True)
+              f"{fmt(row['tvm'])} {fmt(row['torch'])} {fmt(row['numpy'])}  "
+              f"{row['alt point'].get('layout', row['alt point'].get('b_layout'))}", flush=True)
     cost = {k: sum(r[f"{s} seconds"][k] for r in rows for s in ("alt", "loop-only"))
             for k in ("propose", "build", "run", "total", "measured")}
     print(f"tuning cost: {cost['measured'] / cost['total'] * 60:.0f} trials/min; of {cost['total']:.0f} s, "
@@ -92,16 +113,25 @@ def main(argv=None):
     geo = math.exp(statistics.mean(math.log(x) for x in conv)) if conv else None
     if geo:
         print(f"geometric-mean speedup of alt over loop-only on the conv family: {geo:.2f}x ({len(conv)} workloads)")
+    vs_tvm = [r["alt"] / r["tvm"] for r in rows if r["tvm"]]
+    geo_tvm = math.exp(statistics.mean(math.log(x) for x in vs_tvm)) if vs_tvm else None
+    if geo_tvm:
+        tvm_s = sum(r["tvm seconds"] for r in rows)
+        print(f"geometric-mean speedup of alt over TVM MetaSchedule (same trials): {geo_tvm:.2f}x "
+              f"({len(vs_tvm)} workloads; MetaSchedule tuned for {tvm_s:.0f} s)")
     out.with_suffix(".json").write_text(json.dumps({"rows": rows, "conv_geomean_alt_over_loop_only": geo,
+                                                    "geomean_alt_over_tvm": geo_tvm,
                                                     "tuning_cost": cost}, indent=1))
-    md = ["| workload | loop-only GFLOP/s | alt GFLOP/s | alt / loop-only | PyTorch | numpy | alt's layout |",
-          "|---|---|---|---|---|---|---|"]
+    md = ["| workload | loop-only GFLOP/s | alt GFLOP/s | alt / loop-only | TVM MetaSchedule | PyTorch | numpy | "
+          "alt's layout |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         f = lambda v: f"{v:.1f}" if v else "-"  # noqa: E731
         md.append(f"| {r['workload']} | {r['loop-only']:.1f} | {r['alt']:.1f} | {r['alt'] / r['loop-only']:.2f} | "
-                  f"{f(r['torch'])} | {f(r['numpy'])} | {r['alt point'].get('layout', r['alt point'].get('b_layout'))} |")
+                  f"{f(r['tvm'])} | {f(r['torch'])} | {f(r['numpy'])} | {r['alt point'].get('layout', r['alt point'].get('b_layout'))} |")
     if geo:
         md.append(f"\nGeometric-mean speedup of alt over loop-only, conv family: **{geo:.2f}x**")
+    if geo_tvm:
+        md.append(f"\nGeometric-mean speedup of alt over TVM MetaSchedule, same trials: **{geo_tvm:.2f}x**")
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
     _plot(rows, out.with_suffix(".png"))
     print(f"wrote {out.with_suffix('.json')}, {out.with_suffix('.md')}, {out.with_suffix('.png')}")
@@ -117,11 +147,12 @@ def _plot(rows, path):
         return
     names = [r["workload"] for r in rows]
     series = {"loop-only": [1.0] * len(rows), "alt": [r["alt"] / r["loop-only"] for r in rows],
+              "TVM MetaSchedule": [(r["tvm"] or 0) / r["loop-only"] for r in rows],
               "PyTorch": [(r["torch"] or 0) / r["loop-only"] for r in rows]}
     x = np.arange(len(rows))
     fig, ax = plt.subplots(figsize=(max(6, len(rows) * 0.8), 4))
     for i, (label, vals) in enumerate(series.items()):
-        ax.bar(x + (i - 1) * 0.27, vals, 0.27, label=label)
+        ax.bar(x + (i - 1.5) * 0.2, vals, 0.2, label=label)
     ax.set_xticks(x, names, rotation=45, ha="right")
     ax.set_ylabel("speedup over loop-only (same trials)")
     ax.axhline(1.0, color="gray", lw=0.5)

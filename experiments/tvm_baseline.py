@@ -1,0 +1,157 @@
+"""TVM MetaSchedule as a baseline: the same compute definition, tuned with the same trial budget.
+
+`to_te` translates an alt compute definition into TVM's tensor expressions node by node, so both
+tuners start from exactly the same computation; `tune` runs MetaSchedule on it, checks the tuned
+function against alt's interpreter and times it with the experiments' timer. Needs
+`pip install apache-tvm "apache-tvm-ffi==0.1.14.post1" cloudpickle xgboost-cpu psutil tornado`
+(../shared/PAPERS.md, section 3); `available()` says whether it is installed.
+"""
+import contextlib
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from alt import expr as E
+from alt.tensor import PlaceholderOp
+
+TARGET = {"kind": "llvm", "mcpu": "sapphirerapids", "num-cores": 2}  # -mcpu=native falls back to generic
+
+
+def available():
+    try:
+        import tvm  # noqa: F401
+        from tvm.s_tir import meta_schedule  # noqa: F401
+    except Exception:  # noqa: BLE001 - any import failure means "not installed here"
+        return False
+    return True
+
+
+def _tensors(out):
+    """Every tensor `out` depends on, producers first."""
+    order, seen = [], set()
+
+    def visit(t):
+        if id(t) in seen:
+            return
+        seen.add(id(t))
+        if not isinstance(t.op, PlaceholderOp):
+            for u in t.op.input_tensors:
+                visit(u)
+        order.append(t)
+    visit(out)
+    return order
+
+
+def to_te(inputs, out):
+    """(te placeholders in the order of `inputs`, te output) of an alt compute definition."""
+    from tvm import te, tirx
+    made = {}
+    for t in _tensors(out):
+        if isinstance(t.op, PlaceholderOp):
+            made[id(t)] = te.placeholder(t.shape, dtype=t.dtype, name=t.name)
+            continue
+        made[id(t)] = te.compute(t.shape, _body(t.op, made, te, tirx), name=t.name)
+    missing = [t.name for t in inputs if id(t) not in made]
+    if missing:
+        raise ValueError(f"inputs {missing} are not read by {out.name}")
+    return [made[id(t)] for t in inputs], made[id(out)]
+
+
+def _body(op, made, te, tirx):
+    def body(*idx):
+        env = {id(a): i for a, i in zip(op.axis, idx)}
+        if not op.reduce_axis:
+            return _expr(op.body, env, made, tirx)
+        raxes = [te.reduce_axis((0, r.extent), name=r.name) for r in op.reduce_axis]
+        env.update({id(r): v for r, v in zip(op.reduce_axis, raxes)})
+        red = {"sum": te.sum, "max": te.max, "min": te.min}[op.body.combiner]
+        return red(_expr(op.body.source, env, made, tirx), axis=raxes)
+    return body
+
+
+def _expr(e, env, made, tirx):
+    def go(x):
+        return _expr(x, env, made, tirx)
+    if isinstance(e, E.Const):
+        return tirx.const(e.value, e.dtype)
+    if isinstance(e, E.Var):
+        return env[id(e)]
+    if isinstance(e, E.Read):
+        return made[id(e.tensor)][tuple(go(i) for i in e.indices)]
+    if isinstance(e, E.Binary):
+        a, b = go(e.a), go(e.b)
+        ops = {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "/": lambda: a / b,
+               "//": lambda: tirx.floordiv(a, b), "%": lambda: tirx.floormod(a, b),
+               "max": lambda: tirx.max(a, b), "min": lambda: tirx.min(a, b)}
+        return ops[e.op]()
+    if isinstance(e, E.Compare):
+        a, b = go(e.a), go(e.b)
+        return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b,
+                "==": tirx.EQ(a, b), "!=": tirx.NE(a, b)}[e.op]
+    if isinstance(e, E.Logical):
+        args = [go(x) for x in e.args]
+        if e.op == "not":
+            return tirx.Not(args[0])
+        combine = tirx.all if e.op == "and" else tirx.any
+        return combine(*args)
+    if isinstance(e, E.Select):
+        return tirx.if_then_else(go(e.cond), go(e.t), go(e.f))
+    if isinstance(e, E.Cast):
+        return go(e.value).astype(e.dtype)
+    if isinstance(e, E.Call):
+        return getattr(tirx, e.func)(go(e.args[0]))
+    raise TypeError(f"no TVM translation for {type(e).__name__} {e}")
+
+
+@contextlib.contextmanager
+def _output_to(path):
+    """Send this process's stdout and stderr (MetaSchedule's C++ and Python logs) to a file."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with open(path, "a") as f:
+        saved = [os.dup(1), os.dup(2)]
+        try:
+            os.dup2(f.fileno(), 1)
+            os.dup2(f.fileno(), 2)
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
+def tune(workload, trials, feed, want, timer, rtol=1e-3, log_path=os.devnull):
+    """MetaSchedule `trials` trials on `workload`; returns {seconds, tune_s} or {error}.
+
+    `feed` is the list of input arrays (logical layouts) and `want` the interpreter's output: the
+    tuned function must match it before its time is reported. `timer(fn)` gives a median time.
+    MetaSchedule's own logs go to `log_path`.
+    """
+    import tvm
+    from tvm.s_tir import meta_schedule as ms
+    inputs, out = workload.build()
+    args_te, out_te = to_te(inputs, out)
+    mod = tvm.IRModule({"main": tvm.te.create_prim_func(args_te + [out_te])})
+    target = tvm.target.Target(TARGET)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="alt-ms-") as work, _output_to(log_path):
+        db = ms.tune_tir(mod, target, work, max_trials_global=trials, num_trials_per_iter=min(64, trials))
+        sch = ms.tir_integration.compile_tir(db, mod, target)
+    tune_s = time.perf_counter() - t0
+    if sch is None:
+        return {"error": "MetaSchedule found no valid schedule", "tune_s": tune_s}
+    fn = tvm.compile(sch.mod, target=target)["main"]
+    dev = tvm.cpu()
+    bufs = [tvm.runtime.tensor(a, dev) for a in feed] + [tvm.runtime.empty(want.shape, want.dtype, dev)]
+    fn(*bufs)
+    got = bufs[-1].numpy()
+    err = float(np.max(np.abs(got - want)) / max(1e-30, float(np.max(np.abs(want)))))
+    if not err <= rtol:
+        return {"error": f"wrong answer: relative error {err:.2e}", "tune_s": tune_s}
+    return {"seconds": timer(lambda: fn(*bufs)), "tune_s": tune_s}
