@@ -7,7 +7,7 @@
     f = alt.build(s, [A, B, C])
 """
 from .build import Kernel, build
-from .errors import AltError, ArgumentError, BuildError, ComputeError, ScheduleError
+from .errors import AltError, ArgumentError, BuildError, ComputeError, ScheduleError, WorkloadError
 from .expr import (Expr, IterVar, Var, all_ as all, any_ as any, cast, exp, log, max_ as max, min_ as min,
                    select, sigmoid, sqrt, sum_ as sum, tanh)
 from .interp import evaluate
@@ -17,15 +17,15 @@ from .tensor import Tensor, compute, placeholder, reduce_axis
 from . import ops  # noqa: E402
 
 
-def apply_best(log, workload):
+def apply_best(log, workload, args=None):
     """The kernel of the best tuning record of `workload` in the JSON-lines `log` (see search.tune)."""
     from search.tune import apply_best as best
-    return best(log, workload)
+    return best(log, workload, args)
 
 
 __version__ = "0.1.0"
 
-__all__ = ["apply_best", "AltError", "ArgumentError", "BuildError", "ComputeError", "ScheduleError", "Expr", "IterVar", "Var",
+__all__ = ["apply_best", "AltError", "ArgumentError", "BuildError", "ComputeError", "ScheduleError", "WorkloadError", "Expr", "IterVar", "Var",
            "Kernel", "Schedule", "Stage", "Tensor", "all", "any", "build", "cast", "compute", "create_schedule",
            "evaluate", "exp", "log", "lower", "max", "min", "ops", "placeholder", "reduce_axis", "select",
            "sigmoid", "sqrt", "sum", "tanh"]

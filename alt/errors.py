@@ -19,3 +19,7 @@ class BuildError(AltError, RuntimeError):
 
 class ArgumentError(AltError, TypeError):
     """A built kernel was called with arrays of the wrong shape, dtype or memory order."""
+
+
+class WorkloadError(AltError, ValueError):
+    """An unknown workload or operator, or a user operator the tuner cannot find again by name."""

@@ -2,6 +2,7 @@
 
     alt tune C2D-1 --trials 64 --strategy alt --log run.jsonl
     alt tune C2D --shape 1,64,56,64,3,1,1 --trials 64
+    alt tune mypackage.ops:my_operator --shape 256,512 --trials 64
     alt best run.jsonl
     alt show run.jsonl --workload C2D-1
 """
@@ -10,6 +11,7 @@ import logging
 import sys
 
 from alt.ops import Workload, suite
+from alt.ops.suite import operator_codes
 
 from . import records as R
 from .strategy import STRATEGIES
@@ -19,7 +21,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="alt", description="alt: joint layout and loop tuning")
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("tune", help="tune one suite workload (e.g. C2D-1, R50-3, GMM-0), or an operator "
-                                    "code with --shape")
+                                    "code or a user operator 'package.module:function' with --shape")
     t.add_argument("workload")
     t.add_argument("--shape", help="operator parameters, e.g. 1,64,56,64,3,1,1 for C2D (n, c, size, o, k, "
                                    "stride, pad) or 512,512,512 for GMM (m, n, k)")
@@ -49,8 +51,10 @@ def main(argv=None):
         for r in R.Log(args.log).read():
             by.setdefault(r["workload"]["name"], []).append(r)
         names = {w.name: w for w in suite()}
+        codes = set(operator_codes())  # a user operator named in a log is not imported to count its flops
         names.update({r["workload"]["name"]: Workload(r["workload"]["op"], r["workload"]["name"],
-                                                      tuple(r["workload"]["params"])) for rs in by.values() for r in rs})
+                                                      tuple(r["workload"]["params"]))
+                      for rs in by.values() for r in rs if r["workload"]["op"] in codes})
         print(f"{'workload':10} {'records':>7} {'errors':>6} {'best GFLOP/s':>12} {'ms':>8}  point")
         for name, recs in sorted(by.items()):
             good = [r for r in recs if r["error"] == R.OK]
@@ -59,11 +63,15 @@ def main(argv=None):
                 print(f"{name:10} {len(recs):7d} {errs:6d} {'-':>12} {'-':>8}")
                 continue
             top = min(good, key=lambda r: min(r["costs"]))
-            g = R.gflops(top, names[name].flops) if name in names else 0.0
-            print(f"{name:10} {len(recs):7d} {errs:6d} {g:12.1f} {min(top['costs']) * 1e3:8.3f}  {top['point']}")
+            g = f"{R.gflops(top, names[name].flops):12.1f}" if name in names else f"{'-':>12}"
+            print(f"{name:10} {len(recs):7d} {errs:6d} {g} {min(top['costs']) * 1e3:8.3f}  {top['point']}")
     else:
         from .tune import apply_best
         keys = [r["workload"] for r in R.Log(args.log).read() if r["workload"]["name"] == args.workload]
+        if keys and keys[0]["op"] not in operator_codes():  # never import a module a file names
+            print(f"{args.workload} is the user operator {keys[0]['op']}: rebuild its best record from Python "
+                  "with alt.apply_best(log, function, args)", file=sys.stderr)
+            return 1
         w = Workload(keys[0]["op"], keys[0]["name"], tuple(keys[0]["params"])) if keys else args.workload
         k = apply_best(args.log, w) if keys else None
         if k is None:

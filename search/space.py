@@ -12,11 +12,12 @@ matrix multiply and may pack B into column panels (a layout of B).
 import itertools
 
 import alt
+from alt.errors import AltError
 from alt.ops.hand import relayout_conv2d, tile_target
 from alt.ops.default import schedule_stage
 
 
-class Invalid(ValueError):
+class Invalid(AltError, ValueError):
     """A point the space cannot build; the message says why."""
 
 
@@ -293,9 +294,9 @@ def space_for(workload):
     grouped = workload.op in ("C2D", "DIL", "CBR") and len(workload.params) > 8 and workload.params[8] != 1
     if workload.op in SPACES and not grouped:
         return SPACES[workload.op](workload)
-    from alt.ops.suite import operator_codes
+    from alt.ops.suite import operator_codes, user_operator
     if workload.op not in operator_codes():
-        raise Invalid(f"no operator {workload.op!r}; known: {operator_codes()}")
+        user_operator(workload.op)  # a user operator "module:function", or a clear error
     return GenericSpace(workload)
 
 

@@ -6,7 +6,9 @@ import time
 import numpy as np
 
 from alt.build import build
+from alt.errors import WorkloadError
 from alt.ops import Workload, suite
+from alt.ops.suite import user_workload
 
 from . import records as R
 from .measure import Measurer
@@ -19,15 +21,21 @@ logger = logging.getLogger("alt.search")
 def find_workload(name_or_workload, shape=None):
     """A suite workload by name ('C2D-1', 'R50-3'), an operator code with its `shape` parameters
     (('C2D', (1, 64, 56, 64, 3, 1, 1)): batch, channels, size, out channels, kernel, stride, pad),
-    or a Workload itself."""
+    a user operator with its parameters (a top-level function `fn(*shape)` returning
+    (input placeholders, output tensor), or its name 'package.module:function'), or a Workload."""
     if isinstance(name_or_workload, Workload):
         return name_or_workload
+    if callable(name_or_workload):
+        return user_workload(name_or_workload, tuple(shape or ()))
     if shape is not None:
-        return Workload(name_or_workload, f"{name_or_workload}-{'x'.join(map(str, shape))}", tuple(shape))
+        w = Workload(name_or_workload, f"{name_or_workload}-{'x'.join(map(str, shape))}", tuple(shape))
+        w.build()  # an unknown operator or wrong parameters fail here, not in every builder process
+        return w
     for w in suite():
         if w.name == name_or_workload:
             return w
-    raise ValueError(f"no suite workload named {name_or_workload!r}; see alt.ops.suite()")
+    raise WorkloadError(f"no suite workload named {name_or_workload!r}; see alt.ops.suite(), or give an "
+                        "operator code with its shape")
 
 
 class Progress:
@@ -46,14 +54,16 @@ class Progress:
 
 
 def tune(workload, trials=64, strategy="alt", log=None, seed=0, batch=8, executor=None, model="gbt",
-         quiet=False, measure_options=None, stats=None):
-    """Tune `workload` (a suite name or alt.ops.Workload). Returns (best record, built Kernel).
+         quiet=False, measure_options=None, stats=None, args=None):
+    """Tune `workload`: a suite name, an alt.ops.Workload, or a user operator function with `args`
+    (a top-level `fn(*args)` returning (input placeholders, output tensor), tuned in the generic
+    space). Returns (best record, built Kernel).
 
     With `log` (a path), every measurement is appended to that JSON-lines log as it finishes; points
     already in it are not measured again and warm the cost model (resume). A dict passed as
     `stats` receives where the time went: propose (model + annealing), build, run, seconds.
     """
-    w = find_workload(workload)
+    w = find_workload(workload, args)
     space = space_for(w)
     rng = np.random.default_rng(seed)
     strat = make_strategy(strategy, space, rng, trials, model)
@@ -104,9 +114,9 @@ def tune(workload, trials=64, strategy="alt", log=None, seed=0, batch=8, executo
     return top, build(sch, args)
 
 
-def apply_best(log, workload):
-    """The Kernel of the best record of `workload` in the log at path `log` (None if it has none)."""
-    w = find_workload(workload)
+def apply_best(log, workload, args=None):
+    """The Kernel of the best record of `workload` (as for tune) in the log at `log` (None if none)."""
+    w = find_workload(workload, args)
     rec = R.Log(log).best(w)
     if rec is None:
         return None

@@ -44,7 +44,7 @@ def test_points_are_json_and_invalid_points_say_why():
     assert sum(p[k] != q[k] for k in p) == 1
     layouts = enumerate_layouts(space)
     assert {"layout": "NHWC", "ob": 16, "ib": 8} in layouts and len(layouts) > 10
-    with pytest.raises(Invalid, match="no operator 'XYZ'"):
+    with pytest.raises(alt.WorkloadError, match="no operator .XYZ."):
         space_for(Workload("XYZ", "s", (8, 8)))
 
 
@@ -223,3 +223,36 @@ def test_command_line_tune_best_show(tmp_path, capsys):
     assert main(["show", path, "--workload", "nothing"]) == 1
     w = Workload("GMM", "GMM-16x32x24", (16, 32, 24))
     assert alt.apply_best(path, w) is not None
+
+
+def gated_rowsum(m, n):
+    """A user operator for the tuner: out[i] = sum_j x[i, j] * sigmoid(g[j])."""
+    x, g = alt.placeholder((m, n), name="x"), alt.placeholder((n,), name="g")
+    j = alt.reduce_axis(n, "j")
+    return [x, g], alt.compute((m,), lambda i: alt.sum(x[i, j] * alt.sigmoid(g[j]), axis=j), name="rowsum")
+
+
+def test_tune_a_user_operator(tmp_path, capsys):
+    path = tmp_path / "user.jsonl"
+    opts = {"repeat": 2, "min_time": 0.001}
+    rec, kernel = tune(gated_rowsum, args=(48, 40), trials=4, strategy="random", log=path, batch=4, quiet=True,
+                       measure_options=opts)
+    assert rec["error"] == R.OK and rec["workload"]["op"].endswith(":gated_rowsum")
+    rng = np.random.default_rng(1)
+    x, g = rng.standard_normal((48, 40)).astype("f4"), rng.standard_normal(40).astype("f4")
+    out = np.empty(48, "f4")
+    kernel(x, g, out)
+    np.testing.assert_allclose(out, x @ (1 / (1 + np.exp(-g))), rtol=1e-4, atol=1e-4)
+    assert alt.apply_best(path, gated_rowsum, (48, 40)).source == kernel.source
+    from search.tune import find_workload
+    assert find_workload(gated_rowsum, (48, 40)).flops == 48 * 40 * 3  # mul, sigmoid, add per (i, j)
+    from search.cli import main
+    assert main(["best", str(path)]) == 0 and "gated_rowsum-48x40" in capsys.readouterr().out
+    assert main(["show", str(path), "--workload", "gated_rowsum-48x40"]) == 1  # a log never imports code
+    assert "alt.apply_best" in capsys.readouterr().err
+    with pytest.raises(alt.WorkloadError, match="top-level function"):
+        tune(lambda m: gated_rowsum(m, 8), args=(8,), trials=1)
+    with pytest.raises(alt.WorkloadError, match="cannot be imported"):
+        find_workload("no_such_module_xyz:op", (8,))
+    with pytest.raises(alt.WorkloadError, match="no suite workload named 'C2D-99'"):
+        find_workload("C2D-99")

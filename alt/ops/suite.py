@@ -5,26 +5,38 @@ written here in alt's logical NC(D)HW layouts, plus the convolution layers of Re
 ResNet-50 and the remaining operators of alt.ops. Each Workload builds its compute definition
 and knows its FLOP count and the same operation in PyTorch (the benchmarks' reference).
 """
+import importlib
+import math
 from dataclasses import dataclass, field
 
-from ..tensor import placeholder
+from .. import expr as E
+from ..errors import WorkloadError
+from ..tensor import PlaceholderOp, placeholder
 from . import nn as N
 from .conv import conv, conv2d_nchw, conv2d_transpose_nchw, depthwise_conv2d_nchw
 
 
 @dataclass(frozen=True)
 class Workload:
-    op: str  # the suite's operator code, e.g. "C2D"
+    op: str  # the suite's operator code, e.g. "C2D", or a user operator "package.module:function"
     name: str  # unique, e.g. "C2D-1" or "R50-7"
     params: tuple = field(default=())
 
     def build(self):
         """(input placeholders, output tensor) of a fresh compute definition."""
-        return _KINDS[self.op][0](*self.params)
+        if self.op in _KINDS:
+            return _KINDS[self.op][0](*self.params)
+        result = user_operator(self.op)(*self.params)
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise WorkloadError(f"user operator {self.op}{tuple(self.params)} returned {type(result).__name__}; "
+                                "it must return (list of input placeholders, output tensor)")
+        return result
 
     @property
     def flops(self):
-        return _KINDS[self.op][1](*self.params)
+        if self.op in _KINDS:
+            return _KINDS[self.op][1](*self.params)
+        return flop_count(self.build()[1])
 
     def torch(self, *arrays):
         """The same operation in PyTorch (CPU) on numpy inputs; returns a numpy array."""
@@ -33,7 +45,54 @@ class Workload:
 
     def torch_call(self, torch, *tensors):
         """The same operation on torch tensors (for timing PyTorch without conversions)."""
+        if self.op not in _KINDS:
+            raise WorkloadError(f"workload {self.name}: the user operator {self.op} has no PyTorch equivalent")
         return _KINDS[self.op][2](torch, *tensors, *self.params)
+
+
+def user_workload(fn, params):
+    """A Workload for a user operator: `fn(*params)` returns (input placeholders, output tensor).
+
+    Builder processes find `fn` again by its module and name, so it must be a top-level function of
+    an importable module (or of the script being run)."""
+    qual = getattr(fn, "__qualname__", "")
+    if not callable(fn) or not qual or "<" in qual:
+        raise WorkloadError(f"user operator {fn!r} must be a top-level function (not a lambda or a nested "
+                            "function), so that builder processes can import it by name")
+    return Workload(f"{fn.__module__}:{qual}", f"{fn.__name__}-{'x'.join(map(str, params))}", tuple(params))
+
+
+def user_operator(op):
+    """The function named by a user operator code 'package.module:function'."""
+    module, sep, qual = op.partition(":")
+    if not sep or not module or not qual:
+        raise WorkloadError(f"no operator {op!r}; known: {operator_codes()} or a user operator "
+                            "'package.module:function'")
+    try:
+        obj = importlib.import_module(module)
+        for part in qual.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as e:
+        raise WorkloadError(f"user operator {op!r} cannot be imported here ({e}); define it at the top level of "
+                            "an importable module") from None
+    return obj
+
+
+def flop_count(out):
+    """Floating-point operations of a compute definition: arithmetic and math calls on floats, per
+    output element (a reduction adds its combine), summed over every stage `out` depends on."""
+    total, seen, todo = 0.0, set(), [out]
+    while todo:
+        t = todo.pop()
+        if id(t) in seen or isinstance(t.op, PlaceholderOp):
+            continue
+        seen.add(id(t))
+        todo.extend(t.op.input_tensors)
+        body = t.op.body
+        per = sum(1 for e in E.walk(body) if isinstance(e, (E.Binary, E.Call)) and e.dtype.startswith("float"))
+        per += isinstance(body, E.Reduce)
+        total += per * math.prod(t.shape) * math.prod(a.extent for a in t.op.reduce_axis)
+    return total
 
 
 def _ph(shape, name):
