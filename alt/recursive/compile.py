@@ -1,0 +1,185 @@
+"""Compiling a recursive model into one C function, and running it on batches of structures.
+
+    net = alt.recursive.compile(model)                  # every optimization on
+    roots = net([tree1, tree2])                         # (2, output size): the roots' states
+    slow = alt.recursive.compile(model, batching=False) # ablations: batching, leaf_specialization, fusion
+
+Each switch is one of Cortex's recursion optimizations:
+- batching: nodes of equal height run together as tiles of `rows` nodes (dynamic batching computed
+  ahead of time by the linearizer); off: one node at a time, in the same order;
+- leaf_specialization: leaves (batch 0) run the leaf cell only and internal nodes the internal cell
+  only; off: every tile runs both cells and picks each node's result with an is-leaf test;
+- fusion: all gates and the elementwise tail of a cell in one loop nest per block of rows; off:
+  each operator of the cell its own loop nest, intermediates through memory.
+Weights live in one packed buffer, pre-transformed to the layouts the cells read.
+"""
+import time
+
+import numpy as np
+
+from ..errors import AltError
+from ..lower import lower
+from ..tensor import PlaceholderOp
+from .model import cell_definition
+from .schedule import schedule_cell
+from .structure import StructureError, concat, to_arrays
+
+LINEARIZE_ERRORS = {-1: "reads a node outside the structure", -2: "has two parents; a tree node has one",
+                    -3: "is on a cycle; a tree or DAG has none"}
+
+
+class Options:
+    def __init__(self, batching=True, leaf_specialization=True, fusion=True, rows=8):
+        if not isinstance(rows, int) or not 1 <= rows <= 256:
+            raise AltError(f"recursive compile: rows={rows!r}; give a tile of 1..256 nodes")
+        self.batching, self.leaf_specialization, self.fusion = bool(batching), bool(leaf_specialization), bool(fusion)
+        self.rows = rows if batching else 1
+
+    def __repr__(self):
+        return (f"Options(batching={self.batching}, leaf_specialization={self.leaf_specialization}, "
+                f"fusion={self.fusion}, rows={self.rows})")
+
+
+def compile(model, batching=True, leaf_specialization=True, fusion=True, rows=8):  # noqa: A001 - the verb users know
+    """A CompiledModel running `model` (alt.recursive.RecursiveModel) on batches of structures."""
+    from codegen import compile_c
+    from codegen.recursive import CellCode, RecursiveSpec, render
+    opts = Options(batching, leaf_specialization, fusion, rows)
+    t0 = time.perf_counter()
+    packed = _Packer()
+    spec = RecursiveSpec(k=model.max_children, state_size=model.state_size, rows=opts.rows,
+                         tree=model.kind != "dag", specialize=opts.leaf_specialization,
+                         out_offset=model.offsets[model.output], out_size=model.states[model.output])
+    for name, table in model.inputs.items():  # one extra row of zeros for nodes without a word
+        spec.inputs[name] = (table.shape[1], packed.add(np.vstack([table, np.zeros((1, table.shape[1]), "f4")])),
+                             model.vocab)
+    cells = []
+    for which in ("leaf", "internal"):
+        cell, state = cell_definition(model, which, opts.rows)
+        s = schedule_cell(state, opts.fusion)
+        args, kinds = [], []
+        for k, t in sorted(cell.children.items()):
+            args.append(t)
+            kinds.append(("child", k))
+        for name, t in cell.input_tensors.items():
+            args.append(t)
+            kinds.append(("input", name))
+        for name, t in cell.weight_tensors.items():
+            args.append(t)
+            kinds.append(("weight", packed.add(s.layout_of(t).to_physical(model.weights[name]))))
+        used = _placeholders(state)
+        keep = [i for i, t in enumerate(args) if id(t) in used]  # unused lookups are not arguments
+        args, kinds = [args[i] for i in keep] + [state], [kinds[i] for i in keep] + [("state",)]
+        cells.append(CellCode(which, lower(s, args, name=f"{model.name}_{which}"), kinds))
+    t1 = time.perf_counter()
+    source, layout = render(spec, cells)
+    path = compile_c(source)
+    return CompiledModel(model, opts, source, str(path), layout, packed.buffer(),
+                         {"schedule+lower": t1 - t0, "render+gcc": time.perf_counter() - t1})
+
+
+def _placeholders(t):
+    seen, todo, out = set(), [t], set()
+    while todo:
+        x = todo.pop()
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        if isinstance(x.op, PlaceholderOp):
+            out.add(id(x))
+        else:
+            todo.extend(x.op.input_tensors)
+    return out
+
+
+class _Packer:
+    """One float32 buffer of every weight and table, each at a 64-byte aligned offset (in floats)."""
+
+    def __init__(self):
+        self.parts, self.size, self.seen = [], 0, {}
+
+    def add(self, array):
+        a = np.ascontiguousarray(array, dtype=np.float32).ravel()
+        key = (a.size, a.tobytes())
+        if key in self.seen:  # the same packed weight used by both cells is stored once
+            return self.seen[key]
+        off = self.size
+        self.parts.append(a)
+        pad = -a.size % 16
+        if pad:
+            self.parts.append(np.zeros(pad, np.float32))
+        self.size += a.size + pad
+        self.seen[key] = off
+        return off
+
+    def buffer(self):
+        return np.concatenate(self.parts) if self.parts else np.zeros(16, np.float32)
+
+
+class CompiledModel:
+    """net(batch) -> (len(batch), output size) float32: the output state of each structure's root.
+
+    A batch is a list of structures (nested tuples, alt.recursive.Tree, alt.recursive.DAG, or
+    (child, word) arrays); one C call linearizes the whole batch and runs every node."""
+
+    def __init__(self, model, options, source, path, layout, weights, stats):
+        import cffi
+        from codegen.program import _pin_openmp
+        from codegen.recursive import SIGNATURE
+        _pin_openmp()
+        self.model, self.options, self.source, self.stats = model, options, source, stats
+        self._layout, self._weights = layout, weights
+        self._ffi = cffi.FFI()
+        self._ffi.cdef(SIGNATURE + ";")
+        self._lib = self._ffi.dlopen(path)
+        self._ws = np.zeros(0, np.uint8)
+        self._bad = np.zeros(1, np.int32)
+        self._uses_input = bool(model.inputs)
+
+    def __call__(self, batch):
+        return self.run(self.prepare(batch))
+
+    def prepare(self, batch):
+        """(child, word, roots) arrays of a batch, checked: the Python half of linearization."""
+        from codegen.recursive import workspace_bytes
+        if not isinstance(batch, (list, tuple)) or (isinstance(batch, tuple) and len(batch) == 2
+                                                    and isinstance(batch[0], np.ndarray)):
+            raise StructureError(f"model {self.model.name}: a batch must be a list of structures, got "
+                                 f"{type(batch).__name__}")
+        child, word, roots = concat([to_arrays(x) for x in batch], self.model.max_children)
+        if self._uses_input:
+            bad = np.flatnonzero((word < -1) | (word >= self.model.vocab))
+            if bad.size:
+                i = int(bad[0])
+                raise StructureError(f"model {self.model.name}: node {i} has word index {int(word[i])}; the input "
+                                     f"tables have {self.model.vocab} rows (use -1 for a node without input)")
+        need = workspace_bytes(self._layout, len(word))
+        if self._ws.size < need:
+            self._ws = np.zeros(need + 64, np.uint8)
+        return child, word, roots
+
+    def run(self, prepared):
+        child, word, roots = prepared
+        out = np.empty((len(roots), self.model.states[self.model.output]), np.float32)
+        c = self._ffi.cast
+        base = self._ws.ctypes.data
+        rc = self._lib.alt_model(len(word), c("int*", child.ctypes.data), c("int*", word.ctypes.data), len(roots),
+                                 c("int*", roots.ctypes.data), c("float*", out.ctypes.data),
+                                 c("float*", self._weights.ctypes.data), c("char*", base + (-base % 64)),
+                                 c("int*", self._bad.ctypes.data))
+        if rc:
+            why = LINEARIZE_ERRORS.get(rc, f"made the generated code fail (code {rc})")
+            raise StructureError(f"model {self.model.name}: node {int(self._bad[0])} of the batch (numbered "
+                                 f"across the batch's structures in order) {why}")
+        return out
+
+    def time(self, batch, repeat=10, warmup=10):
+        """(mean, median) seconds per call of net(batch), linearization included, after warm-up runs."""
+        for _ in range(warmup):
+            self(batch)
+        ts = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            self(batch)
+            ts.append(time.perf_counter() - t0)
+        return float(np.mean(ts)), float(np.median(ts))

@@ -1,0 +1,154 @@
+"""Input structures of recursive models, in plain Python, turned into child arrays.
+
+A structure of n nodes becomes `child`, an (n, k) int32 array of child indices (-1 where a node has
+fewer than k children), and `word`, an (n,) int32 array of per-node input indices (-1: none).
+Accepted forms:
+- a tree as nested tuples: a leaf is its word index (an int), an internal node a tuple of subtrees;
+- a tree as a parent-pointer array `Tree(parent, word)` (parent -1 at the root), converted with
+  vectorized numpy;
+- a DAG as an adjacency list `DAG(preds, word)`: preds[i] lists the nodes node i depends on.
+A batch is a list of structures; `concat` joins their arrays with offsets.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import AltError
+
+
+class StructureError(AltError, ValueError):
+    """A tree or DAG given to a recursive model is malformed."""
+
+
+@dataclass(frozen=True)
+class Tree:
+    """A tree as a parent-pointer array: parent[i] is node i's parent, -1 at the root; word[i] is its
+    input index (-1 for none, e.g. internal nodes of a parse tree)."""
+    parent: np.ndarray
+    word: np.ndarray
+
+
+@dataclass(frozen=True)
+class DAG:
+    """A DAG as an adjacency list: preds[i] lists the nodes that node i reads (its "children")."""
+    preds: list
+    word: np.ndarray
+
+
+def from_nested(tree):
+    """(child, word) arrays of a nested-tuple tree; children keep their order (0 = leftmost)."""
+    child, word = [], []
+
+    def visit(t):
+        i = len(word)
+        word.append(-1)
+        child.append(None)
+        if isinstance(t, (tuple, list)):
+            if not t:
+                raise StructureError(f"tree node {i}: an empty tuple; an internal node needs children and a "
+                                     "leaf is a word index (int)")
+            child[i] = [visit(c) for c in t]
+        elif isinstance(t, (int, np.integer)) and not isinstance(t, bool):
+            word[i] = int(t)
+            child[i] = []
+        else:
+            raise StructureError(f"tree node {i}: {t!r} is neither a word index (int) nor a tuple of subtrees")
+        return i
+    stack_limit = 10000
+    if _depth(tree, stack_limit) >= stack_limit:
+        raise StructureError(f"nested tree deeper than {stack_limit}; give it as Tree(parent, word) instead")
+    visit(tree)
+    k = max(len(c) for c in child)
+    arr = np.full((len(word), max(k, 1)), -1, np.int32)
+    for i, cs in enumerate(child):
+        arr[i, :len(cs)] = cs
+    return arr, np.asarray(word, np.int32)
+
+
+def _depth(t, limit):
+    depth, level = 0, [t]
+    while level and depth < limit:
+        level = [c for x in level if isinstance(x, (tuple, list)) for c in x]
+        depth += 1
+    return depth
+
+
+def from_parents(parent, word, what="tree"):
+    """(child, word) arrays of a parent-pointer tree, vectorized: children in increasing index order."""
+    parent = np.asarray(parent)
+    word = np.asarray(word)
+    n = len(parent)
+    if parent.ndim != 1 or word.shape != (n,):
+        raise StructureError(f"{what}: parent and word must be 1-d arrays of the same length, got shapes "
+                             f"{parent.shape} and {word.shape}")
+    if not np.issubdtype(parent.dtype, np.integer) or not np.issubdtype(word.dtype, np.integer):
+        raise StructureError(f"{what}: parent and word must be integer arrays, got {parent.dtype} and {word.dtype}")
+    bad = np.flatnonzero((parent < -1) | (parent >= n) | (parent == np.arange(n)))
+    if bad.size:
+        i = int(bad[0])
+        raise StructureError(f"{what}: node {i} has parent {int(parent[i])}; a parent must be another node "
+                             f"in [0, {n}) or -1 for the root")
+    roots = np.flatnonzero(parent == -1)
+    if roots.size != 1:
+        raise StructureError(f"{what}: {roots.size} roots (nodes with parent -1); a tree has exactly one")
+    has = parent >= 0
+    kids = np.flatnonzero(has)
+    order = kids[np.argsort(parent[kids], kind="stable")]
+    par = parent[order]
+    first = np.searchsorted(par, par, side="left")  # index in `order` of each parent's first child
+    slot = np.arange(len(order)) - first
+    k = int(slot.max()) + 1 if len(order) else 1
+    child = np.full((n, k), -1, np.int32)
+    child[par, slot] = order
+    return child, word.astype(np.int32)
+
+
+def from_adjacency(preds, word, what="DAG"):
+    """(child, word) arrays of an adjacency list."""
+    n = len(preds)
+    word = np.asarray(word)
+    if word.shape != (n,) or not np.issubdtype(word.dtype, np.integer):
+        raise StructureError(f"{what}: word must be an integer array of {n} entries (one per node), got "
+                             f"{word.dtype} {word.shape}")
+    k = max((len(p) for p in preds), default=0)
+    child = np.full((n, max(k, 1)), -1, np.int32)
+    for i, p in enumerate(preds):
+        for j, c in enumerate(p):
+            if not isinstance(c, (int, np.integer)) or not 0 <= c < n:
+                raise StructureError(f"{what}: node {i} reads node {c!r}; nodes are numbered 0..{n - 1}")
+            child[i, j] = c
+    return child, word.astype(np.int32)
+
+
+def to_arrays(structure):
+    """(child, word) of any accepted structure."""
+    if isinstance(structure, Tree):
+        return from_parents(structure.parent, structure.word)
+    if isinstance(structure, DAG):
+        return from_adjacency(structure.preds, structure.word)
+    if isinstance(structure, tuple) and len(structure) == 2 and all(isinstance(a, np.ndarray) for a in structure):
+        return structure
+    return from_nested(structure)
+
+
+def concat(arrays, k):
+    """One (child, word, roots) for a batch of (child, word) pairs, children padded to k columns.
+    `roots` are the batch's structures' last-computed nodes: for a tree its root, for a DAG its sinks'
+    last node (the highest-numbered node that nothing reads)."""
+    if not arrays:
+        raise StructureError("an empty batch; give at least one tree or DAG")
+    n_total = sum(len(w) for _, w in arrays)
+    child = np.full((n_total, k), -1, np.int32)
+    words, roots, off = [], [], 0
+    for c, w in arrays:
+        if c.shape[1] > k and np.any(c[:, k:] >= 0):
+            i = int(np.flatnonzero(np.any(c[:, k:] >= 0, axis=1))[0])
+            raise StructureError(f"node {i} has {int(np.sum(c[i] >= 0))} children; this model allows at most {k}")
+        m = min(k, c.shape[1])
+        child[off:off + len(w), :m] = np.where(c[:, :m] >= 0, c[:, :m] + off, -1)
+        read = np.zeros(len(w), bool)
+        read[c[c >= 0]] = True
+        roots.append(off + int(np.flatnonzero(~read)[-1]) if not read.all() else off + len(w) - 1)
+        words.append(w)
+        off += len(w)
+    return child, np.concatenate(words), np.asarray(roots, np.int32)

@@ -1,0 +1,139 @@
+"""Renderer of a recursive model: the cells' tile kernels, the C linearizer and one driver function
+that linearizes a batch of structures and runs every batch of nodes through the cells.
+
+    int alt_model(int n, const int* child, const int* word, int n_out, const int* out_nodes,
+                  float* out, const float* weights, char* ws, int* bad_node)
+
+The driver's text is built from integers and fixed identifiers only.
+"""
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alt import dtypes
+
+from .c_render import CRenderer
+
+LINEARIZE = (Path(__file__).with_name("linearize.c")).read_text()
+SIGNATURE = ("int alt_model(int n, const int* child, const int* word, int n_out, const int* out_nodes, "
+             "float* out, const float* weights, char* ws, int* bad_node)")
+
+
+@dataclass
+class CellCode:
+    """A lowered cell (alt.stmt.Func) and what each of its arguments is: ("child", k),
+    ("input", name), ("weight", offset in the packed buffer) or ("state",)."""
+    kind: str  # "leaf" or "internal"
+    func: object
+    args: list
+
+
+@dataclass
+class RecursiveSpec:
+    k: int  # children per node
+    state_size: int
+    rows: int  # nodes per tile
+    tree: bool  # a node may have only one parent
+    specialize: bool  # leaves have their own loop nest (else every tile runs both cells and selects)
+    out_offset: int
+    out_size: int
+    inputs: dict = field(default_factory=dict)  # name -> (row size, offset of the table, vocabulary)
+
+
+def workspace_layout(spec, cells):
+    """[(name, C type, (a, b))]: the driver's workspace carved in order, a*n + b elements each."""
+    k, S, T = spec.k, spec.state_size, spec.rows
+    parts = [("newid", "int", (1, 0)), ("lchild", "int", (k, k)), ("lword", "int", (1, 1)),
+             ("bstart", "int", (1, 0)), ("blen", "int", (1, 0)), ("scratch", "int", (3 + k, 1)),
+             ("st", "float", (S, S))]
+    parts += [(f"g{j}", "float", (0, T * S)) for j in range(k)]
+    parts += [(f"x_{name}", "float", (0, T * size)) for name, (size, _, _) in spec.inputs.items()]
+    parts += [("tile_leaf", "float", (0, T * S)), ("tile_internal", "float", (0, T * S))]
+    for c in cells:
+        parts += [(f"t_{c.kind}{i}", dtypes.to_c(b.dtype), (0, b.size)) for i, b in enumerate(c.func.temps)]
+    return parts
+
+
+def workspace_bytes(layout, n):
+    total = 0
+    for _, ctype, (a, b) in layout:
+        total += -(-((a * n + b) * 4) // 64) * 64  # int and float are both 4 bytes
+    return total
+
+
+def render(spec, cells):
+    """C source of the whole model."""
+    r = CRenderer()
+    bodies = [r.function(c.func, f"cell_{c.kind}", qualifier="static ", temps_as_args=True) for c in cells]
+    layout = workspace_layout(spec, cells)
+    lines = [SIGNATURE + " {", "  size_t off = 0;"]
+    for name, ctype, (a, b) in layout:
+        lines.append(f"  {ctype}* {name} = ({ctype}*)(ws + off);")
+        lines.append(f"  off += (((size_t){a} * n + {b}) * 4 + 63) / 64 * 64;")
+    lines += [
+        "  int nb, first_leaf;",
+        f"  int rc = alt_linearize(n, {spec.k}, {int(spec.tree)}, child, word, newid, lchild, lword, bstart, blen,"
+        " &nb, &first_leaf, scratch, bad_node);",
+        "  if (rc) return rc;",
+        f"  memset(st + (size_t)n * {spec.state_size}, 0, {spec.state_size * 4});",
+        "  for (int b = 0; b < nb; ++b) {",
+        "    int end = bstart[b] + blen[b];",
+        f"    for (int t0 = bstart[b]; t0 < end; t0 += {spec.rows}) {{",
+        f"      int rows = end - t0 < {spec.rows} ? end - t0 : {spec.rows};",
+        f"      for (int r = 0; r < {spec.rows}; ++r) {{",
+        "        int i = t0 + (r < rows ? r : rows - 1);  /* a partial tile repeats its last node */",
+    ]
+    used = {a for c in cells for a in c.args}
+    S = spec.state_size
+    for j in range(spec.k):
+        if ("child", j) in used:
+            lines.append(f"        memcpy(g{j} + r * {S}, st + (size_t)lchild[i * {spec.k} + {j}] * {S}, {S * 4});")
+    for name, (size, offset, vocab) in spec.inputs.items():
+        if ("input", name) in used:
+            lines.append(f"        {{ int w = lword[i] < 0 ? {vocab} : lword[i];  /* row {vocab}: zeros */")
+            lines.append(f"          memcpy(x_{name} + r * {size}, weights + {offset} + (size_t)w * {size}, "
+                         f"{size * 4}); }}")
+    lines.append("      }")
+    calls = {c.kind: _call(c, spec) for c in cells}
+    if spec.specialize:
+        lines += [
+            f"      float* dst = rows == {spec.rows} ? st + (size_t)t0 * {S} : tile_leaf;",
+            f"      if (b == 0) {{ if ({calls['leaf']('dst')}) return 1; }}",
+            f"      else if ({calls['internal']('dst')}) return 1;",
+            f"      if (dst == tile_leaf) memcpy(st + (size_t)t0 * {S}, tile_leaf, (size_t)rows * {S * 4});",
+        ]
+    else:  # one loop nest for every node: both cells, then a per-node is-leaf test
+        lines += [
+            f"      if ({calls['leaf']('tile_leaf')}) return 1;",
+            f"      if ({calls['internal']('tile_internal')}) return 1;",
+            "      for (int r = 0; r < rows; ++r)",
+            f"        memcpy(st + (size_t)(t0 + r) * {S}, (t0 + r >= first_leaf ? tile_leaf : tile_internal) + "
+            f"r * {S}, {S * 4});",
+        ]
+    lines += [
+        "    }",
+        "  }",
+        "  for (int o = 0; o < n_out; ++o)",
+        f"    memcpy(out + (size_t)o * {spec.out_size}, st + (size_t)newid[out_nodes[o]] * {S} + {spec.out_offset}, "
+        f"{spec.out_size * 4});",
+        "  return 0;",
+        "}",
+    ]
+    driver = "#include <string.h>\n" + LINEARIZE + "\n" + "\n".join(lines) + "\n"
+    return r.render_module(bodies, driver), layout
+
+
+def _call(cell, spec):
+    def call(dst):
+        args = []
+        for a in cell.args:
+            if a[0] == "child":
+                args.append(f"g{a[1]}")
+            elif a[0] == "input":
+                args.append(f"x_{a[1]}")
+            elif a[0] == "weight":
+                args.append(f"weights + {a[1]}")
+            else:
+                args.append(dst)
+        args += [f"t_{cell.kind}{i}" for i in range(len(cell.func.temps))]
+        return f"cell_{cell.kind}({', '.join(args)})"
+    return call
