@@ -8,9 +8,9 @@ is one fused loop nest over a tile of nodes, and one generated C function runs t
 """
 from .compile import CompiledModel, compile  # noqa: A004 - alt.recursive.compile is the verb users know
 from .model import Cell, ModelError, RecursiveModel
-from .reference import run_reference
+from .reference import reference, run_reference
 from .structure import DAG, StructureError, Tree
 from . import models
 
 __all__ = ["Cell", "CompiledModel", "DAG", "ModelError", "RecursiveModel", "StructureError", "Tree", "compile",
-           "models", "run_reference"]
+           "models", "reference", "run_reference"]

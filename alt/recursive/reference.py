@@ -1,85 +1,105 @@
-"""The reference semantics: a plain per-node numpy recursion over each structure, with the models'
-equations written out again (independently of their cells)."""
+"""The reference semantics: the models' equations written out again (independently of their alt
+cells) over an array module, run node by node with numpy. The same equations run on torch tensors
+give the PyTorch baselines (experiments.recursive_baselines), per node or level by level.
+
+States are dicts of (nodes, size) arrays; W x is written x @ W.T so that a row is a node.
+"""
 import numpy as np
 
 from .structure import concat, to_arrays
 
 
-def _sig(x):
-    return 1.0 / (1.0 + np.exp(-x))
+class NumpyOps:
+    def __init__(self):
+        self.sig = lambda x: 1.0 / (1.0 + np.exp(-x))
+        self.tanh, self.relu = np.tanh, lambda x: np.maximum(x, 0.0)
+        self.cat = lambda xs, axis: np.concatenate(xs, axis=axis)
+        self.asarray = lambda a: a
 
 
-def _cells(model):
-    """(leaf(word), internal(children states, word)) of a model, in numpy. A state is a dict."""
-    w, t, name = model.weights, model.inputs, model.name
+def cells(model, ops):
+    """(leaf(x inputs {name: (B, E)}), internal(children [{state: (B, size)}], x)) of a model."""
+    w = {k: ops.asarray(v) for k, v in model.weights.items()}
     H = next(iter(model.states.values()))
-    zero = {s: np.zeros(size, np.float32) for s, size in model.states.items()}
+    name = model.name
     if name == "treefc":
-        return (lambda x: {"h": t["word"][x]},
-                lambda ch, x: {"h": np.maximum(w["W"] @ np.concatenate([ch[0]["h"], ch[1]["h"]]) + w["b"], 0)})
+        return (lambda x: {"h": x["word"]},
+                lambda ch, x: {"h": ops.relu(ops.cat([ch[0]["h"], ch[1]["h"]], 1) @ w["W"].T + w["b"])})
     if name == "treegru":
         def leaf(x):
-            e = t["word"][x]
-            z = _sig(w["W_zh"][:H] @ e + w["b_rz"][H:])
-            return {"h": (1 - z) * np.tanh(w["W_zh"][H:] @ e + w["b_h"])}
+            zh = x["word"] @ w["W_zh"].T
+            z = ops.sig(zh[:, :H] + w["b_rz"][H:])
+            return {"h": (1 - z) * ops.tanh(zh[:, H:] + w["b_h"])}
 
         def internal(ch, x):
             hlr = ch[0]["h"] + ch[1]["h"]
-            r = _sig(w["U_rz"][:H] @ hlr + w["b_rz"][:H])
-            z = _sig(w["U_rz"][H:] @ hlr + w["b_rz"][H:])
-            g = np.tanh(w["U_h"] @ (r * hlr) + w["b_h"])
+            rz = ops.sig(hlr @ w["U_rz"].T + w["b_rz"])
+            r, z = rz[:, :H], rz[:, H:]
+            g = ops.tanh((r * hlr) @ w["U_h"].T + w["b_h"])
             return {"h": (1 - z) * g + z * hlr}
         return leaf, internal
     if name == "treelstm":
         def tail(iou, fc):
-            i, o, u = _sig(iou[:H]), _sig(iou[H:2 * H]), np.tanh(iou[2 * H:])
+            i, o, u = ops.sig(iou[:, :H]), ops.sig(iou[:, H:2 * H]), ops.tanh(iou[:, 2 * H:])
             c = i * u + fc
-            return {"h": o * np.tanh(c), "c": c}
+            return {"h": o * ops.tanh(c), "c": c}
 
         def internal(ch, x):
             (l, r) = ch
-            iou = w["U_iou"] @ (l["h"] + r["h"]) + w["b_iou"]
-            fl, fr = _sig(w["U_f"] @ l["h"] + w["b_f"]), _sig(w["U_f"] @ r["h"] + w["b_f"])
+            iou = (l["h"] + r["h"]) @ w["U_iou"].T + w["b_iou"]
+            fl, fr = ops.sig(l["h"] @ w["U_f"].T + w["b_f"]), ops.sig(r["h"] @ w["U_f"].T + w["b_f"])
             return tail(iou, fl * l["c"] + fr * r["c"])
-        return (lambda x: tail(w["W_iou"] @ t["word"][x] + w["b_iou"], 0.0)), internal
+        return (lambda x: tail(x["word"] @ w["W_iou"].T + w["b_iou"], 0.0)), internal
     if name == "mvrnn":
         def internal(ch, x):
             (l, r) = ch
-            Ml, Mr = l["M"].reshape(H, H), r["M"].reshape(H, H)
-            v = np.tanh(w["W_v"] @ np.concatenate([Mr @ l["v"], Ml @ r["v"]]) + w["b_v"])
-            M = w["W_M"] @ np.concatenate([Ml, Mr]) + w["b_M"][:, None]
-            return {"v": v, "M": M.ravel()}
-        return (lambda x: {"v": t["v"][x], "M": t["M"][x]}), internal
+            B = l["v"].shape[0]
+            Ml, Mr = l["M"].reshape(B, H, H), r["M"].reshape(B, H, H)
+            a = (Mr @ l["v"].reshape(B, H, 1)).reshape(B, H)
+            b = (Ml @ r["v"].reshape(B, H, 1)).reshape(B, H)
+            v = ops.tanh(ops.cat([a, b], 1) @ w["W_v"].T + w["b_v"])
+            M = w["W_M"] @ ops.cat([Ml, Mr], 1) + w["b_M"].reshape(H, 1)
+            return {"v": v, "M": M.reshape(B, H * H)}
+        return (lambda x: {"v": x["v"], "M": x["M"]}), internal
     if name == "dagrnn":
         def internal(ch, x):
-            hs = sum(c["h"] for c in ch)
-            return {"h": np.maximum(w["W"] @ t["word"][x] + w["U"] @ hs + w["b"], 0)}
-        return (lambda x: {"h": np.maximum(w["W"] @ t["word"][x] + w["b"], 0)}), internal
-    raise ValueError(f"no numpy reference for model {name!r}")
+            hs = ch[0]["h"]
+            for c in ch[1:]:
+                hs = hs + c["h"]
+            return {"h": ops.relu(x["word"] @ w["W"].T + hs @ w["U"].T + w["b"])}
+        return (lambda x: {"h": ops.relu(x["word"] @ w["W"].T + w["b"])}), internal
+    raise ValueError(f"no reference equations for model {name!r}")
 
 
-def run_reference(model, batch):
-    """(len(batch), output size): the root output state of each structure, node by node."""
-    leaf, internal = _cells(model)
-    zero = {s: np.zeros(size, np.float32) for s, size in model.states.items()}
+def run_reference(model, batch, ops=None):
+    """(len(batch), output size): the root output state of each structure, computed node by node
+    in post-order (a plain recursion, without Python's recursion limit)."""
+    ops = ops or NumpyOps()
+    leaf, internal = cells(model, ops)
+    tables = {k: ops.asarray(v) for k, v in model.inputs.items()}
+    zero = {s: ops.asarray(np.zeros((1, size), np.float32)) for s, size in model.states.items()}
     child, word, roots = concat([to_arrays(x) for x in batch], model.max_children)
     states = {}
     for root in roots:
         stack = [int(root)]
-        while stack:  # iterative post-order: a node is computed once all its children are
+        while stack:
             i = stack[-1]
             if i in states:
                 stack.pop()
                 continue
-            kids = [int(c) for c in child[i] if c >= 0]
-            todo = [c for c in kids if c not in states]
+            todo = [int(c) for c in child[i] if c >= 0 and int(c) not in states]
             if todo:
                 stack.extend(todo)
                 continue
             stack.pop()
-            if not kids:
-                states[i] = leaf(int(word[i]))
+            x = {k: t[int(word[i]):int(word[i]) + 1] if word[i] >= 0 else t[:1] * 0 for k, t in tables.items()}
+            if np.all(child[i] < 0):
+                states[i] = leaf(x)
             else:
-                ch = [states[int(c)] if c >= 0 else zero for c in child[i]]
-                states[i] = internal(ch, int(word[i]))
-    return np.stack([states[int(r)][model.output] for r in roots]).astype(np.float32)
+                states[i] = internal([states[int(c)] if c >= 0 else zero for c in child[i]], x)
+    return [states[int(r)][model.output] for r in roots]
+
+
+def reference(model, batch):
+    """run_reference with numpy, stacked into one (len(batch), size) float32 array."""
+    return np.concatenate(run_reference(model, batch)).astype(np.float32)
