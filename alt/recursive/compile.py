@@ -142,10 +142,9 @@ class CompiledModel:
     def prepare(self, batch):
         """(child, word, roots) arrays of a batch, checked: the Python half of linearization."""
         from codegen.recursive import workspace_bytes
-        if not isinstance(batch, (list, tuple)) or (isinstance(batch, tuple) and len(batch) == 2
-                                                    and isinstance(batch[0], np.ndarray)):
+        if not isinstance(batch, list):  # a tuple would be ambiguous with a nested-tuple tree
             raise StructureError(f"model {self.model.name}: a batch must be a list of structures, got "
-                                 f"{type(batch).__name__}")
+                                 f"{type(batch).__name__}; wrap a single tree as [tree]")
         child, word, roots = concat([to_arrays(x) for x in batch], self.model.max_children)
         if self._uses_input:
             bad = np.flatnonzero((word < -1) | (word >= self.model.vocab))

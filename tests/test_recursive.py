@@ -1,0 +1,161 @@
+"""Recursive models (alt.recursive): every model and every ablation switch against the per-node
+numpy recursion and PyTorch eager, on many tree shapes; bad structures and declarations."""
+import numpy as np
+import pytest
+
+import alt
+from alt.recursive import DAG, ModelError, RecursiveModel, StructureError, Tree, compile, data, models, reference
+
+SIZES = {"treefc": 32, "treegru": 32, "treelstm": 32, "mvrnn": 16, "dagrnn": 32}
+VOCAB = 50
+
+
+def make(name):
+    return models.MODELS[name](hidden=SIZES[name], vocab=VOCAB, seed=1)
+
+
+def skewed(depth, seed=0):
+    """A left-deep tree: ((((w, w), w), w) ...)."""
+    rng = np.random.default_rng(seed)
+    t = int(rng.integers(VOCAB))
+    for _ in range(depth):
+        t = (t, int(rng.integers(VOCAB)))
+    return t
+
+
+TREES = {
+    "single node": [7],
+    "chain": [data.chain(6, vocab=VOCAB)],
+    "complete": [data.complete(3, vocab=VOCAB)],
+    "skewed": [skewed(9)],
+    "mixed batch": [7, ((1, 2), 3), data.complete(2, seed=2, vocab=VOCAB), skewed(5, 1)]
+                   + data.sst_like(6, seed=4, vocab=VOCAB),
+}
+DAGS = {"grid": [data.grid(4, 5, vocab=VOCAB)], "single node": [DAG([[]], np.array([3]))],
+        "mixed batch": [data.grid(2, 3, vocab=VOCAB), DAG([[], [0], [0, 1]], np.array([1, 2, 3])),
+                        data.grid(3, 1, vocab=VOCAB)]}
+OPTIONS = {"all on": {}, "no batching": {"batching": False}, "no leaf specialization": {"leaf_specialization": False},
+           "no fusion": {"fusion": False}, "rows 3": {"rows": 3}}
+
+
+@pytest.fixture(scope="module")
+def compiled():
+    cache = {}
+
+    def get(name, opts):
+        key = (name, opts)
+        if key not in cache:
+            cache[key] = compile(make(name), **OPTIONS[opts])
+        return cache[key]
+    return get
+
+
+@pytest.mark.parametrize("opts", list(OPTIONS))
+@pytest.mark.parametrize("name", list(models.MODELS))
+def test_models_match_the_numpy_recursion(compiled, name, opts):
+    net, model = compiled(name, opts), make(name)
+    for shape, batch in (DAGS if model.kind == "dag" else TREES).items():
+        got, want = net(batch), reference(model, batch)
+        assert got.shape == (len(batch), model.states[model.output])
+        np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-5, err_msg=f"{name} {opts} on {shape}")
+
+
+@pytest.mark.parametrize("name", list(models.MODELS))
+def test_models_match_pytorch_eager(compiled, name):
+    from experiments.recursive_baselines import TorchBatched, TorchEager
+    model = make(name)
+    batch = DAGS["mixed batch"] if model.kind == "dag" else TREES["mixed batch"]
+    got = compiled(name, "all on")(batch)
+    for baseline in (TorchEager(model), TorchBatched(model)):
+        np.testing.assert_allclose(got, baseline(batch), rtol=2e-4, atol=2e-5, err_msg=type(baseline).__name__)
+
+
+def test_tree_forms_agree(compiled):
+    """The same tree as nested tuples, as a parent-pointer array and as child arrays."""
+    net = compiled("treelstm", "all on")
+    nested = ((4, 5), (6, (7, 8)))
+    # pre-order parent array of the same tree, children in order
+    tree = Tree(np.array([-1, 0, 1, 1, 0, 4, 4, 6, 6]), np.array([-1, -1, 4, 5, -1, 6, -1, 7, 8]))
+    a, b = net([nested]), net([tree])
+    np.testing.assert_array_equal(a, b)
+    from alt.recursive.structure import from_nested
+    np.testing.assert_array_equal(net([from_nested(nested)]), a)
+
+
+def test_linearization_numbers_internal_nodes_first_and_batches_by_height():
+    from experiments.recursive_baselines import heights
+    from alt.recursive.structure import from_nested
+    child, _ = from_nested(((1, 2), (3, (4, 5))))
+    h = heights(child)
+    assert list(h) == [3, 1, 0, 0, 2, 0, 1, 0, 0]
+    specialized, generic = compile(make("treefc")), compile(make("treefc"), leaf_specialization=False)
+    assert "t0 + r >= first_leaf" in generic.source  # a per-node is-leaf test ...
+    assert "t0 + r >= first_leaf" not in specialized.source and "if (b == 0)" in specialized.source  # ... or none
+
+
+def test_bad_structures_are_clear_errors(compiled):
+    net = compiled("treelstm", "all on")
+    with pytest.raises(StructureError, match="node 1 of the batch .* is on a cycle"):
+        net([Tree(np.array([-1, 2, 1]), np.array([-1, 3, 3]))])
+    two_parents = (np.array([[1, 2], [2, -1], [-1, -1]], np.int32), np.array([-1, -1, 3], np.int32))
+    with pytest.raises(StructureError, match="node 2 .* has two parents"):
+        net([two_parents])
+    with pytest.raises(StructureError, match="node 0 has 3 children; this model allows at most 2"):
+        net([(1, 2, 3)])
+    with pytest.raises(StructureError, match=f"word index {VOCAB}; the input tables have {VOCAB} rows"):
+        net([(1, VOCAB)])
+    with pytest.raises(StructureError, match="an empty batch"):
+        net([])
+    with pytest.raises(StructureError, match="'a' is neither a word index"):
+        net([(1, "a")])
+    with pytest.raises(StructureError, match="2 roots"):
+        net([Tree(np.array([-1, -1]), np.array([1, 2]))])
+    with pytest.raises(StructureError, match="node 1 has parent 5"):
+        net([Tree(np.array([-1, 5]), np.array([1, 2]))])
+    with pytest.raises(StructureError, match="a list of structures"):
+        net(((1, 2), 3))
+    dag = compiled("dagrnn", "all on")
+    with pytest.raises(StructureError, match="is on a cycle"):
+        dag([DAG([[1], [0]], np.array([1, 2]))])
+    with pytest.raises(StructureError, match="node 0 reads node 7"):
+        dag([DAG([[7]], np.array([1]))])
+    # the failed calls left the compiled model usable
+    np.testing.assert_allclose(net([((1, 2), 3)]), reference(make("treelstm"), [((1, 2), 3)]), rtol=2e-4, atol=2e-5)
+
+
+def test_bad_declarations_are_clear_errors():
+    H = 8
+
+    def leaf(c):
+        return {"h": c.input("word")}
+
+    emb = np.zeros((5, H), "f4")
+    with pytest.raises(ModelError, match="structure kind 'graph'"):
+        RecursiveModel("m", "graph", 2, {"h": H}, leaf, leaf, inputs={"word": emb})
+    with pytest.raises(ModelError, match="state 'h' has size 0"):
+        RecursiveModel("m", "tree", 2, {"h": 0}, leaf, leaf, inputs={"word": emb})
+    with pytest.raises(ModelError, match="weight name 'bad name'"):
+        RecursiveModel("m", "tree", 2, {"h": H}, leaf, leaf, weights={"bad name": np.ones(2)})
+    with pytest.raises(ModelError, match="non-finite"):
+        RecursiveModel("m", "tree", 2, {"h": H}, leaf, leaf, weights={"W": np.array([np.nan])})
+
+    def wrong_states(c):
+        return {"x": c.input("word")}
+    m = RecursiveModel("m", "tree", 2, {"h": H}, leaf, wrong_states, inputs={"word": emb})
+    with pytest.raises(ModelError, match=r"internal cell returned \['x'\]; it must return a dict with every state"):
+        compile(m)
+
+    def wrong_shape(c):
+        h = c.child(0)
+        return {"h": alt.compute((c.rows, H + 1), lambda n, j: h[n, 0])}
+    m = RecursiveModel("m", "tree", 2, {"h": H}, leaf, wrong_shape, inputs={"word": emb})
+    with pytest.raises(ModelError, match=r"state 'h' is \(8, 9\); it must be a tensor of shape \(8, 8\)"):
+        compile(m)
+
+    def unknown_child(c):
+        return {"h": c.child(2)}
+    m = RecursiveModel("m", "tree", 2, {"h": H}, leaf, unknown_child, inputs={"word": emb})
+    with pytest.raises(ModelError, match="child 2; nodes have children 0..1"):
+        compile(m)
+    with pytest.raises(alt.AltError, match="rows=0"):
+        compile(make("treefc"), rows=0)
