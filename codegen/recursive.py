@@ -2,7 +2,9 @@
 that linearizes a batch of structures and runs every batch of nodes through the cells.
 
     int alt_model(int n, const int* child, const int* word, int n_out, const int* out_nodes,
-                  float* out, const float* weights, char* ws, int* bad_node)
+                  float* out, const float* weights, char* ws, int* bad_node, int linearize_only)
+
+(linearize_only: stop after linearizing, to time that pass alone.)
 
 The driver's text is built from integers and fixed identifiers only.
 """
@@ -15,7 +17,7 @@ from .c_render import CRenderer
 
 LINEARIZE = (Path(__file__).with_name("linearize.c")).read_text()
 SIGNATURE = ("int alt_model(int n, const int* child, const int* word, int n_out, const int* out_nodes, "
-             "float* out, const float* weights, char* ws, int* bad_node)")
+             "float* out, const float* weights, char* ws, int* bad_node, int linearize_only)")
 
 
 @dataclass
@@ -73,7 +75,7 @@ def render(spec, cells):
         "  int nb, first_leaf;",
         f"  int rc = alt_linearize(n, {spec.k}, {int(spec.tree)}, child, word, newid, lchild, lword, bstart, blen,"
         " &nb, &first_leaf, scratch, bad_node);",
-        "  if (rc) return rc;",
+        "  if (rc || linearize_only) return rc;",
         f"  memset(st + (size_t)n * {spec.state_size}, 0, {spec.state_size * 4});",
         "  for (int b = 0; b < nb; ++b) {",
         "    int end = bstart[b] + blen[b];",

@@ -6,7 +6,8 @@ import pytest
 import alt
 from alt.recursive import DAG, ModelError, RecursiveModel, StructureError, Tree, compile, data, models, reference
 
-SIZES = {"treefc": 32, "treegru": 32, "treelstm": 32, "mvrnn": 16, "dagrnn": 32}
+# 32: cells fused by blocks of rows; 128: by blocks of hidden units shared among the cores
+SIZES = {"treefc": 32, "treegru": 128, "treelstm": 128, "mvrnn": 16, "dagrnn": 128}
 VOCAB = 50
 
 
@@ -68,6 +69,13 @@ def test_models_match_pytorch_eager(compiled, name):
     got = compiled(name, "all on")(batch)
     for baseline in (TorchEager(model), TorchBatched(model)):
         np.testing.assert_allclose(got, baseline(batch), rtol=2e-4, atol=2e-5, err_msg=type(baseline).__name__)
+
+
+def test_small_hidden_sizes_fuse_by_rows():
+    """Below two blocks of hidden units the fused cell is cut by rows, also with a (rows, 2, H) state."""
+    model = models.tree_lstm(hidden=24, vocab=VOCAB, seed=2)
+    batch = TREES["mixed batch"]
+    np.testing.assert_allclose(compile(model)(batch), reference(model, batch), rtol=2e-4, atol=2e-5)
 
 
 def test_tree_forms_agree(compiled):

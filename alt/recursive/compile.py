@@ -157,7 +157,7 @@ class CompiledModel:
             self._ws = np.zeros(need + 64, np.uint8)
         return child, word, roots
 
-    def run(self, prepared):
+    def run(self, prepared, linearize_only=False):
         child, word, roots = prepared
         out = np.empty((len(roots), self.model.states[self.model.output]), np.float32)
         c = self._ffi.cast
@@ -165,20 +165,13 @@ class CompiledModel:
         rc = self._lib.alt_model(len(word), c("int*", child.ctypes.data), c("int*", word.ctypes.data), len(roots),
                                  c("int*", roots.ctypes.data), c("float*", out.ctypes.data),
                                  c("float*", self._weights.ctypes.data), c("char*", base + (-base % 64)),
-                                 c("int*", self._bad.ctypes.data))
+                                 c("int*", self._bad.ctypes.data), int(linearize_only))
         if rc:
             why = LINEARIZE_ERRORS.get(rc, f"made the generated code fail (code {rc})")
             raise StructureError(f"model {self.model.name}: node {int(self._bad[0])} of the batch (numbered "
                                  f"across the batch's structures in order) {why}")
         return out
 
-    def time(self, batch, repeat=10, warmup=10):
-        """(mean, median) seconds per call of net(batch), linearization included, after warm-up runs."""
-        for _ in range(warmup):
-            self(batch)
-        ts = []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            self(batch)
-            ts.append(time.perf_counter() - t0)
-        return float(np.mean(ts)), float(np.median(ts))
+    def linearize(self, batch):
+        """Only the linearization of net(batch): checks and child arrays in Python, then the C pass."""
+        self.run(self.prepare(batch), linearize_only=True)

@@ -135,8 +135,9 @@ class Cell:
 
 
 def cell_definition(model, which, rows):
-    """(Cell, state tensor (rows, state_size)) of the model's `which` cell ('leaf' or 'internal'):
-    the cell's outputs joined into one state row per node."""
+    """(Cell, state tensor) of the model's `which` cell ('leaf' or 'internal'): the cell's outputs
+    joined into one state row per node, (rows, state_size), or (rows, states, size) when every
+    state has the same size (the same bytes, with the hidden units as the last axis)."""
     cell = Cell(model, rows)
     fn = model.leaf if which == "leaf" else model.internal
     outs = fn(cell)
@@ -150,6 +151,10 @@ def cell_definition(model, which, rows):
             raise ModelError(f"model {model.name}: the {which} cell's state {s!r} is {shape}; it must be a "
                              f"tensor of shape {(rows, model.states[s])}")
     order = list(model.states)
+    sizes = set(model.states.values())
+    if len(order) > 1 and len(sizes) == 1:  # equal sizes: (rows, states, hidden), the same memory
+        return cell, compute((rows, len(order), sizes.pop()), lambda n, q, j: _pick(
+            [outs[s][n, j] for s in order], q), name="state")
 
     def join(n, j):  # select(j < end of state 0, state 0, select(j < end of state 1, ...))
         value = None
@@ -159,3 +164,11 @@ def cell_definition(model, which, rows):
             value = read if value is None else E.select(j < model.offsets[order[i + 1]], read, value)
         return value
     return cell, compute((rows, model.state_size), join, name="state")
+
+
+def _pick(values, q):
+    """values[q] for a loop variable q: select(q == 0, v0, select(q == 1, v1, ...))."""
+    out = values[-1]
+    for i in reversed(range(len(values) - 1)):
+        out = E.select(q == i, values[i], out)
+    return out

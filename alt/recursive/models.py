@@ -22,6 +22,13 @@ def _mv(rows, out, size, fn, name):
     return compute((rows, out), lambda n, j: E.sum_(fn(n, j, k), axis=k), name=name)
 
 
+def _gates(rows, gates, out, size, fn, name):
+    """out[n, g, j] = sum over k < size of fn(n, g, j, k): several gates of the same hidden units,
+    with the hidden axis last (so that a block of hidden units needs only its own gate columns)."""
+    k = reduce_axis(size, "k")
+    return compute((rows, gates, out), lambda n, g, j: E.sum_(fn(n, g, j, k), axis=k), name=name)
+
+
 def tree_fc(hidden=256, vocab=1000, seed=0):
     """Leaf: h = Emb[word]. Internal: h = relu(W [h_l; h_r] + b)."""
     H = hidden
@@ -50,19 +57,20 @@ def tree_gru(hidden=256, vocab=1000, seed=0):
 
     def leaf(c):
         x, W, b_rz, b_h = c.input("word"), c.weight("W_zh"), c.weight("b_rz"), c.weight("b_h")
-        zh = _mv(c.rows, 2 * H, H, lambda n, j, k: W[j, k] * x[n, k], "zh")
-        return {"h": compute((c.rows, H), lambda n, j: (1.0 - E.sigmoid(zh[n, j] + b_rz[H + j])) *
-                             E.tanh(zh[n, H + j] + b_h[j]), name="h")}
+        zh = _gates(c.rows, 2, H, H, lambda n, g, j, k: W[g * H + j, k] * x[n, k], "zh")
+        return {"h": compute((c.rows, H), lambda n, j: (1.0 - E.sigmoid(zh[n, 0, j] + b_rz[H + j])) *
+                             E.tanh(zh[n, 1, j] + b_h[j]), name="h")}
 
     def internal(c):
         hl, hr, U_rz, U_h = c.child(0), c.child(1), c.weight("U_rz"), c.weight("U_h")
         b_rz, b_h = c.weight("b_rz"), c.weight("b_h")
         hlr = compute((c.rows, H), lambda n, j: hl[n, j] + hr[n, j], name="hlr")
-        rz = _mv(c.rows, 2 * H, H, lambda n, j, k: U_rz[j, k] * hlr[n, k], "rz")
-        g = _mv(c.rows, H, H, lambda n, j, k: U_h[j, k] * (E.sigmoid(rz[n, k] + b_rz[k]) * hlr[n, k]), "g")
+        r = _mv(c.rows, H, H, lambda n, j, k: U_rz[j, k] * hlr[n, k], "r")
+        zpre = _mv(c.rows, H, H, lambda n, j, k: U_rz[H + j, k] * hlr[n, k], "z")
+        g = _mv(c.rows, H, H, lambda n, j, k: U_h[j, k] * (E.sigmoid(r[n, k] + b_rz[k]) * hlr[n, k]), "g")
 
         def h(n, j):
-            z = E.sigmoid(rz[n, H + j] + b_rz[H + j])
+            z = E.sigmoid(zpre[n, j] + b_rz[H + j])
             return (1.0 - z) * E.tanh(g[n, j] + b_h[j]) + z * hlr[n, j]
         return {"h": compute((c.rows, H), h, name="h")}
     return RecursiveModel("treegru", "tree", 2, {"h": H}, leaf, internal, w, {"word": emb})
@@ -79,21 +87,21 @@ def tree_lstm(hidden=256, vocab=1000, seed=0):
 
     def tail(c, iou, b, fc=None):
         def cell_c(n, j):
-            i, u = E.sigmoid(iou[n, j] + b[j]), E.tanh(iou[n, 2 * H + j] + b[2 * H + j])
+            i, u = E.sigmoid(iou[n, 0, j] + b[j]), E.tanh(iou[n, 2, j] + b[2 * H + j])
             return i * u + (fc(n, j) if fc else 0.0)
         cc = compute((c.rows, H), cell_c, name="c")
-        h = compute((c.rows, H), lambda n, j: E.sigmoid(iou[n, H + j] + b[H + j]) * E.tanh(cc[n, j]), name="h")
+        h = compute((c.rows, H), lambda n, j: E.sigmoid(iou[n, 1, j] + b[H + j]) * E.tanh(cc[n, j]), name="h")
         return {"h": h, "c": cc}
 
     def leaf(c):
         x, W = c.input("word"), c.weight("W_iou")
-        iou = _mv(c.rows, 3 * H, H, lambda n, j, k: W[j, k] * x[n, k], "iou")
+        iou = _gates(c.rows, 3, H, H, lambda n, g, j, k: W[g * H + j, k] * x[n, k], "iou")
         return tail(c, iou, c.weight("b_iou"))
 
     def internal(c):
         hl, hr, cl, cr = c.child(0, "h"), c.child(1, "h"), c.child(0, "c"), c.child(1, "c")
         U, U_f, b_f = c.weight("U_iou"), c.weight("U_f"), c.weight("b_f")
-        iou = _mv(c.rows, 3 * H, H, lambda n, j, k: U[j, k] * (hl[n, k] + hr[n, k]), "iou")
+        iou = _gates(c.rows, 3, H, H, lambda n, g, j, k: U[g * H + j, k] * (hl[n, k] + hr[n, k]), "iou")
         fl = _mv(c.rows, H, H, lambda n, j, k: U_f[j, k] * hl[n, k], "fl")
         fr = _mv(c.rows, H, H, lambda n, j, k: U_f[j, k] * hr[n, k], "fr")
         return tail(c, iou, c.weight("b_iou"), lambda n, j: E.sigmoid(fl[n, j] + b_f[j]) * cl[n, j] +

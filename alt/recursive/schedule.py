@@ -1,17 +1,26 @@
-"""Schedules of a cell's tile definition: fused (every gate and the elementwise tail in one loop nest
-per block of rows) or unfused (each operator its own loop nest, intermediates in memory), and the
-pre-transformed weight layouts."""
+"""Schedules of a cell's tile definition, and the pre-transformed weight layouts.
+
+fused: the state's hidden units are cut into blocks of BLOCK columns, shared among the cores;
+for each block every gate the block needs (each matrix product read only by the tail) is computed
+in a register tile right there, then the whole elementwise tail. Each core streams only its own
+slice of the weights, and gates never leave the cache. This needs the gates' hidden axis last and
+the state as (rows, states, hidden) or (rows, hidden); other cells (MV-RNN's matrix state) are
+fused by blocks of rows instead.
+unfused: each operator of the cell is its own loop nest over the tile (alt's default schedule),
+intermediates through memory.
+"""
 from .. import expr as E
 from ..ops.default import _width, schedule_stage
 from ..schedule import create_schedule
 from ..tensor import PlaceholderOp
 
-ROWS = 4  # rows of a register tile, and the rows of the fused loop's block
+ROWS = 4  # rows of a register tile
+BLOCK = 64  # hidden units per block of the fused loop nest
 
 
 def schedule_cell(state, fusion=True):
     s = create_schedule(state)
-    _transpose_weights(s, state)
+    _transpose_weights(s)
     for st in list(s.stages):
         if st.op.tag == "view" or (fusion and not st.reduce_axis and st.tensor is not state):
             st.compute_inline()
@@ -21,36 +30,49 @@ def schedule_cell(state, fusion=True):
                 schedule_stage(s, st)
         return s
     out = s[state]
-    n, j = out.axis
-    no, ni = out.split(n, factor=ROWS)
-    jo, ji = out.split(j, factor=_width(out))
-    out.reorder(no, ni, jo, ji)
-    out.vectorize(ji)
-    out.parallel(no)
+    hidden = state.shape[-1]
+    by_columns = hidden % BLOCK == 0 and hidden // BLOCK >= 2
+    if by_columns:
+        n, *mid, j = out.axis
+        jo, ji = out.split(j, factor=BLOCK)
+        jio, jii = out.split(ji, factor=_width(out))
+        out.reorder(jo, n, *mid, jio, jii)
+        out.vectorize(jii)
+        out.parallel(jo)
+        at = jo
+    else:
+        n, *mid, j = out.axis
+        at, ni = out.split(n, factor=ROWS)
+        jo, ji = out.split(j, factor=_width(out))
+        out.reorder(at, ni, *mid, jo, ji)
+        out.vectorize(ji)
+        out.parallel(at)
     consumers = _consumers(s)
     for st in list(s.stages):
         if st.attach is not None or st.tensor is state or not st.reduce_axis:
             continue
-        if consumers.get(id(st.tensor)) == [id(state)] and len(st.axis) == 2:
+        # a gate block of the state block: its hidden axis is the state's (by columns), or any matrix (by rows)
+        fits = st.tensor.shape[-1] == hidden if by_columns else len(st.axis) == 2
+        if consumers.get(id(st.tensor)) == [id(state)] and fits:
             _register_tile(s, st)
-            st.compute_at(out, no)
-        else:  # read by several stages (or not a matrix): computed for the whole tile first
+            st.compute_at(out, at)
+        else:  # read by several stages: computed for the whole tile first
             schedule_stage(s, st)
     return s
 
 
 def _register_tile(s, st):
-    """A 4-row x 64-column accumulator tile for a reduction computed inside the fused loop."""
+    """An accumulator tile of ROWS rows x 4 vectors for a reduction computed inside the fused loop."""
     width = _width(st)
     local = s.cache_write(st.tensor)
-    u, v = st.axis
+    u, *mid, v = st.axis
     uo, ui = st.split(u, factor=ROWS)
     vo, vi = st.split(v, factor=4 * width)
-    st.reorder(uo, vo, ui, vi)
+    st.reorder(uo, *mid, vo, ui, vi)
     st.vectorize(vi)
     s[local].compute_at(st, vo)
     lt = s[local]
-    lu, lv = lt.axis
+    *_, lu, lv = lt.axis
     lt.reorder(*lt.reduce_axis, lu, lv)
     lt.vectorize(lv)
     lt.unroll(lu)
@@ -81,7 +103,7 @@ def _reads(st, s):
     return found
 
 
-def _transpose_weights(s, state):
+def _transpose_weights(s):
     """Store a 2-d weight read as W[j, k] (k a reduction axis) as W[k, j], so that the vectorized
     output loop reads it contiguously: weights are packed once, pre-transformed."""
     done = set()
