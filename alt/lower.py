@@ -43,7 +43,7 @@ class _Lowerer:
                     self.buffers[id(st.tensor)] = buf
                     self.temps.append(buf)
                 body.append(self._stage(st, [E.Const(0, "int32")] * len(shape), list(shape)))
-        func = LoweredFunc(self.name, [self.buffers[id(t)] for t in self.args], Block(body), self.temps)
+        func = LoweredFunc(self.name, [self.buffers[id(t)] for t in self.args], _unswitch(Block(body)), self.temps)
         _check_parallel(func.body, None)
         return func
 
@@ -316,6 +316,28 @@ def _nest(loops, body, with_attached=True):
             body = If(E.Logical("and", lp["ifs"]) if len(lp["ifs"]) > 1 else lp["ifs"][0], body)
         body = For(lp["var"], lp["ext"], lp["kind"], body, lp["bounds"], lp["pragmas"])
     return body
+
+
+def _unswitch(s):
+    """A vectorized loop storing select(c, a, b) where c does not change inside the loop becomes
+    if (c) loop storing a; if (!c) loop storing b: no branch left in the vector loop (gcc does not
+    vectorize one that calls exp or tanh)."""
+    if isinstance(s, Block):
+        return Block([_unswitch(x) for x in s.stmts])
+    if isinstance(s, If):
+        return If(s.cond, _unswitch(s.body))
+    if not isinstance(s, For):
+        return s
+    st = s.body
+    if s.kind == "vectorize" and isinstance(st, Store) and isinstance(st.value, E.Select) \
+            and not uses(st.value.cond, s.var):
+        sel = st.value
+        return Block([If(sel.cond, _unswitch(For(s.var, s.extent, s.kind, Store(st.buffer, st.indices, sel.t),
+                                                 s.bounds, s.pragmas))),
+                      If(E.logical("not", sel.cond), _unswitch(For(s.var, s.extent, s.kind,
+                                                                   Store(st.buffer, st.indices, sel.f),
+                                                                   s.bounds, s.pragmas)))])
+    return For(s.var, s.extent, s.kind, _unswitch(s.body), s.bounds, s.pragmas)
 
 
 def _check_parallel(s, outer):

@@ -47,7 +47,13 @@ class CStyleRenderer:
     func_qualifier = ""
     restrict = "restrict"
     index_type = "int32_t"
-    header = ("#include <stdint.h>\n#include <stdbool.h>\n#include <stdlib.h>\n#include <math.h>\n")
+    # ALT_MVEC (set by the compiler where glibc's libmvec links): vectorized exp/log/tanh in simd loops
+    header = ("#include <stdint.h>\n#include <stdbool.h>\n#include <stdlib.h>\n#include <math.h>\n"
+              "#ifdef ALT_MVEC\n" +
+              "".join(f"#pragma omp declare simd simdlen({n}) notinbranch\n{t} {f}({t});\n"
+                      for t, n, names in (("float", 16, ("expf", "logf", "tanhf")), ("double", 8, ("exp", "log", "tanh")))
+                      for f in names) +
+              "#endif\n")
     math_names = {"float32": {"exp": "expf", "log": "logf", "tanh": "tanhf", "sqrt": "sqrtf"},
                   "float64": {"exp": "exp", "log": "log", "tanh": "tanh", "sqrt": "sqrt"}}
 

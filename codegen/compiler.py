@@ -38,10 +38,27 @@ def _version(cc):
     return path, out.stdout.splitlines()[0] if out.stdout else cc
 
 
+@lru_cache(maxsize=None)
+def _mvec(path):
+    """Flags for glibc's vector math library (exp, log, tanh on whole vectors), where it links."""
+    test = ("#pragma omp declare simd simdlen(16) notinbranch\nfloat expf(float);\n"
+            "void f(float* a) {\n#pragma omp simd\nfor (int i = 0; i < 64; ++i) a[i] = expf(a[i]);\n}\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "t.c"
+        src.write_text(test)
+        try:
+            res = subprocess.run([path, *FLAGS, str(src), "-o", str(Path(tmp) / "t.so"), "-lmvec", "-lm"],
+                                 capture_output=True, timeout=60)
+        except (subprocess.TimeoutExpired, OSError):
+            return ()
+    return ("-DALT_MVEC", "-lmvec") if res.returncode == 0 else ()
+
+
 def compile_c(source, flags=FLAGS):
     """Compile `source` into a shared library and return its path (cached)."""
     cc = compiler()
     path, version = _version(cc)
+    flags = tuple(flags) + _mvec(path)
     key = hashlib.sha256("\0".join((source, " ".join(flags), version)).encode()).hexdigest()[:32]
     out = cache_dir() / f"{key}.so"
     if out.exists():

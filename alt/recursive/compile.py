@@ -29,7 +29,7 @@ LINEARIZE_ERRORS = {-1: "reads a node outside the structure", -2: "has two paren
 
 
 class Options:
-    def __init__(self, batching=True, leaf_specialization=True, fusion=True, rows=8):
+    def __init__(self, batching=True, leaf_specialization=True, fusion=True, rows=4):
         if not isinstance(rows, int) or not 1 <= rows <= 256:
             raise AltError(f"recursive compile: rows={rows!r}; give a tile of 1..256 nodes")
         self.batching, self.leaf_specialization, self.fusion = bool(batching), bool(leaf_specialization), bool(fusion)
@@ -40,7 +40,7 @@ class Options:
                 f"fusion={self.fusion}, rows={self.rows})")
 
 
-def compile(model, batching=True, leaf_specialization=True, fusion=True, rows=8):  # noqa: A001 - the verb users know
+def compile(model, batching=True, leaf_specialization=True, fusion=True, rows=4):  # noqa: A001 - the verb users know
     """A CompiledModel running `model` (alt.recursive.RecursiveModel) on batches of structures."""
     from codegen import compile_c
     from codegen.recursive import CellCode, RecursiveSpec, render

@@ -72,8 +72,8 @@ def _register_tile(s, st):
     st.vectorize(vi)
     s[local].compute_at(st, vo)
     lt = s[local]
-    *_, lu, lv = lt.axis
-    lt.reorder(*lt.reduce_axis, lu, lv)
+    lu, *lmid, lv = lt.axis
+    lt.reorder(*lmid, *lt.reduce_axis, lu, lv)
     lt.vectorize(lv)
     lt.unroll(lu)
 

@@ -2,6 +2,20 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <math.h>
+#ifdef ALT_MVEC
+#pragma omp declare simd simdlen(16) notinbranch
+float expf(float);
+#pragma omp declare simd simdlen(16) notinbranch
+float logf(float);
+#pragma omp declare simd simdlen(16) notinbranch
+float tanhf(float);
+#pragma omp declare simd simdlen(8) notinbranch
+double exp(double);
+#pragma omp declare simd simdlen(8) notinbranch
+double log(double);
+#pragma omp declare simd simdlen(8) notinbranch
+double tanh(double);
+#endif
 
 int alt_main(const float* restrict A, const float* restrict B, float* restrict C) {
   #pragma omp parallel for
