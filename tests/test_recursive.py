@@ -140,7 +140,7 @@ def test_bad_declarations_are_clear_errors():
     emb = np.zeros((5, H), "f4")
     with pytest.raises(ModelError, match="structure kind 'graph'"):
         RecursiveModel("m", "graph", 2, {"h": H}, leaf, leaf, inputs={"word": emb})
-    with pytest.raises(ModelError, match="state 'h' has size 0"):
+    with pytest.raises(ModelError, match=r"state 'h' has shape \(0,\); a state is a vector"):
         RecursiveModel("m", "tree", 2, {"h": 0}, leaf, leaf, inputs={"word": emb})
     with pytest.raises(ModelError, match="weight name 'bad name'"):
         RecursiveModel("m", "tree", 2, {"h": H}, leaf, leaf, weights={"bad name": np.ones(2)})

@@ -11,10 +11,12 @@ tensor expressions over a tile of nodes (one cell for leaves, one for internal n
     model = RecursiveModel("treefc", "tree", 2, states={"h": H}, inputs={"word": emb},
                            weights={"W": W, "b": b}, leaf=lambda c: {"h": c.input("word")}, internal=internal)
 
-A node's states are 1-d vectors (a matrix state such as MV-RNN's is stored flattened). A missing
+A node's states are vectors or matrices (MV-RNN's M), stored one after the other in one row per
+node. A missing
 child reads as zeros; a node's input is the row of each input table at the node's word index
 (zeros where the node has none).
 """
+import math
 import re
 
 import numpy as np
@@ -40,7 +42,7 @@ def _check_name(name, what):
 class RecursiveModel:
     """A model over trees (at most `max_children` children per node), sequences or DAGs.
 
-    states: {name: size} of each node's state vectors; inputs: {name: (V, E) table} looked up by a
+    states: {name: size or (rows, columns)} of each node's state vectors or matrices; inputs: {name: (V, E) table} looked up by a
     node's word index; weights: {name: array}; leaf / internal: functions of a Cell returning
     {state name: tensor (cell.rows, size)}; output: the state returned for each structure's root.
     """
@@ -56,11 +58,14 @@ class RecursiveModel:
         self.kind, self.max_children = kind, max_children
         if not states:
             raise ModelError(f"model {name}: no states; give e.g. states={{'h': 256}}")
-        self.states = {}
-        for s, size in states.items():
-            if not isinstance(size, int) or size < 1:
-                raise ModelError(f"model {name}: state {s!r} has size {size!r}; a state is a vector of size >= 1")
-            self.states[_check_name(s, "state")] = size
+        self.states, self.shapes = {}, {}  # flat sizes, and shapes
+        for s, shape in states.items():
+            shape = (shape,) if isinstance(shape, int) else tuple(shape)
+            if not shape or len(shape) > 2 or not all(isinstance(d, int) and d >= 1 for d in shape):
+                raise ModelError(f"model {name}: state {s!r} has shape {shape!r}; a state is a vector (size) or a "
+                                 "matrix (rows, columns) of positive sizes")
+            self.shapes[_check_name(s, "state")] = shape
+            self.states[s] = math.prod(shape)
         self.offsets, off = {}, 0
         for s, size in self.states.items():
             self.offsets[s] = off
@@ -104,7 +109,7 @@ class Cell:
         self.children, self.input_tensors, self.weight_tensors = {}, {}, {}
 
     def child(self, k, state=None):
-        """State `state` (default: the output state) of each node's k-th child: (rows, size)."""
+        """State `state` (default: the output state) of each node's k-th child: (rows, *shape)."""
         m = self.model
         state = state or m.output
         if not isinstance(k, int) or not 0 <= k < m.max_children:
@@ -113,8 +118,10 @@ class Cell:
             raise ModelError(f"model {m.name}: no state {state!r}; states are {list(m.states)}")
         if k not in self.children:
             self.children[k] = placeholder((self.rows, m.state_size), name=f"C{k}")
-        src, off = self.children[k], m.offsets[state]
-        return compute((self.rows, m.states[state]), lambda n, j: src[n, j + off], name=f"C{k}_{state}",
+        src, off, shape = self.children[k], m.offsets[state], m.shapes[state]
+        if len(shape) == 1:
+            return compute((self.rows,) + shape, lambda n, j: src[n, j + off], name=f"C{k}_{state}", tag="view")
+        return compute((self.rows,) + shape, lambda n, i, j: src[n, i * shape[1] + j + off], name=f"C{k}_{state}",
                        tag="view")
 
     def input(self, name):
@@ -136,8 +143,9 @@ class Cell:
 
 def cell_definition(model, which, rows):
     """(Cell, state tensor) of the model's `which` cell ('leaf' or 'internal'): the cell's outputs
-    joined into one state row per node, (rows, state_size), or (rows, states, size) when every
-    state has the same size (the same bytes, with the hidden units as the last axis)."""
+    joined into one state row per node: (rows, size) for one vector state, else (rows, r, width)
+    with every state cut into rows of the common last size `width` (the same bytes as the states
+    one after the other; the hidden units stay the last axis, and no index needs a division)."""
     cell = Cell(model, rows)
     fn = model.leaf if which == "leaf" else model.internal
     outs = fn(cell)
@@ -146,29 +154,36 @@ def cell_definition(model, which, rows):
         raise ModelError(f"model {model.name}: the {which} cell returned {got}; it must return a dict with "
                          f"every state {sorted(model.states)}")
     for s, t in outs.items():
-        if not isinstance(t, Tensor) or t.shape != (rows, model.states[s]):
+        want = (rows,) + model.shapes[s]
+        if not isinstance(t, Tensor) or t.shape != want:
             shape = t.shape if isinstance(t, Tensor) else type(t).__name__
             raise ModelError(f"model {model.name}: the {which} cell's state {s!r} is {shape}; it must be a "
-                             f"tensor of shape {(rows, model.states[s])}")
+                             f"tensor of shape {want}")
     order = list(model.states)
-    sizes = set(model.states.values())
-    if len(order) > 1 and len(sizes) == 1:  # equal sizes: (rows, states, hidden), the same memory
-        return cell, compute((rows, len(order), sizes.pop()), lambda n, q, j: _pick(
-            [outs[s][n, j] for s in order], q), name="state")
+    widths = {model.shapes[s][-1] for s in order}
+    if len(order) == 1 and outs[order[0]].ndim == 2:
+        t = outs[order[0]]
+        return cell, compute((rows, model.state_size), lambda n, j: t[n, j], name="state")
+    if len(widths) == 1:
+        # every state has the same last size: the state is (rows, matrix rows, width), the same bytes
+        width, starts, r = widths.pop(), [], 0
+        for s in order:
+            starts.append(r)
+            r += model.states[s] // width
 
-    def join(n, j):  # select(j < end of state 0, state 0, select(j < end of state 1, ...))
-        value = None
-        for i in reversed(range(len(order))):
-            t, off = outs[order[i]], model.offsets[order[i]]
-            read = t[n, j - off] if off else t[n, j]
-            value = read if value is None else E.select(j < model.offsets[order[i + 1]], read, value)
-        return value
-    return cell, compute((rows, model.state_size), join, name="state")
+        def value(i, n, q, j):
+            t = outs[order[i]]
+            return t[n, j] if t.ndim == 2 else t[n, q - starts[i], j]
+        return cell, compute((rows, r, width), lambda n, q, j: _by_range(
+            [(starts[i + 1] if i + 1 < len(order) else None, value(i, n, q, j)) for i in range(len(order))], q),
+            name="state")
+    raise ModelError(f"model {model.name}: states {dict(model.shapes)} must all end in the same size (a node's "
+                     "state row is cut into rows of that size)")
 
 
-def _pick(values, q):
-    """values[q] for a loop variable q: select(q == 0, v0, select(q == 1, v1, ...))."""
-    out = values[-1]
-    for i in reversed(range(len(values) - 1)):
-        out = E.select(q == i, values[i], out)
+def _by_range(parts, q):
+    """select(q < end0, v0, select(q < end1, v1, ... v_last)) for parts [(end, value)]."""
+    out = parts[-1][1]
+    for end, v in reversed(parts[:-1]):
+        out = E.select(q < end, v, out)
     return out

@@ -67,7 +67,8 @@ def tree_gru(hidden=256, vocab=1000, seed=0):
         hlr = compute((c.rows, H), lambda n, j: hl[n, j] + hr[n, j], name="hlr")
         r = _mv(c.rows, H, H, lambda n, j, k: U_rz[j, k] * hlr[n, k], "r")
         zpre = _mv(c.rows, H, H, lambda n, j, k: U_rz[H + j, k] * hlr[n, k], "z")
-        g = _mv(c.rows, H, H, lambda n, j, k: U_h[j, k] * (E.sigmoid(r[n, k] + b_rz[k]) * hlr[n, k]), "g")
+        rh = compute((c.rows, H), lambda n, j: E.sigmoid(r[n, j] + b_rz[j]) * hlr[n, j], name="rh")
+        g = _mv(c.rows, H, H, lambda n, j, k: U_h[j, k] * rh[n, k], "g")
 
         def h(n, j):
             z = E.sigmoid(zpre[n, j] + b_rz[H + j])
@@ -110,8 +111,8 @@ def tree_lstm(hidden=256, vocab=1000, seed=0):
 
 
 def mv_rnn(hidden=64, vocab=100, seed=0):
-    """Every node has a vector v and a matrix M (H x H, stored flattened row-major). Leaf: v, M from
-    the word's tables. Internal: v = tanh(W_v [M_r v_l; M_l v_r] + b_v), M = W_M [M_l; M_r] + b_M."""
+    """Every node has a vector v and a matrix M (H x H). Leaf: v, M from the word's tables.
+    Internal: v = tanh(W_v [M_r v_l; M_l v_r] + b_v), M = W_M [M_l; M_r] + b_M (b_M added to each row)."""
     H = hidden
     rng = np.random.default_rng(seed)
     w = _weights(rng, {"W_v": (H, 2 * H), "W_M": (H, 2 * H), "b_v": (H,), "b_M": (H,)})
@@ -120,21 +121,21 @@ def mv_rnn(hidden=64, vocab=100, seed=0):
                     ).reshape(vocab, H * H)}
 
     def leaf(c):
-        return {"v": c.input("v"), "M": c.input("M")}
+        xm = c.input("M")
+        return {"v": c.input("v"), "M": compute((c.rows, H, H), lambda n, i, j: xm[n, i * H + j], name="M")}
 
     def internal(c):
         vl, vr, Ml, Mr = c.child(0, "v"), c.child(1, "v"), c.child(0, "M"), c.child(1, "M")
         W_v, W_M, b_v, b_M = c.weight("W_v"), c.weight("W_M"), c.weight("b_v"), c.weight("b_M")
-        a = _mv(c.rows, H, H, lambda n, i, k: Mr[n, i * H + k] * vl[n, k], "a")
-        b = _mv(c.rows, H, H, lambda n, i, k: Ml[n, i * H + k] * vr[n, k], "b")
+        a = _mv(c.rows, H, H, lambda n, i, k: Mr[n, i, k] * vl[n, k], "a")
+        b = _mv(c.rows, H, H, lambda n, i, k: Ml[n, i, k] * vr[n, k], "b")
         pre = _mv(c.rows, H, H, lambda n, i, k: W_v[i, k] * a[n, k] + W_v[i, H + k] * b[n, k], "pre")
         v = compute((c.rows, H), lambda n, i: E.tanh(pre[n, i] + b_v[i]), name="v")
         k = reduce_axis(H, "k")
-        M = compute((c.rows, H, H), lambda n, i, j: E.sum_(W_M[i, k] * Ml[n, k * H + j] + W_M[i, H + k] *
-                                                             Mr[n, k * H + j], axis=k), name="M")
-        flat = compute((c.rows, H * H), lambda n, q: M[n, q // H, q % H] + b_M[q // H], name="Mflat")
-        return {"v": v, "M": flat}
-    return RecursiveModel("mvrnn", "tree", 2, {"v": H, "M": H * H}, leaf, internal, w, tables, output="v")
+        M = compute((c.rows, H, H), lambda n, i, j: E.sum_(W_M[i, k] * Ml[n, k, j] + W_M[i, H + k] * Mr[n, k, j],
+                                                             axis=k), name="M")
+        return {"v": v, "M": compute((c.rows, H, H), lambda n, i, j: M[n, i, j] + b_M[i], name="Mb")}
+    return RecursiveModel("mvrnn", "tree", 2, {"v": H, "M": (H, H)}, leaf, internal, w, tables, output="v")
 
 
 def dag_rnn(hidden=256, vocab=1000, seed=0):

@@ -21,9 +21,14 @@ BLOCK = 64  # hidden units per block of the fused loop nest
 def schedule_cell(state, fusion=True):
     s = create_schedule(state)
     _transpose_weights(s)
+    costly = _read_by_reductions(s) if fusion else set()
     for st in list(s.stages):
-        if st.op.tag == "view" or (fusion and not st.reduce_axis and st.tensor is not state):
+        if st.op.tag == "view" or (fusion and not st.reduce_axis and st.tensor is not state
+                                   and id(st.tensor) not in costly):
             st.compute_inline()
+    for st in list(s.stages):  # kept out of a matrix product's inner loop: computed once per element
+        if id(st.tensor) in costly:
+            schedule_stage(s, st)
     if not fusion:
         for st in list(s.stages):
             if st.attach is None:
@@ -59,6 +64,20 @@ def schedule_cell(state, fusion=True):
         else:  # read by several stages: computed for the whole tile first
             schedule_stage(s, st)
     return s
+
+
+def _read_by_reductions(s):
+    """Elementwise stages with a math call (exp, tanh ...) that a reduction reads: inlined, they
+    would be recomputed for every output column of the matrix product."""
+    out = set()
+    for st in s.stages:
+        if not st.reduce_axis:
+            continue
+        for e in E.walk(st.op.body):
+            if isinstance(e, E.Read) and not isinstance(e.tensor.op, PlaceholderOp) \
+                    and not e.tensor.op.reduce_axis and any(isinstance(x, E.Call) for x in E.walk(e.tensor.op.body)):
+                out.add(id(e.tensor))
+    return out
 
 
 def _register_tile(s, st):
