@@ -78,6 +78,13 @@ def test_small_hidden_sizes_fuse_by_rows():
     np.testing.assert_allclose(compile(model)(batch), reference(model, batch), rtol=2e-4, atol=2e-5)
 
 
+def test_deep_trees_as_parent_arrays(compiled):
+    """3000 levels: no recursion anywhere on the way (linearizer in C, reference iterative)."""
+    batch = [data.chain(3000, vocab=VOCAB), skewed(3)]
+    np.testing.assert_allclose(compiled("treefc", "all on")(batch), reference(make("treefc"), batch),
+                               rtol=2e-4, atol=2e-5)
+
+
 def test_tree_forms_agree(compiled):
     """The same tree as nested tuples, as a parent-pointer array and as child arrays."""
     net = compiled("treelstm", "all on")
@@ -120,6 +127,8 @@ def test_bad_structures_are_clear_errors(compiled):
         net([Tree(np.array([-1, -1]), np.array([1, 2]))])
     with pytest.raises(StructureError, match="node 1 has parent 5"):
         net([Tree(np.array([-1, 5]), np.array([1, 2]))])
+    with pytest.raises(StructureError, match="deeper than 500; give it as Tree"):
+        net([skewed(600)])
     with pytest.raises(StructureError, match="a list of structures"):
         net(((1, 2), 3))
     dag = compiled("dagrnn", "all on")

@@ -9,18 +9,18 @@ Each switch is one of Cortex's recursion optimizations:
   ahead of time by the linearizer); off: one node at a time, in the same order;
 - leaf_specialization: leaves (batch 0) run the leaf cell only and internal nodes the internal cell
   only; off: every tile runs both cells and picks each node's result with an is-leaf test;
-- fusion: all gates and the elementwise tail of a cell in one loop nest per block of rows; off:
-  each operator of the cell its own loop nest, intermediates through memory.
+- fusion: all gates and the elementwise tail of a cell in one loop nest per block of hidden units
+  (or of rows, for small cells); off: each operator of the cell its own loop nest, intermediates
+  through memory.
 Weights live in one packed buffer, pre-transformed to the layouts the cells read.
 """
 import time
 
 import numpy as np
 
-from ..errors import AltError
 from ..lower import lower
 from ..tensor import PlaceholderOp
-from .model import cell_definition
+from .model import ModelError, cell_definition
 from .schedule import schedule_cell
 from .structure import StructureError, concat, to_arrays
 
@@ -31,7 +31,7 @@ LINEARIZE_ERRORS = {-1: "reads a node outside the structure", -2: "has two paren
 class Options:
     def __init__(self, batching=True, leaf_specialization=True, fusion=True, rows=4):
         if not isinstance(rows, int) or not 1 <= rows <= 256:
-            raise AltError(f"recursive compile: rows={rows!r}; give a tile of 1..256 nodes")
+            raise ModelError(f"recursive compile: rows={rows!r}; give a tile of 1..256 nodes")
         self.batching, self.leaf_specialization, self.fusion = bool(batching), bool(leaf_specialization), bool(fusion)
         self.rows = rows if batching else 1
 

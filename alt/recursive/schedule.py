@@ -81,20 +81,36 @@ def _read_by_reductions(s):
 
 
 def _register_tile(s, st):
-    """An accumulator tile of ROWS rows x 4 vectors for a reduction computed inside the fused loop."""
+    """An accumulator tile of ROWS x 4 vectors for a reduction computed inside the fused loop. Its
+    rows run along the axis that the vector-loaded operands do not depend on, so that each vector
+    load feeds ROWS multiply-adds: the nodes for a weight matrix (gates), the matrix rows for a
+    per-node matrix (MV-RNN's W_M M_l)."""
     width = _width(st)
+    row = _shared_axis(st)
     local = s.cache_write(st.tensor)
-    u, *mid, v = st.axis
+    *lead, v = st.axis
+    u = lead.pop(row)
     uo, ui = st.split(u, factor=ROWS)
     vo, vi = st.split(v, factor=4 * width)
-    st.reorder(uo, *mid, vo, ui, vi)
+    st.reorder(*lead, uo, vo, ui, vi)
     st.vectorize(vi)
     s[local].compute_at(st, vo)
     lt = s[local]
-    lu, *lmid, lv = lt.axis
-    lt.reorder(*lmid, *lt.reduce_axis, lu, lv)
+    *llead, lv = lt.axis
+    lu = llead.pop(row)
+    lt.reorder(*llead, *lt.reduce_axis, lu, lv)
     lt.vectorize(lv)
     lt.unroll(lu)
+
+
+def _shared_axis(st):
+    """Index of the output axis (not the last) that no operand read with the last axis depends on."""
+    *lead, v = st.axis
+    vector_reads = [e for e in E.walk(st.op.body) if isinstance(e, E.Read) and any(E.uses(i, v) for i in e.indices)]
+    for i in reversed(range(len(lead))):
+        if not any(E.uses(x, lead[i]) for r in vector_reads for x in r.indices):
+            return i
+    return 0
 
 
 def _consumers(s):

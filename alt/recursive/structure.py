@@ -54,7 +54,7 @@ def from_nested(tree):
         else:
             raise StructureError(f"tree node {i}: {t!r} is neither a word index (int) nor a tuple of subtrees")
         return i
-    stack_limit = 10000
+    stack_limit = 500  # Python recursion; deeper trees come as parent arrays
     if _depth(tree, stack_limit) >= stack_limit:
         raise StructureError(f"nested tree deeper than {stack_limit}; give it as Tree(parent, word) instead")
     visit(tree)
