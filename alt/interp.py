@@ -8,7 +8,7 @@ import numpy as np
 from . import dtypes
 from . import expr as E
 from .errors import ArgumentError, ComputeError
-from .schedule import _topo
+from .schedule import topo_order
 from .tensor import PlaceholderOp, Tensor
 
 CHUNK = 1 << 24  # elements of one evaluation grid; larger reductions loop over their first axis
@@ -19,7 +19,7 @@ def evaluate(outputs, inputs):
     single = isinstance(outputs, Tensor)
     outs = [outputs] if single else list(outputs)
     values = {}
-    for t in _topo(outs):
+    for t in topo_order(outs):
         if isinstance(t.op, PlaceholderOp):
             values[id(t)] = _input(t, inputs)
         else:

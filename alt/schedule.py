@@ -153,7 +153,7 @@ class Schedule:
         self._by_tensor = {}
         self.inputs = []
         names = {}
-        for t in _topo(outputs):
+        for t in topo_order(outputs):
             other = names.setdefault(t.name, t)
             if other is not t:
                 raise ScheduleError(f"create_schedule: two different tensors are named {t.name!r}; "
@@ -467,7 +467,7 @@ def _reads(sch, op, tensor, seen):
     return False
 
 
-def _topo(outputs):
+def topo_order(outputs):
     """Tensors reachable from `outputs`, producers first."""
     order, seen = [], set()
 

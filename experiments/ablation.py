@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.report import pyplot
 from search import records as R
 from search.tune import find_workload, tune
 
@@ -60,12 +61,8 @@ def main(argv=None):
 
 
 def _plot(names, curves, path):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed (pip install -e '.[bench]'): no PNG")
+    plt = pyplot()
+    if plt is None:
         return
     fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
     for ax, name in zip(axes[0], names):

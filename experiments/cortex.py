@@ -11,7 +11,6 @@ recursion before it is timed. Writes <out>.json, <out>.md and <out>.png.
 """
 import argparse
 import json
-import math
 import statistics
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 
 from alt.recursive import compile, data, models, reference
 from experiments.recursive_baselines import Dynet, TorchBatched, TorchEager, dynet_available
+from experiments.report import pyplot
 from experiments.timing import check_close, settle
 
 CONFIGS = [("treefc", 256), ("treefc", 512), ("treegru", 256), ("treegru", 512), ("treelstm", 256),
@@ -98,7 +98,7 @@ def main(argv=None):
                         check_close(variant(batch), want, f"alt {label}", rtol=1e-3)
                         abl[label] = latency(lambda: variant(batch))
                     ablation.append(abl)
-    geo = lambda xs: math.exp(statistics.mean(math.log(x) for x in xs))  # noqa: E731
+    geo = statistics.geometric_mean
     summary = {"geomean speedup vs PyTorch eager": geo([r["speedup vs eager"] for r in rows]),
                "geomean speedup vs best baseline": geo([r["speedup vs best baseline"] for r in rows]),
                "max speedup vs PyTorch eager (batch 1)": max(r["speedup vs eager"] for r in rows if r["batch"] == 1),
@@ -137,12 +137,8 @@ def _markdown(rows, ablation, summary, path):
 
 
 def _plot(rows, path):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed (pip install -e '.[bench]'): no PNG")
+    plt = pyplot()
+    if plt is None:
         return
     labels = [k for k in ("PyTorch eager", "PyTorch batched", "DyNet") if k in rows[0]]
     names = [f"{r['model']}-{r['hidden']}\n{r['data']} bs{r['batch']}" for r in rows]

@@ -10,7 +10,6 @@ was checked against the interpreter before its time counted; the tuning logs are
 """
 import argparse
 import json
-import math
 import statistics
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 from alt.interp import evaluate
 from alt.testing import random_inputs
 from experiments import tvm_baseline
+from experiments.report import pyplot
 from experiments.timing import time_callable
 from search import records as R
 from search.tune import find_workload, tune
@@ -110,11 +110,11 @@ def main(argv=None):
     print(f"tuning cost: {cost['measured'] / cost['total'] * 60:.0f} trials/min; of {cost['total']:.0f} s, "
           f"build {cost['build']:.0f} s, run {cost['run']:.0f} s, model + annealing {cost['propose']:.0f} s")
     conv = [r["alt"] / r["loop-only"] for r in rows if r["op"] in CONV_FAMILY and r["loop-only"] > 0]
-    geo = math.exp(statistics.mean(math.log(x) for x in conv)) if conv else None
+    geo = statistics.geometric_mean(conv) if conv else None
     if geo:
         print(f"geometric-mean speedup of alt over loop-only on the conv family: {geo:.2f}x ({len(conv)} workloads)")
     vs_tvm = [r["alt"] / r["tvm"] for r in rows if r["tvm"]]
-    geo_tvm = math.exp(statistics.mean(math.log(x) for x in vs_tvm)) if vs_tvm else None
+    geo_tvm = statistics.geometric_mean(vs_tvm) if vs_tvm else None
     if geo_tvm:
         tvm_s = sum(r["tvm seconds"] for r in rows)
         print(f"geometric-mean speedup of alt over TVM MetaSchedule (same trials): {geo_tvm:.2f}x "
@@ -138,12 +138,8 @@ def main(argv=None):
 
 
 def _plot(rows, path):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed (pip install -e '.[bench]'): no PNG")
+    plt = pyplot()
+    if plt is None:
         return
     names = [r["workload"] for r in rows]
     series = {"loop-only": [1.0] * len(rows), "alt": [r["alt"] / r["loop-only"] for r in rows],

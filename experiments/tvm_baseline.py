@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 from alt import expr as E
+from alt.schedule import topo_order
 from alt.tensor import PlaceholderOp
 
 TARGET = {"kind": "llvm", "mcpu": "sapphirerapids", "num-cores": 2}  # -mcpu=native falls back to generic
@@ -29,27 +30,11 @@ def available():
     return True
 
 
-def _tensors(out):
-    """Every tensor `out` depends on, producers first."""
-    order, seen = [], set()
-
-    def visit(t):
-        if id(t) in seen:
-            return
-        seen.add(id(t))
-        if not isinstance(t.op, PlaceholderOp):
-            for u in t.op.input_tensors:
-                visit(u)
-        order.append(t)
-    visit(out)
-    return order
-
-
 def to_te(inputs, out):
     """(te placeholders in the order of `inputs`, te output) of an alt compute definition."""
     from tvm import te, tirx
     made = {}
-    for t in _tensors(out):
+    for t in topo_order([out]):
         if isinstance(t.op, PlaceholderOp):
             made[id(t)] = te.placeholder(t.shape, dtype=t.dtype, name=t.name)
             continue

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from .. import expr as E
 from ..errors import WorkloadError
+from ..schedule import topo_order
 from ..tensor import PlaceholderOp, placeholder
 from . import nn as N
 from .conv import conv, conv2d_nchw, conv2d_transpose_nchw, depthwise_conv2d_nchw
@@ -81,13 +82,10 @@ def user_operator(op):
 def flop_count(out):
     """Floating-point operations of a compute definition: arithmetic and math calls on floats, per
     output element (a reduction adds its combine), summed over every stage `out` depends on."""
-    total, seen, todo = 0.0, set(), [out]
-    while todo:
-        t = todo.pop()
-        if id(t) in seen or isinstance(t.op, PlaceholderOp):
+    total = 0.0
+    for t in topo_order([out]):
+        if isinstance(t.op, PlaceholderOp):
             continue
-        seen.add(id(t))
-        todo.extend(t.op.input_tensors)
         body = t.op.body
         per = sum(1 for e in E.walk(body) if isinstance(e, (E.Binary, E.Call)) and e.dtype.startswith("float"))
         per += isinstance(body, E.Reduce)

@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 from ..lower import lower
+from ..schedule import topo_order
 from ..tensor import PlaceholderOp
 from .model import ModelError, cell_definition
 from .schedule import schedule_cell
@@ -67,7 +68,7 @@ def compile(model, batching=True, leaf_specialization=True, fusion=True, rows=4)
         for name, t in cell.weight_tensors.items():
             args.append(t)
             kinds.append(("weight", packed.add(s.layout_of(t).to_physical(model.weights[name]))))
-        used = _placeholders(state)
+        used = {id(t) for t in topo_order([state]) if isinstance(t.op, PlaceholderOp)}
         keep = [i for i, t in enumerate(args) if id(t) in used]  # unused lookups are not arguments
         args, kinds = [args[i] for i in keep] + [state], [kinds[i] for i in keep] + [("state",)]
         cells.append(CellCode(which, lower(s, args, name=f"{model.name}_{which}"), kinds))
@@ -76,20 +77,6 @@ def compile(model, batching=True, leaf_specialization=True, fusion=True, rows=4)
     path = compile_c(source)
     return CompiledModel(model, opts, source, str(path), layout, packed.buffer(),
                          {"schedule+lower": t1 - t0, "render+gcc": time.perf_counter() - t1})
-
-
-def _placeholders(t):
-    seen, todo, out = set(), [t], set()
-    while todo:
-        x = todo.pop()
-        if id(x) in seen:
-            continue
-        seen.add(id(x))
-        if isinstance(x.op, PlaceholderOp):
-            out.add(id(x))
-        else:
-            todo.extend(x.op.input_tensors)
-    return out
 
 
 class _Packer:

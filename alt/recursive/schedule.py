@@ -37,8 +37,8 @@ def schedule_cell(state, fusion=True):
     out = s[state]
     hidden = state.shape[-1]
     by_columns = hidden % BLOCK == 0 and hidden // BLOCK >= 2
+    n, *mid, j = out.axis
     if by_columns:
-        n, *mid, j = out.axis
         jo, ji = out.split(j, factor=BLOCK)
         jio, jii = out.split(ji, factor=_width(out))
         out.reorder(jo, n, *mid, jio, jii)
@@ -46,7 +46,6 @@ def schedule_cell(state, fusion=True):
         out.parallel(jo)
         at = jo
     else:
-        n, *mid, j = out.axis
         at, ni = out.split(n, factor=ROWS)
         jo, ji = out.split(j, factor=_width(out))
         out.reorder(at, ni, *mid, jo, ji)

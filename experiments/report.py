@@ -1,0 +1,13 @@
+"""Shared by the experiments' reports: matplotlib when it is installed."""
+
+
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend, or None (with a note) without matplotlib."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed (pip install -e '.[bench]'): no PNG")
+        return None
+    return plt
