@@ -36,13 +36,14 @@ def _pin_openmp():
         _gomp.append(ctypes.CDLL("libgomp.so.1", mode=ctypes.RTLD_GLOBAL))
 
 
-def load_library(path, fname, nargs):
-    """(ffi, lib) of a shared library whose function `fname` takes `nargs` pointers; loaded once."""
+def load_library(path, fname, nargs=0, signature=None):
+    """(ffi, lib) of a shared library whose function `fname` takes `nargs` pointers (or has the C
+    declaration `signature`); loaded once."""
     key = (path, fname)
     if key not in _loaded:
         _pin_openmp()
         ffi = cffi.FFI()
-        ffi.cdef(f"int {fname}({', '.join(['void*'] * nargs) or 'void'});")
+        ffi.cdef((signature or f"int {fname}({', '.join(['void*'] * nargs) or 'void'})") + ";")
         _loaded[key] = (ffi, ffi.dlopen(path))
     return _loaded[key]
 

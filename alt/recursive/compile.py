@@ -110,15 +110,11 @@ class CompiledModel:
     (child, word) arrays); one C call linearizes the whole batch and runs every node."""
 
     def __init__(self, model, options, source, path, layout, weights, stats):
-        import cffi
-        from codegen.program import _pin_openmp
+        from codegen.program import load_library
         from codegen.recursive import SIGNATURE
-        _pin_openmp()
         self.model, self.options, self.source, self.stats = model, options, source, stats
         self._layout, self._weights = layout, weights
-        self._ffi = cffi.FFI()
-        self._ffi.cdef(SIGNATURE + ";")
-        self._lib = self._ffi.dlopen(path)
+        self._ffi, self._lib = load_library(path, "alt_model", signature=SIGNATURE)
         self._ws = np.zeros(0, np.uint8)
         self._bad = np.zeros(1, np.int32)
         self._uses_input = bool(model.inputs)
