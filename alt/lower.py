@@ -340,19 +340,27 @@ def _unswitch(s):
     return For(s.var, s.extent, s.kind, _unswitch(s.body), s.bounds, s.pragmas)
 
 
-def _check_parallel(s, outer):
+def _check_parallel(s, outer, simd=None):
+    """No parallel loop inside another parallel loop or inside a simd loop (gcc rejects or
+    miscompiles both); the marks of one stage are checked when its steps are applied, this is
+    the check across stages computed at each other."""
     if isinstance(s, For):
         if s.kind == "parallel":
             if outer is not None:
                 raise ScheduleError(f"parallel loop {s.var.name!r} is nested inside parallel loop {outer.var.name!r}; "
                                     "parallelize one loop (fuse them first to get more parallel work)")
+            if simd is not None:
+                raise ScheduleError(f"parallel loop {s.var.name!r} is nested inside the simd loop {simd.var.name!r} "
+                                    "(a stage computed at it); move the parallel loop out or drop the simd mark")
             outer = s
-        _check_parallel(s.body, outer)
+        elif simd is None and (s.kind == "vectorize" or any(k == "simd" for k, _ in s.pragmas)):
+            simd = s
+        _check_parallel(s.body, outer, simd)
     elif isinstance(s, Block):
         for x in s.stmts:
-            _check_parallel(x, outer)
+            _check_parallel(x, outer, simd)
     elif isinstance(s, If):
-        _check_parallel(s.body, outer)
+        _check_parallel(s.body, outer, simd)
 
 
 def _check_args(sch, args):

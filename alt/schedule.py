@@ -19,6 +19,33 @@ from .tensor import ComputeOp, PlaceholderOp, Tensor
 JSON_VERSION = 1
 ANNOTATIONS = ("vectorize", "unroll", "parallel")
 PRAGMAS = {"unroll": "an unroll count >= 1", "ivdep": "no value", "simd": "no value"}
+MAX_UNROLL = 65534  # gcc's limit for `#pragma GCC unroll`
+
+
+def loop_marks(kind, pragmas):
+    """(OpenMP marks, gcc pragmas, unroll counts) of a loop with annotation `kind` and `pragmas`."""
+    keys = [k for k, _ in pragmas]
+    omp = ([kind] if kind in ("parallel", "vectorize") else []) + [k for k in keys if k == "simd"]
+    gcc = (["unroll"] if kind == "unroll" else []) + [k for k in keys if k in ("unroll", "ivdep")]
+    return omp, gcc, [v for k, v in pragmas if k == "unroll"]
+
+
+def check_loop_marks(where, name, kind, pragmas, extent):
+    """Refuse marks on one loop that gcc would reject: an OpenMP loop (parallel, vectorize, simd)
+    takes no second OpenMP mark and no gcc pragma ('for statement expected'), and gcc unrolls at
+    most MAX_UNROLL iterations. `where` names the step for the message."""
+    omp, gcc, counts = loop_marks(kind, pragmas)
+    if len(omp) > 1 or (omp and gcc):
+        marks = " and ".join(omp + gcc)
+        raise ScheduleError(f"{where}: loop {name!r} would be marked {marks}; a parallel, vectorized or simd loop "
+                            "takes no other mark (gcc rejects the pragmas together); drop one")
+    if kind == "unroll":
+        counts = counts + [extent]
+    if len(counts) > 1:
+        raise ScheduleError(f"{where}: loop {name!r} would get two unroll counts {counts}; give one")
+    if counts and counts[0] > MAX_UNROLL:
+        raise ScheduleError(f"{where}: unrolling loop {name!r} {counts[0]} times; gcc unrolls at most {MAX_UNROLL}; "
+                            "split the loop and unroll the inner part")
 
 
 class Stage:
@@ -28,6 +55,7 @@ class Stage:
         self.schedule, self.tensor, self.op, self.name = schedule, tensor, op, op.name
         self.scope = "global"
         self.attach = None  # None (root), "inline", or (target Stage, IterVar)
+        self.cache = self.cache_of = None  # cache_write: the local stage of this one / the stage it caches
         self.axis = list(op.axis)  # spatial root loops: the physical dimensions of the output
         self._reset_axes()
 
@@ -255,14 +283,35 @@ class Schedule:
         st.leaves[i:i + 1] = [outer, inner]
         st.relations.append(("split", v, outer, inner, step.factor, step.nparts))
 
+    def _check_marks(self, st, step, leaves=None, annotations=None, pragmas=None):
+        """The loop marks of stage `st` as they would be after `step` (proposed leaves, annotations
+        or pragmas), checked before the step changes anything."""
+        leaves = st.leaves if leaves is None else leaves
+        annotations = st.annotations if annotations is None else annotations
+        pragmas = st.pragmas if pragmas is None else pragmas
+        where = f"{type(step).__name__.lower()} on stage {st.name!r}"
+        simd = None
+        for v in leaves:
+            kind, prs = annotations.get(v), pragmas.get(v, [])
+            check_loop_marks(where, v.name, kind, prs, v.extent)
+            omp = loop_marks(kind, prs)[0]
+            if "parallel" in omp and simd is not None:
+                raise ScheduleError(f"{where}: parallel loop {v.name!r} would be inside the simd loop "
+                                    f"{simd.name!r}; an OpenMP parallel loop cannot be nested in a simd loop")
+            if simd is None and omp and "parallel" not in omp:
+                simd = v
+
     def _apply_Reorder(self, st, step):
         vs = [st._leaf(n, "reorder") for n in step.axes]
         if len(set(step.axes)) != len(step.axes):
             dup = sorted({n for n in step.axes if step.axes.count(n) > 1})
             raise ScheduleError(f"reorder of stage {st.name!r}: axis {dup[0]!r} is given twice in {list(step.axes)}")
         pos = sorted(st.leaves.index(v) for v in vs)
+        leaves = list(st.leaves)
         for p, v in zip(pos, vs):
-            st.leaves[p] = v
+            leaves[p] = v
+        self._check_marks(st, step, leaves=leaves)
+        st.leaves[:] = leaves
 
     def _apply_Fuse(self, st, step):
         if len(step.axes) < 2:
@@ -292,6 +341,7 @@ class Schedule:
         old = st.annotations.get(v)
         if old is not None and old != step.kind:
             raise ScheduleError(f"{step.kind} on {st.name}.{v.name}: the loop is already marked {old}")
+        self._check_marks(st, step, annotations={**st.annotations, v: step.kind})
         st.annotations[v] = step.kind
 
     def _apply_Pragma(self, st, step):
@@ -304,6 +354,7 @@ class Schedule:
         if not ok:
             raise ScheduleError(f"pragma {step.key!r} on {st.name}.{v.name}: value {step.value!r} is wrong; "
                                 f"expected {PRAGMAS[step.key]}")
+        self._check_marks(st, step, pragmas={**st.pragmas, v: st.pragmas.get(v, []) + [(step.key, step.value)]})
         st.pragmas.setdefault(v, []).append((step.key, step.value))
 
     def _apply_ComputeAt(self, st, step):
@@ -348,6 +399,16 @@ class Schedule:
             raise ScheduleError(f"cache_write of {st.name!r}: scope {step.scope!r} is not supported; use 'local'")
         if st.is_scheduled or st.attach is not None:
             raise ScheduleError(f"cache_write of {st.name!r} must come before any other primitive on it")
+        if st.cache is not None:
+            raise ScheduleError(f"cache_write of {st.name!r}: it already writes through the cache stage "
+                                f"{st.cache.name!r}; schedule that stage instead of caching twice")
+        if st.cache_of is not None:
+            raise ScheduleError(f"cache_write of {st.name!r}: it is itself the cache stage of {st.cache_of.name!r}")
+        new_name = f"{st.name}.{step.scope}"
+        clash = [t for t in self.inputs + [x.tensor for x in self.stages] if t.name == new_name]
+        if clash:
+            raise ScheduleError(f"cache_write of {st.name!r}: the cache stage would be named {new_name!r}, but the "
+                                "graph already has a tensor of that name; rename that tensor")
         op = st.op
         lay = self.layouts.get(id(st.tensor))
         if lay is None:
@@ -369,6 +430,7 @@ class Schedule:
         local = Tensor([a.extent for a in fresh], st.tensor.dtype, local_op.name, local_op)
         cache = Stage(self, local, local_op)
         cache.scope = step.scope
+        cache.cache_of, st.cache = st, cache
         index = tuple(op.axis) if lay is None else tuple(lay.forward(op.axis))
         st.op = ComputeOp(op.name, op.axis, local[index], op.tag)
         st._reset_axes()

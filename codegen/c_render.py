@@ -12,30 +12,39 @@ from alt import dtypes
 from alt import expr as E
 from alt import stmt as S
 
-_C_KEYWORDS = set("""auto break case char const continue default do double else enum extern float for goto if
-inline int long register restrict return short signed sizeof static struct switch typedef union unsigned void
-volatile while bool true false main free malloc aligned_alloc""".split())
-
 _PREC = {"||": 1, "&&": 2, "==": 3, "!=": 3, "<": 4, "<=": 4, ">": 4, ">=": 4, "+": 5, "-": 5, "*": 6, "/": 6,
          "%": 6}
 
 
-class Namer:
-    """Unique C identifiers for objects, derived from their names."""
+def c_identifier(name):
+    """`name` as a C identifier that cannot collide with anything but another user name.
 
-    def __init__(self, reserved=()):
-        self.used = set(_C_KEYWORDS) | set(reserved)
+    Letters, digits and '_' are kept (anything else becomes '_'), a leading non-letter gets a 'v'
+    in front, and a '_' is appended. Nothing else in the C we emit ends in '_': not the C keywords,
+    not the functions and macros of the headers we include (INFINITY, NAN, expf, int32_t, ...), not
+    gcc's predefined macros (linux, unix), not our own helpers and locals (alt_*, n, ws, off, ...).
+    So every user name is mangled the same way, and only user names need telling apart (Namer).
+    """
+    base = re.sub(r"[^A-Za-z0-9_]", "_", str(name))[:48]
+    if not base[:1].isalpha():
+        base = "v" + base
+    return base + "_"
+
+
+class Namer:
+    """Unique C identifiers for objects, derived from their (user-given) names by c_identifier."""
+
+    def __init__(self):
+        self.used = set()
         self.names = {}
 
     def __call__(self, obj, name):
         key = id(obj)
         if key not in self.names:
-            base = re.sub(r"[^A-Za-z0-9_]", "_", name)[:48] or "v"
-            if base[0].isdigit():
-                base = "_" + base
-            cand, n = base, 1
-            while cand in self.used or cand.startswith("alt_"):
-                cand = f"{base}_{n}"
+            cand = c_identifier(name)
+            n = 1
+            while cand in self.used:  # terminates: each try is a new string, `used` is finite
+                cand = f"{c_identifier(name)}{n}_"
                 n += 1
             self.used.add(cand)
             self.names[key] = (cand, obj)  # keep obj alive so its id stays unique
@@ -80,7 +89,7 @@ class CStyleRenderer:
     def render(self, func):
         """(C source of one kernel, its symbol name); temporaries are allocated inside."""
         self.used = set()
-        fname = "alt_" + re.sub(r"[^A-Za-z0-9_]", "_", func.name)[:48]
+        fname = "alt_" + c_identifier(func.name)
         body = self.function(func, fname)
         return self.header + self.helpers(self.used) + "\n" + body, fname
 

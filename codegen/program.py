@@ -1,6 +1,7 @@
 """Program: a compiled kernel loaded through cffi (ABI mode), checked calls and timing."""
 import ctypes
 import subprocess
+import threading
 
 import cffi
 import numpy as np
@@ -13,6 +14,7 @@ from .compiler import compiler
 
 _loaded = {}  # path -> (ffi, lib): libraries are never closed (see _pin_openmp)
 _gomp = []
+_load_lock = threading.Lock()
 
 
 def _pin_openmp():
@@ -40,12 +42,33 @@ def load_library(path, fname, nargs=0, signature=None):
     """(ffi, lib) of a shared library whose function `fname` takes `nargs` pointers (or has the C
     declaration `signature`); loaded once."""
     key = (path, fname)
-    if key not in _loaded:
-        _pin_openmp()
-        ffi = cffi.FFI()
-        ffi.cdef((signature or f"int {fname}({', '.join(['void*'] * nargs) or 'void'})") + ";")
-        _loaded[key] = (ffi, ffi.dlopen(path))
-    return _loaded[key]
+    with _load_lock:  # builds may run in threads
+        if key not in _loaded:
+            _pin_openmp()
+            ffi = cffi.FFI()
+            ffi.cdef((signature or f"int {fname}({', '.join(['void*'] * nargs) or 'void'})") + ";")
+            _loaded[key] = (ffi, ffi.dlopen(path))
+        return _loaded[key]
+
+
+class Workspace:
+    """Scratch memory for compiled code, one buffer per calling thread, aligned and grown on demand.
+
+    cffi releases the GIL during a call, so two threads can be inside one compiled network at once;
+    each gets its own workspace, and concurrent calls are correct without a lock."""
+
+    def __init__(self, align=64):
+        self.align = align
+        self._local = threading.local()
+
+    def address(self, nbytes):
+        """The aligned start of at least `nbytes` of this thread's workspace (valid until the next
+        call from this thread asks for more)."""
+        buf = getattr(self._local, "buf", None)
+        if buf is None or buf.size < nbytes + self.align:  # the alignment may skip up to align-1 bytes
+            buf = self._local.buf = np.zeros(nbytes + self.align, np.uint8)
+        base = buf.ctypes.data
+        return base + (-base % self.align)
 
 
 

@@ -6,7 +6,8 @@ that linearizes a batch of structures and runs every batch of nodes through the 
 
 (linearize_only: stop after linearizing, to time that pass alone.)
 
-The driver's text is built from integers and fixed identifiers only.
+The driver's text is built from integers and fixed identifiers only (inputs are x0, x1, ...; no
+user name reaches it).
 """
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +49,7 @@ def workspace_layout(spec, cells):
              ("bstart", "int", (1, 0)), ("blen", "int", (1, 0)), ("scratch", "int", (3 + k, 1)),
              ("st", "float", (S, S))]
     parts += [(f"g{j}", "float", (0, T * S)) for j in range(k)]
-    parts += [(f"x_{name}", "float", (0, T * size)) for name, (size, _, _) in spec.inputs.items()]
+    parts += [(f"x{i}", "float", (0, T * size)) for i, (size, _, _) in enumerate(spec.inputs.values())]
     parts += [("tile_leaf", "float", (0, T * S)), ("tile_internal", "float", (0, T * S))]
     for c in cells:
         parts += [(f"t_{c.kind}{i}", dtypes.to_c(b.dtype), (0, b.size)) for i, b in enumerate(c.func.temps)]
@@ -89,10 +90,10 @@ def render(spec, cells):
     for j in range(spec.k):
         if ("child", j) in used:
             lines.append(f"        memcpy(g{j} + r * {S}, st + (size_t)lchild[i * {spec.k} + {j}] * {S}, {S * 4});")
-    for name, (size, offset, vocab) in spec.inputs.items():
+    for i, (name, (size, offset, vocab)) in enumerate(spec.inputs.items()):
         if ("input", name) in used:
             lines.append(f"        {{ int w = lword[i] < 0 ? {vocab} : lword[i];  /* row {vocab}: zeros */")
-            lines.append(f"          memcpy(x_{name} + r * {size}, weights + {offset} + (size_t)w * {size}, "
+            lines.append(f"          memcpy(x{i} + r * {size}, weights + {offset} + (size_t)w * {size}, "
                          f"{size * 4}); }}")
     lines.append("      }")
     calls = {c.kind: _call(c, spec) for c in cells}
@@ -131,7 +132,7 @@ def _call(cell, spec):
             if a[0] == "child":
                 args.append(f"g{a[1]}")
             elif a[0] == "input":
-                args.append(f"x_{a[1]}")
+                args.append(f"x{list(spec.inputs).index(a[1])}")
             elif a[0] == "weight":
                 args.append(f"weights + {a[1]}")
             else:

@@ -46,16 +46,18 @@ def compile_network(graph, layouts=None):
 
 
 class Network:
-    """A compiled network: net(*inputs) returns its outputs (numpy arrays, logical layouts)."""
+    """A compiled network: net(*inputs) returns its outputs (numpy arrays, logical layouts).
+
+    Thread-safe: calls from several threads run concurrently, each thread with a workspace of its
+    own (allocated at its first call; `workspace_bytes` each)."""
 
     def __init__(self, plan, source, ffi, fn, params, ws_bytes, stats, n_kernels):
+        from codegen.program import Workspace
         self.plan, self.source, self._ffi, self._fn = plan, source, ffi, fn
         self.compile_stats, self.n_kernels = stats, n_kernels
         self._params = params  # keep the packed weights alive
         self._param_ptrs = ffi.new("void*[]", [ffi.cast("void*", p.ctypes.data) for p in params] or [ffi.NULL])
-        self.workspace = np.empty(max(ws_bytes, 1) + ALIGN, np.uint8)
-        base = self.workspace.ctypes.data
-        self._ws = ffi.cast("char*", base + (-base % ALIGN))
+        self._workspace = Workspace(ALIGN)
         self.workspace_bytes = ws_bytes
         self.inputs = plan.graph.inputs
         self.outputs = plan.outputs
@@ -75,16 +77,20 @@ class Network:
         optr = self._ffi.new("void*[]", [self._ffi.cast("void*", a.ctypes.data) for a in outs])
         return arrays, outs, ptr, optr
 
+    def _ws(self):
+        return self._ffi.cast("char*", self._workspace.address(self.workspace_bytes))
+
     def __call__(self, *inputs):
         arrays, outs, ptr, optr = self._io(inputs)
-        if self._fn(ptr, optr, self._param_ptrs, self._ws) != 0:
+        if self._fn(ptr, optr, self._param_ptrs, self._ws()) != 0:
             raise BuildError(f"network {self.plan.graph.name!r}: a kernel could not allocate memory")
         return outs[0] if len(outs) == 1 else outs
 
     def time(self, *inputs, repeat=5, warmup=2, min_time=0.05):
         """Median seconds per forward pass (alt.timing.measure)."""
         arrays, outs, ptr, optr = self._io(inputs)
-        return measure(lambda: self._fn(ptr, optr, self._param_ptrs, self._ws), None, repeat, warmup, min_time)
+        ws = self._ws()
+        return measure(lambda: self._fn(ptr, optr, self._param_ptrs, ws), None, repeat, warmup, min_time)
 
 
 class _Kernel:

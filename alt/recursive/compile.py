@@ -107,16 +107,19 @@ class CompiledModel:
     """net(batch) -> (len(batch), output size) float32: the output state of each structure's root.
 
     A batch is a list of structures (nested tuples, alt.recursive.Tree, alt.recursive.DAG, or
-    (child, word) arrays); one C call linearizes the whole batch and runs every node."""
+    (child, word) integer arrays); one C call linearizes the whole batch and runs every node.
+    Every array is checked once in Python (dtype, shape, index range) and a bad one is a
+    StructureError naming the structure. Thread-safe: concurrent calls from several threads each use
+    a workspace of their own thread."""
 
     def __init__(self, model, options, source, path, layout, weights, stats):
         from codegen.program import load_library
         from codegen.recursive import SIGNATURE
         self.model, self.options, self.source, self.stats = model, options, source, stats
         self._layout, self._weights = layout, weights
+        from codegen.program import Workspace
         self._ffi, self._lib = load_library(path, "alt_model", signature=SIGNATURE)
-        self._ws = np.zeros(0, np.uint8)
-        self._bad = np.zeros(1, np.int32)
+        self._workspace = Workspace(64)
         self._uses_input = bool(model.inputs)
 
     def __call__(self, batch):
@@ -124,34 +127,33 @@ class CompiledModel:
 
     def prepare(self, batch):
         """(child, word, roots) arrays of a batch, checked: the Python half of linearization."""
-        from codegen.recursive import workspace_bytes
         if not isinstance(batch, list):  # a tuple would be ambiguous with a nested-tuple tree
             raise StructureError(f"model {self.model.name}: a batch must be a list of structures, got "
                                  f"{type(batch).__name__}; wrap a single tree as [tree]")
-        child, word, roots = concat([to_arrays(x) for x in batch], self.model.max_children)
+        child, word, roots = concat([to_arrays(x, f"model {self.model.name}: structure {i} of the batch")
+                                     for i, x in enumerate(batch)], self.model.max_children)
         if self._uses_input:
             bad = np.flatnonzero((word < -1) | (word >= self.model.vocab))
             if bad.size:
                 i = int(bad[0])
                 raise StructureError(f"model {self.model.name}: node {i} has word index {int(word[i])}; the input "
                                      f"tables have {self.model.vocab} rows (use -1 for a node without input)")
-        need = workspace_bytes(self._layout, len(word))
-        if self._ws.size < need:
-            self._ws = np.zeros(need + 64, np.uint8)
         return child, word, roots
 
     def run(self, prepared, linearize_only=False):
+        from codegen.recursive import workspace_bytes
         child, word, roots = prepared
         out = np.empty((len(roots), self.model.states[self.model.output]), np.float32)
+        bad = np.zeros(1, np.int32)
         c = self._ffi.cast
-        base = self._ws.ctypes.data
+        ws = self._workspace.address(workspace_bytes(self._layout, len(word)))
         rc = self._lib.alt_model(len(word), c("int*", child.ctypes.data), c("int*", word.ctypes.data), len(roots),
                                  c("int*", roots.ctypes.data), c("float*", out.ctypes.data),
-                                 c("float*", self._weights.ctypes.data), c("char*", base + (-base % 64)),
-                                 c("int*", self._bad.ctypes.data), int(linearize_only))
+                                 c("float*", self._weights.ctypes.data), c("char*", ws),
+                                 c("int*", bad.ctypes.data), int(linearize_only))
         if rc:
             why = LINEARIZE_ERRORS.get(rc, f"made the generated code fail (code {rc})")
-            raise StructureError(f"model {self.model.name}: node {int(self._bad[0])} of the batch (numbered "
+            raise StructureError(f"model {self.model.name}: node {int(bad[0])} of the batch (numbered "
                                  f"across the batch's structures in order) {why}")
         return out
 
