@@ -7,7 +7,7 @@
     f = alt.build(s, [A, B, C])
 """
 from .build import Kernel, build
-from .errors import AltError, ArgumentError, BuildError, ComputeError, ScheduleError, WorkloadError
+from .errors import AltError, ArgumentError, BuildError, ComputeError, OptionError, ScheduleError, WorkloadError
 from .expr import (Expr, IterVar, Var, all_ as all, any_ as any, cast, exp, log, max_ as max, min_ as min,
                    select, sigmoid, sqrt, sum_ as sum, tanh)
 from .interp import evaluate
@@ -25,7 +25,8 @@ def apply_best(log, workload, args=None):
 
 __version__ = "0.1.0"
 
-__all__ = ["apply_best", "AltError", "ArgumentError", "BuildError", "ComputeError", "ScheduleError", "WorkloadError", "Expr", "IterVar", "Var",
+__all__ = ["apply_best", "AltError", "ArgumentError", "BuildError", "ComputeError", "OptionError", "ScheduleError",
+           "WorkloadError", "Expr", "IterVar", "Var",
            "Kernel", "Schedule", "Stage", "Tensor", "all", "any", "build", "cast", "compute", "create_schedule",
            "evaluate", "exp", "log", "lower", "max", "min", "ops", "placeholder", "reduce_axis", "select",
            "sigmoid", "sqrt", "sum", "tanh"]

@@ -1,5 +1,8 @@
 """alt.build: lower a schedule, render C, compile it and wrap the library as a callable."""
+import re
+
 from .errors import BuildError
+from .steps import to_dict
 from .lower import lower
 from .stmt import Store
 
@@ -46,18 +49,41 @@ def build(sch, args, target="c", name="main"):
     if target not in TARGETS:
         raise BuildError(f"build: target {target!r} is not supported; use one of {TARGETS}")
     from codegen import CProgram, CRenderer, compile_c
+    from codegen.compiler import CompileError
 
     func = lower(sch, args, name)
     for b in list(func.args) + list(func.temps):
         if b.size >= 2 ** 31:
             raise BuildError(f"build: tensor {b.name!r} has {b.size} elements; alt indexes with 32-bit integers "
                              "(at most 2**31 - 1 elements per tensor)")
-    source, fname = CRenderer().render(func)
-    path = compile_c(source)
+    renderer = CRenderer()
+    source, fname = renderer.render(func)
+    try:
+        path = compile_c(source, what=f"kernel {fname}")
+    except CompileError as e:
+        raise BuildError(_blame(str(e), sch, renderer.namer, source, e.lines)) from None
     written = {id(s.buffer) for s in _stores(func.body)}
     program = CProgram(path, fname, func.args, [id(b) in written for b in func.args])
     args = list(args) if isinstance(args, (list, tuple)) else [args]
     return Kernel(func, source, program, args, {t.name: sch.layout_of(t) for t in args})
+
+
+def _blame(message, sch, namer, source, lines):
+    """`message` with the schedule steps on the loops of the rejected source lines put first."""
+    text = source.splitlines()
+    names = {ident: obj.name for ident, obj in namer.names.values() if hasattr(obj, "name")}
+    loops = []
+    for n in lines:
+        for ln in text[max(0, n - 3):n + 1]:  # pragmas sit just above their loop
+            for ident in re.findall(r"for \(\w+ (\w+) =", ln):
+                if ident in names and names[ident] not in loops:
+                    loops.append(names[ident])
+    steps = [st for st in sch.steps if set(loops) & {getattr(st, "axis", None), *getattr(st, "axes", ())}]
+    if not steps:
+        return message
+    said = "; ".join(str(to_dict(st)) for st in steps)
+    head, _, rest = message.partition("\n")
+    return f"{head}\n  steps on loop(s) {', '.join(map(repr, loops))}: {said}\n{rest}"
 
 
 def _stores(s):

@@ -23,3 +23,7 @@ class ArgumentError(AltError, TypeError):
 
 class WorkloadError(AltError, ValueError):
     """An unknown workload or operator, or a user operator the tuner cannot find again by name."""
+
+
+class OptionError(AltError, ValueError):
+    """An option of the tuner, an experiment or the command line has a value that is not allowed."""

@@ -71,11 +71,16 @@ class CStyleRenderer:
         out = []
         for dt, suf in (("float32", "f32"), ("float64", "f64"), ("int32", "i32"), ("int64", "i64")):
             t = dtypes.to_c(dt)
-            bodies = {
-                "min": "return a < b ? a : b;",
-                "max": "return a > b ? a : b;",
-                "floordiv": f"{t} q = a / b; return (q * b != a && ((a < 0) != (b < 0))) ? q - 1 : q;",
-                "floormod": f"{t} r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;",
+            u = "uint64_t" if dt == "int64" else "uint32_t"
+            bodies = {  # the interpreter's (numpy's) semantics, see the README
+                # NaN in, NaN out (as np.minimum/np.maximum, PyTorch and the interpreter)
+                "min": "return (a < b || a != a) ? a : b;" if dt.startswith("float") else "return a < b ? a : b;",
+                "max": "return (a > b || a != a) ? a : b;" if dt.startswith("float") else "return a > b ? a : b;",
+                # x // 0 == 0 and x % 0 == 0; MIN // -1 wraps: a data value never raises SIGFPE
+                "floordiv": f"if (b == 0) return 0; if (b == -1) return ({t})(0 - ({u})a); "
+                            f"{t} q = a / b; return (q * b != a && ((a < 0) != (b < 0))) ? q - 1 : q;",
+                "floormod": f"if (b == 0 || b == -1) return 0; "
+                            f"{t} r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;",
             }
             for op, body in bodies.items():
                 if f"alt_{op}_{suf}" in used:

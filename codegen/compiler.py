@@ -1,6 +1,7 @@
 """Compiler: C source -> shared library, cached by a hash of source, flags and compiler."""
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -54,8 +55,28 @@ def _mvec(path):
     return ("-DALT_MVEC", "-lmvec") if res.returncode == 0 else ()
 
 
-def compile_c(source, flags=FLAGS):
-    """Compile `source` into a shared library and return its path (cached)."""
+class CompileError(BuildError):
+    """The C compiler rejected generated source. `lines` are the source line numbers it points at,
+    `output` its messages; the message names what was compiled and quotes the lines."""
+
+    def __init__(self, message, lines=(), output=""):
+        super().__init__(message)
+        self.lines, self.output = tuple(lines), output
+
+
+def _rejection(what, cc, source, stderr, code):
+    errors = [m for m in re.finditer(r"kernel\.c:(\d+):(?:\d+:)? (?:fatal )?error: (.*)", stderr)]
+    lines = sorted({int(m.group(1)) for m in errors})
+    text = source.splitlines()
+    quoted = "".join(f"\n  line {n}: {text[n - 1].strip()}" for n in lines[:5] if 0 < n <= len(text))
+    first = errors[0].group(2) if errors else f"exit code {code}"
+    return CompileError(f"{cc} rejected the generated C of {what}: {first}{quoted}\n--- {cc} output ---\n"
+                        f"{stderr[-3000:]}", lines, stderr)
+
+
+def compile_c(source, flags=FLAGS, what="a kernel"):
+    """Compile `source` into a shared library and return its path (cached). `what` names the
+    source in errors (a CompileError quoting the lines the compiler rejected)."""
     cc = compiler()
     path, version = _version(cc)
     flags = tuple(flags) + _mvec(path)
@@ -72,10 +93,9 @@ def compile_c(source, flags=FLAGS):
             res = subprocess.run([path, *flags, str(src), "-o", str(lib), "-lm"], capture_output=True, text=True,
                                  timeout=TIMEOUT)
         except subprocess.TimeoutExpired:
-            raise BuildError(f"{cc} did not finish compiling a kernel within {TIMEOUT:.0f} s") from None
+            raise BuildError(f"{cc} did not finish compiling {what} within {TIMEOUT:.0f} s") from None
         if res.returncode != 0:
-            raise BuildError(f"{cc} failed to compile the generated kernel (exit {res.returncode}):\n"
-                             f"{res.stderr[-3000:]}")
+            raise _rejection(what, cc, source, res.stderr, res.returncode)
         (d / f"{key}.c").write_text(source)
         os.replace(lib, out)  # atomic: a concurrent build of the same source sees a whole file
     return out

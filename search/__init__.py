@@ -6,6 +6,8 @@ layout-then-loop, random), isolated measurement and JSON-lines records.
 """
 from .space import Conv2dSpace, GemmSpace, Invalid, space_for
 from .strategy import STRATEGIES, make_strategy
-from .tune import apply_best, tune
+from .tune import TuningFailed, apply_best, tune
+from .worker import MeasureError
 
-__all__ = ["Conv2dSpace", "GemmSpace", "Invalid", "STRATEGIES", "apply_best", "make_strategy", "space_for", "tune"]
+__all__ = ["Conv2dSpace", "GemmSpace", "Invalid", "MeasureError", "STRATEGIES", "TuningFailed", "apply_best",
+           "make_strategy", "space_for", "tune"]

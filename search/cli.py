@@ -1,83 +1,181 @@
-"""The `alt` command line: tune a workload, list the best records of a log, show a best kernel.
+"""The `alt` command line (also `python -m alt`): tune a workload, list the suite, the best records
+of a log, the C source of a best kernel.
 
+    alt list
     alt tune C2D-1 --trials 64 --strategy alt --log run.jsonl
     alt tune C2D --shape 1,64,56,64,3,1,1 --trials 64
     alt tune mypackage.ops:my_operator --shape 256,512 --trials 64
     alt best run.jsonl
     alt show run.jsonl --workload C2D-1
+
+A user's mistake prints one line and exits with status 2; a failure of the measuring machinery
+exits with 1; Ctrl-C leaves a log that the same command resumes (status 130).
 """
 import argparse
 import logging
 import sys
 
+import alt
+from alt.errors import AltError
 from alt.ops import Workload, suite
 from alt.ops.suite import operator_codes
 
 from . import records as R
-from .strategy import STRATEGIES
+from .strategy import MODELS, STRATEGIES
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage block
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _count(text):
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{n} is too small; give at least 1")
+    return n
+
+
+def _seed(text):
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{n} is negative; give a seed >= 0")
+    return n
+
+
+def _shape(text):
+    parts = text.split(",")
+    try:
+        return tuple(int(x) for x in parts)
+    except ValueError:
+        bad = next(x for x in parts if not x.strip().lstrip("-").isdigit())
+        raise argparse.ArgumentTypeError(f"{text!r}: {bad!r} is not an integer; give integers separated by "
+                                         "commas, e.g. 512,512,512") from None
+
+
+def parser():
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    p = _Parser(prog="alt", description="alt: joint data-layout and loop tuning (ALT), recursive models (Cortex)",
+                formatter_class=fmt)
+    p.add_argument("--version", action="version", version=f"alt {alt.__version__}")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser, metavar="{list,tune,best,show}")
+    sub.add_parser("list", help="the suite's workloads with their operator, parameters and GFLOP",
+                   formatter_class=fmt)
+    t = sub.add_parser("tune", help="tune one workload and print its best record", formatter_class=fmt)
+    t.add_argument("workload", help="a suite workload (e.g. C2D-1, R50-3, GMM-0; see `alt list`), an operator "
+                                    "code with --shape, or a user operator 'package.module:function' with --shape")
+    t.add_argument("--shape", type=_shape, help="operator parameters separated by commas, e.g. 1,64,56,64,3,1,1 "
+                                                "for C2D (n, c, size, o, k, stride, pad) or 512,512,512 for GMM "
+                                                "(m, n, k)")
+    t.add_argument("--trials", type=_count, default=64, help="candidates to measure in all (a resumed log's "
+                                                             "records of the same strategy count)")
+    t.add_argument("--strategy", choices=sorted(STRATEGIES), default="alt",
+                   help="alt: layouts and loops jointly; loop-only: NHWC fixed (ALT-OL); layout-then-loop; random")
+    t.add_argument("--model", choices=list(MODELS), default="gbt",
+                   help="cost model guiding the search: gradient-boosted trees, or random guidance")
+    t.add_argument("--log", help="JSON-lines record file: each measurement is appended as it finishes, and an "
+                                 "existing log resumes")
+    t.add_argument("--batch", type=_count, default=8, help="candidates proposed, built and measured per round")
+    t.add_argument("--seed", type=_seed, default=0, help="seed of the search's random generator")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    b = sub.add_parser("best", help="the best record of every workload in a log", formatter_class=fmt)
+    b.add_argument("log", help="a JSON-lines record file written by `alt tune --log`")
+    s = sub.add_parser("show", help="the C source of the best record of a workload in a log", formatter_class=fmt)
+    s.add_argument("log", help="a JSON-lines record file written by `alt tune --log`")
+    s.add_argument("--workload", required=True, help="the workload's name in the log, e.g. C2D-1")
+    return p
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="alt", description="alt: joint layout and loop tuning")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    t = sub.add_parser("tune", help="tune one suite workload (e.g. C2D-1, R50-3, GMM-0), or an operator "
-                                    "code or a user operator 'package.module:function' with --shape")
-    t.add_argument("workload")
-    t.add_argument("--shape", help="operator parameters, e.g. 1,64,56,64,3,1,1 for C2D (n, c, size, o, k, "
-                                   "stride, pad) or 512,512,512 for GMM (m, n, k)")
-    t.add_argument("--trials", type=int, default=64)
-    t.add_argument("--strategy", choices=sorted(STRATEGIES), default="alt")
-    t.add_argument("--model", choices=["gbt", "random"], default="gbt")
-    t.add_argument("--log", help="JSON-lines record file (appended; resumes if it exists)")
-    t.add_argument("--batch", type=int, default=8)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--quiet", action="store_true")
-    b = sub.add_parser("best", help="the best record of every workload in a log")
-    b.add_argument("log")
-    s = sub.add_parser("show", help="the C source of the best record of a workload")
-    s.add_argument("log")
-    s.add_argument("--workload", required=True)
+    p = parser()
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    if args.cmd == "tune":
-        from .tune import find_workload, tune
-        w = find_workload(args.workload, tuple(int(x) for x in args.shape.split(",")) if args.shape else None)
-        rec, kernel = tune(w, trials=args.trials, strategy=args.strategy, log=args.log, seed=args.seed,
-                           batch=args.batch, model=args.model, quiet=args.quiet)
-        print(f"{w.name}: best {R.gflops(rec, w.flops):.1f} GFLOP/s ({min(rec['costs']) * 1e3:.3f} ms) "
-              f"with {rec['point']}")
-    elif args.cmd == "best":
-        by = {}
-        for r in R.Log(args.log).read():
-            by.setdefault(r["workload"]["name"], []).append(r)
-        names = {w.name: w for w in suite()}
-        codes = set(operator_codes())  # a user operator named in a log is not imported to count its flops
-        names.update({r["workload"]["name"]: Workload(r["workload"]["op"], r["workload"]["name"],
-                                                      tuple(r["workload"]["params"]))
-                      for rs in by.values() for r in rs if r["workload"]["op"] in codes})
-        print(f"{'workload':10} {'records':>7} {'errors':>6} {'best GFLOP/s':>12} {'ms':>8}  point")
-        for name, recs in sorted(by.items()):
-            good = [r for r in recs if r["error"] == R.OK]
-            errs = len(recs) - len(good)
-            if not good:
-                print(f"{name:10} {len(recs):7d} {errs:6d} {'-':>12} {'-':>8}")
-                continue
-            top = min(good, key=lambda r: min(r["costs"]))
-            g = f"{R.gflops(top, names[name].flops):12.1f}" if name in names else f"{'-':>12}"
-            print(f"{name:10} {len(recs):7d} {errs:6d} {g} {min(top['costs']) * 1e3:8.3f}  {top['point']}")
-    else:
-        from .tune import apply_best
-        keys = [r["workload"] for r in R.Log(args.log).read() if r["workload"]["name"] == args.workload]
-        if keys and keys[0]["op"] not in operator_codes():  # never import a module a file names
-            print(f"{args.workload} is the user operator {keys[0]['op']}: rebuild its best record from Python "
-                  "with alt.apply_best(log, function, args)", file=sys.stderr)
-            return 1
-        w = Workload(keys[0]["op"], keys[0]["name"], tuple(keys[0]["params"])) if keys else args.workload
-        k = apply_best(args.log, w) if keys else None
-        if k is None:
-            print(f"no successful record of {args.workload} in {args.log}", file=sys.stderr)
-            return 1
-        print(k.source)
+    try:
+        return {"list": _list, "tune": _tune, "best": _best, "show": _show}[args.cmd](args)
+    except KeyboardInterrupt:
+        where = f"; the records measured so far are in {args.log}: run the same command to resume" \
+            if getattr(args, "log", None) else ""
+        print(f"alt {args.cmd}: interrupted{where}", file=sys.stderr)
+        return 130
+    except (alt.WorkloadError, alt.OptionError, alt.ScheduleError, alt.ComputeError) as e:
+        print(f"alt {args.cmd}: error: {e}", file=sys.stderr)  # the user's input
+        return 2
+    except AltError as e:
+        print(f"alt {args.cmd}: failed: {e}", file=sys.stderr)
+        return 1
+
+
+def _list(args):
+    print(f"{'workload':10} {'operator':8} {'GFLOP':>9}  parameters")
+    for w in suite():
+        names = ", ".join(f"{n}={v}" for n, v in zip(_param_names(w.op), w.params))
+        print(f"{w.name:10} {w.op:8} {w.flops / 1e9:9.3f}  {names}")
+    return 0
+
+
+def _param_names(op):
+    from alt.ops.suite import operator_parameters
+    return operator_parameters(op)
+
+
+def _tune(args):
+    from .tune import find_workload, tune
+    w = find_workload(args.workload, args.shape)
+    rec, kernel = tune(w, trials=args.trials, strategy=args.strategy, log=args.log, seed=args.seed,
+                       batch=args.batch, model=args.model, quiet=args.quiet)
+    print(f"{w.name}: best {R.gflops(rec, w.flops):.1f} GFLOP/s ({min(rec['costs']) * 1e3:.3f} ms) "
+          f"with {rec['point']}")
+    return 0
+
+
+def _read(path):
+    log = R.Log(path)
+    if not log.exists():
+        raise alt.OptionError(f"no log file {path!r}; write one with `alt tune WORKLOAD --log {path}`")
+    return log.read()
+
+
+def _best(args):
+    by = {}
+    for r in _read(args.log):
+        by.setdefault(r["workload"]["name"], []).append(r)
+    names = {w.name: w for w in suite()}
+    codes = set(operator_codes())  # a user operator named in a log is not imported to count its flops
+    names.update({r["workload"]["name"]: Workload(r["workload"]["op"], r["workload"]["name"],
+                                                  tuple(r["workload"]["params"]))
+                  for rs in by.values() for r in rs if r["workload"]["op"] in codes})
+    print(f"{'workload':10} {'records':>7} {'errors':>6} {'best GFLOP/s':>12} {'ms':>8}  point")
+    for name, recs in sorted(by.items()):
+        good = [r for r in recs if r["error"] == R.OK]
+        errs = len(recs) - len(good)
+        if not good:
+            print(f"{name:10} {len(recs):7d} {errs:6d} {'-':>12} {'-':>8}")
+            continue
+        top = min(good, key=lambda r: min(r["costs"]))
+        g = f"{R.gflops(top, names[name].flops):12.1f}" if name in names else f"{'-':>12}"
+        print(f"{name:10} {len(recs):7d} {errs:6d} {g} {min(top['costs']) * 1e3:8.3f}  {top['point']}")
+    return 0
+
+
+def _show(args):
+    from .tune import apply_best
+    keys = [r["workload"] for r in _read(args.log) if r["workload"]["name"] == args.workload]
+    if not keys:
+        raise alt.WorkloadError(f"{args.log} has no record of workload {args.workload!r}; `alt best "
+                                f"{args.log}` lists its workloads")
+    if keys[0]["op"] not in operator_codes():  # never import a module a file names
+        raise alt.WorkloadError(f"{args.workload} is the user operator {keys[0]['op']}: rebuild its best record "
+                                "from Python with alt.apply_best(log, function, args)")
+    k = apply_best(args.log, Workload(keys[0]["op"], keys[0]["name"], tuple(keys[0]["params"])))
+    if k is None:
+        raise alt.WorkloadError(f"no successful record of {args.workload} in {args.log}")
+    print(k.source)
     return 0
 
 

@@ -2,22 +2,22 @@
 output against the reference, and time it. A candidate that fails to build, crashes, hangs or
 answers wrong is recorded with an error code and message, and tuning goes on.
 
-Builds go to any concurrent.futures.Executor (a process pool by default; a Dask client's
-`get_executor()` spreads them over machines). Runs go one at a time to a worker process of our
-own, restarted when a candidate kills it or exceeds the run timeout.
+Builds go to any concurrent.futures.Executor (worker processes of our own by default, see
+search.worker; a Dask client's `get_executor()` spreads them over machines). Runs go one at a time
+to a worker process of their own, restarted when a candidate kills it or exceeds the run timeout.
 """
-import multiprocessing as mp
 import os
+import queue
 import tempfile
+import threading
 import time
-import traceback
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
 from concurrent.futures import TimeoutError as FutureTimeout
 
 import numpy as np
 
 from . import records as R
+from .worker import MeasureError, TaskError, Worker, WorkerCrash, WorkerTimeout
 
 
 def build_task(workload_key, point):
@@ -66,60 +66,81 @@ def run_task(task):
     return {"error": R.OK, "costs": [t]}
 
 
-def _worker_loop(conn):
-    while True:
-        task = conn.recv()
-        if task is None:
-            return
+def run_isolated(worker, task, timeout):
+    """Run one built candidate (a run_task dict) in `worker` (search.worker.Worker): its result
+    {error, message, costs}, a crash or a hang of the candidate included."""
+    try:
+        r = worker.call("run_task", [task], timeout)
+    except WorkerTimeout:
+        r = {"error": R.RUN_TIMEOUT, "message": f"no result within {timeout:.0f} s; the run was killed"}
+    except WorkerCrash as e:
+        r = {"error": R.CRASH, "message": f"the run worker {e}"}
+    except TaskError as e:
+        r = {"error": R.RUN_ERROR, "message": str(e)}
+    return {"error": r["error"], "message": r.get("message", ""), "costs": r.get("costs", [])}
+
+
+class WorkerPool(Executor):
+    """An Executor of `n` worker processes (search.worker) for build_task and run_task; a task past
+    `timeout` seconds (counted from when a worker takes it) fails with WorkerTimeout and its worker
+    is killed and replaced, so a stuck build never outlives the tuner."""
+
+    def __init__(self, n, timeout):
+        self.timeout = timeout
+        self._queue = queue.Queue()
+        self._threads = [threading.Thread(target=self._serve, daemon=True) for _ in range(max(1, n))]
+        for t in self._threads:
+            t.start()
+
+    def submit(self, fn, *args):
+        name = getattr(fn, "__name__", "")
+        if name not in ("build_task", "run_task"):
+            raise TypeError(f"WorkerPool runs build_task and run_task, not {fn!r}")
+        f = Future()
+        self._queue.put((f, name, args))
+        return f
+
+    def _serve(self):
+        worker = Worker()
         try:
-            conn.send(run_task(task))
-        except Exception as e:  # noqa: BLE001
-            conn.send({"error": R.RUN_ERROR, "message": f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}"})
+            while True:
+                item = self._queue.get()
+                if item is None:
+                    return
+                f, name, args = item
+                if not f.set_running_or_notify_cancel():
+                    continue
+                try:
+                    f.set_result(worker.call(name, args, self.timeout))
+                except BaseException as e:  # noqa: BLE001 - handed to whoever waits on the future
+                    f.set_exception(e)
+        finally:
+            worker.close(kill=True)
 
-
-class RunWorker:
-    """A process that runs candidates; replaced when one crashes it or runs past the timeout."""
-
-    def __init__(self):
-        self._proc = None
-
-    def _start(self):
-        ctx = mp.get_context("spawn")
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_worker_loop, args=(child,), daemon=True)
-        self._proc.start()
-
-    def run(self, task, timeout):
-        if self._proc is None or not self._proc.is_alive():
-            self._start()
-        self._conn.send(task)
-        if not self._conn.poll(timeout):
-            self.close(kill=True)
-            return {"error": R.RUN_TIMEOUT, "message": f"no result within {timeout:.0f} s; the run was killed"}
-        try:
-            return self._conn.recv()
-        except (EOFError, OSError):
-            self._proc.join(timeout=5)  # the pipe closes before the exit code is known
-            code = self._proc.exitcode
-            self.close(kill=True)
-            return {"error": R.CRASH, "message": f"the run worker died (exit code {code}; a segfault is -11)"}
-
-    def close(self, kill=False):
-        if self._proc is None:
-            return
-        if kill:
-            self._proc.kill()
-        else:
-            try:
-                self._conn.send(None)
-            except OSError:
-                pass
-        self._proc.join(timeout=5)
-        self._proc = None
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        if cancel_futures:
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    item[0].cancel()
+        for _ in self._threads:
+            self._queue.put(None)
+        if wait:
+            for t in self._threads:
+                t.join()
 
 
 class Measurer:
-    """Measures points of one workload's space. Use as a context manager (it owns processes)."""
+    """Measures points of one workload's space. Use as a context manager (it owns processes).
+
+    Builds go to `executor` (default: a WorkerPool of one process per core, or threads of this
+    process for an operator defined in the script being run, which no other process can import);
+    runs go one at a time to a worker process of their own. A candidate's own failure (invalid,
+    build error or timeout, crash, hang, wrong answer) is its result; a failure of the machinery
+    (workers that cannot start, an executor that breaks) raises MeasureError and records nothing."""
 
     def __init__(self, workload, executor=None, build_timeout=120.0, run_timeout=30.0, repeat=5, min_time=0.02,
                  rtol=1e-3, seed=0):
@@ -127,8 +148,13 @@ class Measurer:
         self.build_timeout, self.run_timeout = build_timeout, run_timeout
         self.repeat, self.min_time, self.rtol = repeat, min_time, rtol
         self._own_executor = executor is None
-        self.executor = executor or _pool()
-        self.worker = RunWorker()
+        if executor is not None:
+            self.executor = executor
+        elif workload.op.startswith("__main__:"):
+            self.executor = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+        else:
+            self.executor = WorkerPool(os.cpu_count() or 1, build_timeout)
+        self.worker = Worker()
         self._dir = tempfile.TemporaryDirectory(prefix="alt-measure-")
         self.inputs, self.expected = _reference_files(workload, self._dir.name, seed)
         self.timings = {"build": 0.0, "run": 0.0}
@@ -140,44 +166,59 @@ class Measurer:
         self.close()
 
     def close(self):
-        self.worker.close()
+        self.worker.close(kill=True)
         if self._own_executor:
             self.executor.shutdown(wait=False, cancel_futures=True)
         self._dir.cleanup()
 
-    def measure(self, points):
-        """A list of result dicts {error, message, costs} for `points`, in order."""
+    def measure(self, points, on_result=None):
+        """A list of result dicts {error, message, costs} for `points`, in order. `on_result(i, result)`
+        is called as soon as each one is final (so that it can be recorded at once)."""
+        results = [None] * len(points)
+
+        def done(i, r):
+            results[i] = r
+            if on_result is not None:
+                on_result(i, r)
+
         key = R.workload_key(self.workload)
         t0 = time.perf_counter()
-        futures = [self.executor.submit(build_task, key, p) for p in points]
+        futures = {self.executor.submit(build_task, key, p): i for i, p in enumerate(points)}
         built = []
-        for f in futures:
-            try:
-                built.append(f.result(timeout=self.build_timeout))
-            except FutureTimeout:
-                built.append({"error": R.BUILD_TIMEOUT, "message": f"build took over {self.build_timeout:.0f} s"})
-            except Exception as e:  # noqa: BLE001 - a builder process that died
-                built.append({"error": R.BUILD_ERROR, "message": f"{type(e).__name__}: {e}"})
-                if isinstance(e, BrokenProcessPool) and self._own_executor:
-                    self.executor.shutdown(wait=False, cancel_futures=True)
-                    self.executor = _pool()
+        try:
+            for f in as_completed(futures) if isinstance(self.executor, WorkerPool) else futures:
+                b = self._built(f)
+                if b["error"] == R.OK:
+                    built.append((futures[f], b))
+                else:
+                    done(futures[f], dict(b, costs=[]))
+        finally:
+            for f in futures:
+                f.cancel()
         self.timings["build"] += time.perf_counter() - t0
         t0 = time.perf_counter()
-        results = []
-        for b in built:
-            if b["error"] != R.OK:
-                results.append(dict(b, costs=[]))
-                continue
+        for i, b in sorted(built, key=lambda x: x[0]):
             task = dict(b, inputs=self.inputs, expected=self.expected, rtol=self.rtol, repeat=self.repeat,
                         min_time=self.min_time)
-            r = self.worker.run(task, self.run_timeout)
-            results.append({"error": r["error"], "message": r.get("message", ""), "costs": r.get("costs", [])})
+            done(i, run_isolated(self.worker, task, self.run_timeout))
         self.timings["run"] += time.perf_counter() - t0
         return results
 
-
-def _pool():
-    return ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=mp.get_context("spawn"))
+    def _built(self, future):
+        """The build result of one future: the candidate's outcome, or MeasureError."""
+        try:
+            # a WorkerPool times each build itself, from when a worker takes it
+            return future.result(timeout=None if isinstance(self.executor, WorkerPool) else self.build_timeout)
+        except (WorkerTimeout, FutureTimeout):
+            return {"error": R.BUILD_TIMEOUT, "message": f"build took over {self.build_timeout:.0f} s; it was "
+                                                         "stopped"}
+        except (WorkerCrash, TaskError) as e:
+            return {"error": R.BUILD_ERROR, "message": f"the builder {e}" if isinstance(e, WorkerCrash) else str(e)}
+        except MeasureError:
+            raise
+        except Exception as e:  # noqa: BLE001 - build_task catches a candidate's own errors: this is the executor
+            raise MeasureError(f"the build executor failed ({type(e).__name__}: {e}); no candidate is to blame, "
+                               "so none was recorded") from e
 
 
 def _reference_files(workload, directory, seed):

@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from alt.errors import OptionError
 from alt.lower import lower
 
 from .features import extract
@@ -220,13 +221,16 @@ class AltStrategy(Strategy):
         return out[:n]
 
 
+MODELS = ("gbt", "random")  # cost models: gradient boosting, or none (random guidance)
 STRATEGIES = {"alt": AltStrategy, "loop-only": LoopOnly, "layout-then-loop": LayoutThenLoop,
               "random": RandomStrategy}
 
 
 def make_strategy(name, space, rng, trials, model="gbt"):
     if name not in STRATEGIES:
-        raise ValueError(f"strategy {name!r} is not one of {sorted(STRATEGIES)}")
+        raise OptionError(f"strategy={name!r} is not a search strategy; use one of {sorted(STRATEGIES)}")
+    if model not in MODELS:
+        raise OptionError(f"model={model!r} is not a cost model; use one of {list(MODELS)}")
     kw = {"trials": trials} if name == "alt" else {}
     if model == "random" and name != "random":
         kw["model"] = RandomModel(rng)

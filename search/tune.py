@@ -1,19 +1,21 @@
 """search.tune: the tuning loop (ask the strategy, measure, log, tell), with resume from a log."""
 import logging
+import numbers
 import sys
 import time
 
 import numpy as np
+from tqdm import tqdm
 
 from alt.build import build
-from alt.errors import WorkloadError
+from alt.errors import AltError, OptionError, WorkloadError
 from alt.ops import Workload, suite
-from alt.ops.suite import user_workload
+from alt.ops.suite import check_workload, user_workload
 
 from . import records as R
 from .measure import Measurer
 from .space import space_for
-from .strategy import make_strategy
+from .strategy import MODELS, STRATEGIES, make_strategy
 
 logger = logging.getLogger("alt.search")
 
@@ -29,8 +31,7 @@ def find_workload(name_or_workload, shape=None):
         return user_workload(name_or_workload, tuple(shape or ()))
     if shape is not None:
         w = Workload(name_or_workload, f"{name_or_workload}-{'x'.join(map(str, shape))}", tuple(shape))
-        w.build()  # an unknown operator or wrong parameters fail here, not in every builder process
-        return w
+        return check_workload(w)  # an unknown operator or wrong parameters fail here, not in every builder
     for w in suite():
         if w.name == name_or_workload:
             return w
@@ -38,19 +39,58 @@ def find_workload(name_or_workload, shape=None):
                         "operator code with its shape")
 
 
+class TuningFailed(AltError, RuntimeError):
+    """No candidate of a tuning run built and ran correctly."""
+
+
+MEASURE_OPTIONS = ("build_timeout", "run_timeout", "repeat", "min_time", "rtol", "seed")
+
+
+def _whole(name, value, least):
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < least:
+        raise OptionError(f"search.tune: {name}={value!r}; give a whole number >= {least}")
+
+
+def check_options(trials, strategy, model, batch, seed, measure_options):
+    """Every option of tune checked before anything starts: an OptionError names the bad one."""
+    _whole("trials", trials, 1)
+    _whole("batch", batch, 1)
+    _whole("seed", seed, 0)
+    if strategy not in STRATEGIES:
+        raise OptionError(f"search.tune: strategy={strategy!r} is not a search strategy; use one of "
+                          f"{sorted(STRATEGIES)}")
+    if model not in MODELS:
+        raise OptionError(f"search.tune: model={model!r} is not a cost model; use one of {list(MODELS)}")
+    unknown = sorted(set(measure_options or {}) - set(MEASURE_OPTIONS))
+    if unknown:
+        raise OptionError(f"search.tune: measure_options {unknown} are not options of the measurer; known: "
+                          f"{list(MEASURE_OPTIONS)}")
+
+
 class Progress:
-    """One status line on stderr: trials, best GFLOP/s, errors."""
+    """A progress bar on stderr (tqdm), one step per measured candidate: trials, elapsed time, ETA,
+    best GFLOP/s and errors. After a resume, the rate and ETA count only this run's trials."""
 
-    def __init__(self, total, quiet=False):
-        self.total, self.quiet, self.t0 = total, quiet, time.perf_counter()
+    def __init__(self, name, total, done, quiet=False):
+        self.bar = tqdm(total=total, initial=done, desc=name, unit="trial", disable=quiet, dynamic_ncols=True,
+                        file=sys.stderr)
 
-    def show(self, done, best, errors, final=False):
-        if self.quiet:
-            return
-        rate = done / max(1e-9, time.perf_counter() - self.t0) * 60
-        sys.stderr.write(f"\r[{done}/{self.total}] best {best:7.1f} GFLOP/s  errors {errors}  "
-                         f"({rate:.0f} trials/min)" + ("\n" if final else ""))
-        sys.stderr.flush()
+    def step(self, best, errors):
+        self.bar.set_postfix_str(f"best {best:.1f} GFLOP/s, errors {errors}", refresh=False)
+        self.bar.update(1)
+
+    def say(self, text):
+        if not self.bar.disable:
+            self.bar.write(text, file=sys.stderr)
+
+    def close(self):
+        self.bar.close()
+
+
+def _counts_as_done(rec, strategy):
+    # logs written before infrastructure failures were kept apart blamed candidates for a broken
+    # builder pool; those records are not outcomes, so their points are tried again
+    return rec.get("strategy") == strategy and "BrokenProcessPool" not in rec.get("message", "")
 
 
 def tune(workload, trials=64, strategy="alt", log=None, seed=0, batch=8, executor=None, model="gbt",
@@ -59,54 +99,63 @@ def tune(workload, trials=64, strategy="alt", log=None, seed=0, batch=8, executo
     (a top-level `fn(*args)` returning (input placeholders, output tensor), tuned in the generic
     space). Returns (best record, built Kernel).
 
-    With `log` (a path), every measurement is appended to that JSON-lines log as it finishes; points
-    already in it are not measured again and warm the cost model (resume). A dict passed as
-    `stats` receives where the time went: propose (model + annealing), build, run, seconds.
+    With `log` (a path), every measurement is appended to that JSON-lines log the moment it is
+    final; points already in it are not measured again and warm the cost model (resume). A dict
+    passed as `stats` receives where the time went: propose (model + annealing), build, run, seconds.
+    Options are checked first (OptionError); a failure of the measuring machinery is a
+    MeasureError that records nothing; Ctrl-C leaves a log that resumes.
     """
+    check_options(trials, strategy, model, batch, seed, measure_options)
     w = find_workload(workload, args)
     space = space_for(w)
     rng = np.random.default_rng(seed)
     strat = make_strategy(strategy, space, rng, trials, model)
     records = R.Log(log) if log else None
-    history = records.read(w) if records else []
+    history = [r for r in records.read(w)] if records else []
     if history:
         strat.update([r["point"] for r in history], [R.gflops(r, w.flops) for r in history])
-        logger.info("resumed from %d records of %s in %s", len(history), w.name, log)
-    done = [r for r in history if r.get("strategy") == strategy] if history else []
-    remaining = max(0, trials - len(done))
+    done = sum(_counts_as_done(r, strategy) for r in history)
+    remaining = max(0, trials - done)
     best = max([R.gflops(r, w.flops) for r in history], default=0.0)
-    errors = 0
-    progress = Progress(trials, quiet)
+    errors = sum(r["error"] != R.OK for r in history if _counts_as_done(r, strategy))
+    progress = Progress(w.name, trials, min(done, trials), quiet)
+    if history:
+        progress.say(f"{w.name}: resumed from {len(history)} records in {log} ({done} of this strategy)")
     timings = {"propose": 0.0}
     started = time.perf_counter()
     new = []
-    with Measurer(w, executor=executor, **(measure_options or {})) as m:
-        while remaining > 0:
-            t0 = time.perf_counter()
-            points = strat.next_batch(min(batch, remaining))
-            timings["propose"] += time.perf_counter() - t0
-            if not points:
-                break
-            results = m.measure(points)
-            scores = []
-            for p, r in zip(points, results):
-                rec = R.make(w, p, r["costs"], r["error"], r["message"], strategy)
-                if records:
-                    records.append(rec)
-                new.append(rec)
-                g = R.gflops(rec, w.flops)
-                scores.append(g)
-                best = max(best, g)
-                errors += rec["error"] != R.OK
-            strat.update(points, scores)
-            remaining -= len(points)
-            progress.show(trials - remaining, best, errors)
-        timings.update(m.timings)
-    progress.show(trials - remaining, best, errors, final=True)
+    try:
+        with Measurer(w, executor=executor, **(measure_options or {})) as m:
+            while remaining > 0:
+                t0 = time.perf_counter()
+                points = strat.next_batch(min(batch, remaining))
+                timings["propose"] += time.perf_counter() - t0
+                if not points:
+                    break
+                scores = [0.0] * len(points)
+
+                def record(i, r):  # the moment a candidate is final: log it, then show it
+                    nonlocal best, errors
+                    rec = R.make(w, points[i], r["costs"], r["error"], r["message"], strategy)
+                    if records:
+                        records.append(rec)
+                    new.append(rec)
+                    scores[i] = R.gflops(rec, w.flops)
+                    best = max(best, scores[i])
+                    errors += rec["error"] != R.OK
+                    progress.step(best, errors)
+
+                m.measure(points, on_result=record)
+                strat.update(points, scores)
+                remaining -= len(points)
+            timings.update(m.timings)
+    finally:
+        progress.close()
     everything = history + new
     good = [r for r in everything if r["error"] == R.OK]
     if not good:
-        raise RuntimeError(f"tuning {w.name}: none of {len(everything)} candidates built and ran correctly")
+        raise TuningFailed(f"tuning {w.name}: none of {len(everything)} candidates built and ran correctly; "
+                           "the log's messages say why")
     top = min(good, key=lambda r: min(r["costs"]))
     sch, args = space.apply(top["point"])
     if stats is not None:

@@ -6,6 +6,8 @@ ResNet-50 and the remaining operators of alt.ops. Each Workload builds its compu
 and knows its FLOP count and the same operation in PyTorch (the benchmarks' reference).
 """
 import importlib
+import os
+import sys
 import math
 from dataclasses import dataclass, field
 
@@ -74,8 +76,12 @@ def user_operator(op):
         for part in qual.split("."):
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as e:
+        hint = ""
+        if "" not in sys.path and os.getcwd() not in sys.path:
+            hint = (f"; the current folder {os.getcwd()} is not on PYTHONPATH: run `PYTHONPATH=. alt ...` or "
+                    "`python -m alt ...`, or install your package")
         raise WorkloadError(f"user operator {op!r} cannot be imported here ({e}); define it at the top level of "
-                            "an importable module") from None
+                            f"an importable module{hint}") from None
     return obj
 
 
@@ -294,6 +300,29 @@ RESNET50 = [(3, 224, 64, 7, 2, 3), (64, 56, 64, 1, 1, 0), (64, 56, 64, 3, 1, 1),
 
 def operator_codes():
     return sorted(_KINDS)
+
+
+def operator_parameters(op):
+    """The parameter names of suite operator `op`, e.g. ('m', 'n', 'k') for GMM."""
+    import inspect
+    return tuple(p.name for p in inspect.signature(_KINDS[op][0]).parameters.values())
+
+
+def check_workload(w):
+    """`w` itself if its operator builds with its params and has a positive FLOP count; a
+    WorkloadError naming the operator, the params and the parameters it takes otherwise."""
+    try:
+        w.build()
+        ok = w.flops > 0
+        why = "" if ok else "it has no floating-point work"
+    except WorkloadError:
+        raise
+    except Exception as e:  # noqa: BLE001 - wrong arity, sizes that make no tensor, ...
+        ok, why = False, f"{type(e).__name__}: {e}"
+    if not ok:
+        takes = f"; {w.op} takes ({', '.join(operator_parameters(w.op))})" if w.op in _KINDS else ""
+        raise WorkloadError(f"operator {w.op} with parameters {list(w.params)} is not valid ({why}){takes}")
+    return w
 
 
 def suite(ops=None, resnet=True):
