@@ -81,6 +81,7 @@ def _blame(message, sch, namer, source, lines):
     steps = [st for st in sch.steps if set(loops) & {getattr(st, "axis", None), *getattr(st, "axes", ())}]
     if not steps:
         return message
+    loops = [n for n in loops if any(n in (getattr(st, "axis", None), *getattr(st, "axes", ())) for st in steps)]
     said = "; ".join(str(to_dict(st)) for st in steps)
     head, _, rest = message.partition("\n")
     return f"{head}\n  steps on loop(s) {', '.join(map(repr, loops))}: {said}\n{rest}"

@@ -221,7 +221,7 @@ def test_command_line_tune_best_show(tmp_path, capsys):
     assert "GMM-16x32x24" in table and "      4 " in table
     assert main(["show", path, "--workload", "GMM-16x32x24"]) == 0
     assert "int alt_main_(" in capsys.readouterr().out
-    assert main(["show", path, "--workload", "nothing"]) == 1
+    assert main(["show", path, "--workload", "nothing"]) == 2  # a user mistake
     w = Workload("GMM", "GMM-16x32x24", (16, 32, 24))
     assert alt.apply_best(path, w) is not None
 

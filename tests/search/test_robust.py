@@ -1,0 +1,283 @@
+"""The tuner under faults and user mistakes: durable records, damaged logs, broken and stuck workers,
+kills and Ctrl-C, bad options, and the command line's one-line errors."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import alt
+import search.measure
+from alt.ops import Workload
+from search import records as R
+from search.cli import main
+from search.tune import TuningFailed, tune
+from search.worker import MeasureError
+
+GEMM = Workload("GMM", "robust-gemm", (24, 40, 36))
+FAST = {"repeat": 2, "min_time": 0.001}
+
+
+def workers_of(pid):
+    """Worker processes (search.worker) started by process `pid` that are still alive."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+            with open(f"/proc/{d}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if b"search.worker" in args and str(pid).encode() in args and state != "Z":
+            out.append(int(d))
+    return out
+
+
+def wait_until(cond, seconds, what):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"{what} within {seconds} s")
+
+
+def lines(path):
+    return [ln for ln in open(path, "rb").read().split(b"\n") if ln.strip()] if os.path.exists(path) else []
+
+
+# options ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kw,match", [
+    ({"model": "bogus"}, "model='bogus' is not a cost model"),
+    ({"strategy": "annealing"}, "strategy='annealing' is not a search strategy"),
+    ({"trials": 0}, "trials=0"),
+    ({"trials": 2.5}, "trials=2.5"),
+    ({"batch": 0}, "batch=0"),
+    ({"seed": -1}, "seed=-1"),
+    ({"measure_options": {"repeats": 3}}, r"measure_options \['repeats'\] are not options"),
+])
+def test_unknown_or_bad_options_are_errors(kw, match):
+    with pytest.raises(alt.OptionError, match=match):
+        tune(GEMM, **kw)
+
+
+# records ---------------------------------------------------------------------------------------
+
+def test_each_record_is_in_the_log_before_the_next_candidate_runs(tmp_path, monkeypatch):
+    path = tmp_path / "d.jsonl"
+    seen = []
+    real = search.measure.run_isolated
+
+    def spy(worker, task, timeout):
+        seen.append(len(lines(path)))
+        return real(worker, task, timeout)
+    monkeypatch.setattr(search.measure, "run_isolated", spy)
+    tune(GEMM, trials=6, batch=6, strategy="random", log=path, quiet=True, measure_options=FAST)
+    assert len(seen) >= 2 and seen == sorted(seen) and seen[-1] >= len(seen) - 1  # not all at the batch's end
+
+
+def test_a_record_after_a_cut_off_line_starts_a_line_of_its_own(tmp_path):
+    log = R.Log(tmp_path / "c.jsonl")
+    log.append(R.make(GEMM, {"a": 1}, [0.5]))
+    with open(log.path, "a") as f:
+        f.write('{"version": 1, "workload": {"op": "GM')  # a write cut off by a kill
+    log.append(R.make(GEMM, {"a": 2}, [0.25]))
+    assert [r["point"]["a"] for r in log.read(GEMM)] == [1, 2]
+
+
+GOOD = R.make(GEMM, {"a": 1}, [0.5])
+
+
+def _with(**changes):
+    rec = json.loads(json.dumps(GOOD))
+    for k, v in changes.items():
+        if v is KeyError:
+            rec.pop(k)
+        else:
+            rec[k] = v
+    return json.dumps(rec).encode()
+
+
+@pytest.mark.parametrize("line,why", [
+    (_with(workload=KeyError), "no workload"),
+    (_with(workload="GMM-0"), "no workload"),
+    (_with(workload={"op": "GMM", "name": "x", "params": "24"}), "not a list of integers"),
+    (_with(workload={"op": "GMM", "name": "x", "params": [24, 40]}), "wrong for operator GMM"),
+    (_with(costs=[]), "an OK record without costs"),
+    (_with(costs=[-1.0]), "not a list of positive finite seconds"),
+    (_with(costs=[float("nan")]).replace(b"NaN", b"NaN"), "positive finite"),
+    (_with(costs=[float("inf")]), "positive finite"),
+    (_with(costs="fast"), "positive finite"),
+    (_with(error=99), "error code 99"),
+    (_with(point=[1, 2]), "no point"),
+    (_with(version=7), "format version 7"),
+    (b'{"version": 1, "workload": \xff\xfe}', "not valid UTF-8"),
+    (b"[1, 2, 3]", "a JSON list"),
+    (b"{broken", "not valid JSON"),
+])
+def test_damaged_lines_are_skipped_with_one_warning_each(tmp_path, caplog, line, why):
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(json.dumps(GOOD).encode() + b"\n" + line + b"\n" + _with(point={"a": 2}) + b"\n")
+    recs = R.Log(path).read()
+    assert [r["point"]["a"] for r in recs] == [1, 2]
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and f"bad.jsonl:2: skipping a damaged record: " in warnings[0].getMessage()
+    assert why in warnings[0].getMessage()
+
+
+def test_alt_best_never_ranks_a_negative_cost_and_a_missing_log_is_an_error(tmp_path, capsys):
+    path = tmp_path / "neg.jsonl"
+    path.write_bytes(_with(costs=[-1.0], point={"a": 0}) + b"\n" + json.dumps(GOOD).encode() + b"\n")
+    assert main(["best", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "500.000" in out and "-0.001" not in out  # the 0.5 s record, not the -1 s one
+    assert main(["best", str(tmp_path / "missing.jsonl")]) == 2
+    assert "no log file" in capsys.readouterr().err
+
+
+# processes -------------------------------------------------------------------------------------
+
+def test_workers_that_cannot_start_are_a_measure_error_and_record_nothing(tmp_path, monkeypatch):
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\necho 'cannot start: no such interpreter' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(fake))
+    path = tmp_path / "broken.jsonl"
+    with pytest.raises(MeasureError, match="could not start .*cannot start: no such interpreter"):
+        tune(GEMM, trials=4, batch=4, log=path, quiet=True, measure_options=FAST)
+    assert lines(path) == []  # no candidate was blamed, so resume tries them all
+
+
+class _BrokenExecutor:
+    """An executor whose futures fail for reasons of their own (a lost Dask worker, say)."""
+
+    def submit(self, fn, *args):
+        from concurrent.futures import Future
+        f = Future()
+        f.set_exception(ConnectionError("worker lost"))
+        return f
+
+    def shutdown(self, *a, **k):
+        pass
+
+
+def test_a_broken_executor_is_a_measure_error_not_a_candidate_failure(tmp_path):
+    path = tmp_path / "ex.jsonl"
+    with pytest.raises(MeasureError, match="the build executor failed .*worker lost"):
+        tune(GEMM, trials=4, batch=4, log=path, quiet=True, executor=_BrokenExecutor(), measure_options=FAST)
+    assert lines(path) == []
+
+
+def sleepy(m):
+    """A user operator whose build never ends in a worker process (the parent builds it at once)."""
+    if sys.argv and sys.argv[0].endswith(os.path.join("search", "worker.py")):
+        time.sleep(3600)
+    x = alt.placeholder((m,), name="x")
+    return [x], alt.compute((m,), lambda i: x[i] * 2.0, name="y")
+
+
+def test_a_stuck_builder_is_recorded_and_killed(tmp_path):
+    path = tmp_path / "stuck.jsonl"
+    t0 = time.monotonic()
+    with pytest.raises(TuningFailed):
+        tune(sleepy, args=(8,), trials=2, batch=2, strategy="random", log=path, quiet=True,
+             measure_options=dict(FAST, build_timeout=3))
+    assert time.monotonic() - t0 < 60
+    recs = R.Log(path).read()
+    assert len(recs) == 2 and all(r["error"] == R.BUILD_TIMEOUT for r in recs)
+    wait_until(lambda: not workers_of(os.getpid()), 10, "the stuck builders did not die")
+
+
+def _start_cli(tmp_path, log, trials=24):
+    return subprocess.Popen([sys.executable, "-m", "alt", "tune", "GMM", "--shape", "48,64,40", "--trials",
+                             str(trials), "--batch", "8", "--strategy", "random", "--log", str(log), "--quiet"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+@pytest.mark.slow
+def test_sigkill_loses_no_finished_record_and_leaves_no_worker(tmp_path):
+    log = tmp_path / "kill.jsonl"
+    p = _start_cli(tmp_path, log)
+    wait_until(lambda: len(lines(log)) >= 2 or p.poll() is not None, 180, "no record was written")
+    p.kill()
+    p.wait()
+    kept = lines(log)
+    assert len(R.Log(log).read()) == len(kept) >= 2
+    wait_until(lambda: not workers_of(p.pid), 10, "workers outlived a killed tuner")
+    done = subprocess.run([sys.executable, "-m", "alt", "tune", "GMM", "--shape", "48,64,40", "--trials", "24",
+                           "--batch", "8", "--strategy", "random", "--log", str(log), "--quiet"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    after = lines(log)
+    assert after[:len(kept)] == kept and len(R.Log(log).read()) == 24  # resumed, nothing measured twice
+
+
+@pytest.mark.slow
+def test_ctrl_c_prints_one_line_and_leaves_a_log_that_resumes(tmp_path):
+    log = tmp_path / "int.jsonl"
+    p = _start_cli(tmp_path, log)
+    wait_until(lambda: len(lines(log)) >= 1 or p.poll() is not None, 180, "no record was written")
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130
+    assert err.decode().strip().splitlines() == [
+        f"alt tune: interrupted; the records measured so far are in {log}: run the same command to resume"]
+    assert len(R.Log(log).read()) == len(lines(log)) >= 1
+    wait_until(lambda: not workers_of(p.pid), 10, "workers outlived an interrupted tuner")
+
+
+# the command line ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv,match", [
+    (["tune", "C2D-99"], "no suite workload named 'C2D-99'"),
+    (["tune", "GMM", "--shape", "256,256"], r"GMM takes \(m, n, k\)"),
+    (["tune", "GMM", "--shape", "8,x,8"], "'x' is not an integer"),
+    (["tune", "GMM-0", "--trials", "0"], "0 is too small"),
+    (["tune", "GMM-0", "--trials", "many"], "'many' is not a whole number"),
+    (["tune", "GMM-0", "--strategy", "bogus"], "invalid choice: 'bogus'"),
+    (["tune", "GMM-0", "--model", "bogus"], "invalid choice: 'bogus'"),
+    (["tune", "nosuchpackage.ops:fn", "--shape", "4"], "'nosuchpackage.ops:fn' cannot be imported here"),
+    (["show", "missing.jsonl", "--workload", "GMM-0"], "no log file"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_user_mistakes_print_one_line_and_exit_2(tmp_path, argv, match):
+    r = subprocess.run([sys.executable, "-m", "alt", *argv], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=120, env=dict(os.environ, PYTHONPATH=""))
+    assert r.returncode == 2, r.stderr
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in r.stderr, r.stderr
+    import re
+    assert re.search(match, err[0]), err[0]
+
+
+@pytest.mark.skipif(shutil.which("alt") is None, reason="the alt console script is not installed")
+def test_the_console_script_says_when_the_current_folder_is_not_importable(tmp_path):
+    (tmp_path / "myops.py").write_text("def op(n):\n    raise SystemExit('imported')\n")
+    r = subprocess.run(["alt", "tune", "myops:op", "--shape", "4"], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=120, env=dict(os.environ, PYTHONPATH=""))
+    assert r.returncode == 2 and "is not on PYTHONPATH: run `PYTHONPATH=. alt ...`" in r.stderr, r.stderr
+
+
+def test_help_version_and_list(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["tune", "--help"])
+    assert e.value.code == 0
+    text = capsys.readouterr().out
+    for opt, default in (("--trials", "64"), ("--strategy", "alt"), ("--batch", "8"), ("--seed", "0"),
+                         ("--model", "gbt")):
+        assert opt in text and f"(default: {default})" in text
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.strip() == f"alt {alt.__version__}"
+    assert main(["list"]) == 0
+    table = capsys.readouterr().out
+    assert "C2D-1" in table and "GMM-3" in table and "m=1024, n=1024, k=1024" in table and "2.147" in table
