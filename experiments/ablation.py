@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.report import pyplot
+from experiments.report import pyplot, wrote
 from search import records as R
 from search.tune import find_workload, tune
 
@@ -56,14 +56,14 @@ def main(argv=None):
     for name in names:
         md.append(f"| {name} | " + " | ".join(f"{curves[(name, label(*c))][-1]:.1f}" for c in CONFIGS) + " |")
     out.with_suffix(".md").write_text("\n".join(md) + f"\n\nbest GFLOP/s after {trials} trials, seed {args.seed}\n")
-    _plot(names, curves, out.with_suffix(".png"))
-    print(f"wrote {out.with_suffix('.json')}, {out.with_suffix('.md')}, {out.with_suffix('.png')}")
+    png = _plot(names, curves, out.with_suffix(".png"))
+    print(wrote(out.with_suffix(".json"), out.with_suffix(".md"), png))
 
 
 def _plot(names, curves, path):
     plt = pyplot()
     if plt is None:
-        return
+        return None
     fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
     for ax, name in zip(axes[0], names):
         for (n, c), v in curves.items():
@@ -75,6 +75,7 @@ def _plot(names, curves, path):
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    return path
 
 
 if __name__ == "__main__":

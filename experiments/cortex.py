@@ -19,7 +19,7 @@ import numpy as np
 
 from alt.recursive import compile, data, models, reference
 from experiments.recursive_baselines import Dynet, TorchBatched, TorchEager, dynet_available
-from experiments.report import pyplot
+from experiments.report import pyplot, wrote
 from experiments.timing import check_close, settle
 
 CONFIGS = [("treefc", 256), ("treefc", 512), ("treegru", 256), ("treegru", 512), ("treelstm", 256),
@@ -115,8 +115,8 @@ def main(argv=None):
     out.with_suffix(".json").write_text(json.dumps({"rows": rows, "ablation": ablation, "summary": summary},
                                                    indent=1))
     _markdown(rows, ablation, summary, out.with_suffix(".md"))
-    _plot(rows, out.with_suffix(".png"))
-    print(f"wrote {out.with_suffix('.json')}, {out.with_suffix('.md')}, {out.with_suffix('.png')}")
+    png = _plot(rows, out.with_suffix(".png"))
+    print(wrote(out.with_suffix(".json"), out.with_suffix(".md"), png))
 
 
 def _markdown(rows, ablation, summary, path):
@@ -139,7 +139,7 @@ def _markdown(rows, ablation, summary, path):
 def _plot(rows, path):
     plt = pyplot()
     if plt is None:
-        return
+        return None
     labels = [k for k in ("PyTorch eager", "PyTorch batched", "DyNet") if k in rows[0]]
     names = [f"{r['model']}-{r['hidden']}\n{r['data']} bs{r['batch']}" for r in rows]
     x = np.arange(len(rows))
@@ -153,6 +153,7 @@ def _plot(rows, path):
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    return path
 
 
 if __name__ == "__main__":

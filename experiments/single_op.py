@@ -18,7 +18,7 @@ import numpy as np
 from alt.interp import evaluate
 from alt.testing import random_inputs
 from experiments import tvm_baseline
-from experiments.report import pyplot
+from experiments.report import pyplot, wrote
 from experiments.timing import time_callable
 from search import records as R
 from search.tune import find_workload, tune
@@ -78,7 +78,7 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     use_tvm = not args.no_tvm and tvm_baseline.available()
     if not use_tvm:
-        print("TVM MetaSchedule: " + ("skipped (--no-tvm)" if args.no_tvm else "not installed (see PAPERS.md §3)"))
+        print("TVM MetaSchedule: " + ("skipped (--no-tvm)" if args.no_tvm else "not installed (pip install -e '.[baselines]')"))
     rows = []
     print(f"{'workload':8} {'loop-only':>10} {'alt':>8} {'alt/OL':>7} {'TVM-MS':>8} {'torch':>8} {'numpy':>8}  "
           f"(GFLOP/s, {trials} trials each)  best layout")
@@ -133,14 +133,14 @@ def main(argv=None):
     if geo_tvm:
         md.append(f"\nGeometric-mean speedup of alt over TVM MetaSchedule, same trials: **{geo_tvm:.2f}x**")
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
-    _plot(rows, out.with_suffix(".png"))
-    print(f"wrote {out.with_suffix('.json')}, {out.with_suffix('.md')}, {out.with_suffix('.png')}")
+    png = _plot(rows, out.with_suffix(".png"))
+    print(wrote(out.with_suffix(".json"), out.with_suffix(".md"), png))
 
 
 def _plot(rows, path):
     plt = pyplot()
     if plt is None:
-        return
+        return None
     names = [r["workload"] for r in rows]
     series = {"loop-only": [1.0] * len(rows), "alt": [r["alt"] / r["loop-only"] for r in rows],
               "TVM MetaSchedule": [(r["tvm"] or 0) / r["loop-only"] for r in rows],
@@ -155,6 +155,7 @@ def _plot(rows, path):
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    return path
 
 
 if __name__ == "__main__":

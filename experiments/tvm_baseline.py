@@ -3,8 +3,9 @@
 `to_te` translates an alt compute definition into TVM's tensor expressions node by node, so both
 tuners start from exactly the same computation; `tune` runs MetaSchedule on it, checks the tuned
 function against alt's interpreter and times it with the experiments' timer. Needs
-`pip install apache-tvm "apache-tvm-ffi==0.1.14.post1" cloudpickle xgboost-cpu psutil tornado`
-(../shared/PAPERS.md, section 3); `available()` says whether it is installed.
+`pip install -e ".[baselines]"` (apache-tvm with apache-tvm-ffi 0.1.14.post1: newer ones crash in
+save_json); `available()` says whether it is installed. TARGET names the CPU explicitly, as
+`-mcpu=native` silently falls back to a generic one (it is the Intel machines' CPU today).
 """
 import contextlib
 import os
