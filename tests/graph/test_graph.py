@@ -26,7 +26,8 @@ CASES = [(net, lay) for net in sorted(SMALL) for lay in ("default", "NCHW16c", "
          if lay == "default" or net != "bert_layer"]  # BERT has no convolution to re-lay
 
 
-@pytest.mark.parametrize("net,layouts", CASES)
+@pytest.mark.parametrize("net,layouts", [pytest.param(n, lay, marks=[pytest.mark.slow] if n == "resnet50" else [])
+                                         for n, lay in CASES])
 def test_zoo_matches_torch(net, layouts):
     g = SMALL[net]()
     assign = assignments(g)[layouts]

@@ -109,7 +109,8 @@ def run_fake(name, seed=0, batches=6, n=8):
     return proposed, best
 
 
-@pytest.mark.parametrize("name", ["alt", "loop-only", "layout-then-loop", "random"])
+@pytest.mark.parametrize("name", [pytest.param("alt", marks=pytest.mark.slow), "loop-only",
+                                  pytest.param("layout-then-loop", marks=pytest.mark.slow), "random"])
 def test_strategies_on_fabricated_measurements(name):
     proposed, best = run_fake(name)
     if name == "loop-only":
@@ -117,12 +118,14 @@ def test_strategies_on_fabricated_measurements(name):
     assert best > 0
 
 
+@pytest.mark.slow
 def test_same_seed_same_measurements_same_proposals():
     a, _ = run_fake("alt", seed=3, batches=3)
     b, _ = run_fake("alt", seed=3, batches=3)
     assert a == b
 
 
+@pytest.mark.slow
 def test_joint_search_beats_fixed_layout_when_the_layout_matters():
     _, alt_best = run_fake("alt")
     _, loop_best = run_fake("loop-only")
