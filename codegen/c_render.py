@@ -12,6 +12,7 @@ from alt import dtypes
 from alt import expr as E
 from alt import stmt as S
 
+OUT_OF_MEMORY, INDEX_OUT_OF_BOUNDS = 1, 2  # what a generated function returns when it fails
 _PREC = {"||": 1, "&&": 2, "==": 3, "!=": 3, "<": 4, "<=": 4, ">": 4, ">=": 4, "+": 5, "-": 5, "*": 6, "/": 6,
          "%": 6}
 
@@ -85,6 +86,9 @@ class CStyleRenderer:
             for op, body in bodies.items():
                 if f"alt_{op}_{suf}" in used:
                     out.append(f"static inline {t} alt_{op}_{suf}({t} a, {t} b) {{ {body} }}")
+        if "alt_index" in used:  # a data-dependent index: out of range reads element 0 and flags the call
+            out.append("static inline int64_t alt_index(int64_t i, int64_t n, int* oob) { if (i < 0 || i >= n) "
+                       "{ __atomic_store_n(oob, 1, __ATOMIC_RELAXED); return 0; } return i; }")
         return "".join(line + "\n" for line in out)
 
     def __init__(self):
@@ -116,9 +120,13 @@ class CStyleRenderer:
             t, n = dtypes.to_c(b.dtype), self.namer(b, b.name)
             lines.append(f"  {t}* {self.restrict} {n} = ({t}*)aligned_alloc(64, {_padded_bytes(b)});")
             lines.append(f"  if (!{n}) return 1;")
+        self.checked = False
         self._stmt(func.body, 1, lines)
         for b in temps:
             lines.append(f"  free({self.namer(b, b.name)});")
+        if self.checked:  # some index came from data: report one that was out of bounds
+            lines.insert(1, "  int alt_oob = 0;")
+            lines.append(f"  if (alt_oob) return {INDEX_OUT_OF_BOUNDS};")
         lines.append("  return 0;")
         lines.append("}")
         return "\n".join(lines) + "\n"
@@ -165,12 +173,27 @@ class CStyleRenderer:
             raise TypeError(f"cannot render statement {type(s).__name__}")
 
     def _access(self, buf, indices):
+        if any(isinstance(x, S.Load) for i in indices for x in E.walk(i)):
+            return self._checked_access(buf, indices)
         flat, stride = None, 1
         for i, n in reversed(list(zip(indices, buf.shape))):
             term = i * stride if stride != 1 else i
             flat = term if flat is None else term + flat
             stride *= n
         return f"{self.namer(buf, buf.name)}[{self.expr(arith.simplify(flat))}]"
+
+    def _checked_access(self, buf, indices):
+        """An access whose index reads data (a gather): each data-dependent index is checked against
+        its dimension, so that no data value can read outside the buffer."""
+        self.checked = True
+        terms, stride = [], 1
+        for i, n in reversed(list(zip(indices, buf.shape))):
+            term = self.expr(arith.simplify(i))
+            if any(isinstance(x, S.Load) for x in E.walk(i)):
+                term = self._call("alt_index", term, str(n), "&alt_oob")
+            terms.append(term if stride == 1 else f"({term}) * {stride}")
+            stride *= n
+        return f"{self.namer(buf, buf.name)}[{' + '.join(reversed(terms))}]"
 
     # expressions ------------------------------------------------------------------------------------
     def expr(self, e, prec=0):

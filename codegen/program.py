@@ -7,7 +7,7 @@ import cffi
 import numpy as np
 
 from alt import dtypes
-from alt.errors import ArgumentError, BuildError
+from alt.errors import ArgumentError, BuildError, ComputeError
 from alt.timing import measure
 
 from .compiler import compiler
@@ -72,6 +72,15 @@ class Workspace:
 
 
 
+def failure(what, rc):
+    """The AltError for a nonzero return code of generated code."""
+    from .c_render import INDEX_OUT_OF_BOUNDS
+    if rc == INDEX_OUT_OF_BOUNDS:
+        return ComputeError(f"{what}: an index read from the input data is out of bounds (the interpreter raises "
+                            "ComputeError on the same inputs); the outputs are not valid")
+    return BuildError(f"{what} could not allocate its temporary buffers (out of memory)")
+
+
 class CProgram:
     """Calls `int fname(void*, ...)` in the shared library at `path` with numpy arrays."""
 
@@ -114,8 +123,9 @@ class CProgram:
         self._run(self._pointers(arrays))
 
     def _run(self, ptrs):
-        if self._fn(*ptrs) != 0:
-            raise BuildError(f"kernel {self.fname} could not allocate its temporary buffers (out of memory)")
+        rc = self._fn(*ptrs)
+        if rc != 0:
+            raise failure(f"kernel {self.fname}", rc)
 
     def time(self, *arrays, number=None, repeat=5, warmup=1, min_time=0.01):
         """Median seconds per call (alt.timing.measure), arguments checked once."""

@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from .. import dtypes
-from ..errors import ArgumentError, BuildError
+from ..errors import ArgumentError
 from ..lower import lower
 from ..timing import measure
 from ..ops import default_schedule, layout_transform, schedule_stage
@@ -52,7 +52,8 @@ class Network:
     own (allocated at its first call; `workspace_bytes` each)."""
 
     def __init__(self, plan, source, ffi, fn, params, ws_bytes, stats, n_kernels):
-        from codegen.program import Workspace
+        from codegen.program import Workspace, failure
+        self._failure = failure
         self.plan, self.source, self._ffi, self._fn = plan, source, ffi, fn
         self.compile_stats, self.n_kernels = stats, n_kernels
         self._params = params  # keep the packed weights alive
@@ -82,8 +83,9 @@ class Network:
 
     def __call__(self, *inputs):
         arrays, outs, ptr, optr = self._io(inputs)
-        if self._fn(ptr, optr, self._param_ptrs, self._ws()) != 0:
-            raise BuildError(f"network {self.plan.graph.name!r}: a kernel could not allocate memory")
+        rc = self._fn(ptr, optr, self._param_ptrs, self._ws())
+        if rc != 0:
+            raise self._failure(f"network {self.plan.graph.name!r}", rc)
         return outs[0] if len(outs) == 1 else outs
 
     def time(self, *inputs, repeat=5, warmup=2, min_time=0.05):
@@ -193,8 +195,8 @@ def _module(plan, kernels, renderer):
                 ptrs.append(f"({t}*)(ws + {offsets[id(src)]})")
         ptrs += [f"({dtypes.to_c(b.dtype)}*)(ws + {offsets[id(b)]})" for b in kern.func.temps]
         what = re.sub(r"[^A-Za-z0-9_.+ -]", "_", str(plan.groups[k]))  # a comment, sanitized
-        calls.append(f"  if ({symbols[text]}({', '.join(ptrs)})) return 1;  /* {what} */")
-    driver = ("int alt_forward(void** in, void** out, void** prm, char* ws) {\n" + "\n".join(calls) +
+        calls.append(f"  if ((rc = {symbols[text]}({', '.join(ptrs)}))) return rc;  /* {what} */")
+    driver = ("int alt_forward(void** in, void** out, void** prm, char* ws) {\n  int rc;\n" + "\n".join(calls) +
               "\n  return 0;\n}\n")
     return renderer.render_module(bodies, driver), params, ws_bytes
 

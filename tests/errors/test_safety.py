@@ -239,3 +239,21 @@ def test_integer_division_by_zero_is_zero_in_c_and_the_interpreter(dtype):
     np.testing.assert_array_equal(q, evaluate(Q, {A: a, B: b}))
     np.testing.assert_array_equal(r, evaluate(R, {A: a, B: b}))
     assert q[0] == 0 and r[0] == 0 and q[2] == lo and q[6] == -3 and r[6] == 3
+
+
+def test_an_index_read_from_data_never_reads_outside_its_tensor():
+    A = alt.placeholder((16,), name="A")
+    idx = alt.placeholder((4,), name="I", dtype="int32")
+    G = alt.compute((4,), lambda i: A[idx[i]], name="G")
+    s = alt.create_schedule(G)
+    io, ii = s[G].split(G.op.axis[0], 2)
+    s[G].parallel(io)
+    f = alt.build(s, [A, idx, G])
+    a, g = np.arange(16, dtype="f4"), np.empty(4, "f4")
+    f(a, np.array([3, 0, 15, 7], "i4"), g)
+    np.testing.assert_array_equal(g, [3, 0, 15, 7])
+    for bad in ([1, 2, 3, 2 ** 30], [-1, 0, 0, 0], [0, 16, 0, 0]):  # a segfault or a silent wrong read before
+        with pytest.raises(alt.ComputeError, match="index read from the input data is out of bounds"):
+            f(a, np.array(bad, "i4"), g)
+        with pytest.raises(alt.ComputeError, match="read out of bounds"):
+            evaluate(G, {A: a, idx: np.array(bad, "i4")})
