@@ -69,22 +69,16 @@ def build(sch, args, target="c", name="main"):
 
 
 def _blame(message, sch, namer, source, lines):
-    """`message` with the schedule steps on the loops of the rejected source lines put first."""
+    """`message` with the schedule steps on the loops of the rejected source lines after its first line."""
     text = source.splitlines()
     names = {ident: obj.name for ident, obj in namer.names.values() if hasattr(obj, "name")}
-    loops = []
-    for n in lines:
-        for ln in text[max(0, n - 3):n + 1]:  # pragmas sit just above their loop
-            for ident in re.findall(r"for \(\w+ (\w+) =", ln):
-                if ident in names and names[ident] not in loops:
-                    loops.append(names[ident])
-    steps = [st for st in sch.steps if set(loops) & {getattr(st, "axis", None), *getattr(st, "axes", ())}]
+    rejected = {names[ident] for n in lines for ln in text[max(0, n - 3):n + 1]  # pragmas sit above their loop
+                for ident in re.findall(r"for \(\w+ (\w+) =", ln) if ident in names}
+    steps = [st for st in sch.steps if rejected & {getattr(st, "axis", None), *getattr(st, "axes", ())}]
     if not steps:
         return message
-    loops = [n for n in loops if any(n in (getattr(st, "axis", None), *getattr(st, "axes", ())) for st in steps)]
-    said = "; ".join(str(to_dict(st)) for st in steps)
     head, _, rest = message.partition("\n")
-    return f"{head}\n  steps on loop(s) {', '.join(map(repr, loops))}: {said}\n{rest}"
+    return f"{head}\n  steps on the rejected loops: {'; '.join(str(to_dict(st)) for st in steps)}\n{rest}"
 
 
 def _stores(s):

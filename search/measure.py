@@ -88,7 +88,8 @@ class WorkerPool(Executor):
     def __init__(self, n, timeout):
         self.timeout = timeout
         self._queue = queue.Queue()
-        self._threads = [threading.Thread(target=self._serve, daemon=True) for _ in range(max(1, n))]
+        self._workers = [Worker() for _ in range(max(1, n))]
+        self._threads = [threading.Thread(target=self._serve, args=(w,), daemon=True) for w in self._workers]
         for t in self._threads:
             t.start()
 
@@ -100,8 +101,7 @@ class WorkerPool(Executor):
         self._queue.put((f, name, args))
         return f
 
-    def _serve(self):
-        worker = Worker()
+    def _serve(self, worker):
         try:
             while True:
                 item = self._queue.get()
@@ -131,6 +131,12 @@ class WorkerPool(Executor):
         if wait:
             for t in self._threads:
                 t.join()
+
+    def kill(self):
+        """Stop now: pending tasks are cancelled and busy workers killed (their futures fail)."""
+        self.shutdown(wait=False, cancel_futures=True)
+        for w in self._workers:
+            w.close(kill=True)
 
 
 class Measurer:
@@ -167,7 +173,9 @@ class Measurer:
 
     def close(self):
         self.worker.close(kill=True)
-        if self._own_executor:
+        if isinstance(self.executor, WorkerPool):
+            self.executor.kill()  # no build outlives the measurer, stuck or not
+        elif self._own_executor:
             self.executor.shutdown(wait=False, cancel_futures=True)
         self._dir.cleanup()
 

@@ -75,8 +75,8 @@ class Worker:
             return "(no output)"
 
     def _readline(self, timeout):
-        """One line from the worker, or None when it closed its end (it died) or `timeout` passed
-        (then it is killed)."""
+        """One line from the worker, or None when it closed its end (it died, or was killed by
+        close()); WorkerTimeout when `timeout` passed (then it is killed)."""
         deadline = time.monotonic() + timeout
         fd = self.proc.stdout.fileno()
         while b"\n" not in self._buf:
@@ -84,7 +84,10 @@ class Worker:
             if left <= 0 or not select.select([fd], [], [], left)[0]:
                 self.close(kill=True)
                 raise WorkerTimeout(f"no answer within {timeout:.0f} s; the worker was killed")
-            chunk = os.read(fd, 1 << 16)
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except OSError:  # closed under us by close()
+                chunk = b""
             if not chunk:
                 return None
             self._buf += chunk
@@ -95,6 +98,7 @@ class Worker:
         """The result of task `name`(*args) in the worker; WorkerTimeout or WorkerCrash otherwise."""
         if self.proc is None or self.proc.poll() is not None:
             self._start()
+        proc = self.proc
         try:
             self.proc.stdin.write((json.dumps({"fn": name, "args": list(args)}) + "\n").encode())
             self.proc.stdin.flush()
@@ -103,7 +107,7 @@ class Worker:
             line = None
         if line is None:
             try:
-                code = self.proc.wait(timeout=5)
+                code = proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 code = None
             self.close(kill=True)

@@ -202,7 +202,7 @@ def test_gcc_rejection_is_a_build_error_naming_the_kernel_and_steps(monkeypatch)
         alt.build(s, [A, B], name="twice")
     text = str(e.value)
     assert text.startswith("gcc rejected the generated C of kernel alt_twice_: for statement expected")
-    assert "steps on loop(s) 'j': {'step': 'annotate', 'stage': 'B', 'axis': 'j', 'kind': 'vectorize'}" in text
+    assert "steps on the rejected loops: {'step': 'annotate', 'stage': 'B', 'axis': 'j', 'kind': 'vectorize'}" in text
     assert "#pragma omp simd" in text and "--- gcc output ---" in text
 
 
