@@ -75,8 +75,11 @@ class CStyleRenderer:
             u = "uint64_t" if dt == "int64" else "uint32_t"
             bodies = {  # the interpreter's (numpy's) semantics, see the README
                 # NaN in, NaN out (as np.minimum/np.maximum, PyTorch and the interpreter)
-                "min": "return (a < b || a != a) ? a : b;" if dt.startswith("float") else "return a < b ? a : b;",
-                "max": "return (a > b || a != a) ? a : b;" if dt.startswith("float") else "return a > b ? a : b;",
+                # (x86's minps/maxps for the comparison, then one unordered test on a)
+                "min": f"{t} m = a < b ? a : b; return a != a ? a : m;" if dt.startswith("float") else
+                       "return a < b ? a : b;",
+                "max": f"{t} m = a > b ? a : b; return a != a ? a : m;" if dt.startswith("float") else
+                       "return a > b ? a : b;",
                 # x // 0 == 0 and x % 0 == 0; MIN // -1 wraps: a data value never raises SIGFPE
                 "floordiv": f"if (b == 0) return 0; if (b == -1) return ({t})(0 - ({u})a); "
                             f"{t} q = a / b; return (q * b != a && ((a < 0) != (b < 0))) ? q - 1 : q;",
