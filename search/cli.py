@@ -13,12 +13,13 @@ exits with 1; Ctrl-C leaves a log that the same command resumes (status 130).
 """
 import argparse
 import logging
+import os
 import sys
 
 import alt
 from alt.errors import AltError
 from alt.ops import Workload, suite
-from alt.ops.suite import operator_codes
+from alt.ops.suite import operator_codes, operator_parameters
 
 from . import records as R
 from .strategy import MODELS, STRATEGIES
@@ -29,24 +30,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _count(text):
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{n} is too small; give at least 1")
-    return n
-
-
-def _seed(text):
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"{n} is negative; give a seed >= 0")
-    return n
+def _whole(least):
+    """An argparse type: a whole number >= least."""
+    def parse(text):
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if n < least:
+            raise argparse.ArgumentTypeError(f"{n} is too small; give at least {least}")
+        return n
+    return parse
 
 
 def _shape(text):
@@ -73,7 +67,7 @@ def parser():
     t.add_argument("--shape", type=_shape, help="operator parameters separated by commas, e.g. 1,64,56,64,3,1,1 "
                                                 "for C2D (n, c, size, o, k, stride, pad) or 512,512,512 for GMM "
                                                 "(m, n, k)")
-    t.add_argument("--trials", type=_count, default=64, help="candidates to measure in all (a resumed log's "
+    t.add_argument("--trials", type=_whole(1), default=64, help="candidates to measure in all (a resumed log's "
                                                              "records of the same strategy count)")
     t.add_argument("--strategy", choices=sorted(STRATEGIES), default="alt",
                    help="alt: layouts and loops jointly; loop-only: NHWC fixed (ALT-OL); layout-then-loop; random")
@@ -81,8 +75,8 @@ def parser():
                    help="cost model guiding the search: gradient-boosted trees, or random guidance")
     t.add_argument("--log", help="JSON-lines record file: each measurement is appended as it finishes, and an "
                                  "existing log resumes")
-    t.add_argument("--batch", type=_count, default=8, help="candidates proposed, built and measured per round")
-    t.add_argument("--seed", type=_seed, default=0, help="seed of the search's random generator")
+    t.add_argument("--batch", type=_whole(1), default=8, help="candidates proposed, built and measured per round")
+    t.add_argument("--seed", type=_whole(0), default=0, help="seed of the search's random generator")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     b = sub.add_parser("best", help="the best record of every workload in a log", formatter_class=fmt)
     b.add_argument("log", help="a JSON-lines record file written by `alt tune --log`")
@@ -98,6 +92,9 @@ def main(argv=None):
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     try:
         return {"list": _list, "tune": _tune, "best": _best, "show": _show}[args.cmd](args)
+    except BrokenPipeError:  # `alt list | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
     except KeyboardInterrupt:
         where = f"; the records measured so far are in {args.log}: run the same command to resume" \
             if getattr(args, "log", None) else ""
@@ -114,14 +111,9 @@ def main(argv=None):
 def _list(args):
     print(f"{'workload':10} {'operator':8} {'GFLOP':>9}  parameters")
     for w in suite():
-        names = ", ".join(f"{n}={v}" for n, v in zip(_param_names(w.op), w.params))
+        names = ", ".join(f"{n}={v}" for n, v in zip(operator_parameters(w.op), w.params))
         print(f"{w.name:10} {w.op:8} {w.flops / 1e9:9.3f}  {names}")
     return 0
-
-
-def _param_names(op):
-    from alt.ops.suite import operator_parameters
-    return operator_parameters(op)
 
 
 def _tune(args):
