@@ -48,7 +48,8 @@ def gflops(rec, flops):
     return flops / min(rec["costs"]) / 1e9 if rec["error"] == OK and rec["costs"] else 0.0
 
 
-def _suite_params_ok(op, params):
+@lru_cache(maxsize=1024)
+def _params_ok(op, params):
     """Do `params` make a compute definition of suite operator `op` (flops too)?"""
     from alt.ops import Workload
     try:
@@ -58,8 +59,6 @@ def _suite_params_ok(op, params):
     except Exception:  # noqa: BLE001 - any failure means the params are wrong
         return False
 
-
-_params_ok = lru_cache(maxsize=1024)(_suite_params_ok)
 
 
 def problem(rec):

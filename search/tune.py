@@ -111,7 +111,7 @@ def tune(workload, trials=64, strategy="alt", log=None, seed=0, batch=8, executo
     rng = np.random.default_rng(seed)
     strat = make_strategy(strategy, space, rng, trials, model)
     records = R.Log(log) if log else None
-    history = [r for r in records.read(w)] if records else []
+    history = records.read(w) if records else []
     if history:
         strat.update([r["point"] for r in history], [R.gflops(r, w.flops) for r in history])
     done = sum(_counts_as_done(r, strategy) for r in history)
