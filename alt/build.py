@@ -6,17 +6,16 @@ from .steps import to_dict
 from .lower import lower
 from .stmt import Store
 
-TARGETS = ("c",)
-
-
 class Kernel:
     """A compiled kernel: call it with numpy arrays (outputs are written in place).
 
-    Attributes: `source` (the C text), `lowered` (the loop nest), `args` (the tensors, in order).
+    Attributes: `source` (the C text), `lowered` (the loop nest), `args` (the tensors, in order),
+    `target` (the alt.Target it was compiled for).
     """
 
-    def __init__(self, lowered, source, program, args, layouts):
+    def __init__(self, lowered, source, program, args, layouts, target=None):
         self.lowered, self.source, self.program, self.args = lowered, source, program, tuple(args)
+        self.target = target
         self.layouts = layouts  # tensor name -> alt.layout.Layout of every argument
 
     def pack(self, tensor, array):
@@ -33,22 +32,38 @@ class Kernel:
             raise BuildError(f"kernel has no argument named {name!r}; its arguments are {list(self.layouts)}")
         return self.layouts[name]
 
+    def _runnable(self):
+        if self.target is not None and not self.target.runs_here():
+            from .target import TargetError, missing_flags
+            raise TargetError(f"kernel {self.program.fname} was compiled for {self.target.name} and uses CPU features "
+                              f"this machine lacks ({', '.join(missing_flags(self.target))}); its source and library "
+                              "are here, but it runs only on such a CPU")
+
     def __call__(self, *arrays):
+        self._runnable()
         self.program(*arrays)
 
     def time(self, *arrays, number=None, repeat=5, warmup=1, min_time=0.01):
         """Median seconds per call (see codegen.CProgram.time)."""
+        self._runnable()
         return self.program.time(*arrays, number=number, repeat=repeat, warmup=warmup, min_time=min_time)
+
+    def benchmark(self, *arrays, **options):
+        """An alt.timing.Timing (min, median, every repeat, interference seen); options as for
+        alt.timing.benchmark."""
+        self._runnable()
+        return self.program.benchmark(*arrays, **options)
 
     def __repr__(self):
         return f"Kernel({self.lowered.name!r}, args=[{', '.join(t.name for t in self.args)}])"
 
 
-def build(sch, args, target="c", name="main"):
-    """Compile schedule `sch` into a Kernel taking arrays for `args` in order."""
-    if target not in TARGETS:
-        raise BuildError(f"build: target {target!r} is not supported; use one of {TARGETS}")
+def build(sch, args, target=None, name="main"):
+    """Compile schedule `sch` into a Kernel taking arrays for `args` in order, for `target` (an
+    alt.Target or its string; None or "c": the target in effect, see alt.target.current)."""
     from codegen import CProgram, CRenderer, compile_c
+    from .target import resolve
+    target = resolve(target)
     from codegen.compiler import CompileError
 
     func = lower(sch, args, name)
@@ -56,16 +71,16 @@ def build(sch, args, target="c", name="main"):
         if b.size >= 2 ** 31:
             raise BuildError(f"build: tensor {b.name!r} has {b.size} elements; alt indexes with 32-bit integers "
                              "(at most 2**31 - 1 elements per tensor)")
-    renderer = CRenderer()
+    renderer = CRenderer(target)
     source, fname = renderer.render(func)
     try:
-        path = compile_c(source, what=f"kernel {fname}")
+        path = compile_c(source, target, what=f"kernel {fname}")
     except CompileError as e:
         raise BuildError(_blame(str(e), sch, renderer.namer, source, e.lines)) from None
     written = {id(s.buffer) for s in _stores(func.body)}
     program = CProgram(path, fname, func.args, [id(b) in written for b in func.args])
     args = list(args) if isinstance(args, (list, tuple)) else [args]
-    return Kernel(func, source, program, args, {t.name: sch.layout_of(t) for t in args})
+    return Kernel(func, source, program, args, {t.name: sch.layout_of(t) for t in args}, target)
 
 
 def _blame(message, sch, namer, source, lines):

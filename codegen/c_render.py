@@ -35,7 +35,9 @@ def c_identifier(name):
 class Namer:
     """Unique C identifiers for objects, derived from their (user-given) names by c_identifier."""
 
-    def __init__(self):
+    def __init__(self, target=None):
+        from alt.target import resolve
+        self.target = resolve(target)
         self.used = set()
         self.names = {}
 
@@ -57,15 +59,15 @@ class CStyleRenderer:
     func_qualifier = ""
     restrict = "restrict"
     index_type = "int32_t"
-    # ALT_MVEC (set by the compiler where glibc's libmvec links): vectorized exp/log/tanh in simd loops
-    header = ("#include <stdint.h>\n#include <stdbool.h>\n#include <stdlib.h>\n#include <math.h>\n"
-              "#ifdef ALT_MVEC\n" +
-              "".join(f"#pragma omp declare simd simdlen({n}) notinbranch\n{t} {f}({t});\n"
-                      for t, n, names in (("float", 16, ("expf", "logf", "tanhf")), ("double", 8, ("exp", "log", "tanh")))
-                      for f in names) +
-              "#endif\n")
+    includes = "#include <stdint.h>\n#include <stdbool.h>\n#include <stdlib.h>\n#include <math.h>\n"
     math_names = {"float32": {"exp": "expf", "log": "logf", "tanh": "tanhf", "sqrt": "sqrtf"},
                   "float64": {"exp": "exp", "log": "log", "tanh": "tanh", "sqrt": "sqrt"}}
+
+    @property
+    def header(self):
+        # ALT_MVEC (set by the compiler where glibc's libmvec links): exp/log/tanh on whole vectors
+        # in simd loops, declared at the target's vector width (libmvec's variants are per ISA)
+        return self.includes + mvec_declarations(self.target)
 
     def helpers(self, used):
         """Definitions of the alt_* helper functions that the kernel calls."""
@@ -94,7 +96,9 @@ class CStyleRenderer:
                        "{ __atomic_store_n(oob, 1, __ATOMIC_RELAXED); return 0; } return i; }")
         return "".join(line + "\n" for line in out)
 
-    def __init__(self):
+    def __init__(self, target=None):
+        from alt.target import resolve
+        self.target = resolve(target)
         self.used = set()
 
     # entry points ------------------------------------------------------------------------------
@@ -268,6 +272,16 @@ class CStyleRenderer:
 
 class CRenderer(CStyleRenderer):
     """C99 with OpenMP pragmas, for gcc."""
+
+
+def mvec_declarations(target):
+    """`#pragma omp declare simd` for the math functions at the target's vector width (C text)."""
+    return ("#ifdef ALT_MVEC\n" +
+            "".join(f"#pragma omp declare simd simdlen({target.lanes(dt)}) notinbranch\n{t} {f}({t});\n"
+                    for t, dt, names in (("float", "float32", ("expf", "logf", "tanhf")),
+                                         ("double", "float64", ("exp", "log", "tanh")))
+                    for f in names) +
+            "#endif\n")
 
 
 def _padded_bytes(b):

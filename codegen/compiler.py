@@ -1,4 +1,5 @@
-"""Compiler: C source -> shared library, cached by a hash of source, flags and compiler."""
+"""Compiler: C source -> shared library for a target, cached by a hash of source, flags, compiler
+and target (alt.target.Target.key: a host build is keyed on the CPU it was built on)."""
 import hashlib
 import os
 import re
@@ -10,10 +11,9 @@ from pathlib import Path
 
 from alt.errors import BuildError
 
-# -fno-wrapv: Python's CFLAGS carry -fwrapv, which stops gcc's vectorizer.
-# -mprefer-vector-width=512: gcc 12 emits only 256-bit vectors for this CPU without it.
-FLAGS = ("-O3", "-march=native", "-mprefer-vector-width=512", "-fno-wrapv", "-fopenmp", "-fPIC", "-shared",
-         "-std=gnu11")
+# -fno-wrapv: Python's CFLAGS carry -fwrapv, which stops gcc's vectorizer. The target adds -O3,
+# -march and the vector width (alt.target.Target.flags).
+BASE_FLAGS = ("-fno-wrapv", "-fopenmp", "-fPIC", "-shared", "-std=gnu11")
 TIMEOUT = 120.0
 
 
@@ -39,16 +39,22 @@ def _version(cc):
     return path, out.stdout.splitlines()[0] if out.stdout else cc
 
 
+def flags(target):
+    """Every gcc flag of a build for `target`."""
+    return tuple(target.flags()) + BASE_FLAGS
+
+
 @lru_cache(maxsize=None)
-def _mvec(path):
+def _mvec(path, target):
     """Flags for glibc's vector math library (exp, log, tanh on whole vectors), where it links."""
-    test = ("#pragma omp declare simd simdlen(16) notinbranch\nfloat expf(float);\n"
+    from .c_render import mvec_declarations
+    test = ("#define ALT_MVEC\n#include <math.h>\n" + mvec_declarations(target) +
             "void f(float* a) {\n#pragma omp simd\nfor (int i = 0; i < 64; ++i) a[i] = expf(a[i]);\n}\n")
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "t.c"
         src.write_text(test)
         try:
-            res = subprocess.run([path, *FLAGS, str(src), "-o", str(Path(tmp) / "t.so"), "-lmvec", "-lm"],
+            res = subprocess.run([path, *flags(target), str(src), "-o", str(Path(tmp) / "t.so"), "-lmvec", "-lm"],
                                  capture_output=True, timeout=60)
         except (subprocess.TimeoutExpired, OSError):
             return ()
@@ -74,13 +80,16 @@ def _rejection(what, cc, source, stderr, code):
                         f"{stderr[-3000:]}", lines, stderr)
 
 
-def compile_c(source, flags=FLAGS, what="a kernel"):
-    """Compile `source` into a shared library and return its path (cached). `what` names the
-    source in errors (a CompileError quoting the lines the compiler rejected)."""
+def compile_c(source, target=None, what="a kernel"):
+    """Compile `source` for `target` (alt.target.resolve: None is the target in effect) into a shared
+    library and return its path (cached). `what` names the source in errors (a CompileError quoting
+    the lines the compiler rejected)."""
+    from alt.target import resolve
+    target = resolve(target)
     cc = compiler()
     path, version = _version(cc)
-    flags = tuple(flags) + _mvec(path)
-    key = hashlib.sha256("\0".join((source, " ".join(flags), version)).encode()).hexdigest()[:32]
+    all_flags = flags(target) + _mvec(path, target)
+    key = hashlib.sha256("\0".join((source, " ".join(all_flags), version, target.key())).encode()).hexdigest()[:32]
     out = cache_dir() / f"{key}.so"
     if out.exists():
         return out
@@ -90,7 +99,7 @@ def compile_c(source, flags=FLAGS, what="a kernel"):
         src.write_text(source)
         lib = Path(tmp) / "kernel.so"
         try:
-            res = subprocess.run([path, *flags, str(src), "-o", str(lib), "-lm"], capture_output=True, text=True,
+            res = subprocess.run([path, *all_flags, str(src), "-o", str(lib), "-lm"], capture_output=True, text=True,
                                  timeout=TIMEOUT)
         except subprocess.TimeoutExpired:
             raise BuildError(f"{cc} did not finish compiling {what} within {TIMEOUT:.0f} s") from None

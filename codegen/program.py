@@ -8,7 +8,7 @@ import numpy as np
 
 from alt import dtypes
 from alt.errors import ArgumentError, BuildError, ComputeError
-from alt.timing import measure
+from alt.timing import benchmark, measure
 
 from .compiler import compiler
 
@@ -131,3 +131,8 @@ class CProgram:
         """Median seconds per call (alt.timing.measure), arguments checked once."""
         ptrs = self._pointers(arrays)
         return measure(lambda: self._run(ptrs), number, repeat, warmup, min_time)
+
+    def benchmark(self, *arrays, **options):
+        """An alt.timing.Timing of calls with these arrays (checked once); options of alt.timing.benchmark."""
+        ptrs = self._pointers(arrays)
+        return benchmark(lambda: self._run(ptrs), **options)

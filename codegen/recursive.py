@@ -63,9 +63,9 @@ def workspace_bytes(layout, n):
     return total
 
 
-def render(spec, cells):
-    """C source of the whole model."""
-    r = CRenderer()
+def render(spec, cells, target=None):
+    """C source of the whole model for `target` (default: the target in effect)."""
+    r = CRenderer(target)
     bodies = [r.function(c.func, f"cell_{c.kind}", qualifier="static ", temps_as_args=True) for c in cells]
     layout = workspace_layout(spec, cells)
     lines = [SIGNATURE + " {", "  size_t off = 0;"]

@@ -5,6 +5,7 @@ of a log, the C source of a best kernel.
     alt tune C2D-1 --trials 64 --strategy alt --log run.jsonl
     alt tune C2D --shape 1,64,56,64,3,1,1 --trials 64
     alt tune mypackage.ops:my_operator --shape 256,512 --trials 64
+    alt tune GMM-3 --target znver3 --threads 2      # for another CPU (compiled here, measured where it runs)
     alt best run.jsonl
     alt show run.jsonl --workload C2D-1
 
@@ -14,14 +15,17 @@ exits with 1; Ctrl-C leaves a log that the same command resumes (status 130).
 import argparse
 import logging
 import os
+import statistics
 import sys
 
 import alt
 from alt.errors import AltError
 from alt.ops import Workload, suite
 from alt.ops.suite import operator_codes, operator_parameters
+from alt.target import Target, resolve
 
 from . import records as R
+from .measure import PROC_BINDS, WAIT_POLICIES
 from .strategy import MODELS, STRATEGIES
 
 
@@ -78,11 +82,23 @@ def parser():
     t.add_argument("--batch", type=_whole(1), default=8, help="candidates proposed, built and measured per round")
     t.add_argument("--seed", type=_whole(0), default=0, help="seed of the search's random generator")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--threads", type=_whole(1), help="OpenMP threads of the measured kernels (default: the target's "
+                                                     "cores)")
+    t.add_argument("--proc-bind", choices=PROC_BINDS, default="close", help="OMP_PROC_BIND of the measured kernels")
+    t.add_argument("--wait-policy", choices=WAIT_POLICIES, default="default",
+                   help="OMP_WAIT_POLICY of the measured kernels (default: libgomp's, as in a user's process)")
+    t.add_argument("--final", type=_whole(0), default=4, help="best candidates measured again at the end, the winner "
+                                                              "chosen among them (0: none)")
     b = sub.add_parser("best", help="the best record of every workload in a log", formatter_class=fmt)
     b.add_argument("log", help="a JSON-lines record file written by `alt tune --log`")
     s = sub.add_parser("show", help="the C source of the best record of a workload in a log", formatter_class=fmt)
     s.add_argument("log", help="a JSON-lines record file written by `alt tune --log`")
     s.add_argument("--workload", required=True, help="the workload's name in the log, e.g. C2D-1")
+    for c in (t, b, s):
+        c.add_argument("--target", default=None,
+                       help="the machine to compile and tune for: host, avx2, avx512, a gcc -march name "
+                            "(znver3, sapphirerapids...) or 'c -mcpu=NAME -cores=N' (default: $ALT_TARGET, else "
+                            "the host)")
     return p
 
 
@@ -100,7 +116,7 @@ def main(argv=None):
             if getattr(args, "log", None) else ""
         print(f"alt {args.cmd}: interrupted{where}", file=sys.stderr)
         return 130
-    except (alt.WorkloadError, alt.OptionError, alt.ScheduleError, alt.ComputeError) as e:
+    except (alt.WorkloadError, alt.OptionError, alt.ScheduleError, alt.ComputeError, alt.TargetError) as e:
         print(f"alt {args.cmd}: error: {e}", file=sys.stderr)  # the user's input
         return 2
     except AltError as e:
@@ -119,10 +135,15 @@ def _list(args):
 def _tune(args):
     from .tune import find_workload, tune
     w = find_workload(args.workload, args.shape)
+    target = Target.parse(args.target) if args.target else None
+    opts = {"threads": args.threads, "proc_bind": args.proc_bind, "wait_policy": args.wait_policy}
     rec, kernel = tune(w, trials=args.trials, strategy=args.strategy, log=args.log, seed=args.seed,
-                       batch=args.batch, model=args.model, quiet=args.quiet)
-    print(f"{w.name}: best {R.gflops(rec, w.flops):.1f} GFLOP/s ({min(rec['costs']) * 1e3:.3f} ms) "
-          f"with {rec['point']}")
+                       batch=args.batch, model=args.model, quiet=args.quiet, target=target, final=args.final,
+                       measure_options=opts)
+    costs = rec["costs"]
+    print(f"{w.name}: best {R.gflops(rec, w.flops):.1f} GFLOP/s ({min(costs) * 1e3:.3f} ms, median "
+          f"{statistics.median(costs) * 1e3:.3f} ms) with {rec['point']} on {kernel.target.describe()}, "
+          f"{rec['run']['threads']} threads")
     return 0
 
 
@@ -142,16 +163,20 @@ def _best(args):
     names.update({r["workload"]["name"]: Workload(r["workload"]["op"], r["workload"]["name"],
                                                   tuple(r["workload"]["params"]))
                   for rs in by.values() for r in rs if r["workload"]["op"] in codes})
-    print(f"{'workload':10} {'records':>7} {'errors':>6} {'best GFLOP/s':>12} {'ms':>8}  point")
+    target = resolve(args.target)
+    print(f"{'workload':10} {'records':>7} {'errors':>6} {'best GFLOP/s':>12} {'ms':>8}  point  (measured on)")
     for name, recs in sorted(by.items()):
+        trials = [r for r in recs if r.get("phase") != "final"]
         good = [r for r in recs if r["error"] == R.OK]
-        errs = len(recs) - len(good)
+        errs = sum(r["error"] != R.OK for r in trials)
         if not good:
-            print(f"{name:10} {len(recs):7d} {errs:6d} {'-':>12} {'-':>8}")
+            print(f"{name:10} {len(trials):7d} {errs:6d} {'-':>12} {'-':>8}")
             continue
-        top = min(good, key=lambda r: min(r["costs"]))
+        here = [r for r in good if R.measured_on(r, target)]
+        top = R.winner(here or good)
+        where = "this machine" if here else f"another target: {R.machine_of(top)}"
         g = f"{R.gflops(top, names[name].flops):12.1f}" if name in names else f"{'-':>12}"
-        print(f"{name:10} {len(recs):7d} {errs:6d} {g} {min(top['costs']) * 1e3:8.3f}  {top['point']}")
+        print(f"{name:10} {len(trials):7d} {errs:6d} {g} {min(top['costs']) * 1e3:8.3f}  {top['point']}  ({where})")
     return 0
 
 
@@ -164,7 +189,7 @@ def _show(args):
     if keys[0]["op"] not in operator_codes():  # never import a module a file names
         raise alt.WorkloadError(f"{args.workload} is the user operator {keys[0]['op']}: rebuild its best record "
                                 "from Python with alt.apply_best(log, function, args)")
-    k = apply_best(args.log, Workload(keys[0]["op"], keys[0]["name"], tuple(keys[0]["params"])))
+    k = apply_best(args.log, Workload(keys[0]["op"], keys[0]["name"], tuple(keys[0]["params"])), target=args.target)
     if k is None:
         raise alt.WorkloadError(f"no successful record of {args.workload} in {args.log}")
     print(k.source)

@@ -60,8 +60,11 @@ def _coef(flat, var):
     return None if other else c
 
 
-def extract(func):
-    """A fixed-length numpy vector of features of a LoweredFunc."""
+def extract(func, target=None):
+    """A fixed-length numpy vector of features of a LoweredFunc, for `target` (default: the current
+    one; its cores decide whether the parallel work splits evenly)."""
+    from alt.target import resolve
+    cores = resolve(target).cores
     stores = []
     _walk(func.body, [], stores)
     total = np.zeros(LENGTH)
@@ -97,7 +100,7 @@ def extract(func):
         f[g + 1] = _log(flops * trips / max(1.0, bytes_total))  # arithmetic intensity (per tile)
         par = [lp.extent for lp in loops if lp.kind == "parallel"]
         f[g + 2] = _log(par[0]) if par else 0.0
-        f[g + 3] = float(par[0] % 2 == 0) if par else 0.0  # splits evenly over the two cores
+        f[g + 3] = float(par[0] % cores == 0) if par else 0.0  # splits evenly over the cores
         f[g + 4] = _log(sum(len(lp.bounds) for lp in loops))  # guarded (non-dividing) loops
         f[g + 5] = _log(len(loops))
         total += f * trips

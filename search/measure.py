@@ -5,6 +5,11 @@ answers wrong is recorded with an error code and message, and tuning goes on.
 Builds go to any concurrent.futures.Executor (worker processes of our own by default, see
 search.worker; a Dask client's `get_executor()` spreads them over machines). Runs go one at a time
 to a worker process of their own, restarted when a candidate kills it or exceeds the run timeout.
+
+Runs are explicit about threads and OpenMP (OMP_NUM_THREADS, OMP_PROC_BIND, OMP_WAIT_POLICY set in
+the run worker and written into every record). A timing that other processes distorted (the run
+worker's threads waited for a CPU, or the repeats spread too far; see alt.timing) is run again after
+a pause, and recorded as DISTURBED, never as a time, if it stays distorted.
 """
 import os
 import queue
@@ -20,21 +25,26 @@ from . import records as R
 from .worker import MeasureError, TaskError, Worker, WorkerCrash, WorkerTimeout
 
 
-def build_task(workload_key, point):
-    """In a builder process: lower, render and compile one candidate. Returns a dict."""
+def build_task(workload_key, point, target=None):
+    """In a builder process: lower, render and compile one candidate for `target` (a Target's dict;
+    default the current target). Returns a dict."""
+    import json
     from alt.build import build
     from alt.ops import Workload
+    from alt.target import Target, current
     from .space import Invalid, space_for
     t0 = time.perf_counter()
     try:
+        tgt = Target.from_dict(target) if target is not None else current()
         w = Workload(workload_key["op"], workload_key["name"], tuple(workload_key["params"]))
-        sch, args = space_for(w).apply(point)
-        k = build(sch, args)
+        with tgt:
+            sch, args = space_for(w, tgt).apply(point)
+            k = build(sch, args, tgt)
     except Invalid as e:
         return {"error": R.INVALID, "message": str(e)}
     except Exception as e:  # noqa: BLE001 - any failure of a candidate is data, not a tuner crash
         return {"error": R.BUILD_ERROR, "message": f"{type(e).__name__}: {e}"}
-    return {"error": R.OK, "path": k.program.path, "fname": k.program.fname,
+    return {"error": R.OK, "path": k.program.path, "fname": k.program.fname, "schedule": json.loads(sch.to_json()),
             "args": [[b.name, list(b.shape), b.dtype, w] for b, w in zip(k.program.buffers, k.program.writes)],
             "layouts": [[list(k.layouts[t.name].logical_shape), k.layouts[t.name].to_list()] for t in args],
             "build_s": time.perf_counter() - t0}
@@ -62,8 +72,8 @@ def run_task(task):
         err = float(np.max(np.abs(got - want)) / max(1e-30, float(np.max(np.abs(want)))))
         if not err <= task["rtol"]:
             return {"error": R.WRONG_ANSWER, "message": f"relative error {err:.2e} (allowed {task['rtol']:.0e})"}
-    t = prog.time(*arrays, repeat=task["repeat"], min_time=task["min_time"])
-    return {"error": R.OK, "costs": [t]}
+    t = prog.benchmark(*arrays, repeat=task["repeat"], min_time=task["min_time"])
+    return {"error": R.OK, "costs": t.samples, "disturbed": t.disturbed, "timing": str(t)}
 
 
 def run_isolated(worker, task, timeout):
@@ -77,7 +87,8 @@ def run_isolated(worker, task, timeout):
         r = {"error": R.CRASH, "message": f"the run worker {e}"}
     except TaskError as e:
         r = {"error": R.RUN_ERROR, "message": str(e)}
-    return {"error": r["error"], "message": r.get("message", ""), "costs": r.get("costs", [])}
+    return {"error": r["error"], "message": r.get("message", ""), "costs": r.get("costs", []),
+            "disturbed": r.get("disturbed", False), "timing": r.get("timing", "")}
 
 
 class WorkerPool(Executor):
@@ -149,8 +160,12 @@ class Measurer:
     (workers that cannot start, an executor that breaks) raises MeasureError and records nothing."""
 
     def __init__(self, workload, executor=None, build_timeout=120.0, run_timeout=30.0, repeat=5, min_time=0.02,
-                 rtol=1e-3, seed=0):
+                 rtol=1e-3, seed=0, target=None, threads=None, proc_bind="close", wait_policy="default", attempts=3):
+        from alt.target import resolve
         self.workload = workload
+        self.target = check_runs_here(resolve(target))
+        self.run_settings = run_settings(self.target, threads, proc_bind, wait_policy)
+        self.attempts = attempts
         self.build_timeout, self.run_timeout = build_timeout, run_timeout
         self.repeat, self.min_time, self.rtol = repeat, min_time, rtol
         self._own_executor = executor is None
@@ -160,7 +175,7 @@ class Measurer:
             self.executor = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
         else:
             self.executor = WorkerPool(os.cpu_count() or 1, build_timeout)
-        self.worker = Worker()
+        self.worker = Worker(env=omp_env(self.run_settings))
         self._dir = tempfile.TemporaryDirectory(prefix="alt-measure-")
         self.inputs, self.expected = _reference_files(workload, self._dir.name, seed)
         self.timings = {"build": 0.0, "run": 0.0}
@@ -191,7 +206,8 @@ class Measurer:
 
         key = R.workload_key(self.workload)
         t0 = time.perf_counter()
-        futures = {self.executor.submit(build_task, key, p): i for i, p in enumerate(points)}
+        tgt = self.target.to_dict()
+        futures = {self.executor.submit(build_task, key, p, tgt): i for i, p in enumerate(points)}
         built = []
         try:
             for f in as_completed(futures) if isinstance(self.executor, WorkerPool) else futures:
@@ -208,9 +224,20 @@ class Measurer:
         for i, b in sorted(built, key=lambda x: x[0]):
             task = dict(b, inputs=self.inputs, expected=self.expected, rtol=self.rtol, repeat=self.repeat,
                         min_time=self.min_time)
-            done(i, run_isolated(self.worker, task, self.run_timeout))
+            done(i, dict(self.run(task), schedule=b.get("schedule")))
         self.timings["run"] += time.perf_counter() - t0
         return results
+
+    def run(self, task):
+        """Run one built candidate; a disturbed timing is run again after a pause (`attempts` in all),
+        and stays DISTURBED (costs kept, not a time) if every attempt was disturbed."""
+        for attempt in range(self.attempts):
+            r = run_isolated(self.worker, task, self.run_timeout)
+            if r["error"] != R.OK or not r["disturbed"]:
+                return r
+            time.sleep(0.2 * (attempt + 1))
+        return dict(r, error=R.DISTURBED, message=f"other processes took the CPU during all {self.attempts} "
+                                                   f"timings ({r['timing']}); not a time of this candidate")
 
     def _built(self, future):
         """The build result of one future: the candidate's outcome, or MeasureError."""
@@ -227,6 +254,45 @@ class Measurer:
         except Exception as e:  # noqa: BLE001 - build_task catches a candidate's own errors: this is the executor
             raise MeasureError(f"the build executor failed ({type(e).__name__}: {e}); no candidate is to blame, "
                                "so none was recorded") from e
+
+
+# "default": OMP_WAIT_POLICY unset, libgomp's own policy (spin a while, then sleep), as kernels run
+# in a user's process; "active" would keep the run worker's threads spinning while builds run
+WAIT_POLICIES = ("default", "active", "passive")
+
+
+def check_runs_here(target):
+    """`target`, or an OptionError when this machine cannot run its code."""
+    from alt.errors import OptionError
+    from alt.target import missing_flags
+    if not target.runs_here():
+        raise OptionError(f"target {target.name}: this machine lacks the CPU features its kernels use "
+                          f"({', '.join(missing_flags(target))}), so they cannot be measured here; tune on such a "
+                          "machine (alt.build compiles for it anywhere)")
+    return target
+PROC_BINDS = ("close", "spread", "false", "true", "master")
+
+
+def run_settings(target, threads=None, proc_bind="close", wait_policy="default"):
+    """How candidates are run: {threads, proc_bind, wait_policy}, checked (OptionError)."""
+    from alt.errors import OptionError
+    threads = target.cores if threads is None else threads
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise OptionError(f"measure: threads={threads!r}; give a whole number >= 1 (the target has "
+                          f"{target.cores} cores)")
+    if proc_bind not in PROC_BINDS:
+        raise OptionError(f"measure: proc_bind={proc_bind!r}; use one of {list(PROC_BINDS)} (OMP_PROC_BIND)")
+    if wait_policy not in WAIT_POLICIES:
+        raise OptionError(f"measure: wait_policy={wait_policy!r}; use one of {list(WAIT_POLICIES)} "
+                          "(OMP_WAIT_POLICY)")
+    return {"threads": threads, "proc_bind": proc_bind, "wait_policy": wait_policy}
+
+
+def omp_env(settings):
+    env = {"OMP_NUM_THREADS": str(settings["threads"]), "OMP_PROC_BIND": settings["proc_bind"]}
+    if settings["wait_policy"] != "default":
+        env["OMP_WAIT_POLICY"] = settings["wait_policy"].upper()
+    return env
 
 
 def _reference_files(workload, directory, seed):

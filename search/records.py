@@ -1,47 +1,70 @@
 """Tuning records: an append-only JSON-lines log, one measured candidate a line.
 
+A record is what TVM's TuningRecord holds: the workload, the schedule itself (its replayable steps,
+so a log keeps its meaning when a template changes; the knob point is kept as a label), the costs
+(seconds per call of every timed repeat: min and median at hand), the target it was measured on
+(CPU model, ISA, cores, compiler flags) and how it was run (threads, OpenMP settings).
+
 Each line is flushed (and fsynced) as soon as its measurement finishes, so a killed tuner loses at
 most the candidate in flight; damaged lines (a truncated last line, bad JSON or UTF-8, missing or
 ill-typed fields, costs that are not positive finite seconds) are skipped with a warning naming the
-file and line when read back.
+file and line when read back. Version 1 records (no schedule, no target model) are still read.
 """
 import json
 import logging
 import math
 import os
-import platform
 import time
 from functools import lru_cache
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE = (1, 2)
 log = logging.getLogger("alt.search")
 
-# error codes of a measurement (0: a checked, timed run)
-OK, INVALID, BUILD_ERROR, BUILD_TIMEOUT, RUN_ERROR, RUN_TIMEOUT, WRONG_ANSWER, CRASH = range(8)
+# error codes of a measurement (0: a checked, timed run). DISTURBED: checked, but every timing of it
+# was distorted by other processes taking the CPU; its costs are kept, never used as its time.
+OK, INVALID, BUILD_ERROR, BUILD_TIMEOUT, RUN_ERROR, RUN_TIMEOUT, WRONG_ANSWER, CRASH, DISTURBED = range(9)
 ERROR_NAMES = ("ok", "invalid", "build error", "build timeout", "run error", "run timeout", "wrong answer",
-               "crash")
+               "crash", "disturbed")
 
 
 def workload_key(w):
     return {"op": w.op, "name": w.name, "params": list(w.params)}
 
 
-def target():
-    """The machine and flags a time was measured with."""
-    from codegen.compiler import FLAGS
-    cpu = platform.processor() or platform.machine()
+def target_record(target):
+    """What a record says of the machine: the target's fields, the compiler flags, and the CPU the
+    time was measured on (`host`: the same as `model` for the host target)."""
+    from alt.target import Target
+    from codegen.compiler import flags
+    return dict(target.to_dict(), flags=" ".join(flags(target)), host=Target.host().model)
+
+
+def make(w, point, costs, error=OK, message="", strategy="", target=None, run=None, schedule=None, **extra):
+    """One record. `target`: the alt.Target measured on (default: the current one); `run`: how the
+    kernel was run ({threads, proc_bind, wait_policy}); `schedule`: its steps (json.loads of Schedule.to_json)."""
+    from alt.target import resolve
+    rec = {"version": FORMAT_VERSION, "workload": workload_key(w), "target": target_record(resolve(target)),
+           "run": dict(run or {}), "point": point, "schedule": schedule, "costs": list(costs), "error": error,
+           "error_name": ERROR_NAMES[error], "message": message[:2000], "strategy": strategy, "time": time.time()}
+    rec.update(extra)
+    return rec
+
+
+def measured_on(rec, target):
+    """Was `rec` measured for `target` (same CPU, ISA and cores) on a CPU of this machine's model?"""
+    from alt.target import Target, TargetError
+    t = rec.get("target")
     try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "flags": " ".join(FLAGS)}
+        return target.same_machine(t) and t.get("host") == Target.host().model
+    except (TargetError, AttributeError):  # a version 1 record, or one from another tool: not known to be here
+        return False
 
 
-def make(w, point, costs, error=OK, message="", strategy=""):
-    return {"version": FORMAT_VERSION, "workload": workload_key(w), "target": target(), "point": point,
-            "costs": list(costs), "error": error, "error_name": ERROR_NAMES[error], "message": message[:2000],
-            "strategy": strategy, "time": time.time()}
+def machine_of(rec):
+    t = rec.get("target") if isinstance(rec.get("target"), dict) else {}
+    host = t.get("host") or t.get("model") or t.get("cpu") or "an unknown CPU"
+    return host if t.get("march") in (None, "native") else f"{t['name']} on {host}"
 
 
 def gflops(rec, flops):
@@ -66,8 +89,8 @@ def problem(rec):
     from alt.ops.suite import operator_codes
     if not isinstance(rec, dict):
         return f"a JSON {type(rec).__name__}, not an object"
-    if rec.get("version") != FORMAT_VERSION:
-        return f"format version {rec.get('version')!r}, not {FORMAT_VERSION}"
+    if rec.get("version") not in READABLE:
+        return f"format version {rec.get('version')!r}, not one of {list(READABLE)}"
     w = rec.get("workload")
     if not isinstance(w, dict) or not all(isinstance(w.get(k), str) for k in ("op", "name")):
         return "no workload {op, name, params}"
@@ -89,7 +112,20 @@ def problem(rec):
         return "an OK record without costs"
     if not isinstance(rec.get("strategy", ""), str) or not isinstance(rec.get("message", ""), str):
         return "strategy or message is not a string"
+    if rec["version"] >= 2:
+        if not isinstance(rec.get("target"), dict):
+            return "no target (an object naming the machine)"
+        sch = rec.get("schedule")
+        if sch is not None and not (isinstance(sch, dict) and isinstance(sch.get("steps"), list)):
+            return "schedule is not a saved schedule {version, steps}"
     return None
+
+
+def winner(good):
+    """The fastest of OK records (by the minimum time of each): among the final re-measurements
+    of the best candidates (search.tune), if there are any, else among all."""
+    final = [r for r in good if r.get("phase") == "final"]
+    return min(final or good, key=lambda r: min(r["costs"]))
 
 
 class Log:
@@ -141,6 +177,19 @@ class Log:
                 out.append(rec)
         return out
 
-    def best(self, workload):
+    def best(self, workload, target=None):
+        """The fastest OK record of `workload`, preferring records measured on the same kind of
+        machine as `target` (default: the current one); one measured elsewhere is returned with a
+        warning naming both machines."""
+        from alt.target import resolve
+        target = resolve(target)
         good = [r for r in self.read(workload) if r["error"] == OK]
-        return min(good, key=lambda r: min(r["costs"])) if good else None
+        if not good:
+            return None
+        here = [r for r in good if measured_on(r, target)]
+        best = winner(here or good)
+        if not here:
+            log.warning("%s: no record of %s was measured on this machine (%s); using the best one, measured on "
+                        "%s: its speed here is not known", self.path, workload.name, target.model or target.name,
+                        machine_of(best))
+        return best

@@ -8,6 +8,10 @@ Conv2dSpace is ALT's template for 2-d convolution: the layout of activations and
 ht x wt x ot, the input-channel tile, the order of the reduction loops, unrolling, how many outer
 loops are fused for parallel work, and where the accumulator tile is computed. GemmSpace tiles a
 matrix multiply and may pack B into column panels (a layout of B).
+
+Spaces are per target (alt.Target): channel blocks and column tiles are multiples of its vector
+width, and an accumulator tile must fit its vector registers; a point is applied with the target
+in effect, so the default schedules inside it read the same machine.
 """
 import itertools
 
@@ -26,8 +30,11 @@ class Space:
     knobs = {}
     layout_knobs = ()
 
-    def __init__(self, workload):
+    def __init__(self, workload, target=None):
+        from alt.target import resolve
         self.workload = workload
+        self.target = resolve(target)
+        self.lanes = self.target.lanes("float32")
 
     @property
     def loop_knobs(self):
@@ -84,7 +91,8 @@ class Space:
         if why:
             raise Invalid(why)
         inputs, out = self.build()
-        return self._apply(alt.create_schedule(out), out, point), inputs + [out]
+        with self.target:
+            return self._apply(alt.create_schedule(out), out, point), inputs + [out]
 
     def default_layout(self):
         """The layout knobs of the fixed layout that loop-only tuning keeps."""
@@ -98,14 +106,14 @@ def _divisors(n, limit=None):
 class Conv2dSpace(Space):
     layout_knobs = ("layout", "ob", "ib")
 
-    def __init__(self, workload):
-        super().__init__(workload)
+    def __init__(self, workload, target=None):
+        super().__init__(workload, target)
         _, c, size, o, k, s, p, *rest = workload.params
         self.c, self.o, self.k = c, o, k
         self.out_size = (size + 2 * p - (rest[0] if rest else 1) * (k - 1) - 1) // s + 1
         self.knobs = {
             "layout": ["NCHWc", "NHWC", "NCHW"],
-            "ob": [4, 8, 16, 32, 64],
+            "ob": sorted({4, 8} | {self.lanes * m for m in (1, 2, 4)}),  # NCHW: rows; else whole vectors
             "ib": [1, 4, 8, 16, 32],
             "tile_y": [1, 2, 4],
             "tile_x": [1, 2, 4, 7, 8, 14, 16, 28],
@@ -118,20 +126,25 @@ class Conv2dSpace(Space):
     def default_layout(self):
         """ALT-OL's fixed layout: activations NHWO (NHWC), channel tiles the template's defaults."""
         ib = max([i for i in self.knobs["ib"] if i <= min(8, self.c)] or [1])
-        return {"layout": "NHWC", "ob": 16, "ib": ib}
+        return {"layout": "NHWC", "ob": self.lanes, "ib": ib}
 
     def _check(self, p):
         if p["layout"] == "NCHWc" and self.o % p["ob"]:
             return f"ob={p['ob']} does not divide the {self.o} output channels"
+        if p["layout"] != "NCHW" and p["ob"] % self.lanes:
+            return f"ob={p['ob']} is not a multiple of the vector width ({self.lanes} floats)"
         if p["layout"] == "NCHW" and p["ob"] > 8:
             return "NCHW keeps at most 8 output channels in a tile (vectors run along x)"
         if p["ib"] > max(self.c, 1) * 2:
             return f"ib={p['ib']} is far larger than the {self.c} input channels"
         if p["tile_x"] > self.out_size or p["tile_y"] > self.out_size:
             return f"tile {p['tile_y']}x{p['tile_x']} is larger than the {self.out_size}x{self.out_size} output"
-        regs = p["tile_y"] * (p["tile_x"] * p["ob"] / 16 if p["layout"] != "NCHW" else p["ob"] * -(-p["tile_x"] // 16))
-        if regs > 48:
-            return f"the accumulator tile needs {regs:.0f} vector registers (more than 48)"
+        lanes = self.lanes
+        regs = p["tile_y"] * (p["tile_x"] * p["ob"] // lanes if p["layout"] != "NCHW"
+                              else p["ob"] * -(-max(lanes, p["tile_x"]) // lanes))
+        if regs > self.target.registers:
+            return (f"the accumulator tile needs {regs} vector registers; the target has "
+                    f"{self.target.registers}")
         return None
 
     def _apply(self, s, out, p):
@@ -157,7 +170,7 @@ class Conv2dSpace(Space):
             n, o, y, x = T.axis
             oo, oi = T.split(o, factor=ob)
             yo, yi = T.split(y, factor=p["tile_y"])
-            xo, xi = T.split(x, factor=max(16, p["tile_x"]) if self.out_size >= 16 else self.out_size)
+            xo, xi = T.split(x, factor=max(self.lanes, p["tile_x"]) if self.out_size >= self.lanes else self.out_size)
             outer, tile = [n, oo, yo, xo], [oi, yi, xi]
         T.reorder(*outer, *tile)
         T.vectorize(tile[-1])
@@ -192,31 +205,33 @@ class Conv2dSpace(Space):
 class GemmSpace(Space):
     layout_knobs = ("b_layout", "nb")
 
-    def __init__(self, workload):
-        super().__init__(workload)
+    def __init__(self, workload, target=None):
+        super().__init__(workload, target)
         self.m, self.n, self.k = workload.params[-3:] if workload.op == "GMM" else workload.params[1:]
+        columns = [self.lanes * m for m in (1, 2, 3, 4, 8)]  # whole vectors
         self.knobs = {
             "b_layout": ["KN", "packed"],
-            "nb": [16, 32, 48, 64, 128],
+            "nb": columns,
             "tile_i": [1, 2, 4, 6, 8, 12, 16],
-            "tile_j": [16, 32, 48, 64, 128],
+            "tile_j": columns,
             "tile_k": [0, 64, 128, 256],
             "unroll": [0, 1],
             "par_depth": [1, 2],
         }
 
     def default_layout(self):
-        return {"b_layout": "KN", "nb": 64}
+        return {"b_layout": "KN", "nb": 4 * self.lanes}
 
     def _check(self, p):
         if p["b_layout"] == "packed" and p["tile_j"] != p["nb"]:
             return f"with B packed in panels of {p['nb']} columns the column tile must be {p['nb']}"
-        if p["tile_j"] > max(16, self.n) or p["tile_i"] > self.m:
+        if p["tile_j"] > max(self.lanes, self.n) or p["tile_i"] > self.m:
             return f"tile {p['tile_i']}x{p['tile_j']} is larger than the {self.m}x{self.n} output"
         if p["tile_k"] and p["tile_k"] >= self.k:
             return f"tile_k={p['tile_k']} does not split k={self.k}"
-        if p["tile_i"] * p["tile_j"] / 16 > 40:
-            return f"the accumulator tile needs {p['tile_i'] * p['tile_j'] // 16} vector registers (more than 40)"
+        regs = p["tile_i"] * p["tile_j"] // self.lanes
+        if regs > self.target.registers:
+            return f"the accumulator tile needs {regs} vector registers; the target has {self.target.registers}"
         return None
 
     def _apply(self, s, C, p):
@@ -252,20 +267,26 @@ class GenericSpace(Space):
     fusion, unrolling, padding inlined or not) and, for 4-d outputs, the output's layout."""
     layout_knobs = ("out_layout",)
 
-    def __init__(self, workload):
-        super().__init__(workload)
+    def __init__(self, workload, target=None):
+        super().__init__(workload, target)
         _, out = workload.build()
         self.out_shape = out.shape
         layouts = ["default"]
         if len(out.shape) == 4:
             layouts.append("NHWC")
-            if out.shape[1] % 16 == 0:
-                layouts.append("NCHW16c")
+            if out.shape[1] % self.lanes == 0:
+                layouts.append(f"NCHW{self.lanes}c")
         self.knobs = {"out_layout": layouts, "row_tile": [1, 2, 4, 8], "vectors": [1, 2, 4],
                       "fuse": [1, 2, 3], "unroll": [0, 1], "inline_pad": [0, 1]}
 
     def default_layout(self):
         return {"out_layout": "default"}
+
+    def _check(self, p):
+        if p["row_tile"] * p["vectors"] > self.target.registers:
+            return (f"a register tile of {p['row_tile']} x {p['vectors']} vectors needs more than the target's "
+                    f"{self.target.registers} registers")
+        return None
 
     def _apply(self, s, out, p):
         from alt.graph.plan import layout_steps
@@ -288,16 +309,17 @@ class GenericSpace(Space):
 SPACES = {"C2D": Conv2dSpace, "DIL": Conv2dSpace, "CBR": Conv2dSpace, "GMM": GemmSpace}
 
 
-def space_for(workload):
-    """The search space of a suite workload (alt.ops.Workload): ALT's conv2d template or the GEMM
-    space where they apply, else the generic space of alt's default schedule."""
+def space_for(workload, target=None):
+    """The search space of a suite workload (alt.ops.Workload) on `target` (default: the current
+    one): ALT's conv2d template or the GEMM space where they apply, else the generic space of alt's
+    default schedule."""
     grouped = workload.op in ("C2D", "DIL", "CBR") and len(workload.params) > 8 and workload.params[8] != 1
     if workload.op in SPACES and not grouped:
-        return SPACES[workload.op](workload)
+        return SPACES[workload.op](workload, target)
     from alt.ops.suite import operator_codes, user_operator
     if workload.op not in operator_codes():
         user_operator(workload.op)  # a user operator "module:function", or a clear error
-    return GenericSpace(workload)
+    return GenericSpace(workload, target)
 
 
 def enumerate_layouts(space):

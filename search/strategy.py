@@ -43,7 +43,7 @@ class Featurizer:
             if k not in self.cache:
                 try:
                     sch, args = self.space.apply(p)
-                    self.cache[k] = extract(lower(sch, args))
+                    self.cache[k] = extract(lower(sch, args), self.space.target)
                 except Invalid:
                     self.cache[k] = None
             out.append(self.cache[k])

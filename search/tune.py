@@ -1,4 +1,9 @@
-"""search.tune: the tuning loop (ask the strategy, measure, log, tell), with resume from a log."""
+"""search.tune: the tuning loop (ask the strategy, measure, log, tell), with resume from a log.
+
+A run ends by measuring its best few candidates again, side by side (FINAL of them), and the winner
+is the fastest of that re-measurement: one lucky or unlucky timing does not pick the kernel.
+"""
+import json
 import logging
 import numbers
 import sys
@@ -13,7 +18,7 @@ from alt.ops import Workload, suite
 from alt.ops.suite import check_workload, user_workload
 
 from . import records as R
-from .measure import Measurer
+from .measure import Measurer, check_runs_here
 from .space import space_for
 from .strategy import MODELS, STRATEGIES, make_strategy
 
@@ -43,7 +48,9 @@ class TuningFailed(AltError, RuntimeError):
     """No candidate of a tuning run built and ran correctly."""
 
 
-MEASURE_OPTIONS = ("build_timeout", "run_timeout", "repeat", "min_time", "rtol", "seed")
+MEASURE_OPTIONS = ("build_timeout", "run_timeout", "repeat", "min_time", "rtol", "seed", "threads", "proc_bind",
+                   "wait_policy", "attempts")
+FINAL = 4  # candidates measured again at the end of a run
 
 
 def _whole(name, value, least):
@@ -89,43 +96,65 @@ class Progress:
 
 def _counts_as_done(rec, strategy):
     # logs written before infrastructure failures were kept apart blamed candidates for a broken
-    # builder pool; those records are not outcomes, so their points are tried again
-    return rec.get("strategy") == strategy and "BrokenProcessPool" not in rec.get("message", "")
+    # builder pool; those records are not outcomes, so their points are tried again. A disturbed
+    # timing and a final re-measurement are not trials either.
+    return (rec.get("strategy") == strategy and "BrokenProcessPool" not in rec.get("message", "")
+            and rec["error"] != R.DISTURBED and rec.get("phase") != "final")
+
+
+def _told(records, flops):
+    """(points, scores) the strategy learns from: everything but disturbed timings."""
+    told = [r for r in records if r["error"] != R.DISTURBED]
+    return [r["point"] for r in told], [R.gflops(r, flops) for r in told]
 
 
 def tune(workload, trials=64, strategy="alt", log=None, seed=0, batch=8, executor=None, model="gbt",
-         quiet=False, measure_options=None, stats=None, args=None):
+         quiet=False, measure_options=None, stats=None, args=None, target=None, final=FINAL):
     """Tune `workload`: a suite name, an alt.ops.Workload, or a user operator function with `args`
     (a top-level `fn(*args)` returning (input placeholders, output tensor), tuned in the generic
-    space). Returns (best record, built Kernel).
+    space), for `target` (an alt.Target or its string; default the target in effect). Returns
+    (best record, built Kernel).
 
     With `log` (a path), every measurement is appended to that JSON-lines log the moment it is
-    final; points already in it are not measured again and warm the cost model (resume). A dict
-    passed as `stats` receives where the time went: propose (model + annealing), build, run, seconds.
+    final; points already in it are not measured again and warm the cost model (resume); records
+    measured on another machine warm the model but do not count as trials here. The best `final`
+    candidates are measured again at the end and the winner is chosen from that. A dict passed as
+    `stats` receives where the time went: propose (model + annealing), build, run, seconds.
     Options are checked first (OptionError); a failure of the measuring machinery is a
     MeasureError that records nothing; Ctrl-C leaves a log that resumes.
     """
+    from alt.target import resolve
     check_options(trials, strategy, model, batch, seed, measure_options)
-    w = find_workload(workload, args)
-    space = space_for(w)
+    _whole("final", final, 0)
+    target = check_runs_here(resolve(target))
+    with target:
+        return _tune(find_workload(workload, args), trials, strategy, log, seed, batch, executor, model, quiet,
+                     measure_options, stats, target, final)
+
+
+def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure_options, stats, target, final):
+    space = space_for(w, target)
     rng = np.random.default_rng(seed)
     strat = make_strategy(strategy, space, rng, trials, model)
     records = R.Log(log) if log else None
-    history = records.read(w) if records else []
-    if history:
-        strat.update([r["point"] for r in history], [R.gflops(r, w.flops) for r in history])
+    everywhere = records.read(w) if records else []
+    history = [r for r in everywhere if R.measured_on(r, target)]
+    if everywhere:
+        strat.update(*_told(everywhere, w.flops))
     done = sum(_counts_as_done(r, strategy) for r in history)
     remaining = max(0, trials - done)
     best = max([R.gflops(r, w.flops) for r in history], default=0.0)
     errors = sum(r["error"] != R.OK for r in history if _counts_as_done(r, strategy))
     progress = Progress(w.name, trials, min(done, trials), quiet)
-    if history:
-        progress.say(f"{w.name}: resumed from {len(history)} records in {log} ({done} of this strategy)")
+    if everywhere:
+        progress.say(f"{w.name}: resumed from {len(history)} records in {log} ({done} of this strategy)" +
+                     (f"; {len(everywhere) - len(history)} measured on other machines only warm the cost model"
+                      if len(everywhere) > len(history) else ""))
     timings = {"propose": 0.0}
     started = time.perf_counter()
     new = []
     try:
-        with Measurer(w, executor=executor, **(measure_options or {})) as m:
+        with Measurer(w, executor=executor, target=target, **(measure_options or {})) as m:
             while remaining > 0:
                 t0 = time.perf_counter()
                 points = strat.next_batch(min(batch, remaining))
@@ -136,18 +165,19 @@ def tune(workload, trials=64, strategy="alt", log=None, seed=0, batch=8, executo
 
                 def record(i, r):  # the moment a candidate is final: log it, then show it
                     nonlocal best, errors
-                    rec = R.make(w, points[i], r["costs"], r["error"], r["message"], strategy)
-                    if records:
-                        records.append(rec)
+                    rec = _record(w, points[i], r, strategy, m, records)
                     new.append(rec)
-                    scores[i] = R.gflops(rec, w.flops)
-                    best = max(best, scores[i])
+                    scores[i] = R.gflops(rec, w.flops) if rec["error"] != R.DISTURBED else None
+                    best = max(best, scores[i] or 0.0)
                     errors += rec["error"] != R.OK
                     progress.step(best, errors)
 
                 m.measure(points, on_result=record)
-                strat.update(points, scores)
+                told = [(p, sc) for p, sc in zip(points, scores) if sc is not None]
+                strat.update([p for p, _ in told], [sc for _, sc in told])
                 remaining -= len(points)
+            top = _remeasure(w, history + new, final, strategy, m, records, progress) if final else []
+            new += top
             timings.update(m.timings)
     finally:
         progress.close()
@@ -156,18 +186,66 @@ def tune(workload, trials=64, strategy="alt", log=None, seed=0, batch=8, executo
     if not good:
         raise TuningFailed(f"tuning {w.name}: none of {len(everything)} candidates built and ran correctly; "
                            "the log's messages say why")
-    top = min(good, key=lambda r: min(r["costs"]))
-    sch, args = space.apply(top["point"])
+    top = R.winner(good)
     if stats is not None:
         stats.update(timings, total=time.perf_counter() - started, measured=len(new))
-    return top, build(sch, args)
+    return top, kernel_of(top, w, target)
 
 
-def apply_best(log, workload, args=None):
-    """The Kernel of the best record of `workload` (as for tune) in the log at `log` (None if none)."""
+def _record(w, point, r, strategy, measurer, records, **extra):
+    rec = R.make(w, point, r["costs"], r["error"], r["message"], strategy, target=measurer.target,
+                 run=measurer.run_settings, schedule=r.get("schedule"), **extra)
+    if records:
+        records.append(rec)
+    return rec
+
+
+def _remeasure(w, records_so_far, final, strategy, measurer, records, progress):
+    """Measure the `final` fastest distinct candidates again, side by side; their records (phase
+    "final") decide the winner."""
+    good = sorted((r for r in records_so_far if r["error"] == R.OK), key=lambda r: min(r["costs"]))
+    points, seen = [], set()
+    for r in good:
+        k = json.dumps(r["point"], sort_keys=True)
+        if k not in seen:
+            seen.add(k)
+            points.append(r["point"])
+        if len(points) == final:
+            break
+    if len(points) < 2:
+        return []
+    progress.say(f"{w.name}: measuring the best {len(points)} candidates again")
+    out = []
+    measurer.measure(points, on_result=lambda i, r: out.append(_record(w, points[i], r, strategy, measurer, records,
+                                                                       phase="final")))
+    return out
+
+
+def kernel_of(rec, workload, target=None):
+    """Build the kernel of a record: its saved schedule replayed onto a fresh compute definition
+    (the knob point through today's space where the record has no schedule or it no longer replays)."""
+    import alt
+    from alt.errors import ScheduleError
+    from alt.target import resolve
+    target = resolve(target)
+    with target:
+        if rec.get("schedule"):
+            inputs, out = workload.build()
+            try:
+                sch = alt.Schedule.from_json(json.dumps(rec["schedule"]), [out])
+                return build(sch, inputs + [out], target)
+            except (ScheduleError, AltError) as e:
+                logger.warning("%s: the saved schedule does not replay (%s); rebuilding from its knob point",
+                               workload.name, e)
+        sch, args = space_for(workload, target).apply(rec["point"])
+        return build(sch, args, target)
+
+
+def apply_best(log, workload, args=None, target=None):
+    """The Kernel of the best record of `workload` (as for tune) in the log at `log` (None if none),
+    preferring records measured on `target`'s machine (a warning when the best is from elsewhere)."""
     w = find_workload(workload, args)
-    rec = R.Log(log).best(w)
+    rec = R.Log(log).best(w, target)
     if rec is None:
         return None
-    sch, args = space_for(w).apply(rec["point"])
-    return build(sch, args)
+    return kernel_of(rec, w, target)

@@ -45,14 +45,16 @@ def _tasks():
 
 
 class Worker:
-    """One worker process, started on first use and again after a crash or a timeout."""
+    """One worker process, started on first use and again after a crash or a timeout; `env` are
+    environment variables set for it (OpenMP's, for a run worker)."""
 
-    def __init__(self):
+    def __init__(self, env=None):
         self.proc = None
+        self.env = dict(env or {})
         self._buf = b""
 
     def _start(self):
-        env = dict(os.environ)
+        env = dict(os.environ, **self.env)
         paths = [p or os.getcwd() for p in sys.path if p == "" or os.path.isdir(p)]
         env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))  # the parent's imports, same order
         self._err = tempfile.TemporaryFile()

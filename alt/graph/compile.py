@@ -15,7 +15,7 @@ from ..errors import ArgumentError
 from ..lower import lower
 from ..timing import measure
 from ..ops import default_schedule, layout_transform, schedule_stage
-from ..ops.hand import LAYOUT_SCHEDULES, dense_tiled
+from ..ops.hand import conv_schedule, dense_tiled
 from ..schedule import create_schedule
 from ..tensor import placeholder
 from .opdefs import OPS
@@ -24,8 +24,17 @@ from .plan import Plan, layout_steps
 ALIGN = 64
 
 
-def compile_network(graph, layouts=None):
-    """Compile `graph` with the conv2d layouts {node name: 'NCHW' | 'NHWC' | 'NCHW16c'} (default NCHW)."""
+def compile_network(graph, layouts=None, target=None):
+    """Compile `graph` for `target` (default: the target in effect) with the conv2d layouts
+    {node name: 'NCHW' | 'NHWC' | 'NCHW<b>c'} (default NCHW; alt.ops.hand.blocked_layout() is the
+    block of one vector)."""
+    from ..target import resolve
+    target = resolve(target)
+    with target:
+        return _compile(graph, layouts, target)
+
+
+def _compile(graph, layouts, target):
     from codegen import CRenderer, compile_c
     from codegen.program import load_library
     stats = {}
@@ -36,10 +45,10 @@ def compile_network(graph, layouts=None):
     kernels = [_kernel(plan, i, gr) for i, gr in enumerate(plan.groups)]
     stats["schedule+lower"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    source, params, ws_bytes = _module(plan, kernels, CRenderer())
+    source, params, ws_bytes = _module(plan, kernels, CRenderer(target))
     stats["render"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    path = compile_c(source)
+    path = compile_c(source, target, what=f"network {graph.name}")
     stats["gcc"] = time.perf_counter() - t0
     ffi, lib = load_library(str(path), "alt_forward", 4)
     return Network(plan, source, ffi, lib.alt_forward, params, ws_bytes, stats, len(kernels))
@@ -136,9 +145,9 @@ def _kernel(plan, i, gr):
         if not v.is_param:
             _relayout(s, t, plan.value_layout(v), v.shape)
     lay = plan.value_layout(gr.output)
-    conv_schedule = LAYOUT_SCHEDULES.get(lay) if a.op == "conv2d" and a.attrs["groups"] == 1 else None
-    if conv_schedule is not None:
-        conv_schedule(s, anchor, relayout_input=False, out=out if gr.epilogue else None)
+    hand = conv_schedule(lay) if a.op == "conv2d" and a.attrs["groups"] == 1 else None
+    if hand is not None:
+        hand(s, anchor, relayout_input=False, out=out if gr.epilogue else None)
     elif a.op == "dense":
         dense_tiled(s, anchor, out=out if gr.epilogue else None)
     else:

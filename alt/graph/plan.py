@@ -9,11 +9,18 @@ layout_transform kernel. Elementwise readers (a residual add) read any layout di
 the access maps, so they need no conversion. Elementwise chains are then fused into their
 producer's kernel as epilogues.
 """
+import re
+
 from ..errors import ComputeError
 from .ir import Value
 from .opdefs import OPS
 
-LAYOUTS = ("NCHW", "NHWC", "NCHW16c")
+LAYOUTS = ("NCHW", "NHWC", "NCHW<b>c (b channels a block, e.g. NCHW16c)")
+_BLOCKED = re.compile(r"NCHW([1-9]\d*)c")
+
+
+def is_layout(name):
+    return name in ("NCHW", "NHWC") or bool(_BLOCKED.fullmatch(str(name)))
 
 
 def layout_steps(name, shape):
@@ -22,11 +29,12 @@ def layout_steps(name, shape):
         return []
     if name == "NHWC":
         return [("reorder", 0, 2, 3, 1)]
-    if name.startswith("NCHW") and name.endswith("c"):
-        block = int(name[4:-1])
+    m = _BLOCKED.fullmatch(str(name))
+    if m:
+        block = int(m.group(1))
         pad = -shape[1] % block
         return ([("pad", 1, 0, pad)] if pad else []) + [("split", 1, block), ("reorder", 0, 1, 3, 4, 2)]
-    raise ComputeError(f"layout {name!r} is not one of {LAYOUTS} (or NCHW<b>c)")
+    raise ComputeError(f"layout {name!r} is not one of {LAYOUTS}")
 
 
 class Group:
@@ -103,7 +111,7 @@ def _plan(plan):
         x = n.inputs[0]
         if n.op == "conv2d":
             lay = plan.assignment.get(n.name, "NCHW")
-            if lay not in LAYOUTS and not (lay.startswith("NCHW") and lay.endswith("c")):
+            if not is_layout(lay):
                 raise ComputeError(f"node {n.name!r}: layout {lay!r} is not one of {LAYOUTS}")
             if lay.endswith("c") and n.output.shape[1] % int(lay[4:-1]):
                 raise ComputeError(f"node {n.name!r}: layout {lay} needs output channels divisible by "

@@ -2,13 +2,15 @@
 
 Every root stage gets: its last spatial axis split by the vector width and vectorized, the
 reduction loops moved just outside that last axis, and the leading spatial loops fused (until
-there are enough iterations to share) and parallelized. Never a naive loop nest.
+there are enough iterations to share) and parallelized. Never a naive loop nest. The vector width,
+the register tile and the cores come from the target in effect (alt.target.current()).
 """
 import math
 
 from ..schedule import Schedule, create_schedule
+from ..target import current
 
-VECTOR_BYTES = 64  # one AVX-512 register
+WORK_PER_CORE = 32  # parallel iterations per core the fused outer loop aims for
 
 
 def default_schedule(outputs):
@@ -24,19 +26,18 @@ def default_schedule(outputs):
     return s
 
 
-ROW_TILE, VECTORS_PER_ROW = 4, 4  # register tile of a reduction: 4 rows of up to 4 vectors
-
-
-def schedule_stage(s, st, row_tile=ROW_TILE, vectors=VECTORS_PER_ROW, fuse=None, unroll=True):
+def schedule_stage(s, st, row_tile=None, vectors=None, fuse=None, unroll=True):
     """Parallel outer / vectorized inner loops for one root stage that has not been scheduled.
 
     A reduction with two or more output axes accumulates a tile of `row_tile` rows of up to
     `vectors` vectors in a local buffer (cache_write + compute_at), so that its partial sums stay
-    in registers. `fuse` outer loops are fused for the parallel loop (default: until there are 64
-    iterations); `unroll` unrolls the tile's rows. The tuner's generic space sets these knobs.
+    in registers (default: the target's register tile). `fuse` outer loops are fused for the
+    parallel loop (default: until there are WORK_PER_CORE iterations per core); `unroll` unrolls
+    the tile's rows. The tuner's generic space sets these knobs.
     """
     if st.reduce_axis and len(st.axis) >= 2 and not st.is_scheduled:
-        return _register_tiled(s, st, row_tile, vectors, fuse, unroll)
+        rows, vecs = current().register_tile()
+        return _register_tiled(s, st, row_tile or rows, vectors or vecs, fuse, unroll)
     return _parallel_vector(st, fuse)
 
 
@@ -44,7 +45,7 @@ def _fuse_count(loops, fuse):
     if fuse is not None:
         return max(1, min(fuse, len(loops)))
     n = 1
-    while n < len(loops) and _extent(loops[:n]) < 64:
+    while n < len(loops) and _extent(loops[:n]) < WORK_PER_CORE * current().cores:
         n += 1
     return n
 
@@ -76,8 +77,8 @@ def _extent(axes):
 
 
 def _width(st):
-    from ..dtypes import to_numpy
-    return VECTOR_BYTES // to_numpy(st.tensor.dtype).itemsize
+    """Lanes of one vector of the stage's dtype on the target in effect."""
+    return current().lanes(st.tensor.dtype)
 
 
 def _register_tiled(s, st, row_tile, vectors, fuse, unroll):

@@ -1,12 +1,30 @@
-"""Hand-written schedules: register-tiled GEMM and conv2d, the demo's and benchmarks' baselines."""
+"""Hand-written schedules: register-tiled GEMM and conv2d, the demo's and benchmarks' baselines.
+
+Tile sizes left as None come from the target in effect (alt.target.current()): channel blocks of
+one vector, register tiles that fit its register file.
+"""
+import re
+
+from ..target import current
 from .default import schedule_stage
 
 
-def matmul_tiled(s, C, tile_i=8, tile_j=64):
+def gemm_tile(target=None):
+    """(rows, columns) of the register tile of a float32 GEMM on `target` (default: the current one):
+    its largest register tile (rows x vectors accumulators), in elements."""
+    t = target or current()
+    rows, vectors = t.register_tile(rows=range(1, 9), vectors=range(1, 5))
+    return rows, vectors * t.lanes("float32")
+
+
+def matmul_tiled(s, C, tile_i=None, tile_j=None):
     """Accumulate a tile_i x tile_j block of C in a local buffer over the whole k loop.
 
-    The block stays in vector registers (tile_i * tile_j / 16 zmm accumulators for float32).
+    The block stays in vector registers (tile_i * tile_j / lanes accumulators); the default is
+    the target's GEMM register tile (gemm_tile).
     """
+    rows, cols = gemm_tile()
+    tile_i, tile_j = tile_i or rows, tile_j or cols
     CC = s.cache_write(C)
     i, j = C.axis
     io, jo, ii, ji = s[C].tile(i, j, tile_i, tile_j)
@@ -54,11 +72,14 @@ def _blocked(s, t, block, pad_channels):
     view.split(1, block).reorder(0, 1, 3, 4, 2)
 
 
-def relayout_conv2d(s, conv, layout, ob=16, ib=16, relayout_input=True, out=None, schedule_pad=True):
+def relayout_conv2d(s, conv, layout, ob=None, ib=None, relayout_input=True, out=None, schedule_pad=True):
     """Lay a conv2d's activations, weights and output (and the end `out` of its epilogue) out as
     NCHW, NHWC (weights HWIO) or NCHWc: outputs in blocks of `ob` channels, inputs in blocks of
-    `ib` (padded up to whole blocks; the padding is never read), weights OIHW{ib}i{ob}o. The
-    padding stage, laid out like the input, gets the default schedule. Returns (X, W, pad stage)."""
+    `ib` (padded up to whole blocks; the padding is never read), weights OIHW{ib}i{ob}o; blocks
+    default to one vector of the target. The padding stage, laid out like the input, gets the
+    default schedule. Returns (X, W, pad stage)."""
+    ob = ob or current().lanes(conv.dtype)
+    ib = ib or ob
     X, W = conv_inputs(conv)
     pad = pad_stage(s, conv)
     acts = ([X] if relayout_input else []) + ([pad.tensor] if pad else [])
@@ -86,13 +107,15 @@ def relayout_conv2d(s, conv, layout, ob=16, ib=16, relayout_input=True, out=None
     return X, W, pad
 
 
-def conv2d_tiled(s, conv, tile_o=4, schedule_pad=True, out=None, relayout_input=True):
-    """NCHW conv2d: a tile_o x (one output row) accumulator per (n, o-block, y), vectorized along x.
+def conv2d_tiled(s, conv, tile_o=None, schedule_pad=True, out=None, relayout_input=True):
+    """NCHW conv2d: a tile_o x (one output row) accumulator per (n, o-block, y), vectorized along x
+    (tile_o: the rows of the target's register tile by default).
 
     With schedule_pad, the padding stage (if any) gets the default parallel/vector schedule at root.
     `out` is the end of an elementwise epilogue fused into the same loop nest. The input stays in
     whatever layout it has (relayout_input is accepted for symmetry with the other layouts).
     """
+    tile_o = tile_o or current().register_tile()[0]
     relayout_conv2d(s, conv, "NCHW", schedule_pad=schedule_pad)
     T, CC = tile_target(s, conv, out)
     n, o, y, x = T.axis
@@ -109,9 +132,13 @@ def conv2d_tiled(s, conv, tile_o=4, schedule_pad=True, out=None, relayout_input=
     return s
 
 
-def conv2d_nhwc(s, conv, tile_x=4, tile_o=32, relayout_input=True, out=None):
+def conv2d_nhwc(s, conv, tile_x=None, tile_o=None, relayout_input=True, out=None):
     """conv2d with NHWC activations and HWIO weights: a tile_x x tile_o accumulator per
-    (n, y, x-block, o-block), vectorized along output channels."""
+    (n, y, x-block, o-block), vectorized along output channels (default: the target's register
+    tile, two vectors of output channels)."""
+    t = current()
+    rows, _ = t.register_tile(vectors=(2,))
+    tile_x, tile_o = tile_x or rows, tile_o or 2 * t.lanes(conv.dtype)
     relayout_conv2d(s, conv, "NHWC", relayout_input=relayout_input, out=out)
     T, CC = tile_target(s, conv, out)
     n, y, x, o = T.axis
@@ -129,9 +156,14 @@ def conv2d_nhwc(s, conv, tile_x=4, tile_o=32, relayout_input=True, out=None):
     return s
 
 
-def conv2d_nchwc(s, conv, block=16, tile_x=8, relayout_input=True, out=None):
+def conv2d_nchwc(s, conv, block=None, tile_x=None, relayout_input=True, out=None):
     """conv2d in NCHW{block}c (activations) and OIHW{block}i{block}o (weights), as in MKL-DNN and
-    ALT's case study: a tile_x x block accumulator per (n, o-block, y, x-block)."""
+    ALT's case study: a tile_x x block accumulator per (n, o-block, y, x-block). By default a block
+    is one vector of the target and tile_x the most accumulator rows its registers hold."""
+    t = current()
+    block = block or t.lanes(conv.dtype)
+    vectors = max(1, block // t.lanes(conv.dtype))
+    tile_x = tile_x or t.register_tile(vectors=(vectors,))[0]
     relayout_conv2d(s, conv, "NCHWc", ob=block, ib=block, relayout_input=relayout_input, out=out)
     T, CC = tile_target(s, conv, out)
     n, oo, y, x, oi = T.axis
@@ -149,17 +181,35 @@ def conv2d_nchwc(s, conv, block=16, tile_x=8, relayout_input=True, out=None):
     return s
 
 
-LAYOUT_SCHEDULES = {"NCHW": conv2d_tiled, "NHWC": conv2d_nhwc, "NCHW16c": conv2d_nchwc}
+LAYOUT_SCHEDULES = {"NCHW": conv2d_tiled, "NHWC": conv2d_nhwc, "NCHWc": conv2d_nchwc}
 
 
-def dense_tiled(s, dense, tile_i=8, tile_j=64, out=None):
-    """dense (X @ W.T) with the weight stored transposed (K, N), as a register-tiled GEMM.
+def blocked_layout(target=None, dtype="float32"):
+    """The channel-blocked layout of one vector on `target`: 'NCHW16c' on AVX-512, 'NCHW8c' on AVX2."""
+    return f"NCHW{(target or current()).lanes(dtype)}c"
+
+
+def conv_schedule(layout):
+    """The hand schedule of a conv2d whose output is stored in `layout` ('NCHW', 'NHWC' or
+    'NCHW<b>c'), as a function (s, conv, relayout_input, out); None for another layout."""
+    m = re.fullmatch(r"NCHW(\d+)c", layout or "")
+    if m:
+        block = int(m.group(1))
+        return lambda s, conv, **kw: conv2d_nchwc(s, conv, block=block, **kw)
+    return LAYOUT_SCHEDULES.get(layout)
+
+
+def dense_tiled(s, dense, tile_i=None, tile_j=None, out=None):
+    """dense (X @ W.T) with the weight stored transposed (K, N), as a register-tiled GEMM (the
+    target's GEMM register tile by default).
 
     `dense` is the tensor alt.ops.dense returned (the reduction, or its bias add); `out` the end of
     an elementwise epilogue fused into the same loop nest.
     """
     red = dense if dense.op.reduce_axis else dense.op.input_tensors[0]
     X, W = red.op.input_tensors
+    rows, cols = gemm_tile()
+    tile_i, tile_j = tile_i or rows, tile_j or cols
     s.layout(W).reorder(1, 0)
     out = out if out is not None else (dense if dense is not red else None)
     T, CC = tile_target(s, red, out)

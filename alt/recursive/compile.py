@@ -30,8 +30,11 @@ LINEARIZE_ERRORS = {-1: "reads a node outside the structure", -2: "has two paren
 
 
 class Options:
-    def __init__(self, batching=True, leaf_specialization=True, fusion=True, rows=4):
-        if not isinstance(rows, int) or not 1 <= rows <= 256:
+    def __init__(self, batching=True, leaf_specialization=True, fusion=True, rows=None):
+        if rows is None:  # a tile of nodes: the rows of the target's register tile
+            from ..target import current
+            rows = current().register_tile()[0]
+        if not isinstance(rows, int) or isinstance(rows, bool) or not 1 <= rows <= 256:
             raise ModelError(f"recursive compile: rows={rows!r}; give a tile of 1..256 nodes")
         self.batching, self.leaf_specialization, self.fusion = bool(batching), bool(leaf_specialization), bool(fusion)
         self.rows = rows if batching else 1
@@ -41,11 +44,20 @@ class Options:
                 f"fusion={self.fusion}, rows={self.rows})")
 
 
-def compile(model, batching=True, leaf_specialization=True, fusion=True, rows=4):  # noqa: A001 - the verb users know
-    """A CompiledModel running `model` (alt.recursive.RecursiveModel) on batches of structures."""
+def compile(model, batching=True, leaf_specialization=True, fusion=True, rows=None,  # noqa: A001 - the verb users know
+            target=None):
+    """A CompiledModel running `model` (alt.recursive.RecursiveModel) on batches of structures,
+    compiled for `target` (default: the target in effect); `rows` nodes a tile (default: the rows
+    of the target's register tile)."""
+    from ..target import resolve
+    target = resolve(target)
+    with target:
+        return _compile(model, Options(batching, leaf_specialization, fusion, rows), target)
+
+
+def _compile(model, opts, target):
     from codegen import compile_c
     from codegen.recursive import CellCode, RecursiveSpec, render
-    opts = Options(batching, leaf_specialization, fusion, rows)
     t0 = time.perf_counter()
     packed = _Packer()
     spec = RecursiveSpec(k=model.max_children, state_size=model.state_size, rows=opts.rows,
@@ -73,8 +85,8 @@ def compile(model, batching=True, leaf_specialization=True, fusion=True, rows=4)
         args, kinds = [args[i] for i in keep] + [state], [kinds[i] for i in keep] + [("state",)]
         cells.append(CellCode(which, lower(s, args, name=f"{model.name}_{which}"), kinds))
     t1 = time.perf_counter()
-    source, layout = render(spec, cells)
-    path = compile_c(source)
+    source, layout = render(spec, cells, target)
+    path = compile_c(source, target, what=f"recursive model {model.name}")
     return CompiledModel(model, opts, source, str(path), layout, packed.buffer(),
                          {"schedule+lower": t1 - t0, "render+gcc": time.perf_counter() - t1})
 

@@ -1,6 +1,6 @@
 """Schedules of a cell's tile definition, and the pre-transformed weight layouts.
 
-fused: the state's hidden units are cut into blocks of BLOCK columns, shared among the cores;
+fused: the state's hidden units are cut into blocks of BLOCK_VECTORS vectors, shared among the cores;
 for each block every gate the block needs (each matrix product read only by the tail) is computed
 in a register tile right there, then the whole elementwise tail. Each core streams only its own
 slice of the weights, and gates never leave the cache. This needs the gates' hidden axis last and
@@ -8,14 +8,16 @@ the state as (rows, states, hidden) or (rows, hidden); other cells (MV-RNN's mat
 fused by blocks of rows instead.
 unfused: each operator of the cell is its own loop nest over the tile (alt's default schedule),
 intermediates through memory.
+The vector width and the register tile (rows x vectors of accumulators) are the target's
+(alt.target.current()).
 """
 from .. import expr as E
 from ..ops.default import _width, schedule_stage
 from ..schedule import create_schedule
+from ..target import current
 from ..tensor import PlaceholderOp
 
-ROWS = 4  # rows of a register tile
-BLOCK = 64  # hidden units per block of the fused loop nest
+BLOCK_VECTORS = 4  # vectors of hidden units per block of the fused loop nest (64 floats on AVX-512)
 
 
 def schedule_cell(state, fusion=True):
@@ -36,17 +38,19 @@ def schedule_cell(state, fusion=True):
         return s
     out = s[state]
     hidden = state.shape[-1]
-    by_columns = hidden % BLOCK == 0 and hidden // BLOCK >= 2
+    rows, _ = current().register_tile()
+    block = BLOCK_VECTORS * _width(out)
+    by_columns = hidden % block == 0 and hidden // block >= 2
     n, *mid, j = out.axis
     if by_columns:
-        jo, ji = out.split(j, factor=BLOCK)
+        jo, ji = out.split(j, factor=block)
         jio, jii = out.split(ji, factor=_width(out))
         out.reorder(jo, n, *mid, jio, jii)
         out.vectorize(jii)
         out.parallel(jo)
         at = jo
     else:
-        at, ni = out.split(n, factor=ROWS)
+        at, ni = out.split(n, factor=rows)
         jo, ji = out.split(j, factor=_width(out))
         out.reorder(at, ni, *mid, jo, ji)
         out.vectorize(ji)
@@ -80,17 +84,18 @@ def _read_by_reductions(s):
 
 
 def _register_tile(s, st):
-    """An accumulator tile of ROWS x 4 vectors for a reduction computed inside the fused loop. Its
+    """An accumulator tile (the target's register tile) for a reduction computed inside the fused loop. Its
     rows run along the axis that the vector-loaded operands do not depend on, so that each vector
     load feeds ROWS multiply-adds: the nodes for a weight matrix (gates), the matrix rows for a
     per-node matrix (MV-RNN's W_M M_l)."""
     width = _width(st)
+    rows, vectors = current().register_tile()
     row = _shared_axis(st)
     local = s.cache_write(st.tensor)
     *lead, v = st.axis
     u = lead.pop(row)
-    uo, ui = st.split(u, factor=ROWS)
-    vo, vi = st.split(v, factor=4 * width)
+    uo, ui = st.split(u, factor=rows)
+    vo, vi = st.split(v, factor=vectors * width)
     st.reorder(*lead, uo, vo, ui, vi)
     st.vectorize(vi)
     s[local].compute_at(st, vo)
