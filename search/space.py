@@ -217,6 +217,7 @@ class GemmSpace(Space):
             "tile_k": [0, 64, 128, 256],
             "unroll": [0, 1],
             "par_depth": [1, 2],
+            "order": ["ij", "ji"],  # ji: column panels outermost, each reused by every row tile
         }
 
     def default_layout(self):
@@ -245,6 +246,9 @@ class GemmSpace(Space):
         i, j = s[C].axis
         T = s[C]
         io, jo, ii, ji = T.tile(i, j, p["tile_i"], p["tile_j"])
+        if p["order"] == "ji":
+            T.reorder(jo, io, ii, ji)
+            io, jo = jo, io
         T.parallel(T.fuse(io, jo) if p["par_depth"] == 2 else io)
         T.vectorize(ji)
         s[CC].compute_at(T, T.leaves[T.leaves.index(ii) - 1])

@@ -13,30 +13,52 @@ def gemm_tile(target=None):
     """(rows, columns) of the register tile of a float32 GEMM on `target` (default: the current one):
     its largest register tile (rows x vectors accumulators), in elements."""
     t = target or current()
-    rows, vectors = t.register_tile(rows=range(1, 9), vectors=range(1, 5))
+    rows, vectors = t.register_tile(rows=range(1, 9))  # 6 x 4 vectors on AVX-512, 6 x 2 on AVX2
     return rows, vectors * t.lanes("float32")
 
 
-def matmul_tiled(s, C, tile_i=None, tile_j=None):
+def matmul_tiled(s, C, tile_i=None, tile_j=None, pack_b=False, order="ij", tile_k=None):
     """Accumulate a tile_i x tile_j block of C in a local buffer over the whole k loop.
 
     The block stays in vector registers (tile_i * tile_j / lanes accumulators); the default is
-    the target's GEMM register tile (gemm_tile).
+    the target's GEMM register tile (gemm_tile). `pack_b` stores B as column panels of tile_j
+    columns (a layout: B[j // tile_j][k][j % tile_j], so a panel is contiguous instead of strided by
+    a row of B); order "ji" runs the column panels outermost (each panel stays in cache while every
+    row tile uses it); `tile_k` splits the k loop.
     """
     rows, cols = gemm_tile()
     tile_i, tile_j = tile_i or rows, tile_j or cols
+    A, B = C.op.input_tensors
+    if pack_b:
+        view = s.layout(B)
+        if B.shape[1] % tile_j:
+            view.pad(1, 0, -B.shape[1] % tile_j)
+        view.split(1, tile_j).reorder(1, 0, 2)
     CC = s.cache_write(C)
     i, j = C.axis
     io, jo, ii, ji = s[C].tile(i, j, tile_i, tile_j)
-    s[C].parallel(io)
+    if order == "ji":
+        s[C].reorder(jo, io, ii, ji)
+    s[C].parallel(jo if order == "ji" else io)
     s[C].vectorize(ji)
-    s[CC].compute_at(s[C], jo)
+    s[CC].compute_at(s[C], io if order == "ji" else jo)
     ci, cj = CC.axis
     (k,) = CC.op.reduce_axis
-    s[CC].reorder(k, ci, cj)
+    if tile_k and tile_k < k.extent:
+        ko, ki = s[CC].split(k, factor=tile_k)
+        s[CC].reorder(ko, ki, ci, cj)
+    else:
+        s[CC].reorder(k, ci, cj)
     s[CC].unroll(ci)
     s[CC].vectorize(cj)
     return s
+
+
+def matmul_packed(s, C):
+    """The best hand schedule of a float32 GEMM on the target in effect: its register tile
+    (gemm_tile), B packed into panels of that many columns, panels outermost and shared among the
+    cores, k in steps of 256 (experiments.gemm_bench compares it with numpy)."""
+    return matmul_tiled(s, C, pack_b=True, order="ji", tile_k=256)
 
 
 def tile_target(s, conv, out):
