@@ -282,3 +282,44 @@ def test_help_version_and_list(capsys):
     assert main(["list"]) == 0
     table = capsys.readouterr().out
     assert "C2D-1" in table and "GMM-3" in table and "m=1024, n=1024, k=1024" in table and "2.147" in table
+
+
+# a busy machine ----------------------------------------------------------------------------------
+
+def test_a_disturbed_timing_is_rerun_then_recorded_as_disturbed_never_as_a_time(tmp_path, monkeypatch):
+    """Other processes taking the CPU: the run is repeated (attempts), and a timing that stays
+    disturbed is recorded as DISTURBED with its costs, is not a trial on resume, and never wins."""
+    real = search.measure.run_isolated
+    calls = []
+
+    def busy(worker, task, timeout):
+        r = real(worker, task, timeout)
+        calls.append(r["error"])
+        if len(calls) % 3 == 0:  # every third candidate's timings are all disturbed ...
+            return r
+        return dict(r, disturbed=True, costs=[c / 100 for c in r["costs"]]) if len(calls) <= 6 else r
+    monkeypatch.setattr(search.measure, "run_isolated", busy)
+    path = tmp_path / "busy.jsonl"
+    rec, _ = tune(GEMM, trials=4, batch=4, strategy="random", log=path, quiet=True, final=0,
+                  measure_options=dict(FAST, attempts=2))
+    recs = R.Log(path).read(GEMM)
+    disturbed = [r for r in recs if r["error"] == R.DISTURBED]
+    assert disturbed and all("other processes took the CPU" in r["message"] and r["costs"] for r in disturbed)
+    assert rec["error"] == R.OK and all(r["point"] != rec["point"] for r in disturbed)  # 100x "faster", not taken
+    # on resume the disturbed candidates are not trials: as many new ones are measured
+    monkeypatch.setattr(search.measure, "run_isolated", real)
+    tune(GEMM, trials=4, batch=4, strategy="random", log=path, quiet=True, final=0, measure_options=FAST)
+    again = R.Log(path).read(GEMM)
+    assert sum(r["error"] != R.DISTURBED for r in again) == 4
+
+
+def test_run_settings_are_explicit_and_recorded(tmp_path):
+    path = tmp_path / "omp.jsonl"
+    tune(GEMM, trials=2, batch=2, strategy="random", log=path, quiet=True, final=0,
+         measure_options=dict(FAST, threads=1, proc_bind="spread", wait_policy="passive"))
+    run = R.Log(path).read(GEMM)[0]["run"]
+    assert run == {"threads": 1, "proc_bind": "spread", "wait_policy": "passive"}
+    with pytest.raises(alt.OptionError, match="wait_policy='sometimes'; use one of"):
+        tune(GEMM, trials=2, quiet=True, measure_options={"wait_policy": "sometimes"})
+    with pytest.raises(alt.OptionError, match="threads=0; give a whole number >= 1"):
+        tune(GEMM, trials=2, quiet=True, measure_options={"threads": 0})

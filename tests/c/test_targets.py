@@ -1,0 +1,95 @@
+"""Generated code for both CPU kinds on any host: AVX-512 and AVX2 targets compile everywhere and
+run (checked against the reference) where the host has the ISA."""
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import alt
+from alt.target import Target
+from alt.testing import random_inputs
+
+TARGETS = [Target.parse("avx512"), Target.parse("avx2"), Target.parse("znver3"), Target.parse("sapphirerapids")]
+IDS = [t.name for t in TARGETS]
+
+
+def _ops():
+    X = alt.placeholder((1, 8, 6, 48), name="X")  # rows of whole vectors on either ISA
+    W = alt.placeholder((16, 8, 3, 3), name="W")
+    yield "conv", [X, W], alt.ops.conv2d_nchw(X, W, padding=1)
+    A, B = alt.placeholder((40, 24), name="A"), alt.placeholder((24, 72), name="B")
+    yield "gemm", [A, B], alt.ops.matmul(A, B)
+    S = alt.placeholder((6, 50), name="S")
+    yield "softmax", [S], alt.ops.softmax(S)
+
+
+def _asm(path):
+    if shutil.which("objdump") is None:
+        pytest.skip("objdump is not installed (binutils)")
+    return subprocess.run(["objdump", "-d", str(path)], capture_output=True, text=True, timeout=60).stdout
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=IDS)
+def test_each_target_compiles_its_own_vectors_and_runs_where_it_can(target):
+    for name, inputs, out in _ops():
+        with target:
+            k = alt.build(alt.ops.default_schedule(out), inputs + [out])
+        asm = _asm(k.program.path)
+        if target.vector_bytes == 64:
+            assert "%zmm" in asm, name
+        else:
+            assert "%zmm" not in asm and "%ymm" in asm, name
+        feed = random_inputs(inputs, 0)
+        if not target.runs_here():
+            with pytest.raises(alt.TargetError, match="uses CPU features this machine lacks"):
+                k(*[feed[t] for t in inputs], np.zeros(out.shape, "f4"))
+            continue
+        got = np.zeros(out.shape, "f4")
+        k(*[k.pack(t, feed[t]) for t in inputs], got)
+        np.testing.assert_allclose(k.unpack(out, got), alt.evaluate(out, feed), rtol=1e-4, atol=1e-5)
+
+
+def test_the_build_cache_keeps_targets_apart():
+    from codegen import compile_c
+    src = "int alt_f(float* x) { for (int i = 0; i < 64; ++i) x[i] *= 2.0f; return 0; }\n"
+    paths = {compile_c(src, t) for t in TARGETS + [Target.host()]}
+    assert len(paths) == len(TARGETS) + 1
+
+
+def test_hand_schedules_of_both_targets_are_correct_here():
+    for t in (Target.parse("avx512"), Target.parse("avx2")):
+        if not t.runs_here():
+            continue
+        with t:
+            A, B = alt.placeholder((96, 40), name="A"), alt.placeholder((40, 100), name="B")
+            C = alt.ops.matmul(A, B)
+            k = alt.build(alt.ops.matmul_packed(alt.create_schedule(C), C), [A, B, C])
+        a, b = np.random.default_rng(0).standard_normal((2, 100, 100)).astype("f4")
+        a, b = a[:96, :40].copy(), b[:40, :100].copy()
+        c = np.zeros((96, 100), "f4")
+        k(a, k.pack(B, b), c)
+        np.testing.assert_allclose(c, a @ b, rtol=1e-4, atol=1e-4)
+
+
+def test_benchmark_sees_other_processes_take_the_cpu():
+    """Two busy processes on a two-core machine: the kernel's threads wait for a CPU, and the
+    timing says so (each disturbed repeat is run again, and what stays disturbed is flagged)."""
+    n = 96
+    A, B = alt.placeholder((n, n), name="A"), alt.placeholder((n, n), name="B")
+    C = alt.ops.matmul(A, B)
+    k = alt.build(alt.ops.default_schedule(C), [A, B, C])
+    a, b, c = np.ones((n, n), "f4"), np.ones((n, n), "f4"), np.zeros((n, n), "f4")
+    from alt.timing import runqueue_wait
+    if runqueue_wait() is None:
+        pytest.skip("this kernel does not report run-queue waits (/proc/self/task/*/schedstat)")
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(Target.host().cores)]
+    try:
+        time.sleep(0.3)
+        t = k.benchmark(a, b, c, repeat=3, min_time=0.02, retries=2)
+    finally:
+        for h in hogs:
+            h.kill()
+    assert t.discarded > 0 and sum(t.waited) > 0
