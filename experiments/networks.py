@@ -12,18 +12,25 @@ from pathlib import Path
 import numpy as np
 
 from alt.graph import compile_network, zoo
+from alt.ops.hand import blocked_layout
+from alt.target import current
 from alt.graph.reference import run_torch
-from experiments.timing import check_close, settle, time_callable
+from experiments.timing import check_close, settle, time_callable, torch_threads
 
 
 def layout_choices(g):
+    """Fixed layout assignments of the convolutions: NCHW; NCHW{lanes}c (one vector of the target,
+    NCHW16c on AVX-512 and NCHW8c on AVX2); the target's blocks (alt.ops.hand.blocked_layout of
+    each convolution: its register tile's vectors of channels); NHWC."""
     convs = [n for n in g.nodes if n.op == "conv2d" and n.attrs["groups"] == 1]
-    blocked = [n for n in convs if n.output.shape[1] % 16 == 0]
+    lanes = current().lanes()
     out = {"NCHW (default)": {}}
-    if blocked:
-        out["NCHW16c"] = {n.name: "NCHW16c" for n in blocked}
+    one = {n.name: f"NCHW{lanes}c" for n in convs if n.output.shape[1] % lanes == 0}
+    if one:
+        out[f"NCHW{lanes}c"] = one
+        blocks = {n.name: blocked_layout(channels=n.output.shape[1], width=n.output.shape[3]) for n in convs}
+        out["target blocks"] = {k: v for k, v in blocks.items() if v}
         out["NHWC"] = {n.name: "NHWC" for n in convs}
-        out["mixed 16c/NHWC"] = {n.name: ("NHWC" if i % 2 else "NCHW16c") for i, n in enumerate(blocked)}
     return out
 
 
@@ -34,8 +41,9 @@ def main(argv=None):
     p.add_argument("--show-plan", action="store_true", help="print the layout plan of each compiled network")
     args = p.parse_args(argv)
     import torch
-    torch.set_num_threads(2)
+    torch_threads(torch)
     rows = []
+    print(f"on {current().describe()}")
     print(f"{'model':13} {'layouts':15} {'kernels':>7} {'compile s':>9} {'(lower':>7} {'gcc)':>6} "
           f"{'alt ms':>8} {'torch ms':>8} {'speedup':>7}")
     for name in args.models.split(","):
@@ -60,7 +68,7 @@ def main(argv=None):
                 print(net.plan)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
+    out.with_suffix(".json").write_text(json.dumps({"cpu": current().describe(), "rows": rows}, indent=1))
     md = ["| model | layouts | kernels | compile s (lower / gcc) | alt ms | PyTorch ms | speedup |",
           "|---|---|---|---|---|---|---|"]
     md += [f"| {r['model']} | {r['layouts']} | {r['kernels']} | {r['compile_s']:.2f} "

@@ -1,5 +1,6 @@
 """Every operator of the suite with its default schedule next to PyTorch, and the ResNet conv2d
-layers under three layouts (NCHW, NHWC, NCHW16c) with one fixed loop schedule each.
+layers under three layouts (NCHW, NHWC, and NCHW{b}c with b channels a vector of the target:
+NCHW16c on AVX-512, NCHW8c on AVX2) with one fixed loop schedule each.
 
     python -m experiments.op_suite [--ops C2D,GMM] [--quick] [--out results/op_suite]
 
@@ -7,21 +8,21 @@ Every alt result is checked against PyTorch before it is timed. Writes <out>.jso
 """
 import argparse
 import json
-import platform
 from pathlib import Path
 
 import numpy as np
 
 import alt
 from alt.ops import suite
-from alt.ops.hand import LAYOUT_SCHEDULES
+from alt.ops.hand import blocked_layout, conv_schedule
+from alt.target import current
 from alt.testing import random_inputs
-from experiments.timing import check_close, time_callable, time_kernel
+from experiments.timing import check_close, time_callable, time_kernel, torch_threads
 
 
 def _torch_timer(w, arrays, channels_last=False):
     import torch
-    torch.set_num_threads(2)
+    torch_threads(torch)
     ts = [torch.from_numpy(a) for a in arrays]
     if channels_last:
         ts = [t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t for t in ts]
@@ -50,12 +51,16 @@ def run_default(w, repeat):
             "gflops_torch": w.flops / t_torch / 1e9, "ms_alt": t_alt * 1e3, "ms_torch": t_torch * 1e3}
 
 
+def layouts():
+    return ["NCHW", "NHWC", blocked_layout()]
+
+
 def run_layouts(w, repeat):
     row = {"workload": w.name, "params": list(w.params)}
     feed = None
-    for layout, schedule in LAYOUT_SCHEDULES.items():
+    for layout in layouts():
         inputs, out = w.build()
-        s = schedule(alt.create_schedule(out), out)
+        s = conv_schedule(layout)(alt.create_schedule(out), out)
         f = alt.build(s, inputs + [out])
         if feed is None:
             feed = {t.name: a for t, a in random_inputs(inputs, seed=0).items()}
@@ -85,25 +90,26 @@ def main(argv=None):
         work = [w for w in work if w.name.endswith("-0")]
         layers = layers[:3]
     rows, lrows = [], []
+    print(f"on {current().describe()}")
     print(f"{'workload':8} {'alt GFLOP/s':>11} {'torch GFLOP/s':>13} {'alt/torch':>9}")
     for w in work:
         r = run_default(w, args.repeat)
         rows.append(r)
         print(f"{w.name:8} {r['gflops_alt']:11.1f} {r['gflops_torch']:13.1f} {r['gflops_alt'] / r['gflops_torch']:9.2f}",
               flush=True)
-    cols = list(LAYOUT_SCHEDULES) + ["torch NCHW", "torch NHWC"]
+    cols = layouts() + ["torch NCHW", "torch NHWC"]
     if layers:
         print(f"\n{'layer':6} {'(c, hw, o, k, s, p)':24} " + " ".join(f"{c:>10}" for c in cols) + "  best alt layout")
     for w in layers:
         r = run_layouts(w, args.repeat)
-        r["best"] = max(LAYOUT_SCHEDULES, key=lambda k: r[k])
+        r["best"] = max(layouts(), key=lambda k: r[k])
         lrows.append(r)
         print(f"{w.name:6} {str(tuple(w.params[1:])):24} " + " ".join(f"{r[c]:10.1f}" for c in cols) + f"  {r['best']}",
               flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"machine": platform.processor() or platform.machine(), "repeat": args.repeat,
-            "note": "GFLOP/s, median of repeats; alt default schedules vs PyTorch 2 threads"}
+    meta = {"machine": current().describe(), "repeat": args.repeat,
+            "note": f"GFLOP/s, median of repeats; alt default schedules vs PyTorch, {current().cores} threads"}
     out.with_suffix(".json").write_text(json.dumps({"meta": meta, "ops": rows, "layouts": lrows}, indent=1))
     md = ["| workload | params | alt default GFLOP/s | PyTorch GFLOP/s | alt / PyTorch |", "|---|---|---|---|---|"]
     md += [f"| {r['workload']} | {tuple(r['params'])} | {r['gflops_alt']:.1f} | {r['gflops_torch']:.1f} | "

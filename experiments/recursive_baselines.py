@@ -9,6 +9,7 @@ import numpy as np
 
 from alt.recursive.reference import cells, run_reference
 from alt.recursive.structure import concat, to_arrays
+from experiments.timing import torch_threads
 
 
 class TorchOps:
@@ -23,7 +24,7 @@ class TorchOps:
 class TorchEager:
     def __init__(self, model):
         self.model, self.ops = model, TorchOps()
-        self.ops.torch.set_num_threads(2)
+        torch_threads(self.ops.torch)
 
     def __call__(self, batch):
         with self.ops.torch.inference_mode():
@@ -50,7 +51,7 @@ class TorchBatched:
     def __init__(self, model):
         self.model, self.ops = model, TorchOps()
         torch = self.ops.torch
-        torch.set_num_threads(2)
+        torch_threads(torch)
         self.leaf, self.internal = cells(model, self.ops)
         self.tables = {k: self.ops.asarray(v) for k, v in model.inputs.items()}
         self.zeros = {k: torch.zeros((1, v.shape[1])) for k, v in model.inputs.items()}

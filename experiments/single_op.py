@@ -18,8 +18,10 @@ import numpy as np
 from alt.interp import evaluate
 from alt.testing import random_inputs
 from experiments import tvm_baseline
+from alt.target import current
+from experiments.peak import peak_gflops
 from experiments.report import pyplot, wrote
-from experiments.timing import time_callable
+from experiments.timing import time_callable, torch_threads
 from search import records as R
 from search.tune import find_workload, tune
 
@@ -34,7 +36,7 @@ def torch_time(w):
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(2)
+    torch_threads(torch)
     inputs, _ = w.build()
     feed = random_inputs(inputs, seed=0)
     ts = [torch.from_numpy(feed[t]) for t in inputs]
@@ -80,8 +82,10 @@ def main(argv=None):
     if not use_tvm:
         print("TVM MetaSchedule: " + ("skipped (--no-tvm)" if args.no_tvm else "not installed (pip install -e '.[baselines]')"))
     rows = []
-    print(f"{'workload':8} {'loop-only':>10} {'alt':>8} {'alt/OL':>7} {'TVM-MS':>8} {'torch':>8} {'numpy':>8}  "
-          f"(GFLOP/s, {trials} trials each)  best layout")
+    target, peak = current(), peak_gflops()
+    print(f"on {target.describe()}; measured FMA peak {peak:.0f} GFLOP/s")
+    print(f"{'workload':8} {'loop-only':>10} {'alt':>8} {'%peak':>6} {'alt/OL':>7} {'TVM-MS':>8} {'torch':>8} "
+          f"{'alt/torch':>9} {'numpy':>8}  (GFLOP/s, {trials} trials each)  best layout")
     for name in names:
         w = find_workload(name)
         row = {"workload": name, "op": w.op, "params": list(w.params), "trials": trials}
@@ -102,8 +106,9 @@ def main(argv=None):
             row[ref] = w.flops / t / 1e9 if t else None
         rows.append(row)
         fmt = lambda v: f"{v:8.1f}" if v else f"{'-':>8}"  # noqa: E731
-        print(f"{name:8} {row['loop-only']:10.1f} {row['alt']:8.1f} {row['alt'] / row['loop-only']:7.2f} "
-              f"{fmt(row['tvm'])} {fmt(row['torch'])} {fmt(row['numpy'])}  "
+        vs_torch = f"{row['alt'] / row['torch']:9.2f}" if row["torch"] else f"{'-':>9}"
+        print(f"{name:8} {row['loop-only']:10.1f} {row['alt']:8.1f} {100 * row['alt'] / peak:5.0f}% "
+              f"{row['alt'] / row['loop-only']:7.2f} {fmt(row['tvm'])} {fmt(row['torch'])} {vs_torch} {fmt(row['numpy'])}  "
               f"{row['alt point'].get('layout', row['alt point'].get('b_layout'))}", flush=True)
     cost = {k: sum(r[f"{s} seconds"][k] for r in rows for s in ("alt", "loop-only"))
             for k in ("propose", "build", "run", "total", "measured")}
@@ -119,14 +124,17 @@ def main(argv=None):
         tvm_s = sum(r["tvm seconds"] for r in rows)
         print(f"geometric-mean speedup of alt over TVM MetaSchedule (same trials): {geo_tvm:.2f}x "
               f"({len(vs_tvm)} workloads; MetaSchedule tuned for {tvm_s:.0f} s)")
-    out.with_suffix(".json").write_text(json.dumps({"rows": rows, "conv_geomean_alt_over_loop_only": geo,
+    out.with_suffix(".json").write_text(json.dumps({"cpu": target.describe(), "peak_gflops": peak, "seed": args.seed,
+                                                    "rows": rows, "conv_geomean_alt_over_loop_only": geo,
                                                     "geomean_alt_over_tvm": geo_tvm,
                                                     "tuning_cost": cost}, indent=1))
-    md = ["| workload | loop-only GFLOP/s | alt GFLOP/s | alt / loop-only | TVM MetaSchedule | PyTorch | numpy | "
-          "alt's layout |", "|---|---|---|---|---|---|---|---|"]
+    md = [f"On {target.describe()}, measured FMA peak {peak:.0f} GFLOP/s; {trials} trials each, seed {args.seed}.\n",
+          "| workload | loop-only GFLOP/s | alt GFLOP/s | alt % of peak | alt / loop-only | TVM MetaSchedule | PyTorch | "
+          "numpy | alt's layout |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         f = lambda v: f"{v:.1f}" if v else "-"  # noqa: E731
-        md.append(f"| {r['workload']} | {r['loop-only']:.1f} | {r['alt']:.1f} | {r['alt'] / r['loop-only']:.2f} | "
+        md.append(f"| {r['workload']} | {r['loop-only']:.1f} | {r['alt']:.1f} | {100 * r['alt'] / peak:.0f}% | "
+                  f"{r['alt'] / r['loop-only']:.2f} | "
                   f"{f(r['tvm'])} | {f(r['torch'])} | {f(r['numpy'])} | {r['alt point'].get('layout', r['alt point'].get('b_layout'))} |")
     if geo:
         md.append(f"\nGeometric-mean speedup of alt over loop-only, conv family: **{geo:.2f}x**")

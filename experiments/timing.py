@@ -6,6 +6,12 @@ from alt.timing import measure
 SETTLE = 0.3  # seconds: longer than OpenBLAS's and libgomp's idle spin-wait
 
 
+def torch_threads(torch):
+    """PyTorch on as many threads as the target in effect has cores (alt's kernels use as many)."""
+    from alt.target import current
+    torch.set_num_threads(current().cores)
+
+
 def settle():
     """Let the worker threads of the previous contender (numpy's OpenBLAS, OpenMP) go to sleep,
     so that they do not spin on the cores the next measurement needs."""

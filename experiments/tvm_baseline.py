@@ -4,8 +4,9 @@
 tuners start from exactly the same computation; `tune` runs MetaSchedule on it, checks the tuned
 function against alt's interpreter and times it with the experiments' timer. Needs
 `pip install -e ".[baselines]"` (apache-tvm with apache-tvm-ffi 0.1.14.post1: newer ones crash in
-save_json); `available()` says whether it is installed. TARGET names the CPU explicitly, as
-`-mcpu=native` silently falls back to a generic one (it is the Intel machines' CPU today).
+save_json); `available()` says whether it is installed. `tvm_target` names the CPU explicitly
+from alt's target (gcc's name of the host CPU, e.g. cooperlake or znver3, and its cores), as
+`-mcpu=native` silently falls back to a generic one.
 """
 import contextlib
 import os
@@ -19,7 +20,13 @@ from alt import expr as E
 from alt.schedule import topo_order
 from alt.tensor import PlaceholderOp
 
-TARGET = {"kind": "llvm", "mcpu": "sapphirerapids", "num-cores": 2}  # -mcpu=native falls back to generic
+
+
+def tvm_target(target=None):
+    """TVM's target dict for an alt target (default: the current one)."""
+    from alt.target import resolve
+    t = resolve(target)
+    return {"kind": "llvm", "mcpu": t.mcpu, "num-cores": t.cores}
 
 
 def available():
@@ -124,7 +131,7 @@ def tune(workload, trials, feed, want, timer, rtol=1e-3, log_path=os.devnull):
     inputs, out = workload.build()
     args_te, out_te = to_te(inputs, out)
     mod = tvm.IRModule({"main": tvm.te.create_prim_func(args_te + [out_te])})
-    target = tvm.target.Target(TARGET)
+    target = tvm.target.Target(tvm_target())
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="alt-ms-") as work, _output_to(log_path):
         db = ms.tune_tir(mod, target, work, max_trials_global=trials, num_trials_per_iter=min(64, trials))

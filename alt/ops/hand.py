@@ -17,6 +17,27 @@ def gemm_tile(target=None):
     return rows, vectors * t.lanes("float32")
 
 
+def conv_tile(width, channels=None, target=None, vectors=(1, 2, 4)):
+    """(vectors, rows) of a convolution's accumulator tile on `target`: `rows` output pixels along
+    x (a divisor of the output `width`) by `vectors` vectors of output channels (dividing `channels`).
+    The tile holds the most accumulators that leave one register for the broadcast input (the
+    weight vectors are memory operands of the FMAs), then the fewest loads per FMA: 4 x 7 on
+    AVX-512 and 2 x 7 on AVX2 for a 56-wide output."""
+    t = target or current()
+    lanes = t.lanes("float32")
+    best, key = (1, 1), None
+    for v in vectors:
+        if channels is not None and channels % (v * lanes):
+            continue
+        for x in range(1, width + 1):
+            if width % x or v * x + 1 > t.registers:
+                continue
+            k = (v * x, -(v + x) / (v * x))
+            if key is None or k > key:
+                best, key = (v, x), k
+    return best
+
+
 def matmul_tiled(s, C, tile_i=None, tile_j=None, pack_b=False, order="ij", tile_k=None):
     """Accumulate a tile_i x tile_j block of C in a local buffer over the whole k loop.
 
@@ -156,11 +177,9 @@ def conv2d_tiled(s, conv, tile_o=None, schedule_pad=True, out=None, relayout_inp
 
 def conv2d_nhwc(s, conv, tile_x=None, tile_o=None, relayout_input=True, out=None):
     """conv2d with NHWC activations and HWIO weights: a tile_x x tile_o accumulator per
-    (n, y, x-block, o-block), vectorized along output channels (default: the target's register
-    tile, two vectors of output channels)."""
-    t = current()
-    rows, _ = t.register_tile(vectors=(2,))
-    tile_x, tile_o = tile_x or rows, tile_o or 2 * t.lanes(conv.dtype)
+    (n, y, x-block, o-block), vectorized along output channels (default: conv_tile's)."""
+    vectors, rows = conv_tile(conv.shape[3], conv.shape[1])
+    tile_x, tile_o = tile_x or rows, tile_o or vectors * current().lanes(conv.dtype)
     relayout_conv2d(s, conv, "NHWC", relayout_input=relayout_input, out=out)
     T, CC = tile_target(s, conv, out)
     n, y, x, o = T.axis
@@ -180,12 +199,15 @@ def conv2d_nhwc(s, conv, tile_x=None, tile_o=None, relayout_input=True, out=None
 
 def conv2d_nchwc(s, conv, block=None, tile_x=None, relayout_input=True, out=None):
     """conv2d in NCHW{block}c (activations) and OIHW{block}i{block}o (weights), as in MKL-DNN and
-    ALT's case study: a tile_x x block accumulator per (n, o-block, y, x-block). By default a block
-    is one vector of the target and tile_x the most accumulator rows its registers hold."""
+    ALT's case study: a tile_x x block accumulator per (n, o-block, y, x-block). By default the
+    block and tile_x are conv_tile's for the output (blocked_layout's block where it divides the
+    channels)."""
     t = current()
-    block = block or t.lanes(conv.dtype)
-    vectors = max(1, block // t.lanes(conv.dtype))
-    tile_x = tile_x or t.register_tile(vectors=(vectors,))[0]
+    lanes = t.lanes(conv.dtype)
+    if block is None:
+        block = conv_tile(conv.shape[3], conv.shape[1])[0] * lanes
+    vectors = max(1, block // lanes)
+    tile_x = tile_x or conv_tile(conv.shape[3], vectors=(vectors,))[1]
     relayout_conv2d(s, conv, "NCHWc", ob=block, ib=block, relayout_input=relayout_input, out=out)
     T, CC = tile_target(s, conv, out)
     n, oo, y, x, oi = T.axis
@@ -206,9 +228,16 @@ def conv2d_nchwc(s, conv, block=None, tile_x=None, relayout_input=True, out=None
 LAYOUT_SCHEDULES = {"NCHW": conv2d_tiled, "NHWC": conv2d_nhwc, "NCHWc": conv2d_nchwc}
 
 
-def blocked_layout(target=None, dtype="float32"):
-    """The channel-blocked layout of one vector on `target`: 'NCHW16c' on AVX-512, 'NCHW8c' on AVX2."""
-    return f"NCHW{(target or current()).lanes(dtype)}c"
+def blocked_layout(target=None, channels=None, width=56):
+    """The channel-blocked layout of conv_tile's vectors on `target` for an output `width` pixels
+    wide with `channels` channels: 'NCHW64c' on AVX-512 and 'NCHW16c' on AVX2 for ResNet's
+    56 x 56 x 64 layers; a smaller block where the channels need it, None where they are not whole
+    vectors."""
+    t = target or current()
+    lanes = t.lanes("float32")
+    if channels is not None and channels % lanes:
+        return None  # no whole vectors of channels: not a layout to block
+    return f"NCHW{conv_tile(width, channels, t)[0] * lanes}c"
 
 
 def conv_schedule(layout):
