@@ -259,18 +259,7 @@ class Measurer:
 # "default": OMP_WAIT_POLICY unset, libgomp's own policy (spin a while, then sleep), as kernels run
 # in a user's process; "active" would keep the run worker's threads spinning while builds run
 WAIT_POLICIES = ("default", "active", "passive")
-
-
-def check_runs_here(target):
-    """`target`, or an OptionError when this machine cannot run its code."""
-    from alt.errors import OptionError
-    from alt.target import missing_flags
-    if not target.runs_here():
-        raise OptionError(f"target {target.name}: this machine lacks the CPU features its kernels use "
-                          f"({', '.join(missing_flags(target))}), so they cannot be measured here; tune on such a "
-                          "machine (alt.build compiles for it anywhere)")
-    return target
-PROC_BINDS = ("close", "spread", "false", "true", "master")
+PROC_BINDS = ("close", "spread", "false", "true", "master")  # OMP_PROC_BIND
 
 
 def run_settings(target, threads=None, proc_bind="close", wait_policy="default"):
@@ -293,6 +282,17 @@ def omp_env(settings):
     if settings["wait_policy"] != "default":
         env["OMP_WAIT_POLICY"] = settings["wait_policy"].upper()
     return env
+
+
+def check_runs_here(target):
+    """`target`, or an OptionError when this machine cannot run its code."""
+    from alt.errors import OptionError
+    from alt.target import missing_flags
+    if not target.runs_here():
+        raise OptionError(f"target {target.name}: this machine lacks the CPU features its kernels use "
+                          f"({', '.join(missing_flags(target))}), so they cannot be measured here; tune on such a "
+                          "machine (alt.build compiles for it anywhere)")
+    return target
 
 
 def _reference_files(workload, directory, seed):

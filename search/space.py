@@ -98,6 +98,14 @@ class Space:
         """The layout knobs of the fixed layout that loop-only tuning keeps."""
         return {}
 
+    def seeds(self):
+        """Points the target's hand schedules suggest (valid ones only): model-guided strategies
+        measure those matching their fixed knobs first, as TVM starts from a default config."""
+        return [p for p in self._seeds() if self.check(p) is None]
+
+    def _seeds(self):
+        return []
+
 
 def _divisors(n, limit=None):
     return [d for d in range(1, (limit or n) + 1) if n % d == 0]
@@ -127,6 +135,20 @@ class Conv2dSpace(Space):
         """ALT-OL's fixed layout: activations NHWO (NHWC), channel tiles the template's defaults."""
         ib = max([i for i in self.knobs["ib"] if i <= min(8, self.c)] or [1])
         return {"layout": "NHWC", "ob": self.lanes, "ib": ib}
+
+    def _seeds(self):
+        from alt.ops.hand import conv_tile
+        out = []
+        for layout in ("NCHWc", "NHWC"):
+            lay = {"layout": "NCHWc", "ob": conv_tile(self.out_size, self.o, self.target)[0] * self.lanes,
+                   "ib": None} if layout == "NCHWc" else self.default_layout()
+            vectors = lay["ob"] // self.lanes
+            rows = conv_tile(self.out_size, target=self.target, vectors=(vectors,))[1]
+            ib = lay["ib"] or max([i for i in self.knobs["ib"] if i <= min(lay["ob"], self.c)] or [1])
+            tile_x = max([x for x in self.knobs["tile_x"] if x <= rows and self.out_size % x == 0] or [1])
+            out.append(dict(lay, ib=ib, tile_y=1, tile_x=tile_x, reduce_order="c-y-x", unroll=1, par_depth=2,
+                            attach=0))
+        return out
 
     def _check(self, p):
         if p["layout"] == "NCHWc" and self.o % p["ob"]:
@@ -222,6 +244,13 @@ class GemmSpace(Space):
 
     def default_layout(self):
         return {"b_layout": "KN", "nb": 4 * self.lanes}
+
+    def _seeds(self):
+        from alt.ops.hand import gemm_tile
+        rows, cols = gemm_tile(self.target)
+        loops = {"tile_i": rows, "tile_j": cols, "tile_k": 256 if self.k > 256 else 0, "unroll": 1, "par_depth": 1,
+                 "order": "ji"}
+        return [dict(loops, b_layout="packed", nb=cols), dict(loops, **self.default_layout())]
 
     def _check(self, p):
         if p["b_layout"] == "packed" and p["tile_j"] != p["nb"]:

@@ -96,9 +96,15 @@ class Strategy:
                 out.append(p)
         return out
 
-    def anneal(self, n, fixed=None, knobs=None):
+    def anneal(self, n, fixed=None, knobs=None, seeded=True):
         """Simulated annealing against the cost model: the n best unmeasured points found, a share
-        of them replaced by random ones for exploration."""
+        of them replaced by random ones for exploration; the space's seeds (the target's hand
+        schedules) that match `fixed` come first until measured."""
+        seeds = [p for p in self.space.seeds() if key(p) not in self.seen
+                 and all(p[a] == b for a, b in (fixed or {}).items())][:n] if seeded else []
+        if seeds:
+            rest = self.anneal(n - len(seeds) + len(seeds), fixed, knobs, seeded=False) if n > len(seeds) else []
+            return seeds + [p for p in rest if p not in seeds][:n - len(seeds)]
         n_random = int(round(n * self.explore)) if self.seen else n
         starts = [p for _, p in sorted(((s, self.points[k]) for k, s in self.seen.items()
                                         if all(self.points[k][a] == b for a, b in (fixed or {}).items())),

@@ -117,7 +117,8 @@ def tune(workload, trials=64, strategy="alt", log=None, seed=0, batch=8, executo
 
     With `log` (a path), every measurement is appended to that JSON-lines log the moment it is
     final; points already in it are not measured again and warm the cost model (resume); records
-    measured on another machine warm the model but do not count as trials here. The best `final`
+    measured for another target or on another kind of CPU are left alone (their times say nothing
+    of this machine, and their points are measured here anew). The best `final`
     candidates are measured again at the end and the winner is chosen from that. A dict passed as
     `stats` receives where the time went: propose (model + annealing), build, run, seconds.
     Options are checked first (OptionError); a failure of the measuring machinery is a
@@ -139,8 +140,8 @@ def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure
     records = R.Log(log) if log else None
     everywhere = records.read(w) if records else []
     history = [r for r in everywhere if R.measured_on(r, target)]
-    if everywhere:
-        strat.update(*_told(everywhere, w.flops))
+    if history:
+        strat.update(*_told(history, w.flops))
     done = sum(_counts_as_done(r, strategy) for r in history)
     remaining = max(0, trials - done)
     best = max([R.gflops(r, w.flops) for r in history], default=0.0)
@@ -148,7 +149,7 @@ def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure
     progress = Progress(w.name, trials, min(done, trials), quiet)
     if everywhere:
         progress.say(f"{w.name}: resumed from {len(history)} records in {log} ({done} of this strategy)" +
-                     (f"; {len(everywhere) - len(history)} measured on other machines only warm the cost model"
+                     (f"; {len(everywhere) - len(history)} measured for other targets or CPUs are left alone"
                       if len(everywhere) > len(history) else ""))
     timings = {"propose": 0.0}
     started = time.perf_counter()
