@@ -84,8 +84,10 @@ def test_default_and_hand_schedules_follow_the_vector_width(t):
         W = alt.placeholder((64, 64, 3, 3), name="W")
         Y = alt.ops.conv2d_nchw(X, W, padding=1)
         s = alt.ops.hand.conv2d_nchwc(alt.create_schedule(Y), Y)
-        assert s.layout_of(Y).shape[-1] == lanes  # NCHW{lanes}c
-        assert alt.ops.hand.blocked_layout() == f"NCHW{lanes}c"
+        vectors, rows = alt.ops.hand.conv_tile(14, 64)
+        assert s.layout_of(Y).shape[-1] == vectors * lanes and vectors * rows + 1 <= t.registers
+        assert alt.ops.hand.blocked_layout(channels=64, width=14) == f"NCHW{vectors * lanes}c"
+        assert alt.ops.hand.blocked_layout(channels=lanes + 1) is None  # channels that are not whole vectors
         A, B = alt.placeholder((64, 64), name="A"), alt.placeholder((64, 64), name="B")
         C = alt.ops.matmul(A, B)
         text = str(alt.lower(alt.ops.default_schedule(C), [A, B, C]))
