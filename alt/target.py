@@ -111,10 +111,6 @@ class Target:
         fit = [(r, v) for r in rows for v in vectors if r * v + v + 1 <= self.registers] or [(1, 1)]
         return max(fit, key=lambda t: (t[0] * t[1], -(t[0] + t[1]) / (t[0] * t[1]), t[0]))
 
-    def fits(self, accumulators, operands=1):
-        """Do `accumulators` vector accumulators and `operands` vector operands fit the registers?"""
-        return accumulators + operands + 1 <= self.registers
-
     # --- what the compiler reads ---
     def flags(self):
         """gcc flags for this target's code."""
