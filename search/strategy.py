@@ -103,7 +103,7 @@ class Strategy:
         seeds = [p for p in self.space.seeds() if key(p) not in self.seen
                  and all(p[a] == b for a, b in (fixed or {}).items())][:n] if seeded else []
         if seeds:
-            rest = self.anneal(n - len(seeds) + len(seeds), fixed, knobs, seeded=False) if n > len(seeds) else []
+            rest = self.anneal(n, fixed, knobs, seeded=False) if n > len(seeds) else []  # n: seeds are dropped below
             return seeds + [p for p in rest if p not in seeds][:n - len(seeds)]
         n_random = int(round(n * self.explore)) if self.seen else n
         starts = [p for _, p in sorted(((s, self.points[k]) for k, s in self.seen.items()

@@ -1,7 +1,7 @@
 """Hand-written schedules: register-tiled GEMM and conv2d, the demo's and benchmarks' baselines.
 
-Tile sizes left as None come from the target in effect (alt.target.current()): channel blocks of
-one vector, register tiles that fit its register file.
+Tile sizes left as None come from the target in effect (alt.target.current()): register tiles that
+fit its register file (gemm_tile, conv_tile), channel blocks of conv_tile's whole vectors.
 """
 import re
 
