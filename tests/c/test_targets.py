@@ -92,4 +92,5 @@ def test_benchmark_sees_other_processes_take_the_cpu():
     finally:
         for h in hogs:
             h.kill()
-    assert t.discarded > 0 and sum(t.waited) > 0
+    # at least one repeat waited for a CPU and was thrown away; the kept ones may have run clear
+    assert t.discarded > 0
