@@ -121,6 +121,36 @@ def problem(rec):
     return None
 
 
+NETWORK = "network"
+
+
+def make_network(graph_name, signature, strategy, choices, layouts, target, **extra):
+    """A network record: which point of which workload each layout-sensitive node uses
+    (`choices` {node: {"workload": workload_key, "point": point}}) and the layouts the graph-level
+    selection gave the convolutions (`layouts` {node: [input layout or None, output layout]})."""
+    rec = {"version": FORMAT_VERSION, "kind": NETWORK, "network": graph_name, "signature": signature,
+           "strategy": strategy, "choices": choices, "layouts": layouts, "target": target_record(target),
+           "time": time.time()}
+    rec.update(extra)
+    return rec
+
+
+def network_problem(rec):
+    if not isinstance(rec.get("signature"), str) or not isinstance(rec.get("network"), str):
+        return "no network name or signature"
+    if not isinstance(rec.get("target"), dict):
+        return "no target (an object naming the machine)"
+    choices, layouts = rec.get("choices"), rec.get("layouts")
+    if not isinstance(choices, dict) or not all(isinstance(c, dict) and isinstance(c.get("point"), dict) and
+                                                isinstance(c.get("workload"), dict) for c in choices.values()):
+        return "choices are not {node: {workload, point}}"
+    if not isinstance(layouts, dict) or not all(isinstance(v, list) and len(v) == 2 and
+                                                all(x is None or isinstance(x, str) for x in v)
+                                                for v in layouts.values()):
+        return "layouts are not {node: [input layout or null, output layout]}"
+    return None
+
+
 def winner(good):
     """The fastest of OK records (by the minimum time of each): among the final re-measurements
     of the best candidates (search.tune), if there are any, else among all."""
@@ -165,6 +195,8 @@ class Log:
                 continue
             try:
                 rec = json.loads(raw.decode("utf-8"))
+                if isinstance(rec, dict) and rec.get("kind") == NETWORK:
+                    continue  # a network's choices (read_networks)
                 why = problem(rec)
             except UnicodeDecodeError:
                 why = "not valid UTF-8"
@@ -174,6 +206,28 @@ class Log:
                 log.warning("%s:%d: skipping a damaged record: %s", self.path, i, why)
                 continue
             if key is None or rec["workload"] == key:
+                out.append(rec)
+        return out
+
+    def read_networks(self, signature=None):
+        """The network records (search.network: a tuned network's layout assignment and the point
+        of each operator), of the graph with `signature` if given; damaged ones skipped with a warning."""
+        out = []
+        if not os.path.exists(self.path):
+            return out
+        with open(self.path, "rb") as f:
+            lines = f.read().split(b"\n")
+        for i, raw in enumerate(lines, 1):
+            try:
+                rec = json.loads(raw.decode("utf-8")) if raw.strip() else None
+            except (UnicodeDecodeError, ValueError):
+                continue  # read() warns about damaged lines
+            if not isinstance(rec, dict) or rec.get("kind") != NETWORK:
+                continue
+            why = network_problem(rec)
+            if why:
+                log.warning("%s:%d: skipping a damaged network record: %s", self.path, i, why)
+            elif signature is None or rec["signature"] == signature:
                 out.append(rec)
         return out
 

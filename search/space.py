@@ -14,6 +14,7 @@ width, and an accumulator tile must fit its vector registers; a point is applied
 in effect, so the default schedules inside it read the same machine.
 """
 import itertools
+import json
 
 import alt
 from alt.errors import AltError
@@ -48,12 +49,28 @@ class Space:
 
     def sample(self, rng, fixed=None):
         """A random valid point (knobs in `fixed` keep their values)."""
-        for _ in range(1000):
+        for _ in range(200):
             p = {k: v[rng.integers(len(v))] for k, v in self.knobs.items()}
             p.update(fixed or {})
             if self.check(p) is None:
                 return p
-        raise Invalid(f"no valid point of {type(self).__name__} found with {fixed}")
+        valid = self._valid_points(fixed)  # few valid points (a small operator): draw among them all
+        if not valid:
+            raise Invalid(f"no valid point of {type(self).__name__} found with {fixed}")
+        return dict(valid[rng.integers(len(valid))])
+
+    def _valid_points(self, fixed, limit=500000):
+        k = json.dumps(fixed or {}, sort_keys=True)
+        cache = self.__dict__.setdefault("_valid", {})
+        if k not in cache:
+            free = {n: v for n, v in self.knobs.items() if n not in (fixed or {})}
+            out = []
+            for combo in itertools.islice(itertools.product(*free.values()), limit):
+                p = dict(zip(free, combo), **(fixed or {}))
+                if self.check(p) is None:
+                    out.append(p)
+            cache[k] = out
+        return cache[k]
 
     def neighbor(self, point, rng, knobs=None):
         """Change one knob (among `knobs`, default all) to another value; None if none is valid."""
@@ -97,6 +114,24 @@ class Space:
     def default_layout(self):
         """The layout knobs of the fixed layout that loop-only tuning keeps."""
         return {}
+
+    def layouts(self, point):
+        """(input layout, output layout) of the activations under `point`, in the graph planner's
+        names (alt.graph.plan): the layout the operator reads its first input in (None: any, read
+        through the access maps or converted by its padding stage) and the one it writes. Both None
+        for operators whose layouts are their weights' only (packed once when a network is built)."""
+        return None, None
+
+    def schedule_into(self, s, anchor, end, point):
+        """Schedule `point` onto a network kernel: `anchor` is this operator's output tensor, `end`
+        the end of an elementwise epilogue fused after it (or None); the inputs already have the
+        layouts the graph planner gave them."""
+        why = self.check(point)
+        if why:
+            raise Invalid(why)
+        with self.target:
+            self._apply(s, end if end is not None else anchor, point)
+        return s
 
     def seeds(self):
         """Points the target's hand schedules suggest (valid ones only): model-guided strategies
@@ -169,13 +204,27 @@ class Conv2dSpace(Space):
                     f"{self.target.registers}")
         return None
 
+    def layouts(self, p):
+        if p["layout"] == "NCHWc":
+            return f"NCHW{p['ib']}c", f"NCHW{p['ob']}c"
+        return p["layout"], p["layout"]
+
+    def schedule_into(self, s, anchor, end, point):
+        why = self.check(point)
+        if why:
+            raise Invalid(why)
+        with self.target:
+            return self._schedule(s, anchor, end, point, relayout_input=False)
+
     def _apply(self, s, out, p):
         conv = out
         while not conv.op.reduce_axis:  # CBR: the convolution under bias and ReLU
             conv = conv.op.input_tensors[0]
-        epilogue = out if out is not conv else None
+        return self._schedule(s, conv, out if out is not conv else None, p)
+
+    def _schedule(self, s, conv, epilogue, p, relayout_input=True):
         ob, ib = p["ob"], p["ib"]
-        relayout_conv2d(s, conv, p["layout"], ob=ob, ib=ib, out=epilogue)
+        relayout_conv2d(s, conv, p["layout"], ob=ob, ib=ib, out=epilogue, relayout_input=relayout_input)
         T, CC = tile_target(s, conv, epilogue)
         if p["layout"] == "NCHWc":
             n, oo, y, x, oi = T.axis
@@ -229,7 +278,7 @@ class GemmSpace(Space):
 
     def __init__(self, workload, target=None):
         super().__init__(workload, target)
-        self.m, self.n, self.k = workload.params[-3:] if workload.op == "GMM" else workload.params[1:]
+        self.m, self.n, self.k = workload.params[-3:]  # GMM, DEN (m, n, k); BMM (b, m, n, k)
         columns = [self.lanes * m for m in (1, 2, 3, 4, 8)]  # whole vectors
         self.knobs = {
             "b_layout": ["KN", "packed"],
@@ -271,9 +320,13 @@ class GemmSpace(Space):
             if self.n % p["nb"]:
                 v.pad(1, 0, -self.n % p["nb"])
             v.split(1, p["nb"]).reorder(1, 0, 2)
-        CC = s.cache_write(C)
-        i, j = s[C].axis
-        T = s[C]
+        return self._tile(s, C, None, p)
+
+    def _tile(self, s, red, end, p):
+        """Register-tile the reduction `red` (its elementwise epilogue ending in `end` inlined into
+        the tiled loops, if any)."""
+        T, CC = tile_target(s, red, end)
+        i, j = T.axis
         io, jo, ii, ji = T.tile(i, j, p["tile_i"], p["tile_j"])
         if p["order"] == "ji":
             T.reorder(jo, io, ii, ji)
@@ -295,6 +348,35 @@ class GemmSpace(Space):
         return s
 
 
+class DenseSpace(GemmSpace):
+    """dense (X @ W.T + b, alt.ops.dense) as a tiled GEMM: the weight W (n x k) stored transposed
+    (KN) or packed into panels of nb columns of W.T; the bias add is an epilogue of the tile.
+    In a network the weight's layout is free (it is converted once when the network is built)."""
+
+    def _apply(self, s, out, p):
+        return self._schedule(s, out, None, p)
+
+    def schedule_into(self, s, anchor, end, point):
+        why = self.check(point)
+        if why:
+            raise Invalid(why)
+        with self.target:
+            return self._schedule(s, anchor, end, point)
+
+    def _schedule(self, s, anchor, end, p):
+        red = anchor if anchor.op.reduce_axis else anchor.op.input_tensors[0]
+        X, W = red.op.input_tensors
+        v = s.layout(W)  # logical (n, k)
+        if p["b_layout"] == "packed":
+            if self.n % p["nb"]:
+                v.pad(0, 0, -self.n % p["nb"])
+            v.split(0, p["nb"]).reorder(0, 2, 1)  # [n // nb][k][n % nb]
+        else:
+            v.reorder(1, 0)  # KN
+        end = end if end is not None else (anchor if anchor is not red else None)
+        return self._tile(s, red, end, p)
+
+
 class GenericSpace(Space):
     """Any operator: the knobs of alt's default schedule (register tile of reductions, parallel
     fusion, unrolling, padding inlined or not) and, for 4-d outputs, the output's layout."""
@@ -309,11 +391,18 @@ class GenericSpace(Space):
             layouts.append("NHWC")
             if out.shape[1] % self.lanes == 0:
                 layouts.append(f"NCHW{self.lanes}c")
+        self.rank = len(out.shape)
         self.knobs = {"out_layout": layouts, "row_tile": [1, 2, 4, 8], "vectors": [1, 2, 4],
                       "fuse": [1, 2, 3], "unroll": [0, 1], "inline_pad": [0, 1]}
 
     def default_layout(self):
-        return {"out_layout": "default"}
+        """ALT-OL's fixed layout: NHWC for 4-d outputs, as for convolutions."""
+        return {"out_layout": "NHWC" if "NHWC" in self.knobs["out_layout"] else "default"}
+
+    def layouts(self, p):
+        if self.rank != 4:
+            return None, None
+        return None, "NCHW" if p["out_layout"] == "default" else p["out_layout"]
 
     def _check(self, p):
         if p["row_tile"] * p["vectors"] > self.target.registers:
@@ -339,7 +428,7 @@ class GenericSpace(Space):
         return s
 
 
-SPACES = {"C2D": Conv2dSpace, "DIL": Conv2dSpace, "CBR": Conv2dSpace, "GMM": GemmSpace}
+SPACES = {"C2D": Conv2dSpace, "DIL": Conv2dSpace, "CBR": Conv2dSpace, "GMM": GemmSpace, "DEN": DenseSpace}
 
 
 def space_for(workload, target=None):

@@ -232,12 +232,20 @@ STRATEGIES = {"alt": AltStrategy, "loop-only": LoopOnly, "layout-then-loop": Lay
               "random": RandomStrategy}
 
 
-def make_strategy(name, space, rng, trials, model="gbt"):
+def make_strategy(name, space, rng, trials, model="gbt", layout=None):
+    """Strategy `name` over `space`; `layout` fixes the layout knobs of loop-only (default: the
+    space's default layout), and is checked against the space."""
     if name not in STRATEGIES:
         raise OptionError(f"strategy={name!r} is not a search strategy; use one of {sorted(STRATEGIES)}")
     if model not in MODELS:
         raise OptionError(f"model={model!r} is not a cost model; use one of {list(MODELS)}")
     kw = {"trials": trials} if name == "alt" else {}
+    if layout is not None:
+        bad = {k: v for k, v in layout.items() if k not in space.layout_knobs or v not in space.knobs[k]}
+        if bad or name != "loop-only":
+            raise OptionError(f"layout={layout!r}: fixes loop-only's layout knobs {list(space.layout_knobs)} with "
+                              f"values among {[space.knobs[k] for k in space.layout_knobs]}")
+        kw["layout"] = layout
     if model == "random" and name != "random":
         kw["model"] = RandomModel(rng)
     return STRATEGIES[name](space, rng, **kw)

@@ -109,7 +109,8 @@ def _told(records, flops):
 
 
 def tune(workload, trials=64, strategy="alt", log=None, seed=0, batch=8, executor=None, model="gbt",
-         quiet=False, measure_options=None, stats=None, args=None, target=None, final=FINAL):
+         quiet=False, measure_options=None, stats=None, args=None, target=None, final=FINAL, layout=None,
+         build=True, on_record=None):
     """Tune `workload`: a suite name, an alt.ops.Workload, or a user operator function with `args`
     (a top-level `fn(*args)` returning (input placeholders, output tensor), tuned in the generic
     space), for `target` (an alt.Target or its string; default the target in effect). Returns
@@ -123,20 +124,28 @@ def tune(workload, trials=64, strategy="alt", log=None, seed=0, batch=8, executo
     `stats` receives where the time went: propose (model + annealing), build, run, seconds.
     Options are checked first (OptionError); a failure of the measuring machinery is a
     MeasureError that records nothing; Ctrl-C leaves a log that resumes.
+
+    `layout` fixes the layout knobs of the loop-only strategy (default: the space's default
+    layout); `build=False` returns (best record, None) without building the kernel; `on_record` is
+    called with every new record the moment it is logged (a network tuner's progress).
     """
     from alt.target import resolve
     check_options(trials, strategy, model, batch, seed, measure_options)
     _whole("final", final, 0)
+    if layout is not None and strategy != "loop-only":
+        raise OptionError(f"search.tune: layout={layout!r} fixes the layout of the loop-only strategy, not of "
+                          f"{strategy!r}")
     target = check_runs_here(resolve(target))
     with target:
         return _tune(find_workload(workload, args), trials, strategy, log, seed, batch, executor, model, quiet,
-                     measure_options, stats, target, final)
+                     measure_options, stats, target, final, layout, build, on_record)
 
 
-def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure_options, stats, target, final):
+def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure_options, stats, target, final,
+          layout=None, build=True, on_record=None):
     space = space_for(w, target)
     rng = np.random.default_rng(seed)
-    strat = make_strategy(strategy, space, rng, trials, model)
+    strat = make_strategy(strategy, space, rng, trials, model, layout=layout)
     records = R.Log(log) if log else None
     everywhere = records.read(w) if records else []
     history = [r for r in everywhere if R.measured_on(r, target)]
@@ -172,6 +181,8 @@ def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure
                     best = max(best, scores[i] or 0.0)
                     errors += rec["error"] != R.OK
                     progress.step(best, errors)
+                    if on_record is not None:
+                        on_record(rec)
 
                 m.measure(points, on_result=record)
                 told = [(p, sc) for p, sc in zip(points, scores) if sc is not None]
@@ -190,7 +201,7 @@ def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure
     top = R.winner(good)
     if stats is not None:
         stats.update(timings, total=time.perf_counter() - started, measured=len(new))
-    return top, kernel_of(top, w, target)
+    return top, kernel_of(top, w, target) if build else None
 
 
 def _record(w, point, r, strategy, measurer, records, **extra):

@@ -24,17 +24,32 @@ from .plan import Plan, layout_steps
 ALIGN = 64
 
 
-def compile_network(graph, layouts=None, target=None):
-    """Compile `graph` for `target` (default: the target in effect) with the conv2d layouts
-    {node name: 'NCHW' | 'NHWC' | 'NCHW<b>c'} (default NCHW; alt.ops.hand.blocked_layout() is the
-    block of one vector)."""
+def compile_network(graph, layouts=None, target=None, log=None, schedules=None):
+    """Compile `graph` for `target` (default: the target in effect).
+
+    By hand: `layouts` {conv2d node name: 'NCHW' | 'NHWC' | 'NCHW<b>c', or a pair (input layout or
+    None for any, output layout)} (default NCHW) and the hand schedules; `schedules` {node name:
+    a tuned schedule (search.network.Choice)} replaces the hand schedule of those nodes.
+
+    From tuning: `log`, a log written by search.tune_network (or `alt tune-net`), rebuilds the
+    tuned network without tuning again: its layout assignment and every operator's tuned schedule;
+    operators the log does not cover get the defaults, with a warning naming them
+    (`Network.fallbacks`)."""
     from ..target import resolve
     target = resolve(target)
+    fallbacks = []
+    if log is not None:
+        if layouts or schedules:
+            raise ArgumentError("compile_network: give a tuning log, or layouts and schedules, not both")
+        from search.network import from_log
+        layouts, schedules, fallbacks = from_log(graph, log, target)
     with target:
-        return _compile(graph, layouts, target)
+        net = _compile(graph, layouts, target, schedules or {})
+    net.fallbacks = fallbacks
+    return net
 
 
-def _compile(graph, layouts, target):
+def _compile(graph, layouts, target, schedules):
     from codegen import CRenderer, compile_c
     from codegen.program import load_library
     stats = {}
@@ -42,7 +57,11 @@ def _compile(graph, layouts, target):
     plan = Plan(graph, layouts or {})
     stats["plan"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    kernels = [_kernel(plan, i, gr) for i, gr in enumerate(plan.groups)]
+    for name in schedules:
+        if not any(n.name == name for n in graph.nodes):
+            raise ArgumentError(f"compile_network: a schedule is given for node {name!r}, which is not in graph "
+                                f"{graph.name!r}")
+    kernels = [_kernel(plan, i, gr, schedules) for i, gr in enumerate(plan.groups)]
     stats["schedule+lower"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     source, params, ws_bytes = _module(plan, kernels, CRenderer(target))
@@ -58,7 +77,8 @@ class Network:
     """A compiled network: net(*inputs) returns its outputs (numpy arrays, logical layouts).
 
     Thread-safe: calls from several threads run concurrently, each thread with a workspace of its
-    own (allocated at its first call; `workspace_bytes` each)."""
+    own (allocated at its first call; `workspace_bytes` each). `fallbacks` names the operators a
+    tuning log did not cover (built with the default schedules)."""
 
     def __init__(self, plan, source, ffi, fn, params, ws_bytes, stats, n_kernels):
         from codegen.program import Workspace, failure
@@ -71,6 +91,7 @@ class Network:
         self.workspace_bytes = ws_bytes
         self.inputs = plan.graph.inputs
         self.outputs = plan.outputs
+        self.fallbacks = []
 
     def _io(self, inputs):
         if len(inputs) != len(self.inputs):
@@ -117,7 +138,7 @@ def _relayout(s, tensor, name, shape):
         getattr(view, verb)(*args)
 
 
-def _kernel(plan, i, gr):
+def _kernel(plan, i, gr, schedules):
     if gr.convert:
         v, a, b = gr.convert
         X = placeholder(v.shape, name="in0")
@@ -146,7 +167,10 @@ def _kernel(plan, i, gr):
             _relayout(s, t, plan.value_layout(v), v.shape)
     lay = plan.value_layout(gr.output)
     hand = conv_schedule(lay) if a.op == "conv2d" and a.attrs["groups"] == 1 else None
-    if hand is not None:
+    tuned = schedules.get(a.name)
+    if tuned is not None:
+        tuned.schedule(s, anchor, out if gr.epilogue else None)
+    elif hand is not None:
         hand(s, anchor, relayout_input=False, out=out if gr.epilogue else None)
     elif a.op == "dense":
         dense_tiled(s, anchor, out=out if gr.epilogue else None)

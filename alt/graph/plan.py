@@ -37,6 +37,21 @@ def layout_steps(name, shape):
     raise ComputeError(f"layout {name!r} is not one of {LAYOUTS}")
 
 
+def _io_layouts(n, choice):
+    """(input layout wanted or None for any, output layout) of conv2d node `n` assigned `choice`: a
+    layout name (read and written in it) or a pair (input layout or None, output layout)."""
+    want, lay = (choice, choice) if isinstance(choice, str) else tuple(choice) if isinstance(choice, (tuple, list)) \
+        and len(choice) == 2 else (None, choice)
+    for what, name in (("input", want), ("output", lay)):
+        if (name is not None or what == "output") and not is_layout(name):
+            raise ComputeError(f"node {n.name!r}: {what} layout {name!r} is not one of {LAYOUTS}")
+    block = _BLOCKED.fullmatch(lay)
+    if block and n.output.shape[1] % int(block.group(1)):
+        raise ComputeError(f"node {n.name!r}: layout {lay} needs output channels divisible by "
+                           f"{int(block.group(1))}, but it has {n.output.shape[1]}")
+    return want, lay
+
+
 class Group:
     """One kernel of the compiled network: an anchor node and its fused elementwise epilogue, or a
     layout conversion (anchor None, `convert` = (value, from layout, to layout))."""
@@ -65,6 +80,9 @@ class Plan:
     """Layouts of every value, the conversions placed, and the kernels in order."""
 
     def __init__(self, graph, assignment):
+        """`assignment`: {conv2d node name: layout name, or (input layout or None, output layout)}:
+        the layout a convolution writes, and the one it wants its input in (None: any, for an
+        operator that reads through the access maps)."""
         self.graph = graph
         self.assignment = dict(assignment)
         self.layout = {}  # id(value) -> layout name of its stored form
@@ -110,14 +128,10 @@ def _plan(plan):
         d = OPS[n.op]
         x = n.inputs[0]
         if n.op == "conv2d":
-            lay = plan.assignment.get(n.name, "NCHW")
-            if not is_layout(lay):
-                raise ComputeError(f"node {n.name!r}: layout {lay!r} is not one of {LAYOUTS}")
-            if lay.endswith("c") and n.output.shape[1] % int(lay[4:-1]):
-                raise ComputeError(f"node {n.name!r}: layout {lay} needs output channels divisible by "
-                                   f"{int(lay[4:-1])}, but it has {n.output.shape[1]}")
+            want, lay = _io_layouts(n, plan.assignment.get(n.name, "NCHW"))
             plan.layout[id(n.output)] = lay
-            wants.append((n, 0, lay))
+            if want is not None:
+                wants.append((n, 0, want))
         elif n.name in plan.assignment:
             raise ComputeError(f"node {n.name!r} ({n.op}) has no layout of its own; only conv2d nodes do")
         elif d.kind == "simple" and n.output.ndim == 4:

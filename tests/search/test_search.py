@@ -51,7 +51,7 @@ def test_points_are_json_and_invalid_points_say_why():
 
 SMALL_OTHERS = [("C1D", (1, 6, 20, 8, 3, 2, 1)), ("C3D", (1, 3, 7, 4, 3, 2, 1)), ("GRP", (1, 8, 9, 16, 3, 2, 1, 1, 4)),
                 ("DEP", (1, 16, 10, 3, 2, 1)), ("T2D", (1, 6, 5, 16, 4, 2, 1)), ("BMM", (3, 7, 9, 5)),
-                ("DEN", (5, 7, 9)), ("SFM", (6, 37)), ("LN", (6, 37)), ("MXP", (1, 16, 11, 3, 2, 1)),
+                ("SFM", (6, 37)), ("LN", (6, 37)), ("MXP", (1, 16, 11, 3, 2, 1)),
                 ("NRM", (2, 5, 9)), ("ADD", (2, 16, 5, 7))]
 
 
@@ -62,6 +62,16 @@ def test_generic_space_covers_every_other_operator(op, params):
     rng = np.random.default_rng(2)
     for _ in range(3):
         sch, args = space.apply(space.sample(rng))
+        check_schedule(sch, args)
+
+
+@pytest.mark.parametrize("params", [(5, 7, 9), (1, 40, 300), (12, 33, 70)])
+def test_dense_space_tiles_a_gemm_with_its_weight_transposed_or_packed(params):
+    space = space_for(Workload("DEN", "DEN-t", params))
+    assert type(space).__name__ == "DenseSpace" and space.layouts(space.sample(np.random.default_rng(0))) == (None, None)
+    rng = np.random.default_rng(3)
+    for lay in ({"b_layout": "KN"}, {"b_layout": "packed"}):
+        sch, args = space.apply(space.sample(rng, dict(lay, nb=space.lanes) if lay["b_layout"] == "packed" else lay))
         check_schedule(sch, args)
 
 

@@ -1,0 +1,296 @@
+"""search.tune_network: tune a whole network, its layouts chosen jointly with its loops (ALT §5).
+
+    record, net = search.tune_network(alt.graph.zoo.resnet18(), trials=512, log="r18.jsonl")
+    net = alt.graph.compile_network(graph, log="r18.jsonl")     # later: rebuilt, not tuned again
+
+1. the network's distinct layout-sensitive workloads become tasks (search.tasks);
+2. a task scheduler shares the trial budget among them; each round tunes one task with
+   search.tune (records go to the log the moment they are measured, so a run resumes);
+3. every node gets a candidate per layout its task measured; the graph-level choice
+   (search.layouts) weighs each node's tuned latency under each layout against the conversions
+   it forces on its neighbours;
+4. the network is compiled with those layouts and the tuned points, checked against the network
+   built with the default schedules, and timed; a network record (the assignment and each node's
+   point) is appended to the log.
+
+Strategies (the ablations of ALT, at the same budget):
+  alt        tasks tuned jointly over layouts and loops; layouts chosen by the graph-level DP
+  wp         tasks tuned as for alt; each node keeps its own fastest layout, conversions between
+             neighbours only fused or eliminated where the plan can (ALT-WP)
+  loop-only  NHWC fixed everywhere, loops tuned (ALT-OL)
+"""
+import hashlib
+import json
+import logging
+import sys
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+from alt.errors import AltError, OptionError
+
+from . import records as R
+from .layouts import ConversionCosts, independent, predicted, solve
+from .space import Invalid, space_for
+from .tasks import TaskScheduler, extract_tasks
+from .tune import TuningFailed, _whole, check_options, tune
+
+logger = logging.getLogger("alt.search")
+NETWORK_STRATEGIES = {"alt": "alt", "wp": "alt", "loop-only": "loop-only"}  # graph strategy -> task strategy
+
+
+def signature(graph):
+    """A digest of the graph's structure (operators, attributes, shapes; not the weights' values)."""
+    h = hashlib.sha256()
+    for n in graph.nodes:
+        h.update(json.dumps([n.op, sorted((k, list(v) if isinstance(v, tuple) else v) for k, v in n.attrs.items()),
+                             [list(v.shape) for v in n.inputs]]).encode())
+    return h.hexdigest()[:16]
+
+
+class Choice:
+    """A tuned schedule of one network node: a point of its workload's space, scheduled onto the
+    node's kernel (its fused epilogue included) by Space.schedule_into."""
+
+    def __init__(self, workload, point, target=None):
+        self.workload, self.point = workload, dict(point)
+        self.space = space_for(workload, target)
+        why = self.space.check(self.point)
+        if why:
+            raise Invalid(f"{workload.name}: {why}")
+
+    @property
+    def layouts(self):
+        return self.space.layouts(self.point)
+
+    def schedule(self, s, anchor, end):
+        return self.space.schedule_into(s, anchor, end, self.point)
+
+    def __repr__(self):
+        return f"Choice({self.workload.name}, {self.point})"
+
+
+def _measured_here(log, task, target):
+    return [r for r in log.read(task.workload) if R.measured_on(r, target)] if log else []
+
+
+def candidates_of(tasks, log, target, strategy=None):
+    """{node name: {(input, output) layouts: (seconds, point)}}: per node, the best OK record of its
+    task under each layout (records of this machine; of `strategy` if given)."""
+    out = {}
+    for task in tasks:
+        space = space_for(task.workload, target)
+        best = {}
+        for r in _measured_here(log, task, target):
+            if r["error"] != R.OK or (strategy and r.get("strategy") != strategy) or space.check(r["point"]):
+                continue
+            lay = space.layouts(r["point"])
+            t = min(r["costs"])
+            if lay not in best or t < best[lay][0]:
+                best[lay] = (t, r["point"])
+        if best:
+            for name in task.nodes:
+                out[name] = best
+    return out
+
+
+def select(graph, tasks, log, target, strategy="alt", convert=None):
+    """(assignment {node: (input, output)}, points {node: point}, predicted seconds, conversions)
+    from the log's records, by the graph strategy's rule."""
+    convert = convert or ConversionCosts(target)
+    found = candidates_of(tasks, log, target, NETWORK_STRATEGIES[strategy])
+    costs = {n: {lay: t for lay, (t, _) in c.items()} for n, c in found.items()}
+    if strategy == "alt":
+        assign, total, _ = solve(graph, costs, convert)
+    else:  # wp and loop-only: each node's own best (loop-only measured one layout only)
+        assign = independent(costs)
+        total = predicted(graph, costs, assign, convert)
+    points = {n: found[n][lay][1] for n, lay in assign.items()}
+    return assign, points, total, convert
+
+
+def tune_network(graph, trials=None, strategy="alt", log=None, seed=0, batch=8, model="gbt", quiet=False,
+                 measure_options=None, target=None, check=True):
+    """Tune `graph` (an alt.graph.Graph) under one budget of `trials` measurements (default 32 per
+    task) with graph strategy `strategy` (alt, wp, loop-only; see the module's doc), logging to
+    `log` (a path; an existing log resumes). Returns (network record, compiled Network).
+
+    The compiled network is checked against the same graph built with the default schedules
+    (`check`) and timed; both go into the record."""
+    from alt.target import resolve
+    from .measure import check_runs_here
+    if strategy not in NETWORK_STRATEGIES:
+        raise OptionError(f"search.tune_network: strategy={strategy!r} is not a network strategy; use one of "
+                          f"{list(NETWORK_STRATEGIES)}")
+    tasks = extract_tasks(graph)
+    if not tasks:
+        raise OptionError(f"search.tune_network: graph {graph.name!r} has no layout-sensitive operator to tune")
+    trials = 32 * len(tasks) if trials is None else trials
+    check_options(trials, NETWORK_STRATEGIES[strategy], model, batch, seed, measure_options)
+    _whole("trials", trials, len(tasks))
+    target = check_runs_here(resolve(target))
+    with target:
+        return _tune_network(graph, tasks, trials, strategy, log, seed, batch, model, quiet, measure_options,
+                             target, check)
+
+
+def _tune_network(graph, tasks, trials, strategy, log, seed, batch, model, quiet, measure_options, target, check):
+    records = R.Log(log) if log else None
+    task_strategy = NETWORK_STRATEGIES[strategy]
+    done, best = [], []
+    for t in tasks:
+        mine = [r for r in _measured_here(records, t, target) if r.get("strategy") == task_strategy]
+        done.append(sum(r["error"] != R.DISTURBED and r.get("phase") != "final" for r in mine))
+        best.append(min((min(r["costs"]) for r in mine if r["error"] == R.OK), default=float("inf")))
+    rng = np.random.default_rng(seed)
+    sched = TaskScheduler(tasks, trials, batch, rng, done=done, best=best)
+    started = time.perf_counter()
+    bar = tqdm(total=trials, initial=min(sched.spent, trials), desc=f"{graph.name} ({strategy})", unit="trial",
+               disable=quiet, dynamic_ncols=True, file=sys.stderr)
+    say = bar.write if not quiet else (lambda text: None)
+    if sched.spent:
+        say(f"{graph.name}: resumed from {log}: {sched.spent} trials of {len(tasks)} tasks already measured")
+    say(f"{graph.name}: {len(tasks)} tasks, {trials} trials, strategy {strategy}, on {target.describe()}")
+    exhausted, failed = set(), set()
+    stats = {"tune": 0.0, "select": 0.0, "compile": 0.0, "check+time": 0.0}
+    try:
+        while True:
+            step = sched.next()
+            if step is None:
+                break
+            i, goal = step
+            task = tasks[i]
+            if i in exhausted:
+                sched.update(i, goal, sched.best[i])
+                continue
+            new = []
+
+            def on_record(rec):
+                new.append(rec)
+                bar.update(1)
+
+            t0 = time.perf_counter()
+            try:
+                rec, _ = tune(task.workload, trials=goal, strategy=task_strategy, log=log, seed=seed + i, batch=batch,
+                              model=model, quiet=True, measure_options=measure_options, target=target, final=0,
+                              build=False, on_record=on_record)
+                seconds = min(rec["costs"])
+            except TuningFailed:
+                failed.add(i)
+                seconds = float("inf")
+            stats["tune"] += time.perf_counter() - t0
+            if len(new) < goal - sched.trials[i]:
+                exhausted.add(i)  # the space has no unmeasured point left
+                bar.update(goal - sched.trials[i] - len(new))
+            sched.update(i, goal, seconds)
+            say(f"  task {i + 1}/{len(tasks)} {task.workload.name} (x{task.weight}): {sched.trials[i]} trials, best "
+                f"{sched.best[i] * 1e3:.3f} ms; network {sched.spent}/{trials} trials")
+    finally:
+        bar.close()
+    if failed:
+        logger.warning("%s: no candidate of %s built and ran; those nodes keep the default schedules", graph.name,
+                       ", ".join(tasks[i].workload.name for i in sorted(failed)))
+    elapsed_tune = time.perf_counter() - started
+    t0 = time.perf_counter()
+    assign, points, total, convert = select(graph, tasks, records, target, strategy)
+    stats["select"] = time.perf_counter() - t0
+    rec = _network_record(graph, tasks, strategy, assign, points, total, convert, target, trials=sched.spent,
+                          tuning_seconds=elapsed_tune)
+    t0 = time.perf_counter()
+    net = _build(graph, rec, target)
+    stats["compile"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    if check:
+        verify(graph, net, target)
+    x = [np.random.default_rng(0).standard_normal(v.shape).astype(np.float32) for v in graph.inputs]
+    rec["latency_s"] = net.time(*x)
+    stats["check+time"] = time.perf_counter() - t0
+    rec["stats"] = stats
+    if records:
+        records.append(rec)
+    return rec, net
+
+
+def _network_record(graph, tasks, strategy, assign, points, total, convert, target, **extra):
+    by_node = {n: t.workload for t in tasks for n in t.nodes}
+    choices = {n: {"workload": R.workload_key(by_node[n]), "point": p} for n, p in points.items()}
+    layouts = {n: list(lay) for n, lay in assign.items() if lay[1] is not None}
+    return R.make_network(graph.name, signature(graph), strategy, choices, layouts, target,
+                          predicted_s=total, conversions=convert.to_json(),
+                          untuned=sorted(n for t in tasks for n in t.nodes if n not in points), **extra)
+
+
+def _build(graph, rec, target):
+    from alt.graph import compile_network
+    layouts, schedules, fallbacks = _replay(graph, rec, target)
+    net = compile_network(graph, layouts, target, schedules=schedules)
+    net.fallbacks = fallbacks
+    return net
+
+
+def _replay(graph, rec, target):
+    """(layouts, schedules, fallback node names) of a network record on `graph`."""
+    from alt.ops import Workload
+    layouts, schedules, fallbacks = {}, {}, []
+    names = {n.name: n for n in graph.nodes}
+    for t in extract_tasks(graph):
+        for name in t.nodes:
+            c = rec["choices"].get(name)
+            if c is None or c["workload"] != R.workload_key(t.workload):
+                fallbacks.append(name)
+                continue
+            try:
+                choice = Choice(Workload(c["workload"]["op"], c["workload"]["name"], tuple(c["workload"]["params"])),
+                                c["point"], target)
+            except (Invalid, AltError) as e:
+                logger.warning("%s: node %s's tuned point does not apply (%s); it keeps the default schedule",
+                               rec["network"], name, e)
+                fallbacks.append(name)
+                continue
+            schedules[name] = choice
+            if names[name].op == "conv2d":
+                layouts[name] = tuple(rec["layouts"].get(name) or choice.layouts)
+    return layouts, schedules, fallbacks
+
+
+def from_log(graph, log, target=None):
+    """(layouts, schedules, fallbacks) to compile `graph` as tuned in `log`: its latest network
+    record for this graph measured on this machine (else one from elsewhere, with a warning); with
+    no network record, the layouts are chosen now (alt's rule) from the operator records in the log.
+    Nodes the log does not cover keep the defaults; a warning names them."""
+    from alt.target import resolve
+    target = resolve(target)
+    log = R.Log(log)
+    if not log.exists():
+        raise OptionError(f"compile_network: no tuning log {log.path!r}; write one with search.tune_network or "
+                          "`alt tune-net`")
+    nets = log.read_networks(signature(graph))
+    here = [r for r in nets if R.measured_on(r, target)]
+    if here or nets:
+        rec = max(here or nets, key=lambda r: r["time"])
+        if not here:
+            logger.warning("%s: the network record of %s was made on %s, not on this machine", log.path, graph.name,
+                           R.machine_of(rec))
+    else:
+        tasks = extract_tasks(graph)
+        assign, points, total, convert = select(graph, tasks, log, target, "alt")
+        rec = _network_record(graph, tasks, "alt", assign, points, total, convert, target)
+    layouts, schedules, fallbacks = _replay(graph, rec, target)
+    if fallbacks:
+        logger.warning("%s: %d nodes of %s are not covered by the log and keep the default schedules: %s", log.path,
+                       len(fallbacks), graph.name, ", ".join(fallbacks))
+    return layouts, schedules, fallbacks
+
+
+def verify(graph, net, target=None, rtol=1e-4):
+    """Raise if `net` (a tuned build of `graph`) differs from `graph` built with the default
+    schedules, on a seeded random input, by more than rtol of the largest magnitude."""
+    from alt.graph import compile_network
+    x = [np.random.default_rng(1).standard_normal(v.shape).astype(np.float32) for v in graph.inputs]
+    want = compile_network(graph, target=target)(*x)
+    got = net(*x)
+    for g, w in zip(*(([a] if isinstance(a, np.ndarray) else a) for a in (got, want))):
+        err = float(np.max(np.abs(g - w)) / max(1e-30, float(np.max(np.abs(w)))))
+        if not err <= rtol:
+            raise TuningFailed(f"the tuned {graph.name} differs from its default build: relative error {err:.2e}")
