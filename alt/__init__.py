@@ -20,10 +20,11 @@ from .tensor import Tensor, compute, placeholder, reduce_axis
 from . import ops  # noqa: E402
 
 
-def apply_best(log, workload, args=None):
-    """The kernel of the best tuning record of `workload` in the JSON-lines `log` (see search.tune)."""
+def apply_best(log, workload, args=None, target=None):
+    """The kernel of the best tuning record of `workload` in the JSON-lines `log` (see search.tune);
+    for a network (alt.graph.Graph), the tuned network (see search.tune_network)."""
     from search.tune import apply_best as best
-    return best(log, workload, args)
+    return best(log, workload, args, target)
 
 
 __version__ = "0.1.0"

@@ -3,11 +3,14 @@ programs, a gradient-boosted cost model, simulated annealing, ask/tell strategie
 layout-then-loop, random), isolated measurement and JSON-lines records.
 
     best, kernel = search.tune("C2D-1", trials=64, strategy="alt", log="run.jsonl")
+    record, net = search.tune_network(alt.graph.zoo.resnet18(), trials=512, log="r18.jsonl")
 """
 from .space import Conv2dSpace, GemmSpace, Invalid, space_for
 from .strategy import STRATEGIES, make_strategy
 from .tune import TuningFailed, apply_best, tune
 from .worker import MeasureError
+from .network import tune_network
+from .tasks import extract_tasks
 
-__all__ = ["Conv2dSpace", "GemmSpace", "Invalid", "MeasureError", "STRATEGIES", "TuningFailed", "apply_best",
-           "make_strategy", "space_for", "tune"]
+__all__ = ["Conv2dSpace", "GemmSpace", "Invalid", "MeasureError", "STRATEGIES", "TuningFailed", "apply_best", "extract_tasks",
+           "make_strategy", "space_for", "tune", "tune_network"]

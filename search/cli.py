@@ -8,6 +8,7 @@ of a log, the C source of a best kernel.
     alt tune GMM-3 --target znver3 --threads 2      # for another CPU (compiled here, measured where it runs)
     alt best run.jsonl
     alt show run.jsonl --workload C2D-1
+    alt tune-net resnet18 --trials 512 --log r18.jsonl          # a whole network, layouts chosen jointly
 
 A user's mistake prints one line and exits with status 2; a failure of the measuring machinery
 exits with 1; Ctrl-C leaves a log that the same command resumes (status 130).
@@ -62,7 +63,7 @@ def parser():
     p = _Parser(prog="alt", description="alt: joint data-layout and loop tuning (ALT), recursive models (Cortex)",
                 formatter_class=fmt)
     p.add_argument("--version", action="version", version=f"alt {alt.__version__}")
-    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser, metavar="{list,tune,best,show}")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser, metavar="{list,tune,tune-net,best,show}")
     sub.add_parser("list", help="the suite's workloads with their operator, parameters and GFLOP",
                    formatter_class=fmt)
     t = sub.add_parser("tune", help="tune one workload and print its best record", formatter_class=fmt)
@@ -82,19 +83,37 @@ def parser():
     t.add_argument("--batch", type=_whole(1), default=8, help="candidates proposed, built and measured per round")
     t.add_argument("--seed", type=_whole(0), default=0, help="seed of the search's random generator")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
-    t.add_argument("--threads", type=_whole(1), help="OpenMP threads of the measured kernels (default: the target's "
-                                                     "cores)")
-    t.add_argument("--proc-bind", choices=PROC_BINDS, default="close", help="OMP_PROC_BIND of the measured kernels")
-    t.add_argument("--wait-policy", choices=WAIT_POLICIES, default="default",
-                   help="OMP_WAIT_POLICY of the measured kernels (default: libgomp's, as in a user's process)")
     t.add_argument("--final", type=_whole(0), default=4, help="best candidates measured again at the end, the winner "
                                                               "chosen among them (0: none)")
+    n = sub.add_parser("tune-net", help="tune a whole network of the model zoo, its layouts chosen jointly with its "
+                                        "loops, and time it", formatter_class=fmt)
+    n.add_argument("network", help="a network of alt.graph.zoo: " + ", ".join(_zoo_names()))
+    n.add_argument("--trials", type=_whole(1), help="candidates to measure in all, shared among the network's tasks "
+                                                    "by the task scheduler (default: 32 per task)")
+    n.add_argument("--strategy", choices=["alt", "wp", "loop-only"], default="alt",
+                   help="alt: layouts chosen jointly over the graph; wp: each operator's own best layout (ALT-WP); "
+                        "loop-only: NHWC everywhere, loops tuned (ALT-OL)")
+    n.add_argument("--image", type=_whole(8), help="input image size of a CNN (default: the network's own, 224)")
+    n.add_argument("--log", help="JSON-lines record file: operator records as they finish and the network record at "
+                                 "the end; an existing log resumes")
+    for c in (t, n):
+        if c is n:
+            n.add_argument("--batch", type=_whole(1), default=8, help="candidates per round of the task scheduler")
+            n.add_argument("--seed", type=_whole(0), default=0, help="seed of the search's random generator")
+            n.add_argument("--quiet", action="store_true", help="no progress bar")
+            n.add_argument("--model", choices=list(MODELS), default="gbt", help="cost model guiding the search")
+        c.add_argument("--threads", type=_whole(1), help="OpenMP threads of the measured kernels (default: the "
+                                                         "target's cores)")
+        c.add_argument("--proc-bind", choices=PROC_BINDS, default="close", help="OMP_PROC_BIND of the measured "
+                                                                                "kernels")
+        c.add_argument("--wait-policy", choices=WAIT_POLICIES, default="default",
+                       help="OMP_WAIT_POLICY of the measured kernels (default: libgomp's, as in a user's process)")
     b = sub.add_parser("best", help="the best record of every workload in a log", formatter_class=fmt)
     b.add_argument("log", help="a JSON-lines record file written by `alt tune --log`")
     s = sub.add_parser("show", help="the C source of the best record of a workload in a log", formatter_class=fmt)
     s.add_argument("log", help="a JSON-lines record file written by `alt tune --log`")
     s.add_argument("--workload", required=True, help="the workload's name in the log, e.g. C2D-1")
-    for c in (t, b, s):
+    for c in (t, n, b, s):
         c.add_argument("--target", default=None,
                        help="the machine to compile and tune for: host, avx2, avx512, a gcc -march name "
                             "(znver3, sapphirerapids...) or 'c -mcpu=NAME -cores=N' (default: $ALT_TARGET, else "
@@ -107,7 +126,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     try:
-        return {"list": _list, "tune": _tune, "best": _best, "show": _show}[args.cmd](args)
+        return {"list": _list, "tune": _tune, "tune-net": _tune_net, "best": _best, "show": _show}[args.cmd](args)
     except BrokenPipeError:  # `alt list | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0
@@ -144,6 +163,35 @@ def _tune(args):
     print(f"{w.name}: best {R.gflops(rec, w.flops):.1f} GFLOP/s ({min(costs) * 1e3:.3f} ms, median "
           f"{statistics.median(costs) * 1e3:.3f} ms) with {rec['point']} on {kernel.target.describe()}, "
           f"{rec['run']['threads']} threads")
+    return 0
+
+
+def _zoo_names():
+    from alt.graph import zoo
+    return list(zoo.ZOO)
+
+
+def _tune_net(args):
+    from alt.graph import zoo
+    from .network import tune_network
+    if args.network not in zoo.ZOO:
+        raise alt.OptionError(f"no network {args.network!r} in the model zoo; use one of {list(zoo.ZOO)}")
+    if args.image and args.network == "bert_layer":
+        raise alt.OptionError("--image sets a CNN's input size; bert_layer takes a sequence, not an image")
+    graph = zoo.ZOO[args.network](**({"image": args.image} if args.image else {}))
+    target = Target.parse(args.target) if args.target else None
+    opts = {"threads": args.threads, "proc_bind": args.proc_bind, "wait_policy": args.wait_policy}
+    rec, net = tune_network(graph, trials=args.trials, strategy=args.strategy, log=args.log, seed=args.seed,
+                            batch=args.batch, model=args.model, quiet=args.quiet, measure_options=opts,
+                            target=target)
+    blocked = sum(1 for v in rec["layouts"].values() if v[1] != "NHWC" and v[1] != "NCHW")
+    print(f"{graph.name}: {rec['latency_s'] * 1e3:.3f} ms per forward pass (predicted from the tuned operators and "
+          f"conversions: {rec['predicted_s'] * 1e3:.3f} ms), {rec['trials']} trials, strategy {args.strategy}, on "
+          f"{resolve(target).describe()}")
+    print(f"  {len(rec['choices'])} tuned nodes, {blocked} with channel-blocked outputs, {net.n_kernels} kernels"
+          + (f"; default schedules for {', '.join(net.fallbacks)}" if net.fallbacks else ""))
+    if args.log:
+        print(f"  rebuild it with alt.graph.compile_network(graph, log={args.log!r})")
     return 0
 
 

@@ -1,0 +1,233 @@
+"""Network tuning: tasks, the task scheduler, the graph-level layout choice, tuned schedules inside
+network kernels, network records and their replay."""
+import itertools
+import logging
+
+import numpy as np
+import pytest
+
+import alt
+import alt.graph as G
+from alt.graph import compile_network, zoo
+from search import records as R
+from search.layouts import ConversionCosts, independent, predicted, solve
+from search.network import Choice, signature, tune_network
+from search.space import space_for
+from search.tasks import TaskScheduler, extract_tasks, workload_of
+
+
+def _net(name="pair", c=16, size=12, o1=32, o2=16, k2=1, pad2=0, extra=False):
+    """x -> conv(3x3, pad 1) + bn + relu -> conv(k2) [-> + residual conv] -> gap -> dense."""
+    g = G.Graph(name)
+    rng = np.random.default_rng(0)
+    x = g.input((1, c, size, size))
+    w1 = g.param(rng.standard_normal((o1, c, 3, 3)) * 0.1, "w1")
+    y = G.conv2d(x, w1, padding=1, name="c1")
+    y = G.relu(G.batch_norm(y, g.param(rng.uniform(0.5, 1, o1)), g.param(rng.uniform(-.1, .1, o1))), name="r1")
+    w2 = g.param(rng.standard_normal((o2, o1, k2, k2)) * 0.1, "w2")
+    z = G.conv2d(y, w2, padding=pad2, name="c2")
+    if extra:
+        w3 = g.param(rng.standard_normal((o2, c, 1, 1)) * 0.1, "w3")
+        z = G.relu(G.add(z, G.conv2d(x, w3, name="c3")))
+    z = G.global_avg_pool2d(z)
+    return g.output(G.dense(z, g.param(rng.standard_normal((10, o2)) * 0.1), g.param(np.zeros(10)), name="fc"))
+
+
+def _x(g, seed=0):
+    return np.random.default_rng(seed).standard_normal(g.inputs[0].shape).astype(np.float32)
+
+
+def _close(a, b, rtol=1e-4):
+    return float(np.max(np.abs(a - b)) / np.max(np.abs(b))) <= rtol
+
+
+# tasks -------------------------------------------------------------------------------------------
+
+def test_tasks_are_the_distinct_sensitive_workloads_with_their_counts():
+    r18 = extract_tasks(zoo.resnet18())
+    ops = {t.workload.op for t in r18}
+    assert ops == {"C2D", "DEN"}
+    assert sum(t.weight for t in r18 if t.workload.op == "C2D") == 20  # 17 3x3/7x7 + 3 downsample convs
+    assert max(t.weight for t in r18) == 4  # layer1's four 64x56x56 3x3 convs share one task
+    mb = {t.workload.op for t in extract_tasks(zoo.mobilenet_v2())}
+    assert {"C2D", "DEP", "DEN"} <= mb
+    bert = {t.workload.name: t.weight for t in extract_tasks(zoo.bert_layer())}
+    assert bert["DEN-128x768x768"] == 4 and bert["BMM-12x128x128x64"] == 1 and bert["BMM-12x128x64x128"] == 1
+    assert len(bert) == 5
+    g = G.Graph("grp")
+    x = g.input((1, 8, 9, 9))
+    y = G.conv2d(x, g.param(np.ones((16, 2, 3, 3))), groups=4, name="grouped")
+    y = G.conv2d(y, g.param(np.ones((4, 16, 3, 1))), name="nonsquare")
+    g.output(y)
+    (t,) = extract_tasks(g)
+    assert t.workload.op == "GRP" and workload_of(g.nodes[1]) is None
+
+
+def test_task_names_match_the_command_line_shapes():
+    (t, *_) = extract_tasks(zoo.resnet18())
+    assert t.workload.name == "C2D-1x3x224x64x7x2x3" and t.workload.params == (1, 3, 224, 64, 7, 2, 3)
+
+
+# the task scheduler ------------------------------------------------------------------------------
+
+class _T:
+    def __init__(self, weight):
+        self.weight = weight
+
+
+def test_scheduler_warms_every_task_then_follows_the_expected_gain():
+    tasks = [_T(1), _T(4), _T(1)]
+    s = TaskScheduler(tasks, budget=60, batch=4, rng=np.random.default_rng(0), eps=0.0)
+    latency = {0: 1e-3, 1: 1e-3, 2: 1e-5}
+    order = []
+    while (step := s.next()) is not None:
+        i, goal = step
+        order.append(i)
+        s.update(i, goal, latency[i] * (1 + 1 / goal))
+    assert order[:3] == [0, 1, 2] and s.spent == 60
+    assert s.trials[1] > s.trials[0] > s.trials[2]  # weight x latency decides where the trials go
+    with pytest.raises(alt.OptionError, match="at least one trial per task"):
+        TaskScheduler(tasks, budget=2, batch=4, rng=np.random.default_rng(0))
+
+
+def test_scheduler_resumes_from_trials_already_done():
+    s = TaskScheduler([_T(1), _T(1)], budget=16, batch=4, rng=np.random.default_rng(0), done=[8, 4],
+                      best=[1e-3, 2e-3])
+    assert s.spent == 12
+    i, goal = s.next()
+    assert goal - s.trials[i] == 4 and s.next() is not None
+
+
+# the graph-level choice --------------------------------------------------------------------------
+
+def test_dp_trades_a_faster_layout_against_the_conversion_it_forces():
+    g = _net()
+    a, b = ("NCHW16c", "NCHW16c"), ("NHWC", "NHWC")
+    cands = {"c1": {a: 1.0, b: 1.2}, "c2": {a: 1.0, b: 0.5}}
+    cheap = lambda shape, x, y: 0.1  # noqa: E731
+    dear = lambda shape, x, y: 10.0  # noqa: E731
+    assert solve(g, cands, cheap)[0] == {"c1": a, "c2": b}  # each its own best, the conversion paid
+    assign, cost, exact = solve(g, cands, dear)
+    assert exact and assign == {"c1": b, "c2": b} and cost == pytest.approx(1.7)
+    assert independent(cands) == {"c1": a, "c2": b}
+    assert predicted(g, cands, independent(cands), dear) == pytest.approx(11.5)
+
+
+def test_dp_is_exact_on_a_residual_graph():
+    g = _net(extra=True)
+    lays = [("NCHW", "NCHW"), ("NHWC", "NHWC"), ("NCHW16c", "NCHW16c"), ("NCHW8c", "NCHW16c")]
+    rng = np.random.default_rng(5)
+    for _ in range(5):
+        cands = {n: {lay: float(rng.uniform(1, 3)) for lay in lays} for n in ("c1", "c2", "c3")}
+        table = {}
+
+        def conv(shape, x, y):
+            return table.setdefault((x, y), float(rng.uniform(0, 2)))
+        assign, cost, exact = solve(g, cands, conv)
+        brute = min(predicted(g, cands, dict(zip(cands, combo)), conv)
+                    for combo in itertools.product(lays, repeat=3))
+        assert exact and cost == pytest.approx(brute) and predicted(g, cands, assign, conv) == pytest.approx(cost)
+
+
+def test_conversion_costs_are_measured_on_a_checked_kernel():
+    costs = ConversionCosts(alt.Target.host())
+    t = costs((1, 24, 6, 6), "NCHW16c", "NHWC")
+    assert 0 < t < 0.01 and costs((1, 24, 6, 6), "NHWC", "NHWC") == 0.0
+    again = ConversionCosts(alt.Target.host(), costs.to_json())
+    assert again((1, 24, 6, 6), "NCHW16c", "NHWC") == t
+
+
+def test_a_conv_may_read_one_block_and_write_another():
+    g = _net()
+    x = _x(g)
+    want = compile_network(g)(x)
+    for pair in [("NCHW8c", "NCHW16c"), (None, "NHWC"), ("NHWC", "NCHW32c")]:
+        net = compile_network(g, {"c1": pair, "c2": (pair[1], "NCHW16c")})
+        assert _close(net(x), want), pair
+    with pytest.raises(alt.ComputeError, match="input layout 'NCWH'"):
+        compile_network(g, {"c1": ("NCWH", "NCHW")})
+
+
+# tuned schedules inside network kernels ----------------------------------------------------------
+
+def test_every_layout_of_the_conv_template_schedules_into_a_fused_network_kernel():
+    g = _net(extra=True)
+    x = _x(g)
+    want = compile_network(g)(x)
+    rng = np.random.default_rng(0)
+    tasks = {t.workload.name: t for t in extract_tasks(g)}
+    by_node = {n: t.workload for t in tasks.values() for n in t.nodes}
+    for layout in ("NCHWc", "NHWC", "NCHW"):
+        schedules, layouts = {}, {}
+        for node, w in by_node.items():
+            space = space_for(w)
+            fixed = {"layout": layout} if w.op == "C2D" else None
+            c = Choice(w, space.sample(rng, fixed))
+            schedules[node] = c
+            if c.layouts[1]:
+                layouts[node] = c.layouts
+        net = compile_network(g, layouts, schedules=schedules)
+        assert _close(net(x), want), layout
+
+
+def test_schedules_for_unknown_nodes_are_refused():
+    g = _net()
+    w = workload_of(g.nodes[0])
+    with pytest.raises(alt.ArgumentError, match="node 'nope'"):
+        compile_network(g, schedules={"nope": Choice(w, space_for(w).seeds()[0])})
+
+
+# tuning, records and replay ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory):
+    log = tmp_path_factory.mktemp("net") / "pair.jsonl"
+    g = _net()
+    rec, net = tune_network(g, trials=10, log=str(log), batch=3, quiet=True)
+    return g, log, rec, net
+
+
+def test_tune_network_logs_operator_records_and_the_network_record(tuned):
+    g, log, rec, net = tuned
+    ops = R.Log(log).read()
+    assert len(ops) == 10 and {r["workload"]["op"] for r in ops} == {"C2D", "DEN"}
+    (nrec,) = R.Log(log).read_networks(signature(g))
+    assert nrec["choices"].keys() == {"c1", "c2", "fc"} and nrec["layouts"].keys() == {"c1", "c2"}
+    assert nrec["latency_s"] > 0 and nrec["predicted_s"] > 0 and nrec["trials"] == 10
+    assert net.fallbacks == [] and _close(net(_x(g, 3)), compile_network(g)(_x(g, 3)))
+
+
+def test_compile_network_from_the_log_rebuilds_the_tuned_network(tuned):
+    g, log, rec, net = tuned
+    again = compile_network(g, log=str(log))
+    assert again.source == net.source and again.fallbacks == []
+    x = _x(g, 4)
+    assert np.array_equal(again(x), net(x))
+    assert alt.apply_best(str(log), g).source == net.source
+
+
+def test_nodes_the_log_does_not_cover_keep_the_defaults_and_are_named(tuned, caplog):
+    g, log, rec, net = tuned
+    bigger = _net(extra=True)  # another signature: its layouts come from the operator records
+    with caplog.at_level(logging.WARNING, logger="alt.search"):
+        rebuilt = compile_network(bigger, log=str(log))
+    assert rebuilt.fallbacks == ["c3"] and "c3" in caplog.text
+    assert _close(rebuilt(_x(bigger)), compile_network(bigger)(_x(bigger)))
+
+
+def test_tune_network_resumes_and_spends_only_the_rest(tuned, tmp_path):
+    g, log, rec, net = tuned
+    copy = tmp_path / "copy.jsonl"
+    copy.write_bytes(log.read_bytes())
+    rec2, _ = tune_network(g, trials=13, log=str(copy), batch=3, quiet=True)
+    assert len(R.Log(copy).read()) == 13 and rec2["trials"] == 13 and len(R.Log(copy).read_networks()) == 2
+
+
+def test_tune_network_rejects_bad_options():
+    g = _net()
+    with pytest.raises(alt.OptionError, match="strategy='fp'"):
+        tune_network(g, trials=8, strategy="fp")
+    with pytest.raises(alt.OptionError, match="trials=2"):
+        tune_network(g, trials=2)
+    with pytest.raises(alt.OptionError, match="no tuning log"):
+        compile_network(g, log="/nonexistent/log.jsonl")
