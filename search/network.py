@@ -171,15 +171,18 @@ def _tune_network(graph, tasks, trials, strategy, log, seed, batch, model, quiet
                 bar.update(1)
 
             t0 = time.perf_counter()
+            where = {}
             try:
                 rec, _ = tune(task.workload, trials=goal, strategy=task_strategy, log=log, seed=seed + i, batch=batch,
                               model=model, quiet=True, measure_options=measure_options, target=target, final=0,
-                              build=False, on_record=on_record)
+                              build=False, on_record=on_record, stats=where)
                 seconds = min(rec["costs"])
             except TuningFailed:
                 failed.add(i)
                 seconds = float("inf")
             stats["tune"] += time.perf_counter() - t0
+            for k in ("propose", "build", "run"):
+                stats[k] = stats.get(k, 0.0) + where.get(k, 0.0)
             if len(new) < goal - sched.trials[i]:
                 exhausted.add(i)  # the space has no unmeasured point left
                 bar.update(goal - sched.trials[i] - len(new))

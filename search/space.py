@@ -16,6 +16,8 @@ in effect, so the default schedules inside it read the same machine.
 import itertools
 import json
 
+import numpy as np
+
 import alt
 from alt.errors import AltError
 from alt.ops.hand import relayout_conv2d, tile_target
@@ -157,7 +159,7 @@ class Conv2dSpace(Space):
         self.knobs = {
             "layout": ["NCHWc", "NHWC", "NCHW"],
             "ob": sorted({4, 8} | {self.lanes * m for m in (1, 2, 4)}),  # NCHW: rows; else whole vectors
-            "ib": [1, 4, 8, 16, 32],
+            "ib": sorted({1, 4, 8, 16, 32, self.lanes * 4}),  # an input block may be any output block
             "tile_y": [1, 2, 4],
             "tile_x": [1, 2, 4, 7, 8, 14, 16, 28],
             "reduce_order": ["c-y-x", "y-x-c"],
@@ -170,6 +172,26 @@ class Conv2dSpace(Space):
         """ALT-OL's fixed layout: activations NHWO (NHWC), channel tiles the template's defaults."""
         ib = max([i for i in self.knobs["ib"] if i <= min(8, self.c)] or [1])
         return {"layout": "NHWC", "ob": self.lanes, "ib": ib}
+
+    def knobs_for(self, layout):
+        """The layout knobs that make this convolution read and write `layout` (a graph planner
+        name: NCHW, NHWC, NCHW<b>c), or None when the template has no such layout (fp and bp
+        propagate one operator's layout to its neighbour with this)."""
+        if layout == "NHWC":
+            fixed = self.default_layout()
+        elif layout == "NCHW":
+            fixed = {"layout": "NCHW", "ob": 8, "ib": 8}
+        else:
+            b = int(layout[4:-1]) if layout.startswith("NCHW") and layout.endswith("c") and layout[4:-1].isdigit() \
+                else None
+            fixed = {"layout": "NCHWc", "ob": b, "ib": b}
+        if any(v not in self.knobs[k] for k, v in fixed.items()):
+            return None
+        try:
+            self.sample(np.random.default_rng(0), fixed)
+        except Invalid:
+            return None
+        return fixed
 
     def _seeds(self):
         from alt.ops.hand import conv_tile

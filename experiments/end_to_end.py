@@ -1,0 +1,194 @@
+"""ALT's end-to-end experiment: whole networks tuned by alt under its three graph strategies at the
+same trial budget, next to PyTorch eager (NCHW and channels_last) and torch.compile, in one run.
+
+    python -m experiments.end_to_end [--quick] [--models resnet18,bert_layer] [--trials-per-task 16]
+                                     [--out results/end_to_end]
+
+  alt        layouts and loops tuned jointly per operator, layouts chosen over the graph (DP)
+  wp         the same tuning (the same records); each operator keeps its own best layout (ALT-WP)
+  loop-only  NHWC everywhere, loops tuned with the same budget (ALT-OL)
+
+Each network gets `trials-per-task` x (its tasks) trials per strategy. Every contender's output is
+checked against PyTorch eager before it is timed; the timings are taken side by side in rounds
+(min and median over rounds). The alt network is also rebuilt from its log and timed again.
+torch.compile's compile time is reported apart. TVM at the graph level is not run by this script.
+Writes <out>.json, <out>.md and <out>.png; the tuning logs go to <out>-logs/.
+"""
+import argparse
+import json
+import math
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from alt.graph import compile_network, zoo
+from alt.graph.reference import run_torch
+from alt.target import current
+from experiments.report import pyplot, wrote
+from experiments.timing import check_close, settle, time_callable, torch_threads
+from search.network import tune_network
+from search.tasks import extract_tasks
+
+MODELS = ["resnet18", "resnet50", "mobilenet_v2", "bert_layer"]
+STRATEGIES = ["alt", "wp", "loop-only"]
+QUICK = {"image": 56, "seq": 32}  # --quick: smaller inputs, one trial per task
+
+
+def build_graph(name, quick):
+    if not quick:
+        return zoo.ZOO[name]()
+    return zoo.bert_layer(seq=QUICK["seq"]) if name == "bert_layer" else zoo.ZOO[name](image=QUICK["image"])
+
+
+def tune_all(g, budget, logs, quiet):
+    """{strategy: (network record, Network)}: alt and loop-only tuned with `budget` trials each, wp
+    chosen from alt's records (the same tuning, another graph-level rule)."""
+    out = {}
+    for strategy in STRATEGIES:
+        log = logs / f"{g.name}-{'alt' if strategy == 'wp' else strategy}.jsonl"
+        out[strategy] = tune_network(g, trials=budget, strategy=strategy, log=str(log), quiet=quiet)
+    return out
+
+
+def contenders(g, tuned, logs, torch):
+    """{name: (callable on the input array, timer of one call on prepared inputs, extra info)}."""
+    from experiments.torch_graph import TorchGraph
+    out = {}
+    for strategy, (rec, net) in tuned.items():
+        out[strategy] = (net, net.time, {"predicted_ms": rec["predicted_s"] * 1e3, "trials": rec["trials"],
+                                         "tuning_s": rec["tuning_seconds"], "stats": rec["stats"]})
+    rebuilt = compile_network(g, log=str(logs / f"{g.name}-alt.jsonl"))
+    out["alt (rebuilt from log)"] = (rebuilt, rebuilt.time, {"fallbacks": rebuilt.fallbacks})
+    if torch is not None:
+        for mode, label in (("eager", "PyTorch eager"), ("channels_last", "PyTorch channels_last"),
+                            ("compile", "torch.compile")):
+            tg = TorchGraph(torch, g, mode)
+            info = {}
+            if mode == "compile":
+                xs = tg.tensors(*[np.zeros(v.shape, np.float32) for v in g.inputs])
+                tg.warm(*xs)
+                info["compile_s"] = tg.compile_s
+
+            def timer(*arrays, tg=tg):
+                ts = tg.tensors(*arrays)
+                return time_callable(lambda: tg.run(*ts), repeat=5)
+            out[label] = (lambda *a, tg=tg: tg(*a)[0], timer, info)
+    return out
+
+
+def measure(g, items, want, x, rounds):
+    """{name: [seconds per round]} after checking every contender's output against `want`."""
+    for name, (fn, _, _) in items.items():
+        check_close(fn(x), want, f"{g.name}: {name}", rtol=1e-3)
+    times = {name: [] for name in items}
+    for _ in range(rounds):
+        for name, (_, timer, _) in items.items():
+            settle()
+            times[name].append(timer(x))
+    return times
+
+
+def geomean(xs):
+    xs = [x for x in xs if x and x > 0]
+    return math.exp(sum(map(math.log, xs)) / len(xs)) if xs else float("nan")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help=f"smaller inputs ({QUICK}) and one trial per task")
+    p.add_argument("--models", default=",".join(MODELS))
+    p.add_argument("--trials-per-task", type=int, default=16, help="budget per strategy: this many x the tasks")
+    p.add_argument("--rounds", type=int, default=3, help="side-by-side timing rounds")
+    p.add_argument("--out", default="results/end_to_end")
+    p.add_argument("--verbose", action="store_true", help="progress bars of the tuning")
+    args = p.parse_args(argv)
+    per_task = 1 if args.quick else args.trials_per_task
+    try:
+        import torch
+        torch_threads(torch)
+    except ImportError:
+        torch = None
+        print("PyTorch is not installed (pip install -e '.[experiments]'): alt only, checked against alt's "
+              "default build")
+    out = Path(args.out)
+    logs = out.parent / f"{out.name}-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    for old in logs.glob("*.jsonl"):
+        old.unlink()  # a fresh budget: no records of an earlier run
+    cpu = current().describe()
+    print(f"on {cpu}; {per_task} trials per task and strategy; TVM: not run at the graph level")
+    results = []
+    for name in args.models.split(","):
+        g = build_graph(name, args.quick)
+        x = np.random.default_rng(0).standard_normal(g.inputs[0].shape).astype(np.float32)
+        want = run_torch(g, x)[0] if torch is not None else compile_network(g)(x)
+        budget = per_task * len(extract_tasks(g))
+        t0 = time.perf_counter()
+        tuned = tune_all(g, budget, logs, quiet=not args.verbose)
+        tuning = time.perf_counter() - t0
+        items = contenders(g, tuned, logs, torch)
+        times = measure(g, items, want, x, args.rounds)
+        row = {"model": name, "input": list(g.inputs[0].shape), "budget": budget, "tuning_s": tuning,
+               "ms": {k: statistics.median(v) * 1e3 for k, v in times.items()},
+               "min_ms": {k: min(v) * 1e3 for k, v in times.items()},
+               "info": {k: v[2] for k, v in items.items()}}
+        results.append(row)
+        alt_ms = row["ms"]["alt"]
+        print(f"\n{name} {row['input']}: {budget} trials per strategy ({tuning:.0f} s of tuning for all three)")
+        for k in times:
+            print(f"  {k:24} {row['ms'][k]:9.3f} ms (min {row['min_ms'][k]:9.3f})   alt is {row['ms'][k] / alt_ms:5.2f}x"
+                  + (f"   compile {row['info'][k]['compile_s']:.1f} s" if "compile_s" in row["info"][k] else ""))
+        st = tuned["alt"][0]
+        print(f"  alt: {st['trials'] / max(1e-9, st['tuning_seconds']) * 60:.0f} trials/min; time went to "
+              + ", ".join(f"{k} {v:.1f} s" for k, v in st["stats"].items()))
+    summary = {}
+    for other in ["loop-only", "wp", "PyTorch eager", "PyTorch channels_last", "torch.compile"]:
+        ratios = [r["ms"][other] / r["ms"]["alt"] for r in results if other in r["ms"]]
+        if ratios:
+            summary[f"alt over {other}"] = geomean(ratios)
+    print("\ngeometric means over the networks: " + ", ".join(f"{k} {v:.2f}x" for k, v in summary.items()))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"cpu": cpu, "quick": args.quick, "trials_per_task": per_task, "rows": results, "summary": summary}
+    out.with_suffix(".json").write_text(json.dumps(doc, indent=1))
+    out.with_suffix(".md").write_text(markdown(doc))
+    png = _plot(results, out.with_suffix(".png"))
+    print(wrote(out.with_suffix(".json"), out.with_suffix(".md"), png))
+
+
+def markdown(doc):
+    names = list(doc["rows"][0]["ms"]) if doc["rows"] else []
+    lines = [f"End to end, batch 1, on {doc['cpu']}; {doc['trials_per_task']} trials per task and strategy"
+             + (" (--quick: smaller inputs)" if doc["quick"] else ""), "",
+             "| model | " + " | ".join(f"{n} ms" for n in names) + " |", "|---" * (len(names) + 1) + "|"]
+    for r in doc["rows"]:
+        lines.append(f"| {r['model']} {r['input']} | " + " | ".join(
+            f"{r['ms'][n]:.3f} ({r['ms'][n] / r['ms']['alt']:.2f}x)" for n in names) + " |")
+    lines += ["", "Each cell: median ms over rounds (its ratio to alt; > 1: alt is faster).", ""]
+    lines += [f"- {k}: {v:.2f}x (geometric mean)" for k, v in doc["summary"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def _plot(results, path):
+    plt = pyplot()
+    if plt is None or not results:
+        return None
+    names = list(results[0]["ms"])
+    fig, ax = plt.subplots(figsize=(10, 4))
+    width = 0.8 / len(names)
+    for j, n in enumerate(names):
+        ax.bar([i + j * width for i in range(len(results))], [r["ms"]["alt"] / r["ms"][n] for r in results], width,
+               label=n)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(results))], [r["model"] for r in results])
+    ax.set_ylabel("speed relative to alt (higher is faster)")
+    ax.axhline(1.0, color="gray", linewidth=0.5)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+if __name__ == "__main__":
+    main()
