@@ -1,4 +1,5 @@
-"""Shared by the experiments' reports: matplotlib when it is installed."""
+"""Shared by the experiments' reports (matplotlib when it is installed), and `python -m experiments.report`:
+every result JSON under a folder gathered into one Markdown report with its figures."""
 
 
 def pyplot():
@@ -18,3 +19,51 @@ def wrote(*paths):
     e.g. a figure without matplotlib)."""
     made = [str(p) for p in paths if p is not None]
     return f"wrote {', '.join(made)}" if made else "wrote nothing"
+
+
+def gather(folder):
+    """One Markdown report of every experiment result under `folder`: for each <name>.json, the
+    machine it names, its own table (<name>.md) and its figure (<name>.png) where they exist."""
+    import json
+    from pathlib import Path
+    folder = Path(folder)
+    parts = [f"# alt: experiment results under {folder}", ""]
+    found = sorted(p for p in folder.rglob("*.json") if not p.name.endswith(".jsonl"))
+    for path in found:
+        try:
+            doc = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError):
+            parts += [f"## {path.relative_to(folder)}", "", "(not valid JSON: skipped)", ""]
+            continue
+        if not isinstance(doc, dict):
+            continue
+        parts += [f"## {path.relative_to(folder).with_suffix('')}", ""]
+        if doc.get("cpu"):
+            parts += [f"Measured on {doc['cpu']}.", ""]
+        table = path.with_suffix(".md")
+        parts += [table.read_text().strip() if table.exists() else "(no table next to it)", ""]
+        figure = path.with_suffix(".png")
+        if figure.exists():
+            parts += [f"![{path.stem}]({figure.relative_to(folder)})", ""]
+    if not found:
+        parts.append("No result JSON found: run an experiment first, e.g. python -m experiments.end_to_end --quick")
+    return "\n".join(parts) + "\n", len(found)
+
+
+def main(argv=None):
+    import argparse
+    from pathlib import Path
+    p = argparse.ArgumentParser(description="gather every experiment's result JSON under a folder into one "
+                                            "Markdown report with its figures")
+    p.add_argument("--results", default="results", help="the folder the experiments wrote to")
+    p.add_argument("--out", default=None, help="the report (default: <results>/REPORT.md)")
+    args = p.parse_args(argv)
+    text, n = gather(args.results)
+    out = Path(args.out or Path(args.results) / "REPORT.md")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(f"{n} results gathered; {wrote(out)}")
+
+
+if __name__ == "__main__":
+    main()

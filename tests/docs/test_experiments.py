@@ -1,8 +1,8 @@
 """The experiments' reports say only what they wrote."""
 import pytest
 
-from experiments import ablation, cortex, single_op
-from experiments.report import wrote
+from experiments import ablation, cortex, end_to_end, single_op
+from experiments.report import gather, wrote
 
 
 def test_wrote_names_only_files_that_were_written(tmp_path):
@@ -13,8 +13,29 @@ def test_wrote_names_only_files_that_were_written(tmp_path):
 @pytest.mark.parametrize("module,args", [(single_op, ([{"workload": "x", "alt": 2.0, "loop-only": 1.0, "tvm": 0,
                                                         "torch": 0}],)),
                                          (ablation, (["x"], {("x", "alt"): [1.0, 2.0]})),
-                                         (cortex, ([],))])
+                                         (cortex, ([],)),
+                                         (end_to_end, ([{"model": "m", "ms": {"alt": 1.0, "loop-only": 2.0}}],))])
 def test_without_matplotlib_no_figure_is_claimed(tmp_path, monkeypatch, module, args):
     monkeypatch.setattr(module, "pyplot", lambda: None)
     path = tmp_path / "fig.png"
     assert module._plot(*args, path) is None and not path.exists()
+
+
+def test_end_to_end_table_gives_every_contender_its_ratio_to_alt():
+    doc = {"cpu": "a CPU", "quick": False, "trials_per_task": 8, "summary": {"alt over loop-only": 2.0},
+           "rows": [{"model": "m", "input": [1, 3, 8, 8], "ms": {"alt": 1.0, "loop-only": 2.0}}]}
+    md = end_to_end.markdown(doc)
+    assert "on a CPU" in md and "| 1.000 (1.00x) | 2.000 (2.00x) |" in md and "alt over loop-only: 2.00x" in md
+
+
+def test_report_gathers_each_result_with_its_table_and_figure(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.json").write_text('{"cpu": "CPU-Z", "rows": []}')
+    (tmp_path / "a" / "x.md").write_text("| t |")
+    (tmp_path / "a" / "x.png").write_bytes(b"png")
+    (tmp_path / "bad.json").write_text("{")
+    (tmp_path / "run.jsonl").write_text("{}")
+    text, n = gather(tmp_path)
+    assert n == 2 and "Measured on CPU-Z." in text and "| t |" in text and "](a/x.png)" in text
+    assert "not valid JSON" in text
+    assert "No result JSON" in gather(tmp_path / "a" / "none")[0]

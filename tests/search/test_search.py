@@ -75,6 +75,16 @@ def test_dense_space_tiles_a_gemm_with_its_weight_transposed_or_packed(params):
         check_schedule(sch, args)
 
 
+def test_conv_space_names_the_knobs_of_a_planner_layout():
+    space = space_for(Workload("C2D", "C2D-t", (1, 32, 14, 64, 1, 1, 0)))
+    lanes = space.lanes
+    assert space.knobs_for(f"NCHW{lanes}c") == {"layout": "NCHWc", "ob": lanes, "ib": lanes}
+    assert space.knobs_for("NHWC")["layout"] == "NHWC" and space.knobs_for("NCHW")["layout"] == "NCHW"
+    assert space.knobs_for("NCHW128c") is None and space.knobs_for("NCHW3c") is None  # no such block in the template
+    p = space.sample(np.random.default_rng(0), space.knobs_for(f"NCHW{lanes}c"))
+    assert space.layouts(p) == (f"NCHW{lanes}c", f"NCHW{lanes}c")
+
+
 def test_features_fixed_length_and_informative():
     space = space_for(CONV)
     rng = np.random.default_rng(0)
