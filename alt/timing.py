@@ -68,24 +68,12 @@ def benchmark(run, number=None, repeat=5, warmup=1, min_time=0.01, max_wait=MAX_
     times in all (default 2 * repeat); after that the disturbed batches are kept (Timing.disturbed)."""
     for _ in range(warmup):
         run()
-    if number is None:
-        number = 1
-        while True:
-            t0 = time.perf_counter()
-            for _ in range(number):
-                run()
-            if time.perf_counter() - t0 >= min_time or number >= 1 << 20:
-                break
-            number *= 2
     retries = 2 * repeat if retries is None else retries
+    if number is None:
+        number = _calibrate(run, min_time, max_wait, retries)
     out = Timing([], number)
     while len(out.samples) < repeat:
-        w0 = runqueue_wait()
-        t0 = time.perf_counter()
-        for _ in range(number):
-            run()
-        dt = time.perf_counter() - t0
-        waited = (runqueue_wait() - w0) if w0 is not None else 0.0
+        dt, waited = _batch(run, number)
         if waited > max_wait * dt and out.discarded < retries:
             out.discarded += 1
             time.sleep(min(0.05 * out.discarded, 0.5))  # let the other process's burst pass
@@ -93,6 +81,32 @@ def benchmark(run, number=None, repeat=5, warmup=1, min_time=0.01, max_wait=MAX_
         out.samples.append(dt / number)
         out.waited.append(waited)
     return out
+
+
+def _batch(run, number):
+    """Seconds taken by `number` calls, and seconds this process waited for a CPU meanwhile."""
+    w0 = runqueue_wait()
+    t0 = time.perf_counter()
+    for _ in range(number):
+        run()
+    dt = time.perf_counter() - t0
+    return dt, (runqueue_wait() - w0) if w0 is not None else 0.0
+
+
+def _calibrate(run, min_time, max_wait, retries):
+    """The calls per batch that last `min_time`. A batch that waited for a CPU is slow for a reason
+    of another process's, so it is run again (up to `retries` times) instead of being taken as
+    the size: a stalled calibration would otherwise leave batches far shorter than min_time."""
+    number, disturbed = 1, 0
+    while True:
+        dt, waited = _batch(run, number)
+        if waited > max_wait * dt and disturbed < retries:
+            disturbed += 1
+            time.sleep(min(0.05 * disturbed, 0.5))
+            continue
+        if dt >= min_time or number >= 1 << 20:
+            return number
+        number *= 2
 
 
 def measure(run, number=None, repeat=5, warmup=1, min_time=0.01):

@@ -7,6 +7,7 @@ same trial budget, next to PyTorch eager (NCHW and channels_last) and torch.comp
   alt        layouts and loops tuned jointly per operator, layouts chosen over the graph (DP)
   wp         the same tuning (the same records); each operator keeps its own best layout (ALT-WP)
   loop-only  NHWC everywhere, loops tuned with the same budget (ALT-OL)
+  alt untuned (hand)  no tuning: the target's hand schedules with its channel blocks (a reference)
 
 Each network gets `trials-per-task` x (its tasks) trials per strategy. Every contender's output is
 checked against PyTorch eager before it is timed; the timings are taken side by side in rounds
@@ -61,6 +62,9 @@ def contenders(g, tuned, logs, torch):
                                          "tuning_s": rec["tuning_seconds"], "stats": rec["stats"]})
     rebuilt = compile_network(g, log=str(logs / f"{g.name}-alt.jsonl"))
     out["alt (rebuilt from log)"] = (rebuilt, rebuilt.time, {"fallbacks": rebuilt.fallbacks})
+    from experiments.networks import layout_choices
+    hand = compile_network(g, layout_choices(g).get("target blocks", {}))  # untuned: the hand schedules
+    out["alt untuned (hand)"] = (hand, hand.time, {})
     if torch is not None:
         for mode, label in (("eager", "PyTorch eager"), ("channels_last", "PyTorch channels_last"),
                             ("compile", "torch.compile")):

@@ -34,7 +34,7 @@ from . import records as R
 from .layouts import ConversionCosts, independent, predicted, solve
 from .space import Invalid, space_for
 from .tasks import TaskScheduler, extract_tasks
-from .tune import TuningFailed, _whole, check_options, tune
+from .tune import TuningFailed, check_options, tune
 
 logger = logging.getLogger("alt.search")
 NETWORK_STRATEGIES = {"alt": "alt", "wp": "alt", "loop-only": "loop-only"}  # graph strategy -> task strategy
@@ -128,7 +128,10 @@ def tune_network(graph, trials=None, strategy="alt", log=None, seed=0, batch=8, 
         raise OptionError(f"search.tune_network: graph {graph.name!r} has no layout-sensitive operator to tune")
     trials = 32 * len(tasks) if trials is None else trials
     check_options(trials, NETWORK_STRATEGIES[strategy], model, batch, seed, measure_options)
-    _whole("trials", trials, len(tasks))
+    if trials < len(tasks):
+        raise OptionError(f"search.tune_network: trials={trials} is fewer than the {len(tasks)} tasks of "
+                          f"{graph.name!r} ({', '.join(t.workload.name for t in tasks[:3])}...); give trials >= "
+                          f"{len(tasks)}, one per task at least")
     target = check_runs_here(resolve(target))
     with target:
         return _tune_network(graph, tasks, trials, strategy, log, seed, batch, model, quiet, measure_options,

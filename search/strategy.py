@@ -192,6 +192,13 @@ class AltStrategy(Strategy):
             self.reward[k] = max(self.reward.get(k, 0.0), float(s))
 
     def next_batch(self, n):
+        seeds = [p for p in self.space.seeds() if key(p) not in self.seen][:n]
+        if seeds:  # the target's hand schedules first, each with its own layout (TVM's default config)
+            rest = self.next_batch_unseeded(n - len(seeds)) if n > len(seeds) else []
+            return seeds + [p for p in rest if p not in seeds][:n - len(seeds)]
+        return self.next_batch_unseeded(n)
+
+    def next_batch_unseeded(self, n):
         if self.spent < self.joint_budget:
             return self._joint(n)
         ranked = sorted(self.reward, key=lambda k: -self.reward[k])[:self.top_layouts]

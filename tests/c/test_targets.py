@@ -85,12 +85,32 @@ def test_benchmark_sees_other_processes_take_the_cpu():
     from alt.timing import runqueue_wait
     if runqueue_wait() is None:
         pytest.skip("this kernel does not report run-queue waits (/proc/self/task/*/schedstat)")
+    clear = k.benchmark(a, b, c, repeat=3, min_time=0.005).min
+    number = max(1, int(0.05 / clear))  # batches of ~50 ms: several scheduler slices each
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(Target.host().cores)]
     try:
         time.sleep(0.3)
-        t = k.benchmark(a, b, c, repeat=3, min_time=0.02, retries=2)
+        t = k.benchmark(a, b, c, number=number, repeat=3, retries=2)
     finally:
         for h in hogs:
             h.kill()
     # at least one repeat waited for a CPU and was thrown away; the kept ones may have run clear
     assert t.discarded > 0
+
+
+def test_a_calibration_batch_that_waited_is_not_taken_as_the_batch_size(monkeypatch):
+    """Contention during calibration made one call look 250x slower; the batch size must come
+    from batches that ran clear, or the repeats end up far shorter than min_time."""
+    import alt.timing as T
+    clock = {"t": 0.0, "wait": 0.0, "calls": 0}
+    def run():  # 1 ms a call; the 2nd-4th calls after warm-up are stalled 250 ms by "another process"
+        clock["calls"] += 1
+        stalled = 2 <= clock["calls"] <= 4
+        clock["t"] += 0.25 if stalled else 0.001
+        clock["wait"] += 0.249 if stalled else 0.0
+    monkeypatch.setattr(T.time, "perf_counter", lambda: clock["t"])
+    monkeypatch.setattr(T.time, "sleep", lambda s: None)
+    monkeypatch.setattr(T, "runqueue_wait", lambda: clock["wait"])
+    t = T.benchmark(run, repeat=3, min_time=0.02)
+    assert t.number >= 16 and t.discarded == 0
+    assert t.min == pytest.approx(0.001)

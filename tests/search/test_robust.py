@@ -250,6 +250,10 @@ def test_ctrl_c_prints_one_line_and_leaves_a_log_that_resumes(tmp_path):
     (["tune", "nosuchpackage.ops:fn", "--shape", "4"], "'nosuchpackage.ops:fn' cannot be imported here"),
     (["show", "missing.jsonl", "--workload", "GMM-0"], "no log file"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["tune-net", "resnet99"], "no network 'resnet99' in the model zoo"),
+    (["tune-net", "bert_layer", "--image", "32"], "bert_layer takes a sequence"),
+    (["tune-net", "resnet18", "--image", "32", "--trials", "3"], r"trials=3 is fewer than the 12 tasks of 'resnet18'"),
+    (["tune-net", "resnet18", "--strategy", "fp"], "invalid choice: 'fp'"),
 ])
 def test_user_mistakes_print_one_line_and_exit_2(tmp_path, argv, match):
     r = subprocess.run([sys.executable, "-m", "alt", *argv], cwd=tmp_path, capture_output=True, text=True,

@@ -85,6 +85,17 @@ def test_conv_space_names_the_knobs_of_a_planner_layout():
     assert space.layouts(p) == (f"NCHW{lanes}c", f"NCHW{lanes}c")
 
 
+@pytest.mark.parametrize("name", ["alt", "loop-only"])
+def test_strategies_measure_the_target_hand_schedules_first(name):
+    space = space_for(Workload("C2D", "C2D-t", (1, 64, 28, 64, 3, 1, 1)))
+    strat = make_strategy(name, space, np.random.default_rng(0), 64)
+    seeds = [p for p in space.seeds() if name == "alt" or all(p[k] == v for k, v in space.default_layout().items())]
+    first = strat.next_batch(8)
+    assert seeds and first[:len(seeds)] == seeds and len(first) == 8
+    strat.update(first, [1.0] * len(first))
+    assert not any(p in seeds for p in strat.next_batch(8))
+
+
 def test_features_fixed_length_and_informative():
     space = space_for(CONV)
     rng = np.random.default_rng(0)
