@@ -2,7 +2,7 @@
 same trial budget, next to PyTorch eager (NCHW and channels_last) and torch.compile, in one run.
 
     python -m experiments.end_to_end [--quick] [--models resnet18,bert_layer] [--trials-per-task 16]
-                                     [--out results/end_to_end]
+                                     [--no-tvm] [--out results/end_to_end]
 
   alt        layouts and loops tuned jointly per operator, layouts chosen over the graph (DP)
   wp         the same tuning (the same records); each operator keeps its own best layout (ALT-WP)
@@ -12,7 +12,9 @@ same trial budget, next to PyTorch eager (NCHW and channels_last) and torch.comp
 Each network gets `trials-per-task` x (its tasks) trials per strategy. Every contender's output is
 checked against PyTorch eager before it is timed; the timings are taken side by side in rounds
 (min and median over rounds). The alt network is also rebuilt from its log and timed again.
-torch.compile's compile time is reported apart. TVM at the graph level is not run by this script.
+torch.compile's compile time is reported apart. Where apache-tvm is installed, TVM MetaSchedule
+tunes the same graph (exported from PyTorch into Relax, experiments.tvm_graph) with the same
+budget as one alt strategy; its tuning time and the trials it measured are reported apart.
 Writes <out>.json, <out>.md and <out>.png; the tuning logs go to <out>-logs/.
 """
 import argparse
@@ -29,6 +31,7 @@ from alt.graph.reference import run_torch
 from alt.target import current
 from experiments.report import pyplot, wrote
 from experiments.timing import check_close, settle, time_callable, torch_threads
+from search import records as R
 from search.network import tune_network
 from search.tasks import extract_tasks
 
@@ -48,12 +51,15 @@ def tune_all(g, budget, logs, quiet):
     chosen from alt's records (the same tuning, another graph-level rule)."""
     out = {}
     for strategy in STRATEGIES:
-        log = logs / f"{g.name}-{'alt' if strategy == 'wp' else strategy}.jsonl"
+        log = logs / f"{g.name}-{strategy}.jsonl"
+        if strategy == "wp":  # alt's operator records, without alt's network record: nothing left to tune
+            for rec in R.Log(str(logs / f"{g.name}-alt.jsonl")).read():
+                R.Log(str(log)).append(rec)
         out[strategy] = tune_network(g, trials=budget, strategy=strategy, log=str(log), quiet=quiet)
     return out
 
 
-def contenders(g, tuned, logs, torch):
+def contenders(g, tuned, logs, torch, tvm_budget=None):
     """{name: (callable on the input array, timer of one call on prepared inputs, extra info)}."""
     from experiments.torch_graph import TorchGraph
     out = {}
@@ -79,6 +85,11 @@ def contenders(g, tuned, logs, torch):
                 ts = tg.tensors(*arrays)
                 return time_callable(lambda: tg.run(*ts), repeat=5)
             out[label] = (lambda *a, tg=tg: tg(*a)[0], timer, info)
+    if torch is not None and tvm_budget:
+        from experiments.tvm_graph import TVMNetwork
+        tv = TVMNetwork(torch, g, tvm_budget, log_path=str(logs / f"{g.name}-tvm.log"))
+        out["TVM MetaSchedule"] = (lambda *a: tv(*a)[0], tv.time, {"tuning_s": tv.tune_s, "trials": tv.trials_run,
+                                                                   "tasks": tv.tasks})
     return out
 
 
@@ -107,6 +118,7 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=3, help="side-by-side timing rounds")
     p.add_argument("--out", default="results/end_to_end")
     p.add_argument("--verbose", action="store_true", help="progress bars of the tuning")
+    p.add_argument("--no-tvm", action="store_true", help="skip TVM MetaSchedule even when it is installed")
     args = p.parse_args(argv)
     per_task = 1 if args.quick else args.trials_per_task
     try:
@@ -122,7 +134,11 @@ def main(argv=None):
     for old in logs.glob("*.jsonl"):
         old.unlink()  # a fresh budget: no records of an earlier run
     cpu = current().describe()
-    print(f"on {cpu}; {per_task} trials per task and strategy; TVM: not run at the graph level")
+    from experiments.tvm_baseline import available
+    use_tvm = torch is not None and not args.no_tvm and available()
+    print(f"on {cpu}; {per_task} trials per task and strategy; TVM MetaSchedule: "
+          + ("the same budget" if use_tvm else "skipped (--no-tvm)" if args.no_tvm else
+             "not installed (pip install -e '.[baselines]')"))
     results = []
     for name in args.models.split(","):
         g = build_graph(name, args.quick)
@@ -132,7 +148,7 @@ def main(argv=None):
         t0 = time.perf_counter()
         tuned = tune_all(g, budget, logs, quiet=not args.verbose)
         tuning = time.perf_counter() - t0
-        items = contenders(g, tuned, logs, torch)
+        items = contenders(g, tuned, logs, torch, budget if use_tvm else None)
         times = measure(g, items, want, x, args.rounds)
         row = {"model": name, "input": list(g.inputs[0].shape), "budget": budget, "tuning_s": tuning,
                "ms": {k: statistics.median(v) * 1e3 for k, v in times.items()},
@@ -143,12 +159,14 @@ def main(argv=None):
         print(f"\n{name} {row['input']}: {budget} trials per strategy ({tuning:.0f} s of tuning for all three)")
         for k in times:
             print(f"  {k:24} {row['ms'][k]:9.3f} ms (min {row['min_ms'][k]:9.3f})   alt is {row['ms'][k] / alt_ms:5.2f}x"
-                  + (f"   compile {row['info'][k]['compile_s']:.1f} s" if "compile_s" in row["info"][k] else ""))
+                  + (f"   compile {row['info'][k]['compile_s']:.1f} s" if "compile_s" in row["info"][k] else "")
+                  + (f"   tuned {row['info'][k]['tuning_s']:.0f} s, {row['info'][k]['trials']} trials"
+                     if k == "TVM MetaSchedule" else ""))
         st = tuned["alt"][0]
         print(f"  alt: {st['trials'] / max(1e-9, st['tuning_seconds']) * 60:.0f} trials/min; time went to "
               + ", ".join(f"{k} {v:.1f} s" for k, v in st["stats"].items()))
     summary = {}
-    for other in ["loop-only", "wp", "PyTorch eager", "PyTorch channels_last", "torch.compile"]:
+    for other in ["loop-only", "wp", "PyTorch eager", "PyTorch channels_last", "torch.compile", "TVM MetaSchedule"]:
         ratios = [r["ms"][other] / r["ms"]["alt"] for r in results if other in r["ms"]]
         if ratios:
             summary[f"alt over {other}"] = geomean(ratios)

@@ -110,6 +110,28 @@ def select(graph, tasks, log, target, strategy="alt", convert=None):
     return assign, points, total, convert
 
 
+def hand_candidate(graph, tasks, log, target, strategy="alt"):
+    """(assignment, points) of the target's hand layouts (alt.ops.hand.blocked_layout: each plain
+    convolution read and written in its register tile's channel blocks), each node given the best
+    point its tuning measured under that layout (the hand schedules are measured first, so one is
+    there unless a node's task was never tuned; such a node keeps its hand schedule), and every
+    weight-only-layout node (dense, matmul) its best point. Also returns the candidates_of table."""
+    from alt.ops.hand import blocked_layout
+    found = candidates_of(tasks, log, target, NETWORK_STRATEGIES[strategy])
+    assign, points = {}, {}
+    with target:
+        for n in graph.nodes:
+            if n.op == "conv2d" and n.attrs["groups"] == 1:
+                lay = blocked_layout(channels=n.output.shape[1], width=n.output.shape[3])
+                if lay:
+                    assign[n.name] = (lay, lay)
+                    if (lay, lay) in found.get(n.name, {}):
+                        points[n.name] = found[n.name][(lay, lay)][1]
+            elif (None, None) in found.get(n.name, {}):
+                points[n.name] = found[n.name][(None, None)][1]
+    return assign, points, found
+
+
 def tune_network(graph, trials=None, strategy="alt", log=None, seed=0, batch=8, model="gbt", quiet=False,
                  measure_options=None, target=None, check=True):
     """Tune `graph` (an alt.graph.Graph) under one budget of `trials` measurements (default 32 per
@@ -201,18 +223,34 @@ def _tune_network(graph, tasks, trials, strategy, log, seed, batch, model, quiet
     t0 = time.perf_counter()
     assign, points, total, convert = select(graph, tasks, records, target, strategy)
     stats["select"] = time.perf_counter() - t0
-    rec = _network_record(graph, tasks, strategy, assign, points, total, convert, target, trials=sched.spent,
-                          tuning_seconds=elapsed_tune)
+    extra = dict(trials=sched.spent, tuning_seconds=elapsed_tune)
+    recs = {"graph DP": _network_record(graph, tasks, strategy, assign, points, total, convert, target, **extra)}
+    if strategy == "alt":  # the DP predicts from isolated kernels; the built networks decide
+        h_assign, h_points, found = hand_candidate(graph, tasks, records, target, strategy)
+        costs = {n: {h_assign.get(n, (None, None)): found[n][h_assign.get(n, (None, None))][0]} for n in h_points}
+        h_total = predicted(graph, costs, {n: next(iter(c)) for n, c in costs.items()}, convert)  # tuned nodes
+        recs["hand layouts"] = _network_record(graph, tasks, strategy, h_assign, h_points, h_total, convert,
+                                               target, **extra)
     t0 = time.perf_counter()
-    net = _build(graph, rec, target)
+    nets = {k: _build(graph, r, target) for k, r in recs.items()}
     stats["compile"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     if check:
-        verify(graph, net, target)
+        for net in nets.values():
+            verify(graph, net, target)
     x = [np.random.default_rng(0).standard_normal(v.shape).astype(np.float32) for v in graph.inputs]
-    rec["latency_s"] = net.time(*x)
+    seen = {k: [] for k in nets}
+    for _ in range(3 if len(nets) > 1 else 1):  # side by side, in rounds
+        for k, net in nets.items():
+            seen[k].append(net.time(*x))
+    won = min(seen, key=lambda k: min(seen[k]))
+    rec, net = recs[won], nets[won]
+    rec["latency_s"] = min(seen[won])
+    rec["selection"] = {"chosen": won, "measured_s": {k: min(v) for k, v in seen.items()}}
     stats["check+time"] = time.perf_counter() - t0
     rec["stats"] = stats
+    if len(nets) > 1:
+        say(f"{graph.name}: " + ", ".join(f"{k} {min(v) * 1e3:.3f} ms" for k, v in seen.items()) + f"; kept {won}")
     if records:
         records.append(rec)
     return rec, net
@@ -224,7 +262,8 @@ def _network_record(graph, tasks, strategy, assign, points, total, convert, targ
     layouts = {n: list(lay) for n, lay in assign.items() if lay[1] is not None}
     return R.make_network(graph.name, signature(graph), strategy, choices, layouts, target,
                           predicted_s=total, conversions=convert.to_json(),
-                          untuned=sorted(n for t in tasks for n in t.nodes if n not in points), **extra)
+                          untuned=sorted(n for t in tasks for n in t.nodes if n not in points and n not in layouts),
+                          **extra)
 
 
 def _build(graph, rec, target):
@@ -243,6 +282,9 @@ def _replay(graph, rec, target):
     for t in extract_tasks(graph):
         for name in t.nodes:
             c = rec["choices"].get(name)
+            if c is None and names[name].op == "conv2d" and rec["layouts"].get(name):
+                layouts[name] = tuple(rec["layouts"][name])  # its layout, with the hand schedule
+                continue
             if c is None or c["workload"] != R.workload_key(t.workload):
                 fallbacks.append(name)
                 continue
@@ -261,7 +303,7 @@ def _replay(graph, rec, target):
 
 
 def from_log(graph, log, target=None):
-    """(layouts, schedules, fallbacks) to compile `graph` as tuned in `log`: its latest network
+    """(layouts, schedules, fallbacks) to compile `graph` as tuned in `log`: its fastest network
     record for this graph measured on this machine (else one from elsewhere, with a warning); with
     no network record, the layouts are chosen now (alt's rule) from the operator records in the log.
     Nodes the log does not cover keep the defaults; a warning names them."""
@@ -273,8 +315,8 @@ def from_log(graph, log, target=None):
                           "`alt tune-net`")
     nets = log.read_networks(signature(graph))
     here = [r for r in nets if R.measured_on(r, target)]
-    if here or nets:
-        rec = max(here or nets, key=lambda r: r["time"])
+    if here or nets:  # the fastest measured build (the latest where none was timed)
+        rec = min(here or nets, key=lambda r: (r.get("latency_s") or float("inf"), -r["time"]))
         if not here:
             logger.warning("%s: the network record of %s was made on %s, not on this machine", log.path, graph.name,
                            R.machine_of(rec))
