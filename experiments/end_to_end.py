@@ -65,7 +65,8 @@ def contenders(g, tuned, logs, torch, tvm_budget=None):
     out = {}
     for strategy, (rec, net) in tuned.items():
         out[strategy] = (net, net.time, {"predicted_ms": rec["predicted_s"] * 1e3, "trials": rec["trials"],
-                                         "tuning_s": rec["tuning_seconds"], "stats": rec["stats"]})
+                                         "tuning_s": rec["tuning_seconds"], "stats": rec["stats"],
+                                         "selection": rec.get("selection")})
     rebuilt = compile_network(g, log=str(logs / f"{g.name}-alt.jsonl"))
     out["alt (rebuilt from log)"] = (rebuilt, rebuilt.time, {"fallbacks": rebuilt.fallbacks})
     from experiments.networks import layout_choices
@@ -188,6 +189,19 @@ def markdown(doc):
         lines.append(f"| {r['model']} {r['input']} | " + " | ".join(
             f"{r['ms'][n]:.3f} ({r['ms'][n] / r['ms']['alt']:.2f}x)" for n in names) + " |")
     lines += ["", "Each cell: median ms over rounds (its ratio to alt; > 1: alt is faster).", ""]
+    for r in doc["rows"]:
+        info = r.get("info", {})
+        if "compile_s" in info.get("torch.compile", {}):
+            lines.append(f"- {r['model']}: torch.compile compiled in {info['torch.compile']['compile_s']:.1f} s")
+        if "TVM MetaSchedule" in info:
+            t = info["TVM MetaSchedule"]
+            lines.append(f"- {r['model']}: TVM MetaSchedule tuned {t['tasks']} fused tasks for {t['tuning_s']:.0f} s "
+                         f"({t['trials']} trials measured; alt's budget per strategy: {r.get('budget')})")
+        sel = info.get("alt", {}).get("selection")
+        if sel:
+            lines.append(f"- {r['model']}: alt kept the {sel['chosen']} network ("
+                         + ", ".join(f"{k} {v * 1e3:.3f} ms" for k, v in sel["measured_s"].items()) + ")")
+    lines.append("")
     lines += [f"- {k}: {v:.2f}x (geometric mean)" for k, v in doc["summary"].items()]
     return "\n".join(lines) + "\n"
 
@@ -197,7 +211,7 @@ def _plot(results, path):
     if plt is None or not results:
         return None
     names = list(results[0]["ms"])
-    fig, ax = plt.subplots(figsize=(10, 4))
+    fig, ax = plt.subplots(figsize=(12, 4))
     width = 0.8 / len(names)
     for j, n in enumerate(names):
         ax.bar([i + j * width for i in range(len(results))], [r["ms"]["alt"] / r["ms"][n] for r in results], width,
@@ -205,7 +219,7 @@ def _plot(results, path):
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(results))], [r["model"] for r in results])
     ax.set_ylabel("speed relative to alt (higher is faster)")
     ax.axhline(1.0, color="gray", linewidth=0.5)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars, not over them
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
