@@ -10,8 +10,10 @@
    (search.layouts) weighs each node's tuned latency under each layout against the conversions
    it forces on its neighbours;
 4. the network is compiled with those layouts and the tuned points, checked against the network
-   built with the default schedules, and timed; a network record (the assignment and each node's
-   point) is appended to the log.
+   built with the default schedules, and timed; for `alt`, so is the network with the target's
+   hand layouts and each node's best tuned point under them (the DP predicts from kernels timed
+   alone), and the faster measured one is kept; a network record (the assignment, each node's
+   point, and what was measured) is appended to the log.
 
 Strategies (the ablations of ALT, at the same budget):
   alt        tasks tuned jointly over layouts and loops; layouts chosen by the graph-level DP
