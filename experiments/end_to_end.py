@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from alt.graph import compile_network, zoo
+from alt.graph import compile_network, hand_layouts, zoo
 from alt.graph.reference import run_torch
 from alt.target import current
 from experiments.report import pyplot, wrote
@@ -53,8 +53,9 @@ def tune_all(g, budget, logs, quiet):
     for strategy in STRATEGIES:
         log = logs / f"{g.name}-{strategy}.jsonl"
         if strategy == "wp":  # alt's operator records, without alt's network record: nothing left to tune
+            copy = R.Log(str(log))
             for rec in R.Log(str(logs / f"{g.name}-alt.jsonl")).read():
-                R.Log(str(log)).append(rec)
+                copy.append(rec)
         out[strategy] = tune_network(g, trials=budget, strategy=strategy, log=str(log), quiet=quiet)
     return out
 
@@ -69,8 +70,7 @@ def contenders(g, tuned, logs, torch, tvm_budget=None):
                                          "selection": rec.get("selection")})
     rebuilt = compile_network(g, log=str(logs / f"{g.name}-alt.jsonl"))
     out["alt (rebuilt from log)"] = (rebuilt, rebuilt.time, {"fallbacks": rebuilt.fallbacks})
-    from experiments.networks import layout_choices
-    hand = compile_network(g, layout_choices(g).get("target blocks", {}))  # untuned: the hand schedules
+    hand = compile_network(g, hand_layouts(g))  # untuned: the hand schedules in the target's blocks
     out["alt untuned (hand)"] = (hand, hand.time, {})
     if torch is not None:
         for mode, label in (("eager", "PyTorch eager"), ("channels_last", "PyTorch channels_last"),

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from alt.graph import compile_network, zoo
-from alt.ops.hand import blocked_layout
+from alt.graph import compile_network, hand_layouts, zoo
 from alt.target import current
 from alt.graph.reference import run_torch
 from experiments.timing import check_close, settle, time_callable, torch_threads
@@ -20,16 +19,15 @@ from experiments.timing import check_close, settle, time_callable, torch_threads
 
 def layout_choices(g):
     """Fixed layout assignments of the convolutions: NCHW; NCHW{lanes}c (one vector of the target,
-    NCHW16c on AVX-512 and NCHW8c on AVX2); the target's blocks (alt.ops.hand.blocked_layout of
-    each convolution: its register tile's vectors of channels); NHWC."""
+    NCHW16c on AVX-512 and NCHW8c on AVX2); the target's blocks (alt.graph.hand_layouts: each
+    convolution in its register tile's vectors of channels); NHWC."""
     convs = [n for n in g.nodes if n.op == "conv2d" and n.attrs["groups"] == 1]
     lanes = current().lanes()
     out = {"NCHW (default)": {}}
     one = {n.name: f"NCHW{lanes}c" for n in convs if n.output.shape[1] % lanes == 0}
     if one:
         out[f"NCHW{lanes}c"] = one
-        blocks = {n.name: blocked_layout(channels=n.output.shape[1], width=n.output.shape[3]) for n in convs}
-        out["target blocks"] = {k: v for k, v in blocks.items() if v}
+        out["target blocks"] = hand_layouts(g)
         out["NHWC"] = {n.name: "NHWC" for n in convs}
     return out
 

@@ -112,26 +112,19 @@ def select(graph, tasks, log, target, strategy="alt", convert=None):
     return assign, points, total, convert
 
 
-def hand_candidate(graph, tasks, log, target, strategy="alt"):
-    """(assignment, points) of the target's hand layouts (alt.ops.hand.blocked_layout: each plain
-    convolution read and written in its register tile's channel blocks), each node given the best
-    point its tuning measured under that layout (the hand schedules are measured first, so one is
-    there unless a node's task was never tuned; such a node keeps its hand schedule), and every
-    weight-only-layout node (dense, matmul) its best point. Also returns the candidates_of table."""
-    from alt.ops.hand import blocked_layout
+def hand_candidate(graph, tasks, log, target, convert, strategy="alt"):
+    """(assignment, points, predicted seconds of the tuned nodes) of the target's hand layouts
+    (alt.graph.hand_layouts: each plain convolution read and written in its register tile's
+    channel blocks), each node given the best point its tuning measured under that layout (the
+    hand schedules are measured first, so one is there unless a node's task was never tuned; such
+    a node keeps its hand schedule), and every weight-only-layout node (dense, matmul) its best."""
+    from alt.graph import hand_layouts
     found = candidates_of(tasks, log, target, NETWORK_STRATEGIES[strategy])
-    assign, points = {}, {}
-    with target:
-        for n in graph.nodes:
-            if n.op == "conv2d" and n.attrs["groups"] == 1:
-                lay = blocked_layout(channels=n.output.shape[1], width=n.output.shape[3])
-                if lay:
-                    assign[n.name] = (lay, lay)
-                    if (lay, lay) in found.get(n.name, {}):
-                        points[n.name] = found[n.name][(lay, lay)][1]
-            elif (None, None) in found.get(n.name, {}):
-                points[n.name] = found[n.name][(None, None)][1]
-    return assign, points, found
+    assign = {name: (lay, lay) for name, lay in hand_layouts(graph, target).items()}
+    chosen = {n: assign.get(n, (None, None)) for n in found if assign.get(n, (None, None)) in found[n]}
+    points = {n: found[n][lay][1] for n, lay in chosen.items()}
+    costs = {n: {lay: found[n][lay][0]} for n, lay in chosen.items()}
+    return assign, points, predicted(graph, costs, chosen, convert)
 
 
 def tune_network(graph, trials=None, strategy="alt", log=None, seed=0, batch=8, model="gbt", quiet=False,
@@ -228,9 +221,7 @@ def _tune_network(graph, tasks, trials, strategy, log, seed, batch, model, quiet
     extra = dict(trials=sched.spent, tuning_seconds=elapsed_tune)
     recs = {"graph DP": _network_record(graph, tasks, strategy, assign, points, total, convert, target, **extra)}
     if strategy == "alt":  # the DP predicts from isolated kernels; the built networks decide
-        h_assign, h_points, found = hand_candidate(graph, tasks, records, target, strategy)
-        costs = {n: {h_assign.get(n, (None, None)): found[n][h_assign.get(n, (None, None))][0]} for n in h_points}
-        h_total = predicted(graph, costs, {n: next(iter(c)) for n, c in costs.items()}, convert)  # tuned nodes
+        h_assign, h_points, h_total = hand_candidate(graph, tasks, records, target, convert, strategy)
         recs["hand layouts"] = _network_record(graph, tasks, strategy, h_assign, h_points, h_total, convert,
                                                target, **extra)
     t0 = time.perf_counter()

@@ -15,13 +15,22 @@ from ..errors import ArgumentError
 from ..lower import lower
 from ..timing import measure
 from ..ops import default_schedule, layout_transform, schedule_stage
-from ..ops.hand import conv_schedule, dense_tiled
+from ..ops.hand import blocked_layout, conv_schedule, dense_tiled
 from ..schedule import create_schedule
 from ..tensor import placeholder
 from .opdefs import OPS
 from .plan import Plan, layout_steps
 
 ALIGN = 64
+
+
+def hand_layouts(graph, target=None):
+    """{conv2d node name: layout} the target's hand schedules store each plain convolution in: its
+    register tile's vectors of channels (alt.ops.hand.blocked_layout). Convolutions whose channels
+    are not whole vectors are left out (they keep NCHW)."""
+    blocks = {n.name: blocked_layout(target, channels=n.output.shape[1], width=n.output.shape[3])
+              for n in graph.nodes if n.op == "conv2d" and n.attrs["groups"] == 1}
+    return {k: v for k, v in blocks.items() if v}
 
 
 def compile_network(graph, layouts=None, target=None, log=None, schedules=None):
