@@ -5,7 +5,10 @@ same trial budget, next to PyTorch eager (NCHW and channels_last) and torch.comp
                                      [--no-tvm] [--out results/end_to_end]
 
   alt        layouts and loops tuned jointly per operator, layouts chosen over the graph (DP)
-  wp         the same tuning (the same records); each operator keeps its own best layout (ALT-WP)
+  wp         the same tuning (the same records); each operator keeps its own best layout, and a
+             conversion kernel goes wherever neighbours disagree (ALT-WP: no propagation)
+  wp + fused conversions  wp's network with alt's conversion fusion (into padding stages,
+             producers, elementwise readers): splits alt's gain over wp into fusion and the DP
   loop-only  NHWC everywhere, loops tuned with the same budget (ALT-OL)
   alt untuned (hand)  no tuning: the target's hand schedules with its channel blocks (a reference)
 
@@ -32,7 +35,7 @@ from alt.target import current
 from experiments.report import pyplot, wrote
 from experiments.timing import check_close, settle, time_callable, torch_threads
 from search import records as R
-from search.network import tune_network
+from search.network import build_record, tune_network
 from search.tasks import extract_tasks
 
 MODELS = ["resnet18", "resnet50", "mobilenet_v2", "bert_layer"]
@@ -68,6 +71,9 @@ def contenders(g, tuned, logs, torch, tvm_budget=None):
         out[strategy] = (net, net.time, {"predicted_ms": rec["predicted_s"] * 1e3, "trials": rec["trials"],
                                          "tuning_s": rec["tuning_seconds"], "stats": rec["stats"],
                                          "selection": rec.get("selection")})
+    if "wp" in tuned:
+        fused = build_record(g, tuned["wp"][0], fuse_conversions=True)
+        out["wp + fused conversions"] = (fused, fused.time, {})
     rebuilt = compile_network(g, log=str(logs / f"{g.name}-alt.jsonl"))
     out["alt (rebuilt from log)"] = (rebuilt, rebuilt.time, {"fallbacks": rebuilt.fallbacks})
     hand = compile_network(g, hand_layouts(g))  # untuned: the hand schedules in the target's blocks
@@ -167,7 +173,7 @@ def main(argv=None):
         print(f"  alt: {st['trials'] / max(1e-9, st['tuning_seconds']) * 60:.0f} trials/min; time went to "
               + ", ".join(f"{k} {v:.1f} s" for k, v in st["stats"].items()))
     summary = {}
-    for other in ["loop-only", "wp", "PyTorch eager", "PyTorch channels_last", "torch.compile", "TVM MetaSchedule"]:
+    for other in ["loop-only", "wp", "wp + fused conversions", "PyTorch eager", "PyTorch channels_last", "torch.compile", "TVM MetaSchedule"]:
         ratios = [r["ms"][other] / r["ms"]["alt"] for r in results if other in r["ms"]]
         if ratios:
             summary[f"alt over {other}"] = geomean(ratios)

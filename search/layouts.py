@@ -77,14 +77,14 @@ def layout_source(node):
     return v.producer
 
 
-def edges(graph, chosen):
+def edges(graph, chosen, fused=True):
     """{consumer name: [(producer name or None, shape of the value)]}: the layout edges between
     conv2d nodes in `chosen` (names with candidates); None stands for a value in NCHW (a graph
-    input, or an operator that writes the default layout). A consumer with padding converts in its
-    padding stage and gets no edge."""
+    input, or an operator that writes the default layout). Where conversions are `fused`, a
+    consumer with padding converts in its padding stage and gets no edge."""
     out = {}
     for n in graph.nodes:
-        if n.name not in chosen or n.op != "conv2d" or any(n.attrs["padding"]):
+        if n.name not in chosen or n.op != "conv2d" or (fused and any(n.attrs["padding"])):
             continue
         src = layout_source(n)
         out[n.name] = [(src.name if src is not None and src.name in chosen else None, n.inputs[0].shape)]
@@ -144,9 +144,10 @@ def independent(candidates):
     return {name: min(c, key=c.get) for name, c in candidates.items()}
 
 
-def predicted(graph, candidates, assign, convert):
-    """Predicted seconds of an assignment: its nodes' tuned latencies plus the conversions it forces."""
-    links = edges(graph, candidates)
+def predicted(graph, candidates, assign, convert, fused=True):
+    """Predicted seconds of an assignment: its nodes' tuned latencies plus the conversions it forces
+    (conversions into padded consumers counted unless they are `fused`)."""
+    links = edges(graph, candidates, fused)
     total = sum(candidates[n][assign[n]] for n in assign)
     for c, ins in links.items():
         for p, shape in ins:

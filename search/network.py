@@ -17,8 +17,9 @@
 
 Strategies (the ablations of ALT, at the same budget):
   alt        tasks tuned jointly over layouts and loops; layouts chosen by the graph-level DP
-  wp         tasks tuned as for alt; each node keeps its own fastest layout, conversions between
-             neighbours only fused or eliminated where the plan can (ALT-WP)
+  wp         tasks tuned as for alt; each node keeps its own fastest layout, and layouts are not
+             propagated: an explicit conversion kernel wherever neighbours disagree, none where
+             they agree (ALT-WP; the record says fuse_conversions: false)
   loop-only  NHWC fixed everywhere, loops tuned (ALT-OL)
 """
 import hashlib
@@ -40,6 +41,7 @@ from .tune import TuningFailed, check_options, tune
 
 logger = logging.getLogger("alt.search")
 NETWORK_STRATEGIES = {"alt": "alt", "wp": "alt", "loop-only": "loop-only"}  # graph strategy -> task strategy
+FUSE = {"alt": True, "wp": False, "loop-only": True}  # does the network fuse its layout conversions
 
 
 def signature(graph):
@@ -107,7 +109,7 @@ def select(graph, tasks, log, target, strategy="alt", convert=None):
         assign, total, _ = solve(graph, costs, convert)
     else:  # wp and loop-only: each node's own best (loop-only measured one layout only)
         assign = independent(costs)
-        total = predicted(graph, costs, assign, convert)
+        total = predicted(graph, costs, assign, convert, fused=FUSE[strategy])
     points = {n: found[n][lay][1] for n, lay in assign.items()}
     return assign, points, total, convert
 
@@ -225,7 +227,7 @@ def _tune_network(graph, tasks, trials, strategy, log, seed, batch, model, quiet
         recs["hand layouts"] = _network_record(graph, tasks, strategy, h_assign, h_points, h_total, convert,
                                                target, **extra)
     t0 = time.perf_counter()
-    nets = {k: _build(graph, r, target) for k, r in recs.items()}
+    nets = {k: build_record(graph, r, target) for k, r in recs.items()}
     stats["compile"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     if check:
@@ -254,21 +256,23 @@ def _network_record(graph, tasks, strategy, assign, points, total, convert, targ
     choices = {n: {"workload": R.workload_key(by_node[n]), "point": p} for n, p in points.items()}
     layouts = {n: list(lay) for n, lay in assign.items() if lay[1] is not None}
     return R.make_network(graph.name, signature(graph), strategy, choices, layouts, target,
-                          predicted_s=total, conversions=convert.to_json(),
+                          predicted_s=total, conversions=convert.to_json(), fuse_conversions=FUSE[strategy],
                           untuned=sorted(n for t in tasks for n in t.nodes if n not in points and n not in layouts),
                           **extra)
 
 
-def _build(graph, rec, target):
+def build_record(graph, rec, target=None, fuse_conversions=None):
+    """The network of record `rec`, its conversions fused as the record says (or as given)."""
     from alt.graph import compile_network
-    layouts, schedules, fallbacks = _replay(graph, rec, target)
-    net = compile_network(graph, layouts, target, schedules=schedules)
+    layouts, schedules, fallbacks, fuse = _replay(graph, rec, target)
+    net = compile_network(graph, layouts, target, schedules=schedules,
+                          fuse_conversions=fuse if fuse_conversions is None else fuse_conversions)
     net.fallbacks = fallbacks
     return net
 
 
 def _replay(graph, rec, target):
-    """(layouts, schedules, fallback node names) of a network record on `graph`."""
+    """(layouts, schedules, fallback node names, fuse_conversions) of a network record on `graph`."""
     from alt.ops import Workload
     layouts, schedules, fallbacks = {}, {}, []
     names = {n.name: n for n in graph.nodes}
@@ -292,11 +296,11 @@ def _replay(graph, rec, target):
             schedules[name] = choice
             if names[name].op == "conv2d":
                 layouts[name] = tuple(rec["layouts"].get(name) or choice.layouts)
-    return layouts, schedules, fallbacks
+    return layouts, schedules, fallbacks, bool(rec.get("fuse_conversions", True))
 
 
 def from_log(graph, log, target=None):
-    """(layouts, schedules, fallbacks) to compile `graph` as tuned in `log`: its fastest network
+    """(layouts, schedules, fallbacks, fuse_conversions) to compile `graph` as tuned in `log`: its fastest network
     record for this graph measured on this machine (else one from elsewhere, with a warning); with
     no network record, the layouts are chosen now (alt's rule) from the operator records in the log.
     Nodes the log does not cover keep the defaults; a warning names them."""
@@ -317,11 +321,11 @@ def from_log(graph, log, target=None):
         tasks = extract_tasks(graph)
         assign, points, total, convert = select(graph, tasks, log, target, "alt")
         rec = _network_record(graph, tasks, "alt", assign, points, total, convert, target)
-    layouts, schedules, fallbacks = _replay(graph, rec, target)
+    layouts, schedules, fallbacks, fuse = _replay(graph, rec, target)
     if fallbacks:
         logger.warning("%s: %d nodes of %s are not covered by the log and keep the default schedules: %s", log.path,
                        len(fallbacks), graph.name, ", ".join(fallbacks))
-    return layouts, schedules, fallbacks
+    return layouts, schedules, fallbacks, fuse
 
 
 def verify(graph, net, target=None, rtol=1e-4):

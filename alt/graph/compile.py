@@ -33,37 +33,41 @@ def hand_layouts(graph, target=None):
     return {k: v for k, v in blocks.items() if v}
 
 
-def compile_network(graph, layouts=None, target=None, log=None, schedules=None):
+def compile_network(graph, layouts=None, target=None, log=None, schedules=None, fuse_conversions=None):
     """Compile `graph` for `target` (default: the target in effect).
 
     By hand: `layouts` {conv2d node name: 'NCHW' | 'NHWC' | 'NCHW<b>c', or a pair (input layout or
     None for any, output layout)} (default NCHW) and the hand schedules; `schedules` {node name:
-    a tuned schedule (search.network.Choice)} replaces the hand schedule of those nodes.
+    a tuned schedule (search.network.Choice)} replaces the hand schedule of those nodes;
+    `fuse_conversions` (default True) fuses layout conversions into padding stages, producers and
+    elementwise readers; False places an explicit conversion kernel at every layout mismatch
+    (ALT-WP's network: layouts not propagated).
 
     From tuning: `log`, a log written by search.tune_network (or `alt tune-net`), rebuilds the
     tuned network without tuning again: its layout assignment and every operator's tuned schedule;
     operators the log does not cover get the defaults, with a warning naming them
-    (`Network.fallbacks`)."""
+    (`Network.fallbacks`), and conversions are fused as the record says."""
     from ..target import resolve
     target = resolve(target)
     fallbacks = []
     if log is not None:
-        if layouts or schedules:
-            raise ArgumentError("compile_network: give a tuning log, or layouts and schedules, not both")
+        if layouts or schedules or fuse_conversions is not None:
+            raise ArgumentError("compile_network: give a tuning log, or layouts, schedules and fuse_conversions, "
+                                "not both")
         from search.network import from_log
-        layouts, schedules, fallbacks = from_log(graph, log, target)
+        layouts, schedules, fallbacks, fuse_conversions = from_log(graph, log, target)
     with target:
-        net = _compile(graph, layouts, target, schedules or {})
+        net = _compile(graph, layouts, target, schedules or {}, True if fuse_conversions is None else fuse_conversions)
     net.fallbacks = fallbacks
     return net
 
 
-def _compile(graph, layouts, target, schedules):
+def _compile(graph, layouts, target, schedules, fuse_conversions):
     from codegen import CRenderer, compile_c
     from codegen.program import load_library
     stats = {}
     t0 = time.perf_counter()
-    plan = Plan(graph, layouts or {})
+    plan = Plan(graph, layouts or {}, fuse_conversions)
     stats["plan"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     for name in schedules:

@@ -8,6 +8,10 @@ only readers want the new layout (it then writes that layout), and otherwise an 
 layout_transform kernel. Elementwise readers (a residual add) read any layout directly through
 the access maps, so they need no conversion. Elementwise chains are then fused into their
 producer's kernel as epilogues.
+
+With `fuse_conversions=False` (ALT-WP: layouts not propagated), every place where a value's layout
+differs from what its reader wants gets an explicit layout_transform kernel, elementwise readers
+included; only conversions between neighbours that agree disappear.
 """
 import re
 
@@ -79,12 +83,16 @@ class Group:
 class Plan:
     """Layouts of every value, the conversions placed, and the kernels in order."""
 
-    def __init__(self, graph, assignment):
+    def __init__(self, graph, assignment, fuse_conversions=True):
         """`assignment`: {conv2d node name: layout name, or (input layout or None, output layout)}:
         the layout a convolution writes, and the one it wants its input in (None: any, for an
-        operator that reads through the access maps)."""
+        operator that reads through the access maps). `fuse_conversions`: fuse conversions into
+        padding stages, producers and elementwise readers (else explicit kernels, ALT-WP)."""
+        if not isinstance(fuse_conversions, bool):
+            raise ComputeError(f"Plan of {graph.name!r}: fuse_conversions={fuse_conversions!r} is not True or False")
         self.graph = graph
         self.assignment = dict(assignment)
+        self.fuse_conversions = fuse_conversions
         self.layout = {}  # id(value) -> layout name of its stored form
         self.converted = {}  # (id(value), layout) -> Value holding the converted copy
         self.fused_conversions = []  # (value, from, to, where)
@@ -137,9 +145,12 @@ def _plan(plan):
         elif d.kind == "simple" and n.output.ndim == 4:
             lay = plan.value_layout(x)
             plan.layout[id(n.output)] = lay
-            for v in n.inputs[1:]:  # an elementwise reader takes any layout through the access maps
-                if not v.is_param and v.ndim == 4 and plan.value_layout(v) != lay:
-                    plan.fused_conversions.append((v, plan.value_layout(v), lay, f"its reader {n.name}"))
+            for j, v in enumerate(n.inputs[1:], 1):  # an elementwise reader takes any layout through the
+                if not v.is_param and v.ndim == 4 and plan.value_layout(v) != lay:  # access maps
+                    if plan.fuse_conversions:
+                        plan.fused_conversions.append((v, plan.value_layout(v), lay, f"its reader {n.name}"))
+                    else:
+                        wants.append((n, j, lay))
         else:
             plan.layout[id(n.output)] = "NCHW"
     for v in plan.outputs:
@@ -153,9 +164,11 @@ def _plan(plan):
         p = v.producer
         readers = consumers.get(id(v), [])
         others_ok = all(any(w[0] is r and w[2] == lay for w in wants) for r in readers)
-        if node is not None and node.op == "conv2d" and any(node.attrs["padding"]):
+        fuse = plan.fuse_conversions
+        if fuse and node is not None and node.op == "conv2d" and any(node.attrs["padding"]):
             plan.fused_conversions.append((v, have, lay, f"the padding of {node.name}"))
-        elif p is not None and OPS[p.op].kind == "simple" and others_ok and not any(v is o for o in plan.outputs):
+        elif fuse and p is not None and OPS[p.op].kind == "simple" and others_ok and \
+                not any(v is o for o in plan.outputs):
             plan.layout[id(v)] = lay  # the producer writes the wanted layout directly
             plan.fused_conversions.append((v, have, lay, f"its producer {p.name}"))
         else:

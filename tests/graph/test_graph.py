@@ -55,6 +55,25 @@ def test_plan_places_and_fuses_conversions():
     assert any(gr.convert for gr in mixed.groups) or mixed.fused_conversions
 
 
+def test_without_fusion_every_mismatch_is_an_explicit_conversion_kernel():
+    g = SMALL["resnet18"]()
+    assign = assignments(g)["mixed"]
+    fused, bare = Plan(g, assign), Plan(g, assign, fuse_conversions=False)
+    assert fused.fused_conversions and not bare.fused_conversions
+    n_conv = sum(1 for gr in bare.groups if gr.convert)
+    assert n_conv > sum(1 for gr in fused.groups if gr.convert)
+    assert "layout_transform x: NCHW -> NCHW16c" in str(bare)  # the padded first conv no longer converts
+    # a residual add whose inputs disagree reads a converted copy, not the other layout
+    adds = [n for n in g.nodes if n.op == "add"]
+    assert any((id(n), 1) in bare.reads for n in adds)
+    x = np.random.default_rng(0).standard_normal(g.inputs[0].shape).astype(np.float32)
+    want = compile_network(g, assign)(x)
+    got = compile_network(g, assign, fuse_conversions=False)(x)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * float(np.abs(want).max()))
+    with pytest.raises(alt.ComputeError, match="fuse_conversions='no' is not True or False"):
+        Plan(g, assign, fuse_conversions="no")
+
+
 def test_workspace_is_shared_and_repeated_kernels_compiled_once():
     g = SMALL["resnet18"]()
     net = compile_network(g, assignments(g)["NCHW16c"])

@@ -11,7 +11,7 @@ import alt.graph as G
 from alt.graph import compile_network, zoo
 from search import records as R
 from search.layouts import ConversionCosts, independent, predicted, solve
-from search.network import Choice, signature, tune_network
+from search.network import Choice, candidates_of, signature, tune_network
 from search.space import space_for
 from search.tasks import TaskScheduler, extract_tasks, workload_of
 
@@ -227,6 +227,22 @@ def test_tune_network_resumes_and_spends_only_the_rest(tuned, tmp_path):
     copy.write_bytes(log.read_bytes())
     rec2, _ = tune_network(g, trials=13, log=str(copy), batch=3, quiet=True)
     assert len(R.Log(copy).read()) == 13 and rec2["trials"] == 13 and len(R.Log(copy).read_networks()) == 2
+
+
+def test_wp_reuses_the_records_and_builds_its_network_without_fused_conversions(tuned, tmp_path):
+    g, log, rec, net = tuned
+    copy = tmp_path / "wp.jsonl"
+    copy.write_bytes(log.read_bytes())
+    wrec, wnet = tune_network(g, trials=10, strategy="wp", log=str(copy), batch=3, quiet=True)
+    assert len(R.Log(copy).read()) == 10  # alt's records cover wp's budget: nothing measured again
+    assert wrec["fuse_conversions"] is False and rec["fuse_conversions"] is True
+    assert not wnet.plan.fused_conversions and not wnet.plan.fuse_conversions
+    assert wrec["layouts"] == {n: list(min(c, key=lambda lay: c[lay][0])) for n, c in
+                               candidates_of(extract_tasks(g), R.Log(log), alt.Target.host()).items() if n in ("c1", "c2")}
+    rebuilt = compile_network(g, log=str(copy))  # the fastest network record: alt's or wp's
+    chosen = min(R.Log(copy).read_networks(signature(g)), key=lambda r: r["latency_s"])
+    assert rebuilt.plan.fuse_conversions is chosen["fuse_conversions"]
+    assert _close(wnet(_x(g, 5)), compile_network(g)(_x(g, 5)))
 
 
 def test_tune_network_rejects_bad_options():
