@@ -23,10 +23,13 @@ from alt.tensor import PlaceholderOp
 
 
 def tvm_target(target=None):
-    """TVM's target dict for an alt target (default: the current one)."""
-    from alt.target import resolve
+    """TVM's target dict for an alt target (default: the current one): the CPU's name, and the
+    vector ISA alt compiles for as LLVM attributes, so that a CPU newer than gcc's name for it
+    (gcc 12 calls a Zen 4 with AVX-512 znver3) is not tuned for a narrower vector width."""
+    from alt.target import ISAS, resolve
     t = resolve(target)
-    return {"kind": "llvm", "mcpu": t.mcpu, "num-cores": t.cores}
+    mattr = [f"+{f}" for f in ISAS[t.isa][3] if f in ("avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl")]
+    return {"kind": "llvm", "mcpu": t.mcpu, "num-cores": t.cores, **({"mattr": mattr} if mattr else {})}
 
 
 def available():
