@@ -58,9 +58,45 @@ class Kernel:
         return f"Kernel({self.lowered.name!r}, args=[{', '.join(t.name for t in self.args)}])"
 
 
+class CUDAKernel(Kernel):
+    """A kernel for a CUDA target. `source` is CUDA C++, `launches` the kernel launches in order
+    (codegen.grid.Launch), `cubin` nvcc's output (None where nvcc is missing). Calling it runs on
+    the GPU through pycuda; `emulate` runs the same lowered function on the CPU with the grid's
+    loops serial (codegen.emulate), where no GPU is."""
+
+    def __init__(self, lowered, source, launches, cubin, args, layouts, target):
+        super().__init__(lowered, source, None, args, layouts, target)
+        self.launches, self.cubin = tuple(launches), cubin
+        self._emulation = None
+
+    @property
+    def writes(self):
+        written = {id(s.buffer) for s in _stores(self.lowered.body)}
+        return [id(b) in written for b in self.lowered.args]
+
+    def _runnable(self):
+        if self.program is None:
+            if self.cubin is None:
+                raise BuildError(f"kernel {self.lowered.name!r}: nvcc was not found when it was built, so there is no "
+                                 "cubin to run; `emulate` runs it on the CPU")
+            from codegen.cuda_program import CUDAProgram
+            self.program = CUDAProgram(self.cubin, self.launches, self.lowered.args, self.lowered.temps, self.writes)
+
+    def benchmark(self, *arrays, **options):
+        raise BuildError("CUDAKernel.benchmark: use time() (CUDA events); the host-side Timing is for CPU kernels")
+
+    def emulate(self, *arrays):
+        """Run on the CPU under the grid emulation; outputs are written in place, as by a call."""
+        if self._emulation is None:
+            from codegen.emulate import emulation_program
+            self._emulation = emulation_program(self.lowered, self.target)[0]
+        self._emulation(*arrays)
+
+
 def build(sch, args, target=None, name="main"):
     """Compile schedule `sch` into a Kernel taking arrays for `args` in order, for `target` (an
-    alt.Target or its string; None or "c": the target in effect, see alt.target.current)."""
+    alt.Target or its string; None or "c": the target in effect, see alt.target.current; "cuda
+    ...": a CUDAKernel)."""
     from codegen import CProgram, CRenderer, compile_c
     from .target import resolve
     target = resolve(target)
@@ -71,6 +107,9 @@ def build(sch, args, target=None, name="main"):
         if b.size >= 2 ** 31:
             raise BuildError(f"build: tensor {b.name!r} has {b.size} elements; alt indexes with 32-bit integers "
                              "(at most 2**31 - 1 elements per tensor)")
+    args = list(args) if isinstance(args, (list, tuple)) else [args]
+    if target.kind == "cuda":
+        return _build_cuda(sch, func, args, target)
     renderer = CRenderer(target)
     source, fname = renderer.render(func)
     try:
@@ -79,8 +118,22 @@ def build(sch, args, target=None, name="main"):
         raise BuildError(_blame(str(e), sch, renderer.namer, source, e.lines)) from None
     written = {id(s.buffer) for s in _stores(func.body)}
     program = CProgram(path, fname, func.args, [id(b) in written for b in func.args])
-    args = list(args) if isinstance(args, (list, tuple)) else [args]
     return Kernel(func, source, program, args, {t.name: sch.layout_of(t) for t in args}, target)
+
+
+def _build_cuda(sch, func, args, target):
+    from codegen.cuda_render import CUDARenderer
+    from codegen.compiler import CompileError
+    from codegen.nvcc import compile_cuda, nvcc_path
+    renderer = CUDARenderer(target)
+    source, launches = renderer.render(func)
+    cubin = None
+    if nvcc_path() is not None:
+        try:
+            cubin = compile_cuda(source, target, what=f"kernel {func.name!r}")
+        except CompileError as e:
+            raise BuildError(_blame(str(e), sch, renderer.namer, source, e.lines)) from None
+    return CUDAKernel(func, source, launches, cubin, args, {t.name: sch.layout_of(t) for t in args}, target)
 
 
 def _blame(message, sch, namer, source, lines):
@@ -97,5 +150,5 @@ def _blame(message, sch, namer, source, lines):
 
 
 def _stores(s):
-    from codegen.c_render import _walk_stmts
-    return (x for x in _walk_stmts(s) if isinstance(x, Store))
+    from codegen.cstyle import walk_stmts
+    return (x for x in walk_stmts(s) if isinstance(x, Store))

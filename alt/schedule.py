@@ -22,6 +22,13 @@ PRAGMAS = {"unroll": "an unroll count >= 1", "ivdep": "no value", "simd": "no va
 MAX_UNROLL = 65534  # gcc's limit for `#pragma GCC unroll`
 
 
+def _not_bound(st, v, verb):
+    from .cuda_target import BLOCK_TAGS, THREAD_TAGS
+    if st.annotations.get(v) in BLOCK_TAGS + THREAD_TAGS:
+        raise ScheduleError(f"{verb} on stage {st.name!r}: loop {v.name!r} is bound to {st.annotations[v]}; "
+                            f"{verb} it before binding")
+
+
 def loop_marks(kind, pragmas):
     """(OpenMP marks, gcc pragmas, unroll counts) of a loop with annotation `kind` and `pragmas`."""
     keys = [k for k, _ in pragmas]
@@ -112,6 +119,11 @@ class Stage:
 
     def parallel(self, axis):
         self.schedule.apply(S.Annotate(self.name, self._name(axis), "parallel"))
+
+    def bind(self, axis, tag):
+        """Run loop `axis` as the GPU's block or thread index `tag` ('blockIdx.x', 'threadIdx.y',
+        ...): one block or thread per iteration (a CUDA target's kernels need every root stage bound)."""
+        self.schedule.apply(S.Bind(self.name, self._name(axis), tag))
 
     def pragma(self, axis, key, value=None):
         """Loop pragmas: 'unroll' n (partial unroll), 'ivdep', 'simd'."""
@@ -267,6 +279,7 @@ class Schedule:
 
     def _apply_Split(self, st, step):
         v = st._leaf(step.axis, "split")
+        _not_bound(st, v, "split")
         if (step.factor is None) == (step.nparts is None):
             raise ScheduleError(f"split of {st.name}.{v.name}: give exactly one of factor= or nparts=")
         n = step.factor if step.factor is not None else step.nparts
@@ -317,6 +330,8 @@ class Schedule:
         if len(step.axes) < 2:
             raise ScheduleError(f"fuse on stage {st.name!r} needs at least two axes, got {list(step.axes)}")
         vs = [st._leaf(n, "fuse") for n in step.axes]
+        for v in vs:
+            _not_bound(st, v, "fuse")
         pos = [st.leaves.index(v) for v in vs]
         if pos != list(range(pos[0], pos[0] + len(vs))):
             raise ScheduleError(f"fuse on stage {st.name!r}: axes {list(step.axes)} must be adjacent loops "
@@ -344,8 +359,41 @@ class Schedule:
         self._check_marks(st, step, annotations={**st.annotations, v: step.kind})
         st.annotations[v] = step.kind
 
+    def _apply_Bind(self, st, step):
+        from .cuda_target import BLOCK_TAGS, MAX_BLOCK, MAX_GRID, MAX_THREADS, THREAD_TAGS
+        v = st._leaf(step.axis, "bind")
+        where = f"bind of {st.name}.{v.name} to {step.tag!r}"
+        if step.tag not in BLOCK_TAGS + THREAD_TAGS:
+            raise ScheduleError(f"{where}: the tag is not one of {', '.join(BLOCK_TAGS + THREAD_TAGS)}")
+        if v.kind == "reduce":
+            raise ScheduleError(f"{where}: {v.name!r} is a reduction axis; threads over a reduction need a plan "
+                                "to combine their partial results (rfactor), which bind does not make; bind a "
+                                "spatial axis and keep the reduction inside each thread")
+        if st.attach is not None:
+            raise ScheduleError(f"{where}: the stage is computed {'inline' if st.attach == 'inline' else 'at another'}"
+                                "; only stages computed at root are launched on the grid")
+        if st.annotations.get(v) is not None or st.pragmas.get(v):
+            raise ScheduleError(f"{where}: the loop is already marked "
+                                f"{st.annotations.get(v) or st.pragmas[v][0][0]}; a bound loop takes no other mark")
+        bound = {t: x for x, t in st.annotations.items() if t in BLOCK_TAGS + THREAD_TAGS and x in st.leaves}
+        if step.tag in bound:
+            raise ScheduleError(f"{where}: loop {bound[step.tag].name!r} of the stage is already bound to it; "
+                                "use another tag (x, y, z)")
+        limit = {**MAX_GRID, **MAX_BLOCK}[step.tag]
+        if v.extent > limit:
+            raise ScheduleError(f"{where}: the loop has {v.extent} iterations; CUDA allows at most {limit} along "
+                                f"{step.tag}; split it first")
+        threads = v.extent if step.tag in THREAD_TAGS else 1
+        for t, x in bound.items():
+            threads *= x.extent if t in THREAD_TAGS else 1
+        if threads > MAX_THREADS:
+            raise ScheduleError(f"{where}: the block would have {threads} threads; CUDA allows at most {MAX_THREADS}; "
+                                "split the thread loops smaller")
+        st.annotations[v] = step.tag
+
     def _apply_Pragma(self, st, step):
         v = st._leaf(step.axis, "pragma")
+        _not_bound(st, v, "pragma")
         if step.key not in PRAGMAS:
             raise ScheduleError(f"pragma on {st.name}.{v.name}: key {step.key!r} is not one of {sorted(PRAGMAS)}")
         want_int = step.key == "unroll"

@@ -38,6 +38,14 @@ class Annotate:
 
 
 @dataclass(frozen=True)
+class Bind:
+    """Loop `axis` runs as the GPU index `tag`: blockIdx.x/y/z or threadIdx.x/y/z."""
+    stage: str
+    axis: str
+    tag: str
+
+
+@dataclass(frozen=True)
 class Pragma:
     stage: str
     axis: str
@@ -77,7 +85,7 @@ class Layout:
 
 
 STEP_TYPES = {cls.__name__.lower(): cls for cls in
-              (Split, Reorder, Fuse, Annotate, Pragma, ComputeAt, ComputeInline, ComputeRoot, CacheWrite, Layout)}
+              (Split, Reorder, Fuse, Annotate, Bind, Pragma, ComputeAt, ComputeInline, ComputeRoot, CacheWrite, Layout)}
 _NAMES = {cls: name for name, cls in STEP_TYPES.items()}
 
 

@@ -85,6 +85,7 @@ class Target:
     l3: int = 8 << 20  # bytes of L3 in all
     model: str = ""  # the CPU's model name, for a detected host
     requires: tuple = ()  # cpu flags (as /proc/cpuinfo names them) its code may use
+    kind = "c"  # what renders and compiles its code (alt.cuda_target.CUDATarget: "cuda")
 
     def __post_init__(self):
         for f in ("vector_bytes", "registers", "cores", "l1", "l2", "l3"):
@@ -191,9 +192,13 @@ class Target:
 
     @classmethod
     def parse(cls, text):
-        """A Target from a string (see the module doc) or a Target (returned as it is)."""
-        if isinstance(text, Target):
+        """A Target from a string (see the module doc) or a Target (returned as it is); a string
+        starting with 'cuda' gives an alt.cuda_target.CUDATarget."""
+        from .cuda_target import CUDATarget
+        if isinstance(text, (Target, CUDATarget)):
             return text
+        if isinstance(text, str) and text.split()[:1] == ["cuda"]:
+            return CUDATarget.parse(text)
         if not isinstance(text, str) or not text.strip():
             raise TargetError(f"target {text!r}: give a string such as 'host', 'avx2' or 'c -mcpu=znver3'")
         words = text.split()

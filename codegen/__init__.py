@@ -1,5 +1,6 @@
 """Code generation: renderer (IR -> source), compiler (source -> library), program (load, call, time)."""
-from .c_render import CRenderer, CStyleRenderer
+from .c_render import CRenderer
+from .cstyle import CStyleRenderer
 from .compiler import compile_c
 from .program import CProgram
 

@@ -1,67 +1,15 @@
-"""Renderer: a lowered function (alt.stmt) becomes C source text.
-
-CStyleRenderer holds everything C and CUDA share; a subclass sets a few attributes (type
-names, function qualifiers, how loops are annotated). Identifiers come only from sanitized
-names, so no user string reaches the C text unchecked.
-"""
-import math
-import re
-
-from alt import arith
+"""CRenderer: C99 with OpenMP pragmas, for gcc (the CPU targets)."""
 from alt import dtypes
-from alt import expr as E
-from alt import stmt as S
 
-OUT_OF_MEMORY, INDEX_OUT_OF_BOUNDS = 1, 2  # what a generated function returns when it fails
-_PREC = {"||": 1, "&&": 2, "==": 3, "!=": 3, "<": 4, "<=": 4, ">": 4, ">=": 4, "+": 5, "-": 5, "*": 6, "/": 6,
-         "%": 6}
+from .cstyle import INDEX_OUT_OF_BOUNDS, CStyleRenderer
 
 
-def c_identifier(name):
-    """`name` as a C identifier that cannot collide with anything but another user name.
-
-    Letters, digits and '_' are kept (anything else becomes '_'), a leading non-letter gets a 'v'
-    in front, and a '_' is appended. Nothing else in the C we emit ends in '_': not the C keywords,
-    not the functions and macros of the headers we include (INFINITY, NAN, expf, int32_t, ...), not
-    gcc's predefined macros (linux, unix), not our own helpers and locals (alt_*, n, ws, off, ...).
-    So every user name is mangled the same way, and only user names need telling apart (Namer).
-    """
-    base = re.sub(r"[^A-Za-z0-9_]", "_", str(name))[:48]
-    if not base[:1].isalpha():
-        base = "v" + base
-    return base + "_"
-
-
-class Namer:
-    """Unique C identifiers for objects, derived from their (user-given) names by c_identifier."""
-
-    def __init__(self, target=None):
-        from alt.target import resolve
-        self.target = resolve(target)
-        self.used = set()
-        self.names = {}
-
-    def __call__(self, obj, name):
-        key = id(obj)
-        if key not in self.names:
-            cand = c_identifier(name)
-            n = 1
-            while cand in self.used:  # terminates: each try is a new string, `used` is finite
-                cand = f"{c_identifier(name)}{n}_"
-                n += 1
-            self.used.add(cand)
-            self.names[key] = (cand, obj)  # keep obj alive so its id stays unique
-        return self.names[key][0]
-
-
-class CStyleRenderer:
-    """Renders lowered functions; `used` collects the alt_* helpers their text calls."""
-    func_qualifier = ""
-    restrict = "restrict"
-    index_type = "int32_t"
+class CRenderer(CStyleRenderer):
+    """C99 + OpenMP: parallel and simd loops, gcc unrolling, temporaries from aligned_alloc,
+    64-byte aligned local tiles, and glibc's vector math where it links."""
     includes = "#include <stdint.h>\n#include <stdbool.h>\n#include <stdlib.h>\n#include <math.h>\n"
-    math_names = {"float32": {"exp": "expf", "log": "logf", "tanh": "tanhf", "sqrt": "sqrtf"},
-                  "float64": {"exp": "exp", "log": "log", "tanh": "tanh", "sqrt": "sqrt"}}
+    local_suffix = " __attribute__((aligned(64)))"
+    oob_store = "__atomic_store_n(oob, 1, __ATOMIC_RELAXED);"  # OpenMP threads may flag at once
 
     @property
     def header(self):
@@ -69,76 +17,22 @@ class CStyleRenderer:
         # in simd loops, declared at the target's vector width (libmvec's variants are per ISA)
         return self.includes + mvec_declarations(self.target)
 
-    def helpers(self, used):
-        """Definitions of the alt_* helper functions that the kernel calls."""
-        out = []
-        for dt, suf in (("float32", "f32"), ("float64", "f64"), ("int32", "i32"), ("int64", "i64")):
-            t = dtypes.to_c(dt)
-            u = "uint64_t" if dt == "int64" else "uint32_t"
-            bodies = {  # the interpreter's (numpy's) semantics, see the README
-                # NaN in, NaN out (as np.minimum/np.maximum, PyTorch and the interpreter)
-                # (x86's minps/maxps for the comparison, then one unordered test on a)
-                "min": f"{t} m = a < b ? a : b; return a != a ? a : m;" if dt.startswith("float") else
-                       "return a < b ? a : b;",
-                "max": f"{t} m = a > b ? a : b; return a != a ? a : m;" if dt.startswith("float") else
-                       "return a > b ? a : b;",
-                # x // 0 == 0 and x % 0 == 0; MIN // -1 wraps: a data value never raises SIGFPE
-                "floordiv": f"if (b == 0) return 0; if (b == -1) return ({t})(0 - ({u})a); "
-                            f"{t} q = a / b; return (q * b != a && ((a < 0) != (b < 0))) ? q - 1 : q;",
-                "floormod": f"if (b == 0 || b == -1) return 0; "
-                            f"{t} r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;",
-            }
-            for op, body in bodies.items():
-                if f"alt_{op}_{suf}" in used:
-                    out.append(f"static inline {t} alt_{op}_{suf}({t} a, {t} b) {{ {body} }}")
-        if "alt_index" in used:  # a data-dependent index: out of range reads element 0 and flags the call
-            out.append("static inline int64_t alt_index(int64_t i, int64_t n, int* oob) { if (i < 0 || i >= n) "
-                       "{ __atomic_store_n(oob, 1, __ATOMIC_RELAXED); return 0; } return i; }")
-        return "".join(line + "\n" for line in out)
-
-    def __init__(self, target=None):
-        from alt.target import resolve
-        self.target = resolve(target)
-        self.used = set()
-
-    # entry points ------------------------------------------------------------------------------
-    def render(self, func):
-        """(C source of one kernel, its symbol name); temporaries are allocated inside."""
-        self.used = set()
-        fname = "alt_" + c_identifier(func.name)
-        body = self.function(func, fname)
-        return self.header + self.helpers(self.used) + "\n" + body, fname
-
-    def render_module(self, bodies, driver):
-        """One translation unit: function texts made by self.function, then the text `driver`."""
-        return self.header + self.helpers(self.used) + "\n" + "\n".join(bodies) + "\n" + driver
-
-    def function(self, func, fname, qualifier="", temps_as_args=False):
-        self.namer = Namer()
-        self.ranges = {}
-        written = {id(s.buffer) for s in _walk_stmts(func.body) if isinstance(s, S.Store)}
-        params = []
-        for b in list(func.args) + (list(func.temps) if temps_as_args else []):
-            const = "" if id(b) in written else "const "
-            params.append(f"{const}{dtypes.to_c(b.dtype)}* {self.restrict} {self.namer(b, b.name)}")
-        lines = [f"{qualifier}{self.func_qualifier}int {fname}({', '.join(params)}) {{"]
-        temps = [] if temps_as_args else func.temps
+    def alloc_temps(self, temps):
+        lines = []
         for b in temps:
             t, n = dtypes.to_c(b.dtype), self.namer(b, b.name)
             lines.append(f"  {t}* {self.restrict} {n} = ({t}*)aligned_alloc(64, {_padded_bytes(b)});")
             lines.append(f"  if (!{n}) return 1;")
-        self.checked = False
-        self._stmt(func.body, 1, lines)
+        return lines
+
+    def finish(self, lines, temps):
         for b in temps:
             lines.append(f"  free({self.namer(b, b.name)});")
         if self.checked:  # some index came from data: report one that was out of bounds
             lines.insert(1, "  int alt_oob = 0;")
             lines.append(f"  if (alt_oob) return {INDEX_OUT_OF_BOUNDS};")
         lines.append("  return 0;")
-        lines.append("}")
-        return "\n".join(lines) + "\n"
 
-    # statements -------------------------------------------------------------------------------------
     def loop_pragmas(self, loop):
         out = []
         if loop.kind == "parallel":
@@ -152,127 +46,6 @@ class CStyleRenderer:
                         "simd": "#pragma omp simd"}[key])
         return out
 
-    def _stmt(self, s, ind, lines):
-        pad = "  " * ind
-        if isinstance(s, S.Block):
-            for x in s.stmts:
-                self._stmt(x, ind, lines)
-        elif isinstance(s, S.For):
-            v = self.namer(s.var, s.var.name)
-            self.ranges[s.var] = (0, s.extent - 1)
-            bound = str(s.extent)
-            for b in s.bounds:
-                bound = self._call("alt_min_i32", bound, self.expr(b))
-            lines.extend(pad + p for p in self.loop_pragmas(s))
-            lines.append(f"{pad}for ({self.index_type} {v} = 0; {v} < {bound}; ++{v}) {{")
-            self._stmt(s.body, ind + 1, lines)
-            lines.append(pad + "}")
-        elif isinstance(s, S.Store):
-            lines.append(f"{pad}{self._access(s.buffer, s.indices)} = {self.expr(s.value)};")
-        elif isinstance(s, S.If):
-            lines.append(f"{pad}if ({self.expr(s.cond)}) {{")
-            self._stmt(s.body, ind + 1, lines)
-            lines.append(pad + "}")
-        elif isinstance(s, S.Allocate):
-            b = s.buffer
-            lines.append(f"{pad}{dtypes.to_c(b.dtype)} {self.namer(b, b.name)}[{b.size}] __attribute__((aligned(64)));")
-        else:
-            raise TypeError(f"cannot render statement {type(s).__name__}")
-
-    def _access(self, buf, indices):
-        if any(isinstance(x, S.Load) for i in indices for x in E.walk(i)):
-            return self._checked_access(buf, indices)
-        flat, stride = None, 1
-        for i, n in reversed(list(zip(indices, buf.shape))):
-            term = i * stride if stride != 1 else i
-            flat = term if flat is None else term + flat
-            stride *= n
-        return f"{self.namer(buf, buf.name)}[{self.expr(arith.simplify(flat))}]"
-
-    def _checked_access(self, buf, indices):
-        """An access whose index reads data (a gather): each data-dependent index is checked against
-        its dimension, so that no data value can read outside the buffer."""
-        self.checked = True
-        terms, stride = [], 1
-        for i, n in reversed(list(zip(indices, buf.shape))):
-            term = self.expr(arith.simplify(i))
-            if any(isinstance(x, S.Load) for x in E.walk(i)):
-                term = self._call("alt_index", term, str(n), "&alt_oob")
-            terms.append(term if stride == 1 else f"({term}) * {stride}")
-            stride *= n
-        return f"{self.namer(buf, buf.name)}[{' + '.join(reversed(terms))}]"
-
-    # expressions ------------------------------------------------------------------------------------
-    def expr(self, e, prec=0):
-        if isinstance(e, E.Const):
-            return self._const(e)
-        if isinstance(e, E.Var):
-            return self.namer(e, e.name)
-        if isinstance(e, S.Load):
-            return self._access(e.buffer, e.indices)
-        if isinstance(e, E.Binary):
-            return self._binary(e, prec)
-        if isinstance(e, E.Compare):
-            return self._infix(e.op, e.a, e.b, prec)
-        if isinstance(e, E.Logical):
-            if e.op == "not":
-                return f"!({self.expr(e.args[0])})"
-            op = "&&" if e.op == "and" else "||"
-            p = _PREC[op]
-            s = f" {op} ".join(self.expr(a, p + 1) for a in e.args)
-            return f"({s})" if p < prec else s
-        if isinstance(e, E.Call):
-            x = self.expr(e.args[0])
-            if e.func == "sigmoid":
-                one = "1.0f" if e.dtype == "float32" else "1.0"
-                return f"({one} / ({one} + {self.math_names[e.dtype]['exp']}(-({x}))))"
-            return f"{self.math_names[e.dtype][e.func]}({x})"
-        if isinstance(e, E.Select):
-            return f"({self.expr(e.cond, 1)} ? {self.expr(e.t, 1)} : {self.expr(e.f, 1)})"
-        if isinstance(e, E.Cast):
-            return f"(({dtypes.to_c(e.dtype)})({self.expr(e.value)}))"
-        raise TypeError(f"cannot render expression {type(e).__name__}: {e}")
-
-    def _const(self, e):
-        v = e.value
-        if e.dtype == "bool":
-            return "1" if v else "0"
-        if dtypes.is_int(e.dtype):
-            s = str(v) + ("LL" if e.dtype == "int64" else "")
-            return f"({s})" if v < 0 else s
-        if math.isinf(v):
-            return "INFINITY" if v > 0 else "(-INFINITY)"
-        if math.isnan(v):
-            return "NAN"
-        s = repr(float(v)) + ("f" if e.dtype == "float32" else "")
-        return f"({s})" if v < 0 else s
-
-    def _binary(self, e, prec):
-        suf = {"float32": "f32", "float64": "f64", "int32": "i32", "int64": "i64"}[e.dtype]
-        if e.op in ("min", "max"):
-            return self._call(f"alt_{e.op}_{suf}", self.expr(e.a), self.expr(e.b))
-        if e.op in ("//", "%"):
-            a = arith.bounds(e.a, self.ranges)
-            b = arith.bounds(e.b, self.ranges)
-            if a and b and a[0] >= 0 and b[0] > 0:
-                return self._infix("/" if e.op == "//" else "%", e.a, e.b, prec)
-            name = "floordiv" if e.op == "//" else "floormod"
-            return self._call(f"alt_{name}_{suf}", self.expr(e.a), self.expr(e.b))
-        return self._infix(e.op, e.a, e.b, prec)
-
-    def _call(self, helper, *args):
-        self.used.add(helper)
-        return f"{helper}({', '.join(args)})"
-
-    def _infix(self, op, a, b, prec):
-        p = _PREC[op]
-        s = f"{self.expr(a, p)} {op} {self.expr(b, p + 1)}"
-        return f"({s})" if p < prec else s
-
-
-class CRenderer(CStyleRenderer):
-    """C99 with OpenMP pragmas, for gcc."""
-
 
 def mvec_declarations(target):
     """`#pragma omp declare simd` for the math functions at the target's vector width (C text)."""
@@ -284,15 +57,7 @@ def mvec_declarations(target):
             "#endif\n")
 
 
+
 def _padded_bytes(b):
     """Bytes of buffer b, rounded up to whole 64-byte lines (as aligned_alloc requires)."""
     return -(-b.size * dtypes.to_numpy(b.dtype).itemsize // 64) * 64
-
-
-def _walk_stmts(s):
-    yield s
-    if isinstance(s, S.Block):
-        for x in s.stmts:
-            yield from _walk_stmts(x)
-    elif isinstance(s, (S.For, S.If)):
-        yield from _walk_stmts(s.body)

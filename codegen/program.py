@@ -74,11 +74,38 @@ class Workspace:
 
 def failure(what, rc):
     """The AltError for a nonzero return code of generated code."""
-    from .c_render import INDEX_OUT_OF_BOUNDS
+    from .cstyle import INDEX_OUT_OF_BOUNDS
     if rc == INDEX_OUT_OF_BOUNDS:
         return ComputeError(f"{what}: an index read from the input data is out of bounds (the interpreter raises "
                             "ComputeError on the same inputs); the outputs are not valid")
     return BuildError(f"{what} could not allocate its temporary buffers (out of memory)")
+
+
+def check_arrays(what, arrays, buffers, writes):
+    """Raise an ArgumentError unless `arrays` fit `buffers` (alt.stmt.Buffer: count, dtype, shape,
+    C order), the written ones are writeable and share memory with no other argument."""
+    if len(arrays) != len(buffers):
+        names = ", ".join(b.name for b in buffers)
+        raise ArgumentError(f"{what} takes {len(buffers)} arrays ({names}), got {len(arrays)}")
+    for a, b, w in zip(arrays, buffers, writes):
+        if not isinstance(a, np.ndarray):
+            raise ArgumentError(f"argument {b.name!r}: expected a numpy array of {b.dtype}{list(b.shape)}, "
+                                f"got {type(a).__name__}")
+        if a.dtype != dtypes.to_numpy(b.dtype):
+            raise ArgumentError(f"argument {b.name!r}: expected dtype {b.dtype}, got {a.dtype}")
+        if a.shape != b.shape:
+            raise ArgumentError(f"argument {b.name!r}: expected shape {list(b.shape)}, got {list(a.shape)}")
+        if not a.flags.c_contiguous:
+            raise ArgumentError(f"argument {b.name!r}: array must be C-contiguous; pass np.ascontiguousarray(x)")
+        if w and not a.flags.writeable:
+            raise ArgumentError(f"argument {b.name!r}: the kernel writes this array but it is read-only")
+    for i, (a, w) in enumerate(zip(arrays, writes)):
+        if not w:
+            continue
+        for j, other in enumerate(arrays):
+            if j != i and np.may_share_memory(a, other):
+                raise ArgumentError(f"arguments {buffers[i].name!r} and {buffers[j].name!r} share "
+                                    "memory, but the kernel writes one of them; pass separate arrays")
 
 
 class CProgram:
@@ -90,34 +117,10 @@ class CProgram:
         self.writes = tuple(writes)  # per argument: does the kernel write it
         self._ffi, self._lib = load_library(self.path, fname, len(buffers))
         self._fn = getattr(self._lib, fname)
-        self._dtypes = [dtypes.to_numpy(b.dtype) for b in buffers]
 
     def _pointers(self, arrays):
-        if len(arrays) != len(self.buffers):
-            names = ", ".join(b.name for b in self.buffers)
-            raise ArgumentError(f"kernel {self.fname} takes {len(self.buffers)} arrays ({names}), got {len(arrays)}")
-        ptrs = []
-        for a, b, dt, w in zip(arrays, self.buffers, self._dtypes, self.writes):
-            if not isinstance(a, np.ndarray):
-                raise ArgumentError(f"argument {b.name!r}: expected a numpy array of {b.dtype}{list(b.shape)}, "
-                                    f"got {type(a).__name__}")
-            if a.dtype != dt:
-                raise ArgumentError(f"argument {b.name!r}: expected dtype {b.dtype}, got {a.dtype}")
-            if a.shape != b.shape:
-                raise ArgumentError(f"argument {b.name!r}: expected shape {list(b.shape)}, got {list(a.shape)}")
-            if not a.flags.c_contiguous:
-                raise ArgumentError(f"argument {b.name!r}: array must be C-contiguous; pass np.ascontiguousarray(x)")
-            if w and not a.flags.writeable:
-                raise ArgumentError(f"argument {b.name!r}: the kernel writes this array but it is read-only")
-            ptrs.append(self._ffi.cast("void*", a.ctypes.data))
-        for i, (a, w) in enumerate(zip(arrays, self.writes)):
-            if not w:
-                continue
-            for j, other in enumerate(arrays):
-                if j != i and np.may_share_memory(a, other):
-                    raise ArgumentError(f"arguments {self.buffers[i].name!r} and {self.buffers[j].name!r} share "
-                                        "memory, but the kernel writes one of them; pass separate arrays")
-        return ptrs
+        check_arrays(f"kernel {self.fname}", arrays, self.buffers, self.writes)
+        return [self._ffi.cast("void*", a.ctypes.data) for a in arrays]
 
     def __call__(self, *arrays):
         self._run(self._pointers(arrays))

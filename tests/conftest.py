@@ -3,6 +3,25 @@ import pytest
 import alt
 
 
+def pytest_collection_modifyitems(config, items):
+    """`cuda` tests need nvcc, `gpu` tests a GPU and pycuda: skipped, saying which is missing."""
+    from codegen.cuda_program import device_arch
+    from codegen.nvcc import nvcc_path
+    no_nvcc = pytest.mark.skip(reason="nvcc not found (PATH, $ALT_NVCC, /usr/local/cuda/bin)")
+    no_gpu = pytest.mark.skip(reason="no NVIDIA GPU with pycuda here (pip install -e '.[cuda]' on a GPU machine)")
+    def marked(it, name):
+        return it.get_closest_marker(name) is not None
+    gpu = [it for it in items if marked(it, "gpu")]
+    nvcc = [it for it in items if marked(it, "cuda")] + gpu
+    has_nvcc = nvcc_path() is not None if nvcc else True
+    has_gpu = device_arch() is not None if gpu else True
+    for it in nvcc:
+        if not has_nvcc:
+            it.add_marker(no_nvcc)
+        elif marked(it, "gpu") and not has_gpu:
+            it.add_marker(no_gpu)
+
+
 def make_gemm(m=37, n=45, k=23, dtype="float32"):
     """Odd sizes so that most split factors do not divide."""
     A = alt.placeholder((m, k), name="A", dtype=dtype)

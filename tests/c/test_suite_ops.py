@@ -4,32 +4,10 @@ import pytest
 
 import alt
 from alt.ops import Workload, suite
+from alt.ops.suite import SMALL_SHAPES
 from alt.testing import random_inputs
 
-SMALL = {
-    "C1D": (1, 6, 20, 8, 3, 2, 1),
-    "C2D": (2, 5, 11, 6, 3, 1, 1),
-    "C3D": (1, 3, 7, 4, 3, 2, 1),
-    "GRP": (1, 8, 9, 12, 3, 2, 1, 1, 4),
-    "DIL": (1, 3, 13, 4, 3, 1, 2, 2),
-    "DEP": (1, 6, 10, 3, 2, 1),
-    "T2D": (1, 6, 5, 4, 4, 2, 1),
-    "CBR": (1, 3, 12, 5, 3, 2, 1),
-    "GMM": (17, 9, 23),
-    "BMM": (3, 7, 9, 5),
-    "DEN": (5, 7, 9),
-    "MXP": (1, 3, 11, 3, 2, 1),
-    "AVP": (1, 3, 10, 2, 2, 0),
-    "GAP": (2, 3, 5, 7),
-    "ADD": (2, 3, 5, 7),
-    "MUL": (2, 3, 5, 7),
-    "RELU": (2, 3, 5, 7),
-    "BIAS": (2, 3, 5, 7),
-    "BN": (2, 3, 5, 7),
-    "SFM": (6, 37),
-    "NRM": (2, 5, 9),
-    "LN": (6, 37),
-}
+SMALL = SMALL_SHAPES
 
 
 def test_every_suite_operator_has_a_small_case():

@@ -114,8 +114,10 @@ def test_build_args_checked():
         alt.build(s, [A, C])
     with pytest.raises(alt.BuildError, match="output 'C' is not in args"):
         alt.build(s, [A, B])
-    with pytest.raises(alt.TargetError, match="target 'cuda': unknown CPU 'cuda'; known: .*znver3"):
-        alt.build(s, [A, B, C], target="cuda")
+    with pytest.raises(alt.TargetError, match="target 'rocm': unknown CPU 'rocm'; known: .*znver3"):
+        alt.build(s, [A, B, C], target="rocm")
+    with pytest.raises(alt.BuildError, match="no loop is bound to blockIdx or threadIdx"):
+        alt.build(s, [A, B, C], target="cuda")  # a CPU schedule is not a GPU one
 
 
 def test_call_time_shape_dtype_layout_errors():

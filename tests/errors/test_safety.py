@@ -192,8 +192,8 @@ def test_reorder_that_puts_a_parallel_loop_inside_a_simd_loop_is_refused():
 
 def test_gcc_rejection_is_a_build_error_naming_the_kernel_and_steps(monkeypatch):
     import codegen.c_render as cr
-    orig = cr.CStyleRenderer.loop_pragmas
-    monkeypatch.setattr(cr.CStyleRenderer, "loop_pragmas", lambda self, loop: orig(self, loop) * 2)
+    orig = cr.CRenderer.loop_pragmas
+    monkeypatch.setattr(cr.CRenderer, "loop_pragmas", lambda self, loop: orig(self, loop) * 2)
     A = alt.placeholder((64, 64), name="A")
     B = alt.compute((64, 64), lambda i, j: A[i, j] * 2, name="B")
     s = alt.create_schedule(B)

@@ -1,0 +1,234 @@
+"""The CUDA target: bind, the CUDA renderer, nvcc, and the grid emulated on the CPU.
+
+Tiers: the emulation tests need gcc only and always run (they check the index math of the very
+lowered function CUDA renders against the interpreter); `cuda` tests compile the CUDA source with
+nvcc; `gpu` tests run on a GPU through pycuda.
+"""
+import numpy as np
+import pytest
+
+import alt
+from alt.ops import Workload, suite
+from alt.ops.suite import SMALL_SHAPES
+from alt.testing import random_inputs
+from codegen.cuda_render import CUDARenderer
+
+CUDA = alt.Target.parse("cuda -arch=sm_80")
+
+
+def _check_emulated(kernel, inputs, out, seed=3, rtol=1e-4):
+    feed = random_inputs(inputs, seed=seed)
+    arrays = [kernel.pack(t, feed[t]) for t in inputs]
+    got = kernel.pack(out, np.zeros(out.shape, np.float32))
+    kernel.emulate(*arrays, got)
+    want = alt.evaluate(out, feed)
+    np.testing.assert_allclose(kernel.unpack(out, got), want, rtol=rtol, atol=1e-5)
+    return feed, want
+
+
+def _default(op, params=None):
+    w = Workload(op, f"{op}-small", params or SMALL_SHAPES[op])
+    inputs, out = w.build()
+    return inputs, out, alt.ops.gpu_schedule(out, CUDA)
+
+
+def _tiled_gemm(m=37, n=45, k=23, tile=(4, 16)):
+    """A tuned-style GPU GEMM: 2-d blocks and threads, each thread a 2x1 register tile."""
+    A, B = alt.placeholder((m, k), name="A"), alt.placeholder((k, n), name="B")
+    C = alt.ops.matmul(A, B)
+    s = alt.create_schedule(C)
+    local = s.cache_write(C)
+    i, j = s[C].axis
+    bi, ti = s[C].split(i, factor=tile[0] * 2)
+    ti, ri = s[C].split(ti, factor=2)
+    bj, tj = s[C].split(j, factor=tile[1])
+    s[C].reorder(bi, bj, ti, tj, ri)
+    for loop, tag in ((bi, "blockIdx.y"), (bj, "blockIdx.x"), (ti, "threadIdx.y"), (tj, "threadIdx.x")):
+        s[C].bind(loop, tag)
+    s[local].compute_at(s[C], tj)
+    s[local].unroll(s[local].axis[0])
+    return [A, B], C, s
+
+
+# --- emulation: every suite operator under the default GPU schedule ----------------------------------
+
+@pytest.mark.parametrize("op", sorted(SMALL_SHAPES))
+def test_default_gpu_schedule_emulated_matches_the_interpreter(op):
+    inputs, out, s = _default(op)
+    k = alt.build(s, inputs + [out], target=CUDA)
+    assert k.launches and all(l.threads <= CUDA.threads for l in k.launches)
+    assert "__global__" in k.source and "threadIdx.x" in k.source and "#pragma omp" not in k.source
+    _check_emulated(k, inputs, out)
+
+
+def test_a_tuned_style_gemm_with_2d_blocks_and_register_tiles_is_emulated_exactly():
+    inputs, C, s = _tiled_gemm()
+    k = alt.build(s, inputs + [C], target=CUDA)
+    (launch,) = k.launches
+    assert launch.grid == (3, 5, 1) and launch.block == (16, 4, 1)  # ceil(45/16), ceil(37/8); 16 x 4 threads
+    assert "threadIdx.y" in k.source and "blockIdx.y" in k.source
+    _check_emulated(k, inputs, C)
+
+
+def test_a_re_laid_conv_with_its_padding_stage_is_two_launches():
+    X = alt.placeholder((1, 16, 9, 9), name="X")
+    W = alt.placeholder((16, 16, 3, 3), name="W")
+    Y = alt.ops.conv2d_nchw(X, W, stride=1, padding=1)
+    s = alt.create_schedule(Y)
+    s.layout(Y).split(1, 8).reorder(0, 1, 3, 4, 2)  # NCHW8c
+    s.layout(W).split(0, 8).reorder(0, 2, 3, 4, 1)
+    alt.ops.gpu_schedule(s, CUDA)
+    k = alt.build(s, [X, W, Y], target=CUDA)
+    assert len(k.launches) == 2  # the padding stage, then the convolution
+    _check_emulated(k, [X, W], Y)
+
+
+# --- nvcc: the CUDA source of every suite operator and ResNet layer compiles ---------------------
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("op", sorted(SMALL_SHAPES))
+def test_every_suite_operator_compiles_with_nvcc(op):
+    inputs, out, s = _default(op)
+    k = alt.build(s, inputs + [out], target=CUDA)
+    data = k.cubin.read_bytes()
+    assert data[:4] == b"\x7fELF"  # a cubin is an ELF image
+    for launch in k.launches:
+        assert launch.fname.encode() in data
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("w", [w for w in suite(resnet=True) if w.name.startswith("R18")][:6], ids=lambda w: w.name)
+def test_resnet18_layers_at_full_size_compile_with_nvcc_for_two_architectures(w):
+    inputs, out = w.build()
+    for arch in ("sm_75", "sm_90"):
+        t = alt.Target.parse(f"cuda -arch={arch}")
+        k = alt.build(alt.ops.gpu_schedule(out, t), inputs + [out], target=t)
+        assert k.cubin.read_bytes()[:4] == b"\x7fELF"
+
+
+@pytest.mark.cuda
+def test_the_tuned_style_gemm_compiles_and_nvcc_errors_quote_the_line():
+    inputs, C, s = _tiled_gemm(64, 64, 64)
+    k = alt.build(s, inputs + [C], target=CUDA)
+    assert k.cubin is not None
+    from codegen.compiler import CompileError
+    from codegen.nvcc import compile_cuda
+    with pytest.raises(CompileError, match="(?s)nvcc rejected the generated CUDA of broken.*line 2: this is not cuda"):
+        compile_cuda('extern "C" __global__ void f() {\n  this is not cuda;\n}\n', CUDA, what="broken")
+
+
+@pytest.mark.cuda
+def test_cuda_builds_are_cached_by_source_and_architecture():
+    def make(target):
+        inputs, out, _ = _default("ADD")
+        return alt.build(alt.ops.gpu_schedule(out, target), inputs + [out], target=target)
+    a, b, c = make(CUDA), make(CUDA), make(alt.Target.parse("cuda -arch=sm_90"))
+    assert a.cubin == b.cubin and a.cubin != c.cubin
+
+
+# --- on a GPU -------------------------------------------------------------------------------------
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("op", ["GMM", "C2D", "SFM", "DEP"])
+def test_on_the_gpu_the_kernel_matches_the_interpreter_and_is_timed(op):
+    from codegen.cuda_program import device_arch
+    t = alt.Target.parse(f"cuda -arch={device_arch()}")
+    w = Workload(op, f"{op}-small", SMALL_SHAPES[op])
+    inputs, out = w.build()
+    k = alt.build(alt.ops.gpu_schedule(out, t), inputs + [out], target=t)
+    feed = random_inputs(inputs, seed=5)
+    got = np.zeros(out.shape, np.float32)
+    k(*[feed[x] for x in inputs], got)
+    np.testing.assert_allclose(got, alt.evaluate(out, feed), rtol=1e-4, atol=1e-5)
+    assert 0 < k.time(*[feed[x] for x in inputs], got) < 1.0
+
+
+# --- the target, the primitive and its errors -------------------------------------------------------
+
+def test_cuda_targets_parse_and_refuse_what_no_gpu_has():
+    t = alt.Target.parse("cuda -arch=sm_86 -shared-bytes=96K -threads=128")
+    assert (t.kind, t.arch, t.shared_bytes, t.threads, t.compute) == ("cuda", "sm_86", 96 << 10, 128, "compute_86")
+    assert alt.Target.parse(str(t)) == dataclass_replace(t, name=str(t))
+    with pytest.raises(alt.AltError, match="arch='sm_35'; use one of sm_75"):
+        alt.Target.parse("cuda -arch=sm_35")
+    with pytest.raises(alt.AltError, match="threads=100; use a multiple of 32"):
+        alt.Target.parse("cuda -threads=100")
+    with pytest.raises(alt.AltError, match="option '-lanes=4' is not one of"):
+        alt.Target.parse("cuda -lanes=4")
+    assert alt.Target.host().kind == "c"
+
+
+def dataclass_replace(t, **kw):
+    import dataclasses
+    return dataclasses.replace(t, **kw)
+
+
+def test_bind_is_a_recorded_step_that_replays():
+    inputs, C, s = _tiled_gemm()
+    text = s.to_json()
+    assert '"step": "bind"' in text and '"tag": "threadIdx.y"' in text
+    A, B = (alt.placeholder(t.shape, name=t.name) for t in inputs)
+    C2 = alt.ops.matmul(A, B)
+    again = alt.Schedule.from_json(text, [C2])
+    assert CUDARenderer(CUDA).render(alt.lower(again, [A, B, C2]))[0] == \
+        CUDARenderer(CUDA).render(alt.lower(s, inputs + [C]))[0]
+
+
+def _gemm_stage():
+    A, B = alt.placeholder((40, 30), name="A"), alt.placeholder((30, 50), name="B")
+    C = alt.ops.matmul(A, B)
+    return [A, B, C], C, alt.create_schedule(C)
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda s, C: s[C].bind(s[C].axis[0], "warpIdx.x"), "'warpIdx.x': the tag is not one of blockIdx.x"),
+    (lambda s, C: s[C].bind(s[C].op.reduce_axis[0], "threadIdx.x"), "is a reduction axis; threads over a reduction"),
+    (lambda s, C: (s[C].bind(s[C].axis[0], "threadIdx.x"), s[C].bind(s[C].axis[1], "threadIdx.x")),
+     "is already bound to it"),
+    (lambda s, C: (s[C].bind(s[C].axis[0], "threadIdx.y"), s[C].bind(s[C].axis[1], "threadIdx.x")),
+     "the block would have 2000 threads; CUDA allows at most 1024"),
+    (lambda s, C: (s[C].bind(s[C].axis[0], "blockIdx.x"), s[C].split(s[C].axis[0], factor=4)),
+     "is bound to blockIdx.x; split it before binding"),
+    (lambda s, C: (s[C].vectorize(s[C].axis[1]), s[C].bind(s[C].axis[1], "threadIdx.x")),
+     "the loop is already marked vectorize"),
+])
+def test_bind_refuses_what_cuda_cannot_run(make, match):
+    _, C, s = _gemm_stage()
+    with pytest.raises(alt.ScheduleError, match=match):
+        make(s, C)
+
+
+def test_building_for_cuda_refuses_unbound_and_misplaced_loops():
+    args, C, s = _gemm_stage()
+    with pytest.raises(alt.BuildError, match="no loop is bound to blockIdx or threadIdx; bind the stage's loops"):
+        alt.build(s, args, target=CUDA)
+    args, C, s = _gemm_stage()
+    i, j = s[C].axis
+    s[C].bind(j, "threadIdx.x")  # inside the serial loop i
+    with pytest.raises(alt.BuildError, match="bound to threadIdx.x inside a serial loop"):
+        alt.build(s, args, target=CUDA)
+    args, C, s = _gemm_stage()
+    s[C].bind(s[C].axis[0], "blockIdx.x")
+    s[C].parallel(s[C].axis[1])
+    with pytest.raises(alt.BuildError, match="marked parallel, an OpenMP loop; on a CUDA target bind it"):
+        alt.build(s, args, target=CUDA)
+    args, C, s = _gemm_stage()
+    s[C].bind(s[C].axis[0], "blockIdx.x")
+    with pytest.raises(alt.BuildError, match="bound to blockIdx.x; only a CUDA target"):
+        alt.build(s, args)  # the CPU target has no grid
+    with pytest.raises(alt.OptionError, match="is not a CUDA target"):
+        alt.ops.gpu_schedule(C, alt.Target.host())
+
+
+def test_a_cuda_kernel_without_a_gpu_says_so_and_still_emulates():
+    from codegen.cuda_program import device_arch
+    if device_arch() is not None:
+        pytest.skip("a GPU is here")
+    inputs, out, s = _default("RELU")
+    k = alt.build(s, inputs + [out], target=CUDA)
+    x = np.random.default_rng(0).standard_normal(out.shape).astype(np.float32)
+    with pytest.raises(alt.BuildError, match="needs pycuda .* and an NVIDIA GPU|nvcc was not found"):
+        k(x, np.zeros_like(x))
+    y = np.zeros_like(x)
+    k.emulate(x, y)
+    np.testing.assert_array_equal(y, np.maximum(x, 0))
