@@ -168,6 +168,8 @@ class Target:
     def same_machine(self, other):
         """Is `other` (a Target or its dict) the same target: the same CPU (the model of a detected
         host, else the -march), ISA, vector width and cores?"""
+        if getattr(other, "kind", None) == "cuda" or (isinstance(other, dict) and other.get("kind") == "cuda"):
+            return False
         o = other if isinstance(other, Target) else Target.from_dict(other)
         return self._identity() == o._identity()
 
@@ -230,6 +232,14 @@ class Target:
                               "-vector-bytes, -registers, -l1, -l2, -l3")
         return dataclasses.replace(base, name=text.strip(), **fields) if fields or cpu not in ("host", "native") \
             else base
+
+
+def target_from_dict(d):
+    """A Target or alt.cuda_target.CUDATarget from its to_dict() (as records hold it)."""
+    from .cuda_target import CUDATarget
+    if isinstance(d, dict) and d.get("kind") == "cuda":
+        return CUDATarget.from_dict(d)
+    return Target.from_dict(d)
 
 
 def missing_flags(target):

@@ -100,6 +100,11 @@ class CUDAProgram:
 
     def time(self, *arrays, number=None, repeat=5, warmup=1, min_time=0.01):
         """Median seconds per call of all launches, timed with CUDA events (device time)."""
+        return statistics.median(self.samples(*arrays, number=number, repeat=repeat, warmup=warmup,
+                                              min_time=min_time))
+
+    def samples(self, *arrays, number=None, repeat=5, warmup=1, min_time=0.01):
+        """Seconds per call of all launches in each of `repeat` timed batches (CUDA events)."""
         check_arrays(f"kernel {self.launches[0].fname}", arrays, self.buffers, self.writes)
         cuda = self.cuda
         with _lock:
@@ -122,6 +127,6 @@ class CUDAProgram:
                 n = number or 1
                 while number is None and run(n) < min_time and n < 1 << 20:
                     n *= 2
-                return statistics.median(run(n) / n for _ in range(repeat))
+                return [run(n) / n for _ in range(repeat)]
             finally:
                 ctx.pop()

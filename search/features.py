@@ -17,6 +17,8 @@ from alt import stmt as S
 LEVELS = 6
 BUFFERS = 4
 KINDS = ("serial", "parallel", "vectorize", "unroll")
+# a GPU's blocks are its parallel loop, a warp's threads its vector lanes
+GPU_KINDS = {**{f"blockIdx.{a}": "parallel" for a in "xyz"}, **{f"threadIdx.{a}": "vectorize" for a in "xyz"}}
 PER_LEVEL = 1 + len(KINDS)
 PER_BUFFER = 2 + LEVELS
 GLOBAL = 6
@@ -64,7 +66,8 @@ def extract(func, target=None):
     """A fixed-length numpy vector of features of a LoweredFunc, for `target` (default: the current
     one; its cores decide whether the parallel work splits evenly)."""
     from alt.target import resolve
-    cores = resolve(target).cores
+    t = resolve(target)
+    cores = t.cores if t.kind == "c" else 1
     stores = []
     _walk(func.body, [], stores)
     total = np.zeros(LENGTH)
@@ -76,7 +79,7 @@ def extract(func, target=None):
         for lvl, lp in enumerate(inner):
             base = lvl * PER_LEVEL
             f[base] = _log(lp.extent)
-            f[base + 1 + KINDS.index(lp.kind)] = 1.0
+            f[base + 1 + KINDS.index(GPU_KINDS.get(lp.kind, lp.kind))] = 1.0
         acc = _accesses(store)
         acc.sort(key=lambda a: -a[0].size)
         bytes_total = 0.0

@@ -31,11 +31,11 @@ def build_task(workload_key, point, target=None):
     import json
     from alt.build import build
     from alt.ops import Workload
-    from alt.target import Target, current
+    from alt.target import current, target_from_dict
     from .space import Invalid, space_for
     t0 = time.perf_counter()
     try:
-        tgt = Target.from_dict(target) if target is not None else current()
+        tgt = target_from_dict(target) if target is not None else current()
         w = Workload(workload_key["op"], workload_key["name"], tuple(workload_key["params"]))
         with tgt:
             sch, args = space_for(w, tgt).apply(point)
@@ -44,10 +44,17 @@ def build_task(workload_key, point, target=None):
         return {"error": R.INVALID, "message": str(e)}
     except Exception as e:  # noqa: BLE001 - any failure of a candidate is data, not a tuner crash
         return {"error": R.BUILD_ERROR, "message": f"{type(e).__name__}: {e}"}
-    return {"error": R.OK, "path": k.program.path, "fname": k.program.fname, "schedule": json.loads(sch.to_json()),
-            "args": [[b.name, list(b.shape), b.dtype, w] for b, w in zip(k.program.buffers, k.program.writes)],
-            "layouts": [[list(k.layouts[t.name].logical_shape), k.layouts[t.name].to_list()] for t in args],
-            "build_s": time.perf_counter() - t0}
+    out = {"error": R.OK, "schedule": json.loads(sch.to_json()),
+           "layouts": [[list(k.layouts[t.name].logical_shape), k.layouts[t.name].to_list()] for t in args],
+           "build_s": time.perf_counter() - t0}
+    if tgt.kind == "cuda":
+        if k.cubin is None:
+            return {"error": R.BUILD_ERROR, "message": "nvcc was not found: no cubin to run"}
+        return dict(out, path=str(k.cubin), launches=[[l.fname, list(l.grid), list(l.block)] for l in k.launches],
+                    temps=[[b.name, list(b.shape), b.dtype] for b in k.lowered.temps],
+                    args=[[b.name, list(b.shape), b.dtype, w] for b, w in zip(k.lowered.args, k.writes)])
+    return dict(out, path=k.program.path, fname=k.program.fname,
+                args=[[b.name, list(b.shape), b.dtype, w] for b, w in zip(k.program.buffers, k.program.writes)])
 
 
 def run_task(task):
@@ -56,7 +63,14 @@ def run_task(task):
     from codegen.program import CProgram
     from alt.stmt import Buffer
     bufs = [Buffer(n, shape, dt, "arg") for n, shape, dt, _ in task["args"]]
-    prog = CProgram(task["path"], task["fname"], bufs, [w for *_, w in task["args"]])
+    if "launches" in task:  # a CUDA kernel: its launches through pycuda, timed with CUDA events
+        from codegen.cuda_program import CUDAProgram
+        from codegen.grid import Launch
+        prog = CUDAProgram(task["path"], [Launch(f, tuple(g), tuple(b)) for f, g, b in task["launches"]], bufs,
+                           [Buffer(n, shape, dt, "heap") for n, shape, dt in task["temps"]],
+                           [w for *_, w in task["args"]])
+    else:
+        prog = CProgram(task["path"], task["fname"], bufs, [w for *_, w in task["args"]])
     arrays, outs = [], []
     for (name, shape, dt, writes), (lshape, steps), src in zip(task["args"], task["layouts"], task["inputs"]):
         lay = Layout.from_list(lshape, steps)
@@ -72,6 +86,10 @@ def run_task(task):
         err = float(np.max(np.abs(got - want)) / max(1e-30, float(np.max(np.abs(want)))))
         if not err <= task["rtol"]:
             return {"error": R.WRONG_ANSWER, "message": f"relative error {err:.2e} (allowed {task['rtol']:.0e})"}
+    if "launches" in task:
+        costs = prog.samples(*arrays, repeat=task["repeat"], min_time=task["min_time"])
+        return {"error": R.OK, "costs": costs, "disturbed": False, "timing": f"min {min(costs) * 1e6:.1f} us (CUDA "
+                                                                              "events)"}
     t = prog.benchmark(*arrays, repeat=task["repeat"], min_time=task["min_time"])
     return {"error": R.OK, "costs": t.samples, "disturbed": t.disturbed, "timing": str(t)}
 
@@ -265,10 +283,10 @@ PROC_BINDS = ("close", "spread", "false", "true", "master")  # OMP_PROC_BIND
 def run_settings(target, threads=None, proc_bind="close", wait_policy="default"):
     """How candidates are run: {threads, proc_bind, wait_policy}, checked (OptionError)."""
     from alt.errors import OptionError
-    threads = target.cores if threads is None else threads
+    threads = (target.cores if target.kind == "c" else 1) if threads is None else threads
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
         raise OptionError(f"measure: threads={threads!r}; give a whole number >= 1 (the target has "
-                          f"{target.cores} cores)")
+                          f"{getattr(target, 'cores', 1)} cores)")
     if proc_bind not in PROC_BINDS:
         raise OptionError(f"measure: proc_bind={proc_bind!r}; use one of {list(PROC_BINDS)} (OMP_PROC_BIND)")
     if wait_policy not in WAIT_POLICIES:
@@ -288,6 +306,14 @@ def check_runs_here(target):
     """`target`, or an OptionError when this machine cannot run its code."""
     from alt.errors import OptionError
     from alt.target import missing_flags
+    if target.kind == "cuda":
+        if not target.runs_here():
+            raise OptionError(f"target {target}: no NVIDIA GPU of {target.arch} or newer with pycuda here, so its "
+                              "kernels cannot be measured; tune on a GPU machine (pip install -e '.[cuda]'); "
+                              "alt.build compiles for it anywhere and Kernel.emulate checks it on the CPU")
+        import dataclasses
+        from codegen.cuda_program import device_name
+        return dataclasses.replace(target, model=target.model or device_name())
     if not target.runs_here():
         raise OptionError(f"target {target.name}: this machine lacks the CPU features its kernels use "
                           f"({', '.join(missing_flags(target))}), so they cannot be measured here; tune on such a "

@@ -36,6 +36,9 @@ def target_record(target):
     """What a record says of the machine: the target's fields, the compiler flags, and the CPU the
     time was measured on (`host`: the same as `model` for the host target)."""
     from alt.target import Target
+    if target.kind == "cuda":  # the GPU's name is its model (check_runs_here fills it in)
+        from codegen.nvcc import FLAGS
+        return dict(target.to_dict(), flags=" ".join(FLAGS + (f"-arch={target.arch}",)), host=Target.host().model)
     from codegen.compiler import flags
     return dict(target.to_dict(), flags=" ".join(flags(target)), host=Target.host().model)
 

@@ -456,7 +456,11 @@ SPACES = {"C2D": Conv2dSpace, "DIL": Conv2dSpace, "CBR": Conv2dSpace, "GMM": Gem
 def space_for(workload, target=None):
     """The search space of a suite workload (alt.ops.Workload) on `target` (default: the current
     one): ALT's conv2d template or the GEMM space where they apply, else the generic space of alt's
-    default schedule."""
+    default schedule. On a CUDA target: the GPU space (search.gpu_space) of any operator."""
+    from alt.target import resolve
+    if resolve(target).kind == "cuda":
+        from .gpu_space import GPUSpace
+        return GPUSpace(workload, target)
     grouped = workload.op in ("C2D", "DIL", "CBR") and len(workload.params) > 8 and workload.params[8] != 1
     if workload.op in SPACES and not grouped:
         return SPACES[workload.op](workload, target)

@@ -232,3 +232,65 @@ def test_a_cuda_kernel_without_a_gpu_says_so_and_still_emulates():
     y = np.zeros_like(x)
     k.emulate(x, y)
     np.testing.assert_array_equal(y, np.maximum(x, 0))
+
+
+# --- the GPU search space and tuning -------------------------------------------------------------
+
+@pytest.mark.parametrize("op", ["C2D", "GMM", "DEP", "SFM", "T2D", "LN", "BMM", "MXP"])
+def test_sampled_points_of_the_gpu_space_are_built_and_emulated_exactly(op):
+    from search.space import space_for
+    from search.gpu_space import GPUSpace
+    w = Workload(op, f"{op}-small", SMALL_SHAPES[op])
+    space = space_for(w, CUDA)
+    assert isinstance(space, GPUSpace) and space.size() >= 192
+    rng = np.random.default_rng(7)
+    points = space.seeds() + [space.sample(rng) for _ in range(3)]
+    for p in points:
+        s, args = space.apply(p)
+        k = alt.build(s, args, target=CUDA)
+        _check_emulated(k, args[:-1], args[-1])
+
+
+def test_the_gpu_space_rejects_points_before_building_them():
+    from search.space import Invalid, space_for
+    space = space_for(Workload("GMM", "GMM-small", SMALL_SHAPES["GMM"]), CUDA)
+    p = dict(space.seeds()[0], local=1, per_thread=1)
+    assert "register tile (local) of one element" in space.check(p)
+    with pytest.raises(Invalid, match="register tile"):
+        space.apply(p)
+    big = dict(space.seeds()[0], per_thread=8, out_layout="default")
+    tiny = space_for(Workload("GMM", "GMM-t", (5, 4, 3)), CUDA)
+    assert "per_thread=8 is more than the 4 elements" in tiny.check(big)
+
+
+def test_the_build_worker_returns_the_launches_of_a_cuda_candidate():
+    from search.measure import build_task
+    from search.records import workload_key
+    from search.space import space_for
+    w = Workload("GMM", "GMM-small", SMALL_SHAPES["GMM"])
+    p = space_for(w, CUDA).seeds()[0]
+    r = build_task(workload_key(w), p, CUDA.to_dict())
+    from codegen.nvcc import nvcc_path
+    if nvcc_path() is None:
+        assert r["error"] != 0 and "nvcc" in r["message"]
+        return
+    assert r["error"] == 0 and r["launches"] == [["alt_main_k0", [1, 1, 1], [17 * 9, 1, 1]]]  # a thread an element
+    assert r["path"].endswith(".cubin") and [a[3] for a in r["args"]] == [False, False, True]
+
+
+def test_tuning_for_cuda_without_a_gpu_is_refused_clearly():
+    from codegen.cuda_program import device_arch
+    if device_arch() is not None:
+        pytest.skip("a GPU is here")
+    from search.tune import tune
+    with pytest.raises(alt.OptionError, match="no NVIDIA GPU of sm_80 or newer with pycuda here"):
+        tune(Workload("GMM", "GMM-small", SMALL_SHAPES["GMM"]), trials=2, target=CUDA, quiet=True)
+
+
+def test_cuda_records_name_the_architecture_and_flags():
+    from alt.target import target_from_dict
+    from search.records import target_record
+    rec = target_record(CUDA)
+    assert rec["kind"] == "cuda" and rec["arch"] == "sm_80" and "-arch=sm_80" in rec["flags"]
+    assert target_from_dict(rec) == CUDA and CUDA.same_machine(rec)
+    assert not alt.Target.host().same_machine(rec) and not CUDA.same_machine(target_record(alt.Target.host()))
