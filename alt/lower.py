@@ -10,7 +10,8 @@ from . import arith
 from . import expr as E
 from .errors import BuildError, ScheduleError
 from .expr import Read, Reduce, substitute, transform, uses, walk
-from .stmt import Allocate, Block, Buffer, For, If, Load, LoweredFunc, Store
+from .cuda_target import THREAD_TAGS
+from .stmt import Allocate, Barrier, Block, Buffer, For, If, Load, LoweredFunc, Store
 from .tensor import PlaceholderOp, Tensor
 
 STACK_LIMIT = 512 * 1024  # bytes of one local tile; larger ones belong on an inner loop
@@ -30,12 +31,16 @@ class _Lowerer:
         self.ranges = {}  # loop Var -> (0, extent - 1)
         self.temps = []
         self.enclosing = set()  # names of the loop variables around the stage being lowered
+        self.threads = {}  # loop Var -> extent, of the thread-bound loops around the stage being lowered
 
     def run(self):
         for t in self.args:
             self.buffers[id(t)] = Buffer(t.name, self.sch.layout_of(t).shape, t.dtype, "arg")
         body = []
         for st in self.sch.stages:
+            if st.attach is None and st.scope == "shared":
+                raise BuildError(f"stage {st.name!r} is a shared-memory copy computed at root; compute it at a loop "
+                                 "of its reader inside the block (compute_at)")
             if st.attach is None:
                 shape = self.sch.layout_of(st.tensor).shape
                 if id(st.tensor) not in self.buffers:
@@ -43,7 +48,8 @@ class _Lowerer:
                     self.buffers[id(st.tensor)] = buf
                     self.temps.append(buf)
                 body.append(self._stage(st, [E.Const(0, "int32")] * len(shape), list(shape)))
-        func = LoweredFunc(self.name, [self.buffers[id(t)] for t in self.args], _unswitch(Block(body)), self.temps)
+        func = LoweredFunc(self.name, [self.buffers[id(t)] for t in self.args],
+                           _merge_barriers(_unswitch(Block(body))), self.temps)
         _check_parallel(func.body, None)
         return func
 
@@ -190,21 +196,37 @@ class _Lowerer:
         reads = [e for e in walk(body_expr) if isinstance(e, Read) and e.tensor is child.tensor]
         if not reads:
             raise ScheduleError(f"stage {child.name!r} is computed at {st.name!r}, which does not read it")
+        shared = child.scope == "shared"
+        threads = dict(self.threads)
+        threads.update({loops[i]["var"]: loops[i]["ext"] for i in range(pos + 1) if loops[i]["kind"] in THREAD_TAGS})
         los, exts = [], []
         for d, full in enumerate(child.tensor.shape):
             ivs = [arith.interval(r.indices[d], root_iv, self.ranges) for r in reads]
+            if shared:  # one copy for the whole block: the region every thread of it reads
+                ivs = [_relax(iv, threads) for iv in ivs]
             lo, n = _union(ivs, full)
             los.append(lo)
             exts.append(n)
-        buf = Buffer(child.name, exts, child.tensor.dtype, "stack")
+        buf = Buffer(child.name, exts, child.tensor.dtype, "shared" if shared else "stack")
         nbytes = buf.size * E.dtypes.to_numpy(buf.dtype).itemsize
+        if shared:  # the limit is the target's, checked with the launch (codegen.grid)
+            self.buffers[id(child.tensor)] = buf
+            self.region[id(child.tensor)] = los
+            outer, self.threads = self.threads, threads
+            nest = self._stage(child, los, exts)
+            self.threads = outer
+            # before: no thread overwrites what another still reads; after: all of it is there
+            return [Allocate(buf), Barrier(), nest, Barrier()]
         if nbytes > STACK_LIMIT:
             raise BuildError(f"stage {child.name!r} computed at {st.name}.{leaves[pos].name} needs a local tile of "
                              f"{exts} ({nbytes // 1024} KiB, limit {STACK_LIMIT // 1024} KiB); "
                              "compute it at an inner loop")
         self.buffers[id(child.tensor)] = buf
         self.region[id(child.tensor)] = los
-        return [Allocate(buf), self._stage(child, los, exts)]
+        outer, self.threads = self.threads, threads
+        nest = self._stage(child, los, exts)
+        self.threads = outer
+        return [Allocate(buf), nest]
 
     # expressions ------------------------------------------------------------------------------
     def _expand(self, e):
@@ -288,6 +310,35 @@ def _root_values_fuse(parts, f, ext):
         f = f // ext[v]
     vals[parts[0]] = arith.simplify(f)
     return vals
+
+
+def _merge_barriers(s):
+    """Drop a barrier that follows another with nothing but allocations between (two shared copies
+    computed at one loop meet once between them, not twice)."""
+    if isinstance(s, Block):
+        out, last = [], None
+        for x in s.stmts:
+            x = _merge_barriers(x)
+            if isinstance(x, Barrier) and isinstance(last, Barrier):
+                continue
+            out.append(x)
+            if not isinstance(x, Allocate):
+                last = x
+        return Block(out)
+    if isinstance(s, For):
+        return For(s.var, s.extent, s.kind, _merge_barriers(s.body), s.bounds, s.pragmas)
+    if isinstance(s, If):
+        return If(s.cond, _merge_barriers(s.body))
+    return s
+
+
+def _relax(iv, threads):
+    """Interval `iv` over every value of the thread loop variables in `threads` {Var: extent}."""
+    if iv is None:
+        return None
+    env = {v: arith.Interval(E.Const(0, "int32"), E.Const(n - 1, "int32")) for v, n in threads.items()}
+    lo, hi = arith.interval(iv.lo, env), arith.interval(iv.hi, env)
+    return None if lo is None or hi is None else arith.Interval(lo.lo, hi.hi)
 
 
 def _union(ivs, full):

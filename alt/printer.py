@@ -56,6 +56,8 @@ def format_stmt(s, indent=0):
         return f"{pad}{s.buffer.name}[{idx}] = {format_expr(s.value)}\n"
     if isinstance(s, S.If):
         return f"{pad}if {format_expr(s.cond)}:\n" + format_stmt(s.body, indent + 1)
+    if isinstance(s, S.Barrier):
+        return f"{pad}barrier\n"
     if isinstance(s, S.Allocate):
         b = s.buffer
         return f"{pad}allocate {b.name}: {b.dtype}[{', '.join(map(str, b.shape))}] ({b.kind})\n"

@@ -13,7 +13,7 @@ import numbers
 from . import steps as S
 from .errors import ScheduleError
 from .layout import Layout
-from .expr import IterVar, Reduce, all_, identity, select, substitute
+from .expr import IterVar, Read, Reduce, all_, identity, select, substitute, transform
 from .tensor import ComputeOp, PlaceholderOp, Tensor
 
 JSON_VERSION = 1
@@ -237,6 +237,16 @@ class Schedule:
         return self.stage(f"{st.name}.{scope}").tensor
 
     # the single path for every step ----------------------------------------------------------
+    def cache_read(self, tensor, scope, readers):
+        """A copy of `tensor` in `scope` ('shared') that the stages `readers` read instead; returns
+        the copy's tensor. Compute it at a loop of a reader (compute_at) and bind its loops to the
+        block's threads to fetch it together; barriers go around it (ALT and TVM's cache_read)."""
+        if not isinstance(tensor, Tensor):
+            raise ScheduleError(f"cache_read: {tensor!r} is not a tensor of this schedule")
+        names = [self[r].name for r in (readers if isinstance(readers, (list, tuple)) else [readers])]
+        self.apply(S.CacheRead(tensor.name, scope, tuple(names)))
+        return self.stage(f"{tensor.name}.{scope}").tensor
+
     def apply(self, step):
         st = self.stage(step.stage) if hasattr(step, "stage") else None
         getattr(self, "_apply_" + type(step).__name__)(st, step)
@@ -369,9 +379,11 @@ class Schedule:
             raise ScheduleError(f"{where}: {v.name!r} is a reduction axis; threads over a reduction need a plan "
                                 "to combine their partial results (rfactor), which bind does not make; bind a "
                                 "spatial axis and keep the reduction inside each thread")
-        if st.attach is not None:
+        cooperative = st.scope == "shared" and step.tag in THREAD_TAGS  # the block's threads fetch it together
+        if st.attach is not None and not cooperative:
             raise ScheduleError(f"{where}: the stage is computed {'inline' if st.attach == 'inline' else 'at another'}"
-                                "; only stages computed at root are launched on the grid")
+                                "; only stages computed at root are launched on the grid (a shared copy's loops "
+                                "may be bound to the block's threads)")
         if st.annotations.get(v) is not None or st.pragmas.get(v):
             raise ScheduleError(f"{where}: the loop is already marked "
                                 f"{st.annotations.get(v) or st.pragmas[v][0][0]}; a bound loop takes no other mark")
@@ -484,6 +496,34 @@ class Schedule:
         st._reset_axes()
         self.stages.insert(self.stages.index(st), cache)
         self._by_tensor[id(local)] = cache
+
+    def _apply_CacheRead(self, _, step):
+        if step.scope != "shared":
+            raise ScheduleError(f"cache_read of {step.tensor!r}: scope {step.scope!r} is not supported; use 'shared' "
+                                "(a local copy is cache_write's job)")
+        t = self._tensor(step.tensor)
+        if not step.readers:
+            raise ScheduleError(f"cache_read of {t.name!r}: give the stages that read it through the cache")
+        readers = [self.stage(n) for n in step.readers]
+        for r in readers:
+            if not any(x is t for x in r.op.input_tensors):
+                raise ScheduleError(f"cache_read of {t.name!r}: stage {r.name!r} does not read it; its inputs are "
+                                    f"[{', '.join(x.name for x in r.op.input_tensors)}]")
+        name = f"{t.name}.{step.scope}"
+        if any(x.name == name for x in self.inputs + [st.tensor for st in self.stages]):
+            raise ScheduleError(f"cache_read of {t.name!r}: the copy would be named {name!r}, which the graph "
+                                "already has; cache it once and give every reader")
+        axes = [IterVar(f"ax{d}", n, "spatial") for d, n in enumerate(t.shape)]
+        op = ComputeOp(name, axes, t[tuple(axes)], "cache")
+        copy = Tensor(t.shape, t.dtype, name, op)
+        st = Stage(self, copy, op)
+        st.scope = step.scope
+        for r in readers:
+            body = transform(r.op.body, lambda e: Read(copy, e.indices) if isinstance(e, Read) and e.tensor is t
+                             else None)
+            r.op = ComputeOp(r.op.name, r.op.axis, body, r.op.tag)
+        self.stages.insert(min(self.stages.index(r) for r in readers), st)
+        self._by_tensor[id(copy)] = st
 
     def _check_movable(self, st, verb):
         if any(st.tensor is t for t in self.outputs):

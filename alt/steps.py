@@ -77,6 +77,14 @@ class CacheWrite:
 
 
 @dataclass(frozen=True)
+class CacheRead:
+    """Stage `readers` read `tensor` through a copy in `scope` ('shared': one per GPU block)."""
+    tensor: str
+    scope: str
+    readers: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Layout:
     """A layout primitive (alt.layout) on tensor `tensor`: verb in split/reorder/fuse/unfold/pad."""
     tensor: str
@@ -85,7 +93,7 @@ class Layout:
 
 
 STEP_TYPES = {cls.__name__.lower(): cls for cls in
-              (Split, Reorder, Fuse, Annotate, Bind, Pragma, ComputeAt, ComputeInline, ComputeRoot, CacheWrite, Layout)}
+              (Split, Reorder, Fuse, Annotate, Bind, Pragma, ComputeAt, ComputeInline, ComputeRoot, CacheWrite, CacheRead, Layout)}
 _NAMES = {cls: name for name, cls in STEP_TYPES.items()}
 
 

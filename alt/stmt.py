@@ -3,7 +3,8 @@ from .expr import Expr
 
 
 class Buffer:
-    """Memory for one tensor. kind: 'arg' (passed in), 'heap' (temporary), 'stack' (local tile)."""
+    """Memory for one tensor. kind: 'arg' (passed in), 'heap' (temporary), 'stack' (local tile),
+    'shared' (one copy per GPU block)."""
 
     def __init__(self, name, shape, dtype, kind):
         self.name, self.shape, self.dtype, self.kind = name, tuple(shape), dtype, kind
@@ -69,6 +70,10 @@ class Allocate(Stmt):
 
     def __init__(self, buffer):
         self.buffer = buffer
+
+
+class Barrier(Stmt):
+    """Every thread of a GPU block waits here until all have arrived (__syncthreads)."""
 
 
 class LoweredFunc:

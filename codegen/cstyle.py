@@ -27,7 +27,7 @@ from alt.errors import BuildError
 
 GRID_TAGS = BLOCK_TAGS + THREAD_TAGS
 
-OUT_OF_MEMORY, INDEX_OUT_OF_BOUNDS = 1, 2  # what a generated function returns when it fails
+OUT_OF_MEMORY, INDEX_OUT_OF_BOUNDS, TEAM_TOO_SMALL = 1, 2, 3  # what a generated function returns when it fails
 _PREC = {"||": 1, "&&": 2, "==": 3, "!=": 3, "<": 4, "<=": 4, ">": 4, ">=": 4, "+": 5, "-": 5, "*": 6, "/": 6,
          "%": 6}
 
@@ -78,6 +78,8 @@ class CStyleRenderer:
     includes = "#include <stdint.h>\n#include <stdbool.h>\n#include <math.h>\n"
     helper_qualifier = "static inline "
     local_suffix = ""
+    shared_prefix = None  # how a block's shared buffer is declared (at the function's top); None: no such memory
+    barrier = None  # the statement all threads of a block meet at; None: no threads
     oob_ref = "&alt_oob"  # what alt_index gets to flag an out-of-range data-dependent index
     oob_store = "*oob = 1;"
     math_names = {"float32": {"exp": "expf", "log": "logf", "tanh": "tanhf", "sqrt": "sqrtf"},
@@ -145,7 +147,14 @@ class CStyleRenderer:
         temps = [] if temps_as_args else func.temps
         lines += self.alloc_temps(temps)
         self.checked = False
-        self._stmt(func.body if body is None else body, 1, lines)
+        body = func.body if body is None else body
+        for b in _shared(body):
+            if self.shared_prefix is None:
+                raise BuildError(f"{type(self).__name__}: {b.name!r} is a GPU block's shared copy (cache_read "
+                                 "'shared'); only a CUDA target or the grid emulation has shared memory")
+            lines.append(f"  {self.shared_prefix}{dtypes.to_c(b.dtype)} {self.namer(b, b.name)}[{b.size}]"
+                         f"{self.local_suffix};")
+        self._stmt(body, 1, lines)
         self.finish(lines, temps)
         lines.append("}")
         return "\n".join(lines) + "\n"
@@ -168,8 +177,8 @@ class CStyleRenderer:
         return []
 
     def grid_loop(self, s, v, bound):
-        """The lines that enter loop `s` bound to a GPU index (s.kind is the tag) with variable `v`
-        below `bound`, each opening one brace. Here: no grid to bind it to."""
+        """(lines, braces) that enter loop `s` bound to a GPU index (s.kind is the tag) with
+        variable `v` below `bound`, and how many braces they open. Here: no grid to bind it to."""
         raise BuildError(f"{type(self).__name__}: loop {s.var.name!r} is bound to {s.kind}; only a CUDA target "
                          "(alt.Target.parse('cuda')) or the grid emulation (codegen.emulate) runs bound loops")
 
@@ -187,10 +196,10 @@ class CStyleRenderer:
             for b in s.bounds:
                 bound = self._call("alt_min_i32", bound, self.expr(b))
             if s.kind in GRID_TAGS:
-                opened = self.grid_loop(s, v, bound)
+                opened, braces = self.grid_loop(s, v, bound)
                 lines.extend(pad + x for x in opened)
                 self._stmt(s.body, ind + 1, lines)
-                lines.extend(pad + "}" for _ in opened)
+                lines.extend(pad + "}" for _ in range(braces))
                 return
             lines.extend(pad + p for p in self.loop_pragmas(s))
             lines.append(f"{pad}for ({self.index_type} {v} = 0; {v} < {bound}; ++{v}) {{")
@@ -202,6 +211,13 @@ class CStyleRenderer:
             lines.append(f"{pad}if ({self.expr(s.cond)}) {{")
             self._stmt(s.body, ind + 1, lines)
             lines.append(pad + "}")
+        elif isinstance(s, S.Barrier):
+            if self.barrier is None:
+                raise BuildError(f"{type(self).__name__}: a barrier of GPU threads; only a CUDA target or the grid "
+                                 "emulation has one")
+            lines.append(pad + self.barrier)
+        elif isinstance(s, S.Allocate) and s.buffer.kind == "shared":
+            pass  # declared at the function's top
         elif isinstance(s, S.Allocate):
             b = s.buffer
             lines.append(f"{pad}{dtypes.to_c(b.dtype)} {self.namer(b, b.name)}[{b.size}]{self.local_suffix};")
@@ -297,6 +313,10 @@ class CStyleRenderer:
         p = _PREC[op]
         s = f"{self.expr(a, p)} {op} {self.expr(b, p + 1)}"
         return f"({s})" if p < prec else s
+
+
+def _shared(body):
+    return [x.buffer for x in walk_stmts(body) if isinstance(x, S.Allocate) and x.buffer.kind == "shared"]
 
 
 def walk_stmts(s):

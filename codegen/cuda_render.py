@@ -20,6 +20,8 @@ class CUDARenderer(CStyleRenderer):
     helper_qualifier = "static __device__ __forceinline__ "
     oob_ref = "alt_status"
     oob_store = "*oob = 1;"  # every writer writes 1: the race is benign
+    shared_prefix = "__shared__ "
+    barrier = "__syncthreads();"
 
     def render(self, func):
         """(CUDA source, [Launch]): one kernel per top-level statement of `func` (a stage computed
@@ -29,7 +31,7 @@ class CUDARenderer(CStyleRenderer):
         bodies, launches = [], []
         for i, stmt in enumerate(roots(func.body)):
             fname = f"{base}k{i}"
-            grid, block = launch_dims(stmt, f"kernel {fname}", self.target.max_threads)
+            grid, block = launch_dims(stmt, f"kernel {fname}", self.target.max_threads, self.target.shared_bytes)
             bodies.append(self.function(func, fname, temps_as_args=True, body=stmt))
             launches.append(Launch(fname, grid, block))
         return self.header + self.helpers(self.used) + "\n" + "\n".join(bodies), launches
@@ -53,4 +55,4 @@ class CUDARenderer(CStyleRenderer):
         return out
 
     def grid_loop(self, s, v, bound):
-        return [f"{{ const {self.index_type} {v} = ({self.index_type}){s.kind};", f"if ({v} < {bound}) {{"]
+        return [f"{{ const {self.index_type} {v} = ({self.index_type}){s.kind};", f"if ({v} < {bound}) {{"], 2

@@ -74,7 +74,10 @@ class Workspace:
 
 def failure(what, rc):
     """The AltError for a nonzero return code of generated code."""
-    from .cstyle import INDEX_OUT_OF_BOUNDS
+    from .cstyle import INDEX_OUT_OF_BOUNDS, TEAM_TOO_SMALL
+    if rc == TEAM_TOO_SMALL:
+        return BuildError(f"{what}: the grid emulation got fewer OpenMP threads than a block has (OMP_THREAD_LIMIT "
+                          "or OMP_DYNAMIC?); a block with barriers needs one thread per GPU thread")
     if rc == INDEX_OUT_OF_BOUNDS:
         return ComputeError(f"{what}: an index read from the input data is out of bounds (the interpreter raises "
                             "ComputeError on the same inputs); the outputs are not valid")

@@ -50,6 +50,34 @@ def _tiled_gemm(m=37, n=45, k=23, tile=(4, 16)):
     return [A, B], C, s
 
 
+def _shared_gemm(m=64, n=64, k=48, ty=8, tx=8, r=2, kt=8, target=None):
+    """TVM's GPU GEMM: 2-d blocks of ty x tx threads, each r rows in registers, A and B staged in
+    shared memory kt columns at a time, fetched by all the block's threads together."""
+    A, B = alt.placeholder((m, k), name="A"), alt.placeholder((k, n), name="B")
+    C = alt.ops.matmul(A, B)
+    s = alt.create_schedule(C)
+    CC = s.cache_write(C)
+    AA, BB = s.cache_read(A, "shared", [CC]), s.cache_read(B, "shared", [CC])
+    i, j = s[C].axis
+    bi, ii = s[C].split(i, factor=ty * r)
+    ti, ri = s[C].split(ii, factor=r)
+    bj, tj = s[C].split(j, factor=tx)
+    s[C].reorder(bi, bj, ti, tj, ri)
+    for loop, tag in ((bi, "blockIdx.y"), (bj, "blockIdx.x"), (ti, "threadIdx.y"), (tj, "threadIdx.x")):
+        s[C].bind(loop, tag)
+    s[CC].compute_at(s[C], tj)
+    ci, cj = s[CC].axis
+    ko, ki = s[CC].split(s[CC].op.reduce_axis[0], factor=kt)
+    s[CC].reorder(ko, ki, ci, cj)
+    for X in (AA, BB):
+        s[X].compute_at(s[CC], ko)
+        fo, fi = s[X].split(s[X].fuse(*s[X].axis), factor=tx * ty)
+        fy, fx = s[X].split(fi, factor=tx)
+        s[X].bind(fy, "threadIdx.y")
+        s[X].bind(fx, "threadIdx.x")
+    return [A, B], C, s
+
+
 # --- emulation: every suite operator under the default GPU schedule ----------------------------------
 
 @pytest.mark.parametrize("op", sorted(SMALL_SHAPES))
@@ -81,6 +109,59 @@ def test_a_re_laid_conv_with_its_padding_stage_is_two_launches():
     k = alt.build(s, [X, W, Y], target=CUDA)
     assert len(k.launches) == 2  # the padding stage, then the convolution
     _check_emulated(k, [X, W], Y)
+
+
+# --- shared memory and barriers -------------------------------------------------------------------
+
+def test_a_shared_memory_gemm_meets_at_barriers_and_the_emulated_block_agrees():
+    inputs, C, s = _shared_gemm()
+    func = alt.lower(s, inputs + [C])
+    text = str(func)
+    assert "A.shared: float32[16, 8] (shared)" in text and "B.shared: float32[8, 8] (shared)" in text  # a block's tile
+    assert text.count("barrier") == 3  # before A's fetch, between the fetches, after B's
+    k = alt.build(s, inputs + [C], target=CUDA)
+    assert k.launches[0].grid == (8, 4, 1) and k.launches[0].block == (8, 8, 1)
+    assert k.source.count("__syncthreads();") == 3 and "__shared__ float A_shared_[128];" in k.source
+    _check_emulated(k, inputs, C)
+
+
+def test_the_emulation_splits_a_block_at_its_barriers():
+    """Fetch without the barriers' effect: with the block's threads run one after another the
+    copy would be read before the other threads wrote it; the emulation runs them as a team."""
+    from codegen.emulate import emulation_program
+    inputs, C, s = _shared_gemm(32, 32, 32, ty=4, tx=8, r=2, kt=8)
+    prog, source = emulation_program(alt.lower(s, inputs + [C]), CUDA)
+    assert "#pragma omp parallel num_threads(32)" in source and source.count("#pragma omp barrier") == 3
+    k = alt.build(s, inputs + [C], target=CUDA)
+    _check_emulated(k, inputs, C)
+
+
+@pytest.mark.parametrize("change,match", [
+    (dict(n=60), "a barrier under the guard of the non-dividing loop"),
+    (dict(target="cuda -arch=sm_80 -shared-bytes=256"), "bytes of shared memory a block .* allows 256"),
+])
+def test_shared_memory_schedules_cuda_cannot_run_are_refused(change, match):
+    target = alt.Target.parse(change.pop("target", "cuda -arch=sm_80"))
+    inputs, C, s = _shared_gemm(**change)
+    with pytest.raises(alt.BuildError, match=match):
+        alt.build(s, inputs + [C], target=target)
+
+
+def test_cache_read_errors_name_the_tensor_and_what_is_allowed():
+    args, C, s = _gemm_stage()
+    A, B, _ = args
+    with pytest.raises(alt.ScheduleError, match="scope 'local' is not supported; use 'shared'"):
+        s.cache_read(A, "local", [C])
+    other = alt.placeholder((3,), name="Z")
+    with pytest.raises(alt.ScheduleError, match="schedule has no tensor named 'Z'"):
+        s.cache_read(other, "shared", [C])
+    AA = s.cache_read(A, "shared", [C])
+    with pytest.raises(alt.ScheduleError, match=r"stage 'C' does not read it; its inputs are \[A.shared, B\]"):
+        s.cache_read(A, "shared", [C])
+    s[C].bind(s[C].axis[0], "blockIdx.x")
+    with pytest.raises(alt.BuildError, match="shared-memory copy computed at root"):
+        alt.build(s, args, target=CUDA)
+    assert AA.name == "A.shared"
 
 
 # --- nvcc: the CUDA source of every suite operator and ResNet layer compiles ---------------------
@@ -115,6 +196,15 @@ def test_the_tuned_style_gemm_compiles_and_nvcc_errors_quote_the_line():
     from codegen.nvcc import compile_cuda
     with pytest.raises(CompileError, match="(?s)nvcc rejected the generated CUDA of broken.*line 2: this is not cuda"):
         compile_cuda('extern "C" __global__ void f() {\n  this is not cuda;\n}\n', CUDA, what="broken")
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("shape", [(64, 64, 48, 8, 8, 2, 8), (128, 128, 128, 16, 16, 4, 16)])
+def test_shared_memory_gemms_compile_with_nvcc(shape):
+    m, n, k, ty, tx, r, kt = shape
+    inputs, C, s = _shared_gemm(m, n, k, ty, tx, r, kt)
+    kern = alt.build(s, inputs + [C], target=CUDA)
+    assert kern.cubin.read_bytes()[:4] == b"\x7fELF"
 
 
 @pytest.mark.cuda
