@@ -1,6 +1,6 @@
 """The CUDA target: an NVIDIA GPU architecture and the limits a schedule must respect on it.
 
-    alt.Target.parse("cuda")                      sm_90 (H100/H200), the CUDA limits of every GPU alt supports
+    alt.Target.parse("cuda")                      the GPU here (else sm_90: H100/H200), CUDA's limits
     alt.Target.parse("cuda -arch=sm_80 -shared-bytes=96K")
 
 A CUDA target is one more target, not a second compiler: schedules bind loops to blockIdx and
@@ -123,4 +123,9 @@ class CUDATarget:
                 fields[key] = int(value)
             else:
                 raise CUDATargetError(f"target {text!r}: -{m.group(1)}={value!r}; use a whole number")
+        if "arch" not in fields:  # the GPU here, where there is one; else sm_90 (H100/H200)
+            from codegen.cuda_program import device_arch
+            here = device_arch()
+            if here in ARCHS:
+                fields["arch"] = here
         return cls(name=str(text).strip(), **fields)

@@ -4,6 +4,10 @@ and numpy where they have the operator, and TVM MetaSchedule with the same trial
 compute definition when apache-tvm is installed, all measured in one run.
 
     python -m experiments.single_op [--quick] [--trials 64] [--workloads C2D-1,R18-1] [--no-tvm] [--out results/single_op]
+                                    [--target cuda]
+
+With `--target cuda` (a GPU with pycuda): alt and loop-only tuned in the GPU space, against
+PyTorch on the same GPU (cuBLAS/cuDNN, TF32 off), timed with CUDA synchronization.
 
 Writes <out>.json, <out>.md and <out>.png (speedups normalized to loop-only). Every tuned result
 was checked against the interpreter before its time counted; the tuning logs are kept next to them.
@@ -18,7 +22,6 @@ import numpy as np
 from alt.interp import evaluate
 from alt.testing import random_inputs
 from experiments import tvm_baseline
-from alt.target import current
 from experiments.peak import peak_gflops
 from experiments.report import pyplot, wrote
 from experiments.timing import time_callable, torch_threads
@@ -31,7 +34,7 @@ DEFAULT = ["GMM-1", "GMM-3", "C2D-0", "C2D-2", "C2D-3", "DIL-2", "CBR-1", "CBR-3
 CONV_FAMILY = ("C2D", "DIL", "CBR")
 
 
-def torch_time(w):
+def torch_time(w, gpu=False):
     try:
         import torch
     except ImportError:
@@ -40,6 +43,16 @@ def torch_time(w):
     inputs, _ = w.build()
     feed = random_inputs(inputs, seed=0)
     ts = [torch.from_numpy(feed[t]) for t in inputs]
+    if gpu:  # cuBLAS/cuDNN in full fp32, as alt computes
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        ts = [t.cuda() for t in ts]
+
+        def call():
+            w.torch_call(torch, *ts)
+            torch.cuda.synchronize()
+        with torch.inference_mode():
+            return time_callable(call)
     with torch.inference_mode():
         return time_callable(lambda: w.torch_call(torch, *ts))
 
@@ -73,17 +86,26 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-tvm", action="store_true", help="skip TVM MetaSchedule even when it is installed")
     p.add_argument("--out", default="results/single_op")
+    p.add_argument("--target", default=None, help="an alt target: the host by default, or 'cuda' (needs a GPU)")
     args = p.parse_args(argv)
+    from alt.errors import AltError
+    from alt.target import resolve
+    from search.measure import check_runs_here
+    try:
+        target = check_runs_here(resolve(args.target))
+    except AltError as e:
+        p.error(str(e))
+    gpu = target.kind == "cuda"
     names = args.workloads.split(",") if args.workloads else (QUICK if args.quick else DEFAULT)
     trials = 16 if args.quick and not args.workloads else args.trials
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    use_tvm = not args.no_tvm and tvm_baseline.available()
+    use_tvm = not args.no_tvm and not gpu and tvm_baseline.available()
     if not use_tvm:
         print("TVM MetaSchedule: " + ("skipped (--no-tvm)" if args.no_tvm else "not installed (pip install -e '.[baselines]')"))
     rows = []
-    target, peak = current(), peak_gflops()
-    print(f"on {target.describe()}; measured FMA peak {peak:.0f} GFLOP/s")
+    peak = None if gpu else peak_gflops()
+    print(f"on {target.describe()}" + (f"; measured FMA peak {peak:.0f} GFLOP/s" if peak else ""))
     print(f"{'workload':8} {'loop-only':>10} {'alt':>8} {'%peak':>6} {'alt/OL':>7} {'TVM-MS':>8} {'torch':>8} "
           f"{'alt/torch':>9} {'numpy':>8}  (GFLOP/s, {trials} trials each)  best layout")
     for name in names:
@@ -93,7 +115,8 @@ def main(argv=None):
             log = out.parent / f"{out.name}.{name}.{strategy}.jsonl"
             log.unlink(missing_ok=True)
             stats = {}
-            rec, _ = tune(w, trials=trials, strategy=strategy, log=log, seed=args.seed, quiet=True, stats=stats)
+            rec, _ = tune(w, trials=trials, strategy=strategy, log=log, seed=args.seed, quiet=True, stats=stats,
+                          target=target)
             row[strategy] = R.gflops(rec, w.flops)
             row[f"{strategy} seconds"] = stats
             row[f"{strategy} point"] = rec["point"]
@@ -101,13 +124,14 @@ def main(argv=None):
             row[f"{strategy} errors"] = sum(r["error"] != R.OK for r in recs)
         row["tvm"], row["tvm seconds"] = (tvm_gflops(w, trials, out.parent / f"{out.name}.{name}.tvm.log")
                                           if use_tvm else (None, None))
-        for ref, fn in (("torch", torch_time), ("numpy", numpy_time)):
+        for ref, fn in (("torch", lambda w: torch_time(w, gpu)), ("numpy", numpy_time if not gpu else lambda w: None)):
             t = fn(w)
             row[ref] = w.flops / t / 1e9 if t else None
         rows.append(row)
         fmt = lambda v: f"{v:8.1f}" if v else f"{'-':>8}"  # noqa: E731
         vs_torch = f"{row['alt'] / row['torch']:9.2f}" if row["torch"] else f"{'-':>9}"
-        print(f"{name:8} {row['loop-only']:10.1f} {row['alt']:8.1f} {100 * row['alt'] / peak:5.0f}% "
+        pct = f"{100 * row['alt'] / peak:5.0f}%" if peak else f"{'-':>6}"
+        print(f"{name:8} {row['loop-only']:10.1f} {row['alt']:8.1f} {pct} "
               f"{row['alt'] / row['loop-only']:7.2f} {fmt(row['tvm'])} {fmt(row['torch'])} {vs_torch} {fmt(row['numpy'])}  "
               f"{row['alt point'].get('layout', row['alt point'].get('b_layout'))}", flush=True)
     cost = {k: sum(r[f"{s} seconds"][k] for r in rows for s in ("alt", "loop-only"))
@@ -128,13 +152,14 @@ def main(argv=None):
                                                     "rows": rows, "conv_geomean_alt_over_loop_only": geo,
                                                     "geomean_alt_over_tvm": geo_tvm,
                                                     "tuning_cost": cost}, indent=1))
-    md = [f"On {target.describe()}, measured FMA peak {peak:.0f} GFLOP/s; {trials} trials each, seed {args.seed}.\n",
+    md = [f"On {target.describe()}" + (f", measured FMA peak {peak:.0f} GFLOP/s" if peak else "") +
+          f"; {trials} trials each, seed {args.seed}.\n",
           "| workload | loop-only GFLOP/s | alt GFLOP/s | alt % of peak | alt / loop-only | TVM MetaSchedule | PyTorch | "
           "numpy | alt's layout |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         f = lambda v: f"{v:.1f}" if v else "-"  # noqa: E731
-        md.append(f"| {r['workload']} | {r['loop-only']:.1f} | {r['alt']:.1f} | {100 * r['alt'] / peak:.0f}% | "
-                  f"{r['alt'] / r['loop-only']:.2f} | "
+        pct = f"{100 * r['alt'] / peak:.0f}%" if peak else "-"
+        md.append(f"| {r['workload']} | {r['loop-only']:.1f} | {r['alt']:.1f} | {pct} | {r['alt'] / r['loop-only']:.2f} | "
                   f"{f(r['tvm'])} | {f(r['torch'])} | {f(r['numpy'])} | {r['alt point'].get('layout', r['alt point'].get('b_layout'))} |")
     if geo:
         md.append(f"\nGeometric-mean speedup of alt over loop-only, conv family: **{geo:.2f}x**")
