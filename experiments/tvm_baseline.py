@@ -32,6 +32,22 @@ def tvm_target(target=None):
     return {"kind": "llvm", "mcpu": t.mcpu, "num-cores": t.cores, **({"mattr": mattr} if mattr else {})}
 
 
+# seconds a MetaSchedule candidate may take to build: its default (30 s) is less than LLVM needs
+# for one unrolled conv2d on 2 cores (about 40 s seen on an AMD EPYC), so every candidate would
+# time out and MetaSchedule would measure nothing
+BUILD_TIMEOUT = 600.0
+
+
+def patient_builder():
+    """MetaSchedule's LocalBuilder with BUILD_TIMEOUT; also made the builder that Relax's tuning
+    passes ask for by name (s_tir.meta_schedule.builder.get_local_builder)."""
+    import tvm
+    from tvm.s_tir import meta_schedule as ms
+    tvm.register_global_func("s_tir.meta_schedule.builder.get_local_builder",
+                             lambda: ms.builder.LocalBuilder(timeout_sec=BUILD_TIMEOUT), override=True)
+    return ms.builder.LocalBuilder(timeout_sec=BUILD_TIMEOUT)
+
+
 def available():
     try:
         import tvm  # noqa: F401
@@ -137,7 +153,8 @@ def tune(workload, trials, feed, want, timer, rtol=1e-3, log_path=os.devnull):
     target = tvm.target.Target(tvm_target())
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="alt-ms-") as work, _output_to(log_path):
-        db = ms.tune_tir(mod, target, work, max_trials_global=trials, num_trials_per_iter=min(64, trials))
+        db = ms.tune_tir(mod, target, work, max_trials_global=trials, num_trials_per_iter=min(64, trials),
+                         builder=patient_builder())
         sch = ms.tir_integration.compile_tir(db, mod, target)
     tune_s = time.perf_counter() - t0
     if sch is None:

@@ -25,7 +25,7 @@ import numpy as np
 
 from experiments.timing import time_callable
 from experiments.torch_graph import TorchGraph
-from experiments.tvm_baseline import _output_to, tvm_target
+from experiments.tvm_baseline import _output_to, patient_builder, tvm_target
 
 
 def _fuse(mod):
@@ -60,6 +60,7 @@ class TVMNetwork:
             self.target = tvm.target.Target(tvm_target(target))
             with self.target:
                 self.tasks = len(ms.relax_integration.extract_tasks(_fuse(mod), self.target))
+            patient_builder()  # the tuning pass's builder, not one that times out on every candidate
             with tempfile.TemporaryDirectory(prefix="alt-tvm-net-") as work:
                 pipeline = relax.get_pipeline("static_shape_tuning", target=self.target, work_dir=work,
                                               total_trials=trials, cpu_weight_prepack=True,
