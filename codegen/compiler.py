@@ -70,14 +70,20 @@ class CompileError(BuildError):
         self.lines, self.output = tuple(lines), output
 
 
-def _rejection(what, cc, source, stderr, code):
-    errors = [m for m in re.finditer(r"kernel\.c:(\d+):(?:\d+:)? (?:fatal )?error: (.*)", stderr)]
+def rejection(what, cc, language, source, output, code, pattern):
+    """A CompileError for `cc` rejecting `source`: its first error and the lines it points at
+    (`pattern` finds (line, message) in the compiler's `output`)."""
+    errors = list(re.finditer(pattern, output))
     lines = sorted({int(m.group(1)) for m in errors})
     text = source.splitlines()
     quoted = "".join(f"\n  line {n}: {text[n - 1].strip()}" for n in lines[:5] if 0 < n <= len(text))
     first = errors[0].group(2) if errors else f"exit code {code}"
-    return CompileError(f"{cc} rejected the generated C of {what}: {first}{quoted}\n--- {cc} output ---\n"
-                        f"{stderr[-3000:]}", lines, stderr)
+    return CompileError(f"{cc} rejected the generated {language} of {what}: {first}{quoted}\n--- {cc} output ---\n"
+                        f"{output[-3000:]}", lines, output)
+
+
+def _rejection(what, cc, source, stderr, code):
+    return rejection(what, cc, "C", source, stderr, code, r"kernel\.c:(\d+):(?:\d+:)? (?:fatal )?error: (.*)")
 
 
 def compile_c(source, target=None, what="a kernel"):

@@ -2,7 +2,6 @@
 the source, the architecture, the flags and nvcc's version (the CUDA twin of codegen.compiler)."""
 import hashlib
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -11,7 +10,7 @@ from pathlib import Path
 
 from alt.errors import BuildError
 
-from .compiler import CompileError, TIMEOUT, cache_dir
+from .compiler import TIMEOUT, cache_dir, rejection
 
 FLAGS = ("-O3", "-std=c++17")  # IEEE float: no --use_fast_math, results match the CPU
 
@@ -62,10 +61,4 @@ def compile_cuda(source, target, what="a CUDA kernel"):
 
 
 def _rejection(what, source, output, code):
-    errors = list(re.finditer(r"kernel\.cu\((\d+)\): (?:catastrophic )?error:? (.*)", output))
-    lines = sorted({int(m.group(1)) for m in errors})
-    text = source.splitlines()
-    quoted = "".join(f"\n  line {n}: {text[n - 1].strip()}" for n in lines[:5] if 0 < n <= len(text))
-    first = errors[0].group(2) if errors else f"exit code {code}"
-    return CompileError(f"nvcc rejected the generated CUDA of {what}: {first}{quoted}\n--- nvcc output ---\n"
-                        f"{output[-3000:]}", lines, output)
+    return rejection(what, "nvcc", "CUDA", source, output, code, r"kernel\.cu\((\d+)\): (?:catastrophic )?error:? (.*)")

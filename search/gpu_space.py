@@ -9,13 +9,13 @@ elements in registers (cache_write, computed at the thread loop, the reduction l
 register tile). Padding stages may be inlined into their reader. Shared-memory staging (cache_read
 into "shared" with barriers) is not part of the space yet.
 """
-from .space import Invalid, Space
+from .space import GenericSpace, Invalid
 
 
-class GPUSpace(Space):
-    layout_knobs = ("out_layout",)
+class GPUSpace(GenericSpace):
+    """GenericSpace's layouts and inlining, with thread tiling instead of CPU loops."""
 
-    def __init__(self, workload, target=None):
+    def __init__(self, workload, target=None):  # not GenericSpace.__init__: it reads a CPU vector width
         from alt.target import resolve
         self.workload = workload
         self.target = resolve(target)
@@ -33,14 +33,6 @@ class GPUSpace(Space):
                       "threads": [t for t in (32, 64, 128, 256, 512, 1024) if t <= self.target.max_threads],
                       "per_thread": [1, 2, 4, 8], "unroll": [0, 1], "local": [0, 1], "inline_pad": [0, 1]}
 
-    def default_layout(self):
-        return {"out_layout": "NHWC" if "NHWC" in self.knobs["out_layout"] else "default"}
-
-    def layouts(self, p):
-        if self.rank != 4:
-            return None, None
-        return None, "NCHW" if p["out_layout"] == "default" else p["out_layout"]
-
     def _seeds(self):
         return [{"out_layout": "default", "threads": self.target.threads, "per_thread": 1, "unroll": 0, "local": 0,
                  "inline_pad": 0}]
@@ -56,17 +48,8 @@ class GPUSpace(Space):
         return None
 
     def _apply(self, s, out, p):
-        from alt.graph.plan import layout_steps
         from alt.ops.gpu import bind_stage
-        if p["out_layout"] != "default":
-            view = s.layout(out)
-            for verb, *args in layout_steps(p["out_layout"], out.shape):
-                getattr(view, verb)(*args)
-        for st in list(s.stages):
-            if st.op.tag == "injective" and st.tensor is not out:
-                st.compute_inline()
-            elif st.op.tag == "pad" and p["inline_pad"]:
-                st.compute_inline()
+        self._prepare(s, out, p)
         for st in list(s.stages):
             if st.attach is not None:
                 continue

@@ -433,6 +433,17 @@ class GenericSpace(Space):
         return None
 
     def _apply(self, s, out, p):
+        self._prepare(s, out, p)
+        for st in list(s.stages):
+            if st.attach is None:
+                schedule_stage(s, st, row_tile=p["row_tile"], vectors=p["vectors"], fuse=p["fuse"],
+                               unroll=bool(p["unroll"]))
+        return s
+
+    @staticmethod
+    def _prepare(s, out, p):
+        """The output in its layout knob's layout; elementwise intermediates inlined, and the
+        padding stages where `inline_pad`."""
         from alt.graph.plan import layout_steps
         if p["out_layout"] != "default":
             view = s.layout(out)
@@ -443,11 +454,6 @@ class GenericSpace(Space):
                 st.compute_inline()
             elif st.op.tag == "pad" and p["inline_pad"]:
                 st.compute_inline()
-        for st in list(s.stages):
-            if st.attach is None:
-                schedule_stage(s, st, row_tile=p["row_tile"], vectors=p["vectors"], fuse=p["fuse"],
-                               unroll=bool(p["unroll"]))
-        return s
 
 
 SPACES = {"C2D": Conv2dSpace, "DIL": Conv2dSpace, "CBR": Conv2dSpace, "GMM": GemmSpace, "DEN": DenseSpace}
