@@ -9,7 +9,7 @@ elements in registers (cache_write, computed at the thread loop, the reduction l
 register tile). Padding stages may be inlined into their reader. Shared-memory staging (cache_read
 into "shared" with barriers) is not part of the space yet.
 """
-from .space import GenericSpace, Invalid
+from .space import GenericSpace, Invalid, Space
 
 
 class GPUSpace(GenericSpace):
@@ -90,3 +90,74 @@ def _thread_tile(s, st, p):
             L.unroll(L.axis[-1])
     elif vi is not None and p["unroll"]:
         st.unroll(vi)
+
+
+class GPUGemmSpace(Space):
+    """Matrix multiply (GMM, BMM) on a GPU, TVM's classic schedule: blocks of ty x tx threads,
+    each computing r x c outputs in registers, A and B staged through shared memory kt columns of
+    the reduction at a time and fetched by all the block's threads together (barriers around each
+    fetch). Blocks must tile the output exactly (a barrier under a guard is not allowed), and the
+    two shared tiles must fit the target's shared memory."""
+    layout_knobs = ()
+
+    def __init__(self, workload, target=None):
+        from alt.target import resolve
+        self.workload = workload
+        self.target = resolve(target)
+        if self.target.kind != "cuda":
+            raise Invalid(f"GPUGemmSpace of {workload.name}: target {self.target} is not a CUDA target")
+        *self.batch, self.m, self.n, self.k = workload.params
+        self.knobs = {"ty": [1, 2, 4, 8, 16], "tx": [4, 8, 16, 32], "r": [1, 2, 4, 8], "c": [1, 2, 4],
+                      "kt": [4, 8, 16, 32], "unroll": [0, 1]}
+
+    def has_points(self):
+        """Does any block tile divide this output (odd shapes have none: GPUSpace serves them)?"""
+        return bool(self._valid_points(None))
+
+    def _seeds(self):
+        return [{"ty": 8, "tx": 16, "r": 4, "c": 2, "kt": 16, "unroll": 1},
+                {"ty": 8, "tx": 8, "r": 2, "c": 1, "kt": 8, "unroll": 0}]
+
+    def _check(self, p):
+        rows, cols = p["ty"] * p["r"], p["tx"] * p["c"]
+        if self.m % rows or self.n % cols:
+            return (f"a block's tile {rows} x {cols} does not divide the {self.m} x {self.n} output (barriers must "
+                    "not sit under a guard)")
+        if p["kt"] > self.k:
+            return f"kt={p['kt']} is more than the reduction's {self.k}"
+        if p["ty"] * p["tx"] > self.target.max_threads:
+            return f"{p['ty'] * p['tx']} threads a block; the target allows {self.target.max_threads}"
+        shared = 4 * p["kt"] * (rows + cols)
+        if shared > self.target.shared_bytes:
+            return f"the shared tiles take {shared} bytes; the target has {self.target.shared_bytes} a block"
+        return None
+
+    def _apply(self, s, C, p):
+        CC = s.cache_write(C)
+        reader = s[CC]
+        AA = s.cache_read(C.op.input_tensors[0], "shared", [reader])
+        BB = s.cache_read(C.op.input_tensors[1], "shared", [reader])
+        *batch, i, j = s[C].axis
+        bi, ii = s[C].split(i, factor=p["ty"] * p["r"])
+        ti, ri = s[C].split(ii, factor=p["r"])
+        bj, jj = s[C].split(j, factor=p["tx"] * p["c"])
+        tj, rj = s[C].split(jj, factor=p["c"])
+        s[C].reorder(*batch, bi, bj, ti, tj, ri, rj)
+        for loop, tag in [(b, "blockIdx.z") for b in batch] + [(bi, "blockIdx.y"), (bj, "blockIdx.x"),
+                                                             (ti, "threadIdx.y"), (tj, "threadIdx.x")]:
+            s[C].bind(loop, tag)
+        s[CC].compute_at(s[C], tj)
+        L = s[CC]
+        ko, ki = L.split(L.op.reduce_axis[0], factor=p["kt"])
+        L.reorder(ko, ki, *L.axis)
+        if p["unroll"]:
+            L.unroll(L.axis[-2])
+            L.unroll(L.axis[-1])
+        threads = p["tx"] * p["ty"]
+        for X in (AA, BB):
+            s[X].compute_at(L, ko)
+            fo, fi = s[X].split(s[X].fuse(*s[X].axis), factor=threads)
+            fy, fx = s[X].split(fi, factor=p["tx"])
+            s[X].bind(fy, "threadIdx.y")
+            s[X].bind(fx, "threadIdx.x")
+        return s

@@ -465,8 +465,9 @@ def space_for(workload, target=None):
     default schedule. On a CUDA target: the GPU space (search.gpu_space) of any operator."""
     from alt.target import resolve
     if resolve(target).kind == "cuda":
-        from .gpu_space import GPUSpace
-        return GPUSpace(workload, target)
+        from .gpu_space import GPUGemmSpace, GPUSpace
+        gemm = GPUGemmSpace(workload, target) if workload.op in ("GMM", "BMM") else None
+        return gemm if gemm is not None and gemm.has_points() else GPUSpace(workload, target)
     grouped = workload.op in ("C2D", "DIL", "CBR") and len(workload.params) > 8 and workload.params[8] != 1
     if workload.op in SPACES and not grouped:
         return SPACES[workload.op](workload, target)

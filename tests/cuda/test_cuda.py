@@ -341,9 +341,28 @@ def test_sampled_points_of_the_gpu_space_are_built_and_emulated_exactly(op):
         _check_emulated(k, args[:-1], args[-1])
 
 
+@pytest.mark.parametrize("params", [(64, 64, 48), (2, 32, 32, 16)], ids=["GMM", "BMM"])
+def test_the_shared_memory_gemm_space_builds_every_sampled_point_exactly(params):
+    from search.gpu_space import GPUGemmSpace
+    from search.space import space_for
+    w = Workload("GMM" if len(params) == 3 else "BMM", "gemm", params)
+    space = space_for(w, CUDA)
+    assert isinstance(space, GPUGemmSpace)
+    rng = np.random.default_rng(2)
+    for p in space.seeds() + [space.sample(rng) for _ in range(2)]:
+        s, args = space.apply(p)
+        k = alt.build(s, args, target=CUDA)
+        assert "__syncthreads();" in k.source and k.launches[0].threads == p["ty"] * p["tx"]
+        _check_emulated(k, args[:-1], args[-1])
+    assert f"does not divide the {params[-3]} x {params[-2]} output" in space.check(dict(space.seeds()[0], tx=32, c=4))
+    assert "shared tiles take" in space_for(w, alt.Target.parse("cuda -shared-bytes=1K")).check(space.seeds()[0])
+    odd = space_for(Workload("GMM", "odd", (17, 9, 23)), CUDA)  # no block tile divides it
+    assert not isinstance(odd, GPUGemmSpace)
+
+
 def test_the_gpu_space_rejects_points_before_building_them():
     from search.space import Invalid, space_for
-    space = space_for(Workload("GMM", "GMM-small", SMALL_SHAPES["GMM"]), CUDA)
+    space = space_for(Workload("GMM", "GMM-small", SMALL_SHAPES["GMM"]), CUDA)  # odd: the generic GPU space
     p = dict(space.seeds()[0], local=1, per_thread=1)
     assert "register tile (local) of one element" in space.check(p)
     with pytest.raises(Invalid, match="register tile"):
