@@ -236,17 +236,17 @@ class Schedule:
         self.apply(S.CacheWrite(st.name, scope))
         return self.stage(f"{st.name}.{scope}").tensor
 
-    # the single path for every step ----------------------------------------------------------
     def cache_read(self, tensor, scope, readers):
         """A copy of `tensor` in `scope` ('shared') that the stages `readers` read instead; returns
         the copy's tensor. Compute it at a loop of a reader (compute_at) and bind its loops to the
-        block's threads to fetch it together; barriers go around it (ALT and TVM's cache_read)."""
+        block's threads to fetch it together; barriers go around it (TVM's cache_read)."""
         if not isinstance(tensor, Tensor):
             raise ScheduleError(f"cache_read: {tensor!r} is not a tensor of this schedule")
         names = [self[r].name for r in (readers if isinstance(readers, (list, tuple)) else [readers])]
         self.apply(S.CacheRead(tensor.name, scope, tuple(names)))
         return self.stage(f"{tensor.name}.{scope}").tensor
 
+    # the single path for every step ----------------------------------------------------------
     def apply(self, step):
         st = self.stage(step.stage) if hasattr(step, "stage") else None
         getattr(self, "_apply_" + type(step).__name__)(st, step)

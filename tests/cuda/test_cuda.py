@@ -125,6 +125,16 @@ def test_a_shared_memory_gemm_meets_at_barriers_and_the_emulated_block_agrees():
     _check_emulated(k, inputs, C)
 
 
+def test_a_shared_memory_schedule_replays_from_its_json():
+    inputs, C, s = _shared_gemm()
+    A, B = (alt.placeholder(t.shape, name=t.name) for t in inputs)
+    C2 = alt.ops.matmul(A, B)
+    again = alt.Schedule.from_json(s.to_json(), [C2])
+    assert '"step": "cacheread"' in s.to_json()
+    assert CUDARenderer(CUDA).render(alt.lower(again, [A, B, C2]))[0] == \
+        CUDARenderer(CUDA).render(alt.lower(s, inputs + [C]))[0]
+
+
 def test_the_emulation_splits_a_block_at_its_barriers():
     """Fetch without the barriers' effect: with the block's threads run one after another the
     copy would be read before the other threads wrote it; the emulation runs them as a team."""
