@@ -135,6 +135,18 @@ def test_a_shared_memory_schedule_replays_from_its_json():
         CUDARenderer(CUDA).render(alt.lower(s, inputs + [C]))[0]
 
 
+def test_golden_cuda_source_of_the_shared_memory_gemm():
+    """The CUDA of a fixed (workload, schedule) pair; ALT_UPDATE_GOLDEN=1 rewrites it."""
+    import os
+    from pathlib import Path
+    inputs, C, s = _shared_gemm()
+    source, _ = CUDARenderer(CUDA).render(alt.lower(s, inputs + [C]))
+    path = Path(__file__).parent / "golden" / "gemm_shared.cu"
+    if os.environ.get("ALT_UPDATE_GOLDEN"):
+        path.write_text(source)
+    assert source == path.read_text(), "generated CUDA changed; review and rerun with ALT_UPDATE_GOLDEN=1"
+
+
 def test_the_emulation_splits_a_block_at_its_barriers():
     """Fetch without the barriers' effect: with the block's threads run one after another the
     copy would be read before the other threads wrote it; the emulation runs them as a team."""
