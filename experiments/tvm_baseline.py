@@ -39,12 +39,20 @@ BUILD_TIMEOUT = 600.0
 
 
 def patient_builder():
-    """MetaSchedule's LocalBuilder with BUILD_TIMEOUT; also made the builder that Relax's tuning
-    passes ask for by name (s_tir.meta_schedule.builder.get_local_builder)."""
+    """MetaSchedule's LocalBuilder with BUILD_TIMEOUT. Also makes Relax's tuning pass use one: the
+    pass calls the global tvm.s_tir.meta_schedule.tune_relax with positional arguments only (so
+    with the default builder), which is registered again here to pass this builder."""
     import tvm
     from tvm.s_tir import meta_schedule as ms
-    tvm.register_global_func("s_tir.meta_schedule.builder.get_local_builder",
-                             lambda: ms.builder.LocalBuilder(timeout_sec=BUILD_TIMEOUT), override=True)
+    from tvm.s_tir.meta_schedule.relax_integration import tune_relax
+
+    def patient_tune_relax(mod, params, target, work_dir, max_trials_global, max_trials_per_task=None,
+                           op_names=None):  # as TVM's _tune_relax, with the builder
+        per_task = None if max_trials_per_task is None else int(max_trials_per_task)  # IntImm from C++
+        tune_relax(mod, params, target, work_dir, int(max_trials_global), max_trials_per_task=per_task,
+                   op_names=op_names, builder=ms.builder.LocalBuilder(timeout_sec=BUILD_TIMEOUT))
+        return mod
+    tvm.register_global_func("tvm.s_tir.meta_schedule.tune_relax", patient_tune_relax, override=True)
     return ms.builder.LocalBuilder(timeout_sec=BUILD_TIMEOUT)
 
 
