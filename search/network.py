@@ -119,11 +119,20 @@ def hand_candidate(graph, tasks, log, target, convert, strategy="alt"):
     (alt.graph.hand_layouts: each plain convolution read and written in its register tile's
     channel blocks), each node given the best point its tuning measured under that layout (the
     hand schedules are measured first, so one is there unless a node's task was never tuned; such
-    a node keeps its hand schedule), and every weight-only-layout node (dense, matmul) its best."""
+    a node keeps its hand schedule), every weight-only-layout node (dense, matmul) its best, and
+    every other tuned node (depthwise and grouped convolutions, convolutions whose channels are
+    not whole vectors: NCHW in the hand network) its best point that writes NCHW, else its best."""
     from alt.graph import hand_layouts
     found = candidates_of(tasks, log, target, NETWORK_STRATEGIES[strategy])
     assign = {name: (lay, lay) for name, lay in hand_layouts(graph, target).items()}
     chosen = {n: assign.get(n, (None, None)) for n in found if assign.get(n, (None, None)) in found[n]}
+    for n, c in found.items():
+        if n in chosen or n in assign:
+            continue
+        fits = [lay for lay in c if lay[1] == "NCHW" and lay[0] in (None, "NCHW")] or list(c)
+        chosen[n] = min(fits, key=lambda lay: c[lay][0])
+        if chosen[n][1] is not None:
+            assign[n] = chosen[n]
     points = {n: found[n][lay][1] for n, lay in chosen.items()}
     costs = {n: {lay: found[n][lay][0]} for n, lay in chosen.items()}
     return assign, points, predicted(graph, costs, chosen, convert)

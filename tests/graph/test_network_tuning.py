@@ -245,6 +245,21 @@ def test_wp_reuses_the_records_and_builds_its_network_without_fused_conversions(
     assert _close(wnet(_x(g, 5)), compile_network(g)(_x(g, 5)))
 
 
+def test_the_hand_candidate_gives_depthwise_convs_their_best_nchw_point(monkeypatch):
+    import search.network as N
+    g = zoo.mobilenet_v2(image=32, width=0.5)
+    dw = next(n.name for n in g.nodes if n.name.endswith(".dw"))
+    fast, slow = {"k": 1}, {"k": 2}
+    found = {dw: {(None, "NCHW"): (2e-3, slow), (None, "NHWC"): (1e-3, fast), ("NCHW", "NCHW"): (1.5e-3, fast)}}
+    monkeypatch.setattr(N, "candidates_of", lambda *a, **k: found)
+    assign, points, total = N.hand_candidate(g, [], None, alt.Target.host(), lambda *a: 0.0)
+    assert assign[dw] == ("NCHW", "NCHW") and points[dw] is fast  # the best that writes NCHW, as the hand net
+    assert total == pytest.approx(1.5e-3)
+    found[dw] = {(None, "NHWC"): (1e-3, fast)}  # none writes NCHW: its best
+    assign, points, _ = N.hand_candidate(g, [], None, alt.Target.host(), lambda *a: 0.0)
+    assert assign[dw] == (None, "NHWC") and points[dw] is fast
+
+
 def test_tune_network_rejects_bad_options():
     g = _net()
     with pytest.raises(alt.OptionError, match="strategy='fp'"):
