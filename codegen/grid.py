@@ -5,7 +5,11 @@ A lowered function's top-level statements (one per stage computed at root) becom
 launch each, in order. In each, the bound loops must come first: a bound loop may sit only under
 other bound loops and guards (an `if` of a non-dividing split), never under a serial loop or
 beside other statements, because every thread of the grid runs the whole body. Each tag is
-used once per launch; the blocks' threads multiply to at most the target's max_threads.
+bound once per launch; the blocks' threads multiply to at most the target's max_threads. Below
+them, a loop bound to a thread tag already bound around it is a cooperative loop (the fetch of a
+shared copy): the block's threads along that tag share its iterations, so it has at most as many.
+A barrier must be reached by every thread of the block: never under an `if`, a guarded
+(non-dividing) loop or a cooperative loop. The shared copies fit the target's shared memory.
 """
 from dataclasses import dataclass
 
