@@ -68,7 +68,8 @@ def contenders(g, tuned, logs, torch, tvm_budget=None):
     from experiments.torch_graph import TorchGraph
     out = {}
     for strategy, (rec, net) in tuned.items():
-        out[strategy] = (net, net.time, {"predicted_ms": rec["predicted_s"] * 1e3, "trials": rec["trials"],
+        predicted = rec["predicted_s"] * 1e3 if rec["predicted_s"] is not None else None
+        out[strategy] = (net, net.time, {"predicted_ms": predicted, "trials": rec["trials"],
                                          "tuning_s": rec["tuning_seconds"], "stats": rec["stats"],
                                          "selection": rec.get("selection")})
     if "wp" in tuned:

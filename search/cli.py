@@ -185,9 +185,10 @@ def _tune_net(args):
                             batch=args.batch, model=args.model, quiet=args.quiet, measure_options=opts,
                             target=target)
     blocked = sum(1 for v in rec["layouts"].values() if v[1] != "NHWC" and v[1] != "NCHW")
-    print(f"{graph.name}: {rec['latency_s'] * 1e3:.3f} ms per forward pass (predicted from the tuned operators and "
-          f"conversions: {rec['predicted_s'] * 1e3:.3f} ms), {rec['trials']} trials, strategy {args.strategy}, on "
-          f"{resolve(target).describe()}")
+    predicted = (f"predicted from the tuned operators and conversions: {rec['predicted_s'] * 1e3:.3f} ms"
+                 if rec["predicted_s"] is not None else "the untuned hand-scheduled network was the fastest")
+    print(f"{graph.name}: {rec['latency_s'] * 1e3:.3f} ms per forward pass ({predicted}), {rec['trials']} trials, "
+          f"strategy {args.strategy}, on {resolve(target).describe()}")
     print(f"  {len(rec['choices'])} tuned nodes, {blocked} with channel-blocked outputs, {net.n_kernels} kernels"
           + (f"; default schedules for {', '.join(net.fallbacks)}" if net.fallbacks else ""))
     if args.log:

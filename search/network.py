@@ -12,7 +12,8 @@
 4. the network is compiled with those layouts and the tuned points, checked against the network
    built with the default schedules, and timed; for `alt`, so is the network with the target's
    hand layouts and each node's best tuned point under them (the DP predicts from kernels timed
-   alone), and the faster measured one is kept; a network record (the assignment, each node's
+   alone), and the untuned hand-scheduled network the tuning started from; the fastest measured
+   one is kept; a network record (the assignment, each node's
    point, and what was measured) is appended to the log.
 
 Strategies (the ablations of ALT, at the same budget):
@@ -235,6 +236,10 @@ def _tune_network(graph, tasks, trials, strategy, log, seed, batch, model, quiet
         h_assign, h_points, h_total = hand_candidate(graph, tasks, records, target, convert, strategy)
         recs["hand layouts"] = _network_record(graph, tasks, strategy, h_assign, h_points, h_total, convert,
                                                target, **extra)
+        # and the untuned network the tuning started from: a tuned network never loses to it
+        hand = {n: (lay, lay) for n, lay in hand_layouts(graph, target).items()}
+        recs["hand schedules"] = _network_record(graph, tasks, strategy, hand, {}, None, convert, target, hand=True,
+                                                 **extra)
     t0 = time.perf_counter()
     nets = {k: build_record(graph, r, target) for k, r in recs.items()}
     stats["compile"] = time.perf_counter() - t0
@@ -258,6 +263,11 @@ def _tune_network(graph, tasks, trials, strategy, log, seed, batch, model, quiet
     if records:
         records.append(rec)
     return rec, net
+
+
+def hand_layouts(graph, target):
+    from alt.graph import hand_layouts as layouts
+    return layouts(graph, target)
 
 
 def _network_record(graph, tasks, strategy, assign, points, total, convert, target, **extra):
@@ -290,6 +300,8 @@ def _replay(graph, rec, target):
             c = rec["choices"].get(name)
             if c is None and names[name].op == "conv2d" and rec["layouts"].get(name):
                 layouts[name] = tuple(rec["layouts"][name])  # its layout, with the hand schedule
+                continue
+            if c is None and rec.get("hand"):  # the untuned network: hand schedules by choice
                 continue
             if c is None or c["workload"] != R.workload_key(t.workload):
                 fallbacks.append(name)

@@ -192,14 +192,19 @@ def test_tune_network_logs_operator_records_and_the_network_record(tuned):
     ops = R.Log(log).read()
     assert len(ops) == 10 and {r["workload"]["op"] for r in ops} == {"C2D", "DEN"}
     (nrec,) = R.Log(log).read_networks(signature(g))
-    assert nrec["layouts"].keys() == {"c1", "c2"} and "fc" in nrec["choices"] and nrec["choices"].keys() <= {"c1", "c2", "fc"}
-    assert nrec["untuned"] == []  # a conv without a tuned point under its layout keeps its hand schedule there
-    # the DP's assignment and the hand layouts were both built and timed; the faster one was kept
+    assert nrec["layouts"].keys() == {"c1", "c2"}
+    if nrec.get("hand"):  # the untuned network was the fastest: no tuned point in it
+        assert nrec["choices"] == {}
+    else:  # a conv without a tuned point under its layout keeps its hand schedule there
+        assert "fc" in nrec["choices"] and nrec["choices"].keys() <= {"c1", "c2", "fc"} and nrec["untuned"] == []
+    # the DP's assignment, the hand layouts with tuned points and the untuned hand network were all
+    # built and timed; the fastest was kept
     sel = nrec["selection"]
-    assert sel["measured_s"].keys() == {"graph DP", "hand layouts"}
+    assert sel["measured_s"].keys() == {"graph DP", "hand layouts", "hand schedules"}
     assert sel["chosen"] == min(sel["measured_s"], key=sel["measured_s"].get)
     assert nrec["latency_s"] == sel["measured_s"][sel["chosen"]]
-    assert nrec["latency_s"] > 0 and nrec["predicted_s"] > 0 and nrec["trials"] == 10
+    assert nrec["latency_s"] > 0 and nrec["trials"] == 10
+    assert (nrec["predicted_s"] is None) == (sel["chosen"] == "hand schedules") and (nrec["predicted_s"] or 1) > 0
     assert net.fallbacks == [] and _close(net(_x(g, 3)), compile_network(g)(_x(g, 3)))
 
 
@@ -243,6 +248,18 @@ def test_wp_reuses_the_records_and_builds_its_network_without_fused_conversions(
     chosen = min(R.Log(copy).read_networks(signature(g)), key=lambda r: r["latency_s"])
     assert rebuilt.plan.fuse_conversions is chosen["fuse_conversions"]
     assert _close(wnet(_x(g, 5)), compile_network(g)(_x(g, 5)))
+
+
+def test_the_untuned_hand_network_record_replays_as_the_hand_build():
+    from search.layouts import ConversionCosts
+    from search.network import _network_record, build_record
+    g = _net()
+    target = alt.Target.host()
+    hand = {n: (lay, lay) for n, lay in G.hand_layouts(g, target).items()}
+    rec = _network_record(g, extract_tasks(g), "alt", hand, {}, None, ConversionCosts(target), target, hand=True)
+    net = build_record(g, rec, target)
+    assert net.fallbacks == [] and rec["choices"] == {}
+    assert net.source == compile_network(g, G.hand_layouts(g, target)).source
 
 
 def test_the_hand_candidate_gives_depthwise_convs_their_best_nchw_point(monkeypatch):
