@@ -6,8 +6,10 @@ root: the last output axis split into `per_thread` consecutive elements computed
 (unrolled or not), the remaining spatial loops fused with the outer part and split into blocks of
 `threads` threads (blockIdx.x / threadIdx.x). With `local`, a reduction accumulates a thread's
 elements in registers (cache_write, computed at the thread loop, the reduction loops outside the
-register tile). Padding stages may be inlined into their reader. Shared-memory staging (cache_read
-into "shared" with barriers) is not part of the space yet.
+register tile). Padding stages may be inlined into their reader.
+
+GPUGemmSpace (GMM, BMM) stages both operands through shared memory (cache_read "shared", with
+barriers); convolutions do not have shared-memory staging yet.
 """
 from .space import GenericSpace, Invalid, Space
 
