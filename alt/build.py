@@ -61,8 +61,9 @@ class Kernel:
 class CUDAKernel(Kernel):
     """A kernel for a CUDA target. `source` is CUDA C++, `launches` the kernel launches in order
     (codegen.grid.Launch), `cubin` nvcc's output (None where nvcc is missing). Calling it runs on
-    the GPU through pycuda; `emulate` runs the same lowered function on the CPU with the grid's
-    loops serial (codegen.emulate), where no GPU is."""
+    the GPU through pycuda (calls are serialized); `emulate` runs the same lowered function on the
+    CPU where no GPU is (codegen.emulate: blocks in turn, a block's threads one after another, or as
+    an OpenMP team meeting at its barriers)."""
 
     def __init__(self, lowered, source, launches, cubin, args, layouts, target):
         super().__init__(lowered, source, None, args, layouts, target)
