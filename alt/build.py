@@ -4,7 +4,6 @@ import re
 from .errors import BuildError
 from .steps import to_dict
 from .lower import lower
-from .stmt import Store
 
 class Kernel:
     """A compiled kernel: call it with numpy arrays (outputs are written in place).
@@ -72,8 +71,8 @@ class CUDAKernel(Kernel):
 
     @property
     def writes(self):
-        written = {id(s.buffer) for s in _stores(self.lowered.body)}
-        return [id(b) in written for b in self.lowered.args]
+        from codegen.cstyle import writes
+        return writes(self.lowered)
 
     def _runnable(self):
         if self.program is None:
@@ -117,8 +116,8 @@ def build(sch, args, target=None, name="main"):
         path = compile_c(source, target, what=f"kernel {fname}")
     except CompileError as e:
         raise BuildError(_blame(str(e), sch, renderer.namer, source, e.lines)) from None
-    written = {id(s.buffer) for s in _stores(func.body)}
-    program = CProgram(path, fname, func.args, [id(b) in written for b in func.args])
+    from codegen.cstyle import writes
+    program = CProgram(path, fname, func.args, writes(func))
     return Kernel(func, source, program, args, {t.name: sch.layout_of(t) for t in args}, target)
 
 
@@ -149,7 +148,3 @@ def _blame(message, sch, namer, source, lines):
     head, _, rest = message.partition("\n")
     return f"{head}\n  steps on the rejected loops: {'; '.join(str(to_dict(st)) for st in steps)}\n{rest}"
 
-
-def _stores(s):
-    from codegen.cstyle import walk_stmts
-    return (x for x in walk_stmts(s) if isinstance(x, Store))

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import AltError
+from .target import InEffect
 
 ARCHS = ("sm_75", "sm_80", "sm_86", "sm_87", "sm_89", "sm_90", "sm_100", "sm_120")  # nvcc 12/13 build all
 MAX_THREADS = 1024  # threads per block on every architecture since sm_20
@@ -28,7 +29,7 @@ class CUDATargetError(AltError, ValueError):
 
 
 @dataclass(frozen=True)
-class CUDATarget:
+class CUDATarget(InEffect):
     """An NVIDIA GPU: `arch` (nvcc's sm_XY), `max_threads` per block, `shared_bytes` of static
     shared memory per block, `threads` per block of the default schedule."""
     name: str = "cuda"
@@ -91,15 +92,6 @@ class CUDATarget:
         if o is None and isinstance(other, dict) and other.get("kind") == "cuda":
             o = CUDATarget.from_dict(other)
         return o is not None and (o.model, o.arch) == (self.model, self.arch)
-
-    def __enter__(self):
-        from .target import _stack
-        _stack().append(self)
-        return self
-
-    def __exit__(self, *exc):
-        from .target import _stack
-        _stack().pop()
 
     @classmethod
     def parse(cls, text):

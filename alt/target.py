@@ -69,8 +69,19 @@ def _size(text, what):
     return int(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[m.group(2).upper()]
 
 
+class InEffect:
+    """`with target:` makes a target (CPU or CUDA) the one in effect for this thread."""
+
+    def __enter__(self):
+        _stack().append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _stack().pop()
+
+
 @dataclass(frozen=True)
-class Target:
+class Target(InEffect):
     """A CPU target. `lanes(dtype)` is the vector width in elements; `flags()` the compiler flags;
     `key()` what makes two targets' compiled code differ (it is part of the build cache key)."""
     name: str  # what the user asked for: "host", "avx2", "znver3", ...
@@ -175,14 +186,6 @@ class Target:
 
     def _identity(self):
         return (self.model if self.march == "native" else self.march, self.isa, self.vector_bytes, self.cores)
-
-    # --- the target in effect ---
-    def __enter__(self):
-        _stack().append(self)
-        return self
-
-    def __exit__(self, *exc):
-        _stack().pop()
 
     @staticmethod
     def known():

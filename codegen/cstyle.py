@@ -137,7 +137,7 @@ class CStyleRenderer:
         """The text of one function computing `body` (default: the whole of `func`)."""
         self.namer = Namer()
         self.ranges = {}
-        written = {id(s.buffer) for s in walk_stmts(func.body) if isinstance(s, S.Store)}
+        written = _written(func)
         params = []
         for b in list(func.args) + (list(func.temps) if temps_as_args else []):
             const = "" if id(b) in written else "const "
@@ -313,6 +313,16 @@ class CStyleRenderer:
         p = _PREC[op]
         s = f"{self.expr(a, p)} {op} {self.expr(b, p + 1)}"
         return f"({s})" if p < prec else s
+
+
+def _written(func):
+    return {id(s.buffer) for s in walk_stmts(func.body) if isinstance(s, S.Store)}
+
+
+def writes(func):
+    """Per argument of lowered function `func`: does it store into it?"""
+    written = _written(func)
+    return [id(b) in written for b in func.args]
 
 
 def _shared(body):

@@ -6,10 +6,8 @@ to blockIdx/threadIdx entered as an index plus a guard. Temporaries are device b
 arguments; an out-of-range data-dependent index sets the status word `alt_status` (the program
 reads it back after the launches).
 """
-from alt.errors import BuildError
-
 from .cstyle import CStyleRenderer, c_identifier
-from .grid import Launch, launch_dims, roots
+from .grid import Launch, launch_dims, refuse_parallel, roots
 
 
 class CUDARenderer(CStyleRenderer):
@@ -43,9 +41,7 @@ class CUDARenderer(CStyleRenderer):
         pass  # void: falls off the end
 
     def loop_pragmas(self, loop):
-        if loop.kind == "parallel":
-            raise BuildError(f"loop {loop.var.name!r} is marked parallel, an OpenMP loop; on a CUDA target bind it "
-                             "to blockIdx/threadIdx instead")
+        refuse_parallel(loop)
         out = []
         if loop.kind in ("unroll", "vectorize"):  # a thread runs a vector loop's lanes one by one
             out.append("#pragma unroll")

@@ -16,11 +16,10 @@ parallel) are refused here too.
 """
 from alt import stmt as S
 from alt.cuda_target import THREAD_TAGS
-from alt.errors import BuildError
 
 from .c_render import CRenderer
-from .cstyle import TEAM_TOO_SMALL, walk_stmts
-from .grid import launch_dims, roots
+from .cstyle import TEAM_TOO_SMALL, walk_stmts, writes
+from .grid import launch_dims, refuse_parallel, roots
 
 
 class GridEmulator(CRenderer):
@@ -67,9 +66,7 @@ class GridEmulator(CRenderer):
         super().finish(lines, temps)
 
     def loop_pragmas(self, loop):
-        if loop.kind == "parallel":
-            raise BuildError(f"loop {loop.var.name!r} is marked parallel, an OpenMP loop; on a CUDA target bind it "
-                             "to blockIdx/threadIdx instead")
+        refuse_parallel(loop)
         return super().loop_pragmas(loop)
 
 
@@ -83,5 +80,4 @@ def emulation_program(func, cuda_target, host=None):
     r = GridEmulator(host)
     source, fname = r.render(func, cuda_target)
     path = compile_c(source, host, what=f"the grid emulation of {func.name!r}")
-    written = {id(s.buffer) for s in walk_stmts(func.body) if isinstance(s, S.Store)}
-    return CProgram(path, fname, func.args, [id(b) in written for b in func.args]), source
+    return CProgram(path, fname, func.args, writes(func)), source

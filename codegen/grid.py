@@ -18,6 +18,8 @@ from alt import stmt as S
 from alt.cuda_target import BLOCK_TAGS, MAX_THREADS, THREAD_TAGS
 from alt.errors import BuildError
 
+from .cstyle import walk_stmts
+
 
 @dataclass(frozen=True)
 class Launch:
@@ -33,9 +35,15 @@ class Launch:
 
 def _binds(s, bound):
     """Does `s` hold a loop bound to a tag that no loop around it (in `bound`) has?"""
-    from .cstyle import walk_stmts
     return any(isinstance(x, S.For) and x.kind in BLOCK_TAGS + THREAD_TAGS and x.kind not in bound
                for x in walk_stmts(s))
+
+
+def refuse_parallel(loop):
+    """A loop marked OpenMP parallel has no place on the grid (CUDA and its emulation alike)."""
+    if loop.kind == "parallel":
+        raise BuildError(f"loop {loop.var.name!r} is marked parallel, an OpenMP loop; on a CUDA target bind it "
+                         "to blockIdx/threadIdx instead")
 
 
 def roots(body):
@@ -104,5 +112,4 @@ def launch_dims(stmt, what, max_threads=MAX_THREADS, shared_bytes=None):
 
 def shared_buffers(stmt):
     """The shared-memory buffers allocated in `stmt` (declared once at the kernel's top)."""
-    from .cstyle import walk_stmts
     return [x.buffer for x in walk_stmts(stmt) if isinstance(x, S.Allocate) and x.buffer.kind == "shared"]
