@@ -20,7 +20,7 @@ import numpy as np
 
 import alt
 from alt.errors import AltError
-from alt.ops.hand import relayout_conv2d, tile_target
+from alt.ops.hand import nchwc_tile_axes, relayout_conv2d, tile_target
 from alt.ops.default import schedule_stage
 
 
@@ -32,6 +32,7 @@ class Space:
     """Knobs with their choices; `layout_knobs` are the ones that change data layouts."""
     knobs = {}
     layout_knobs = ()
+    added = {}  # knobs a template gained after logs were written: {knob: what a point without it meant}
 
     def __init__(self, workload, target=None):
         from alt.target import resolve
@@ -74,8 +75,14 @@ class Space:
             cache[k] = out
         return cache[k]
 
+    def complete(self, point):
+        """`point` with the knobs it predates (`added`) at the values it meant: a logged point keeps
+        its meaning when a template gains a knob."""
+        return {**{k: v for k, v in self.added.items() if k not in point}, **point}
+
     def neighbor(self, point, rng, knobs=None):
         """Change one knob (among `knobs`, default all) to another value; None if none is valid."""
+        point = self.complete(point)
         names = list(knobs or self.knobs)
         for _ in range(50):
             k = names[rng.integers(len(names))]
@@ -89,6 +96,7 @@ class Space:
 
     def check(self, point):
         """None when `point` is valid, else the reason."""
+        point = self.complete(point)
         missing = set(self.knobs) - set(point)
         if missing:
             return f"missing knobs {sorted(missing)}"
@@ -106,6 +114,7 @@ class Space:
 
     def apply(self, point):
         """(schedule, args) for `point`; raises Invalid."""
+        point = self.complete(point)
         why = self.check(point)
         if why:
             raise Invalid(why)
@@ -128,6 +137,7 @@ class Space:
         """Schedule `point` onto a network kernel: `anchor` is this operator's output tensor, `end`
         the end of an elementwise epilogue fused after it (or None); the inputs already have the
         layouts the graph planner gave them."""
+        point = self.complete(point)
         why = self.check(point)
         if why:
             raise Invalid(why)
@@ -149,7 +159,8 @@ def _divisors(n, limit=None):
 
 
 class Conv2dSpace(Space):
-    layout_knobs = ("layout", "ob", "ib")
+    layout_knobs = ("layout", "ob", "ib", "spatial")
+    added = {"spatial": 0}
 
     def __init__(self, workload, target=None):
         super().__init__(workload, target)
@@ -166,32 +177,37 @@ class Conv2dSpace(Space):
             "unroll": [0, 1],
             "par_depth": [1, 2, 3],
             "attach": [0, 1],
+            "spatial": [0, 1],  # NCHWc: the output also tiled spatially, one register tile contiguous
         }
 
     def default_layout(self):
         """ALT-OL's fixed layout: activations NHWO (NHWC), channel tiles the template's defaults."""
         ib = max([i for i in self.knobs["ib"] if i <= min(8, self.c)] or [1])
-        return {"layout": "NHWC", "ob": self.lanes, "ib": ib}
+        return {"layout": "NHWC", "ob": self.lanes, "ib": ib, "spatial": 0}
 
     def knobs_for(self, layout):
         """The layout knobs that make this convolution read and write `layout` (a graph planner
-        name: NCHW, NHWC, NCHW<b>c), or None when the template has no such layout (fp and bp
-        propagate one operator's layout to its neighbour with this)."""
+        name: NCHW, NHWC, NCHW<b>c, NCHW<h>h[<w>w]<b>c), or None when the template has no such
+        layout (fp and bp propagate one operator's layout to its neighbour with this)."""
+        from alt.graph.plan import blocked_parts
         if layout == "NHWC":
             fixed = self.default_layout()
         elif layout == "NCHW":
-            fixed = {"layout": "NCHW", "ob": 8, "ib": 8}
+            fixed = {"layout": "NCHW", "ob": 8, "ib": 8, "spatial": 0}
+        elif blocked_parts(layout) is None:
+            return None
         else:
-            b = int(layout[4:-1]) if layout.startswith("NCHW") and layout.endswith("c") and layout[4:-1].isdigit() \
-                else None
-            fixed = {"layout": "NCHWc", "ob": b, "ib": b}
+            ht, wt, b = blocked_parts(layout)
+            fixed = {"layout": "NCHWc", "ob": b, "ib": b, "spatial": 0}
+            if ht > 1:  # a tile of whole rows (no w) is the same memory with any tile_x of 1 or the width
+                fixed.update(spatial=1, tile_y=ht, tile_x=wt)
         if any(v not in self.knobs[k] for k, v in fixed.items()):
             return None
         try:
-            self.sample(np.random.default_rng(0), fixed)
+            p = self.sample(np.random.default_rng(0), fixed)
         except Invalid:
             return None
-        return fixed
+        return fixed if self.layouts(p)[1] == layout else None
 
     def _seeds(self):
         from alt.ops.hand import conv_tile
@@ -204,7 +220,7 @@ class Conv2dSpace(Space):
             ib = lay["ib"] or max([i for i in self.knobs["ib"] if i <= min(lay["ob"], self.c)] or [1])
             tile_x = max([x for x in self.knobs["tile_x"] if x <= rows and self.out_size % x == 0] or [1])
             out.append(dict(lay, ib=ib, tile_y=1, tile_x=tile_x, reduce_order="c-y-x", unroll=1, par_depth=2,
-                            attach=0))
+                            attach=0, spatial=0))
         return out
 
     def _check(self, p):
@@ -218,6 +234,11 @@ class Conv2dSpace(Space):
             return f"ib={p['ib']} is far larger than the {self.c} input channels"
         if p["tile_x"] > self.out_size or p["tile_y"] > self.out_size:
             return f"tile {p['tile_y']}x{p['tile_x']} is larger than the {self.out_size}x{self.out_size} output"
+        if p["spatial"] and (p["layout"] != "NCHWc" or p["tile_y"] == 1):
+            return "a spatially tiled output needs layout NCHWc and tiles of more than one row (tile_y > 1)"
+        if p["spatial"] and (self.out_size % p["tile_y"] or self.out_size % p["tile_x"]):
+            return (f"a spatial tile {p['tile_y']}x{p['tile_x']} does not divide the "
+                    f"{self.out_size}x{self.out_size} output")
         lanes = self.lanes
         regs = p["tile_y"] * (p["tile_x"] * p["ob"] // lanes if p["layout"] != "NCHW"
                               else p["ob"] * -(-max(lanes, p["tile_x"]) // lanes))
@@ -227,8 +248,11 @@ class Conv2dSpace(Space):
         return None
 
     def layouts(self, p):
+        from alt.graph.plan import tiled_name
+        p = self.complete(p)
         if p["layout"] == "NCHWc":
-            return f"NCHW{p['ib']}c", f"NCHW{p['ob']}c"
+            tile = (p["tile_y"], p["tile_x"]) if p["spatial"] else (1, 1)
+            return f"NCHW{p['ib']}c", tiled_name(*tile, p["ob"], self.out_size, self.out_size)
         return p["layout"], p["layout"]
 
     def schedule_into(self, s, anchor, end, point):
@@ -246,13 +270,11 @@ class Conv2dSpace(Space):
 
     def _schedule(self, s, conv, epilogue, p, relayout_input=True):
         ob, ib = p["ob"], p["ib"]
-        relayout_conv2d(s, conv, p["layout"], ob=ob, ib=ib, out=epilogue, relayout_input=relayout_input)
+        tiles = (p["tile_y"], p["tile_x"]) if p["spatial"] else (1, 1)
+        relayout_conv2d(s, conv, p["layout"], ob=ob, ib=ib, out=epilogue, relayout_input=relayout_input, tile=tiles)
         T, CC = tile_target(s, conv, epilogue)
         if p["layout"] == "NCHWc":
-            n, oo, y, x, oi = T.axis
-            yo, yi = T.split(y, factor=p["tile_y"])
-            xo, xi = T.split(x, factor=p["tile_x"])
-            outer, tile = [n, oo, yo, xo], [yi, xi, oi]
+            outer, tile = nchwc_tile_axes(T, p["tile_y"], p["tile_x"])
         elif p["layout"] == "NHWC":
             n, y, x, o = T.axis
             yo, yi = T.split(y, factor=p["tile_y"])
@@ -277,8 +299,11 @@ class Conv2dSpace(Space):
         rco, rci = L.split(rc, factor=ib)
         red = [rco, ry, rx, rci] if p["reduce_order"] == "c-y-x" else [ry, rx, rco, rci]
         if p["layout"] == "NCHWc":
-            cn, coo, cy, cx, coi = caxes
-            L.reorder(cn, coo, *red, cy, cx, coi)
+            if p["spatial"]:  # the accumulator follows the output's tiled layout
+                (cn, coo, *couter), (cy, cx, coi) = nchwc_tile_axes(L, p["tile_y"], p["tile_x"])
+            else:
+                (cn, coo, cy, cx, coi), couter = caxes, []
+            L.reorder(cn, coo, *couter, *red, cy, cx, coi)
             vec, unroll = coi, [cy, cx]
         elif p["layout"] == "NHWC":
             cn, cy, cx, co = caxes

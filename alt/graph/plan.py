@@ -1,6 +1,7 @@
 """Layout planning for a network, as ALT describes it.
 
-Only layout-sensitive operators (convolutions) carry a chosen layout; simple operators inherit
+Only layout-sensitive operators (convolutions) carry a chosen layout (NCHW, NHWC, channel blocks
+NCHW<b>c, or ALT's spatial tiles NCHW<h>h<w>w<b>c of channel blocks); simple operators inherit
 their input's layout along the dataflow. Where a value reaches a convolution that wants another
 layout, a conversion is placed: fused into the consumer when it is padded (its padding stage reads
 one layout and writes the other), fused into the producer when that is a simple operator whose
@@ -19,12 +20,49 @@ from ..errors import ComputeError
 from .ir import Value
 from .opdefs import OPS
 
-LAYOUTS = ("NCHW", "NHWC", "NCHW<b>c (b channels a block, e.g. NCHW16c)")
-_BLOCKED = re.compile(r"NCHW([1-9]\d*)c")
+LAYOUTS = ("NCHW", "NHWC", "NCHW<b>c (b channels a block, e.g. NCHW16c)",
+           "NCHW<h>h[<w>w]<b>c (spatial tiles of h rows [and w columns] of b-channel blocks, e.g. NCHW2h7w16c)")
+_BLOCKED = re.compile(r"NCHW(?:([1-9]\d*)h)?(?:([1-9]\d*)w)?([1-9]\d*)c")
+
+
+def blocked_parts(name):
+    """(rows, columns, channels) of a tile of blocked layout `name` (rows and columns 1 where it has
+    no spatial tile), or None for a layout that is not blocked."""
+    m = _BLOCKED.fullmatch(str(name))
+    if not m:
+        return None
+    ht, wt, b = (int(g) if g else 1 for g in m.groups())
+    return ht, wt, b
 
 
 def is_layout(name):
-    return name in ("NCHW", "NHWC") or bool(_BLOCKED.fullmatch(str(name)))
+    return name in ("NCHW", "NHWC") or blocked_parts(name) is not None
+
+
+def tiled_name(ht, wt, block, height, width):
+    """The canonical name of output tiles of ht x wt positions and `block` channels in a feature map
+    of height x width: a tile that spans whole rows (wt 1 or the width) is the same memory as one
+    of ht rows, and one of a single row the same as NCHW<b>c."""
+    rows = f"{ht}h" if 1 < ht else ""
+    cols = f"{wt}w" if rows and 1 < wt < width else ""
+    return f"NCHW{rows}{cols}{block}c"
+
+
+def layout_error(name, shape):
+    """Why layout `name` cannot hold a logical NCHW tensor of `shape`, or None."""
+    parts = blocked_parts(name)
+    if name in (None, "NCHW", "NHWC") or parts is None or len(shape) != 4:
+        return None if is_layout(name) or name is None else f"layout {name!r} is not one of {LAYOUTS}"
+    ht, wt, _ = parts
+    if ht == 1 and wt > 1:
+        return f"layout {name!r} tiles columns without rows; that is NCHW<b>c's memory, write it so"
+    for what, t, e in (("rows", ht, shape[2]), ("columns", wt, shape[3])):
+        if e % t:
+            return f"layout {name!r} tiles {what} by {t}, which does not divide the {e} {what} of {list(shape)}"
+    if name != tiled_name(ht, wt, parts[2], shape[2], shape[3]):
+        return (f"layout {name!r} of {list(shape)} is the same memory as "
+                f"{tiled_name(ht, wt, parts[2], shape[2], shape[3])!r}; use that name")
+    return None
 
 
 def layout_steps(name, shape):
@@ -33,12 +71,18 @@ def layout_steps(name, shape):
         return []
     if name == "NHWC":
         return [("reorder", 0, 2, 3, 1)]
-    m = _BLOCKED.fullmatch(str(name))
-    if m:
-        block = int(m.group(1))
-        pad = -shape[1] % block
-        return ([("pad", 1, 0, pad)] if pad else []) + [("split", 1, block), ("reorder", 0, 1, 3, 4, 2)]
-    raise ComputeError(f"layout {name!r} is not one of {LAYOUTS}")
+    why = layout_error(name, shape)
+    if why:
+        raise ComputeError(why)
+    ht, wt, block = blocked_parts(name)
+    pad = -shape[1] % block
+    steps = ([("pad", 1, 0, pad)] if pad else []) + [("split", 1, block)]  # N C/b b H W
+    if ht == 1:
+        return steps + [("reorder", 0, 1, 3, 4, 2)]
+    steps.append(("split", 3, ht))  # N C/b b H/ht ht W
+    if wt == 1:
+        return steps + [("reorder", 0, 1, 3, 5, 4, 2)]
+    return steps + [("split", 5, wt), ("reorder", 0, 1, 3, 5, 4, 6, 2)]  # N C/b H/ht W/wt ht wt b
 
 
 def _io_layouts(n, choice):
@@ -46,13 +90,16 @@ def _io_layouts(n, choice):
     layout name (read and written in it) or a pair (input layout or None, output layout)."""
     want, lay = (choice, choice) if isinstance(choice, str) else tuple(choice) if isinstance(choice, (tuple, list)) \
         and len(choice) == 2 else (None, choice)
-    for what, name in (("input", want), ("output", lay)):
+    for what, name, v in (("input", want, n.inputs[0]), ("output", lay, n.output)):
         if (name is not None or what == "output") and not is_layout(name):
             raise ComputeError(f"node {n.name!r}: {what} layout {name!r} is not one of {LAYOUTS}")
-    block = _BLOCKED.fullmatch(lay)
-    if block and n.output.shape[1] % int(block.group(1)):
+        why = layout_error(name, v.shape) if name is not None else None
+        if why:
+            raise ComputeError(f"node {n.name!r}: {what} {why}")
+    parts = blocked_parts(lay)
+    if parts and n.output.shape[1] % parts[2]:
         raise ComputeError(f"node {n.name!r}: layout {lay} needs output channels divisible by "
-                           f"{int(block.group(1))}, but it has {n.output.shape[1]}")
+                           f"{parts[2]}, but it has {n.output.shape[1]}")
     return want, lay
 
 

@@ -108,19 +108,26 @@ def pad_stage(s, conv):
     return s[P] if P.op.input_tensors else None
 
 
-def _blocked(s, t, block, pad_channels):
+def _blocked(s, t, block, pad_channels, tile=(1, 1)):
+    """Lay t out as NCHW{block}c, or with a spatial tile (rows, columns) as NCHW{rows}h{columns}w{block}c
+    (alt.graph.plan.layout_steps: the same steps the graph planner uses)."""
+    from alt.graph.plan import layout_steps, tiled_name
     view = s.layout(t)
     if pad_channels:
         view.pad(1, 0, pad_channels)
-    view.split(1, block).reorder(0, 1, 3, 4, 2)
+    shape = (t.shape[0], t.shape[1] + pad_channels, *t.shape[2:])
+    for verb, *args in layout_steps(tiled_name(*tile, block, *t.shape[2:]), shape):
+        getattr(view, verb)(*args)
 
 
-def relayout_conv2d(s, conv, layout, ob=None, ib=None, relayout_input=True, out=None, schedule_pad=True):
+def relayout_conv2d(s, conv, layout, ob=None, ib=None, relayout_input=True, out=None, schedule_pad=True,
+                    tile=(1, 1)):
     """Lay a conv2d's activations, weights and output (and the end `out` of its epilogue) out as
     NCHW, NHWC (weights HWIO) or NCHWc: outputs in blocks of `ob` channels, inputs in blocks of
     `ib` (padded up to whole blocks; the padding is never read), weights OIHW{ib}i{ob}o; blocks
-    default to one vector of the target. The padding stage, laid out like the input, gets the
-    default schedule. Returns (X, W, pad stage)."""
+    default to one vector of the target. With NCHWc, `tile` (rows, columns) also tiles the output
+    spatially (NCHW{rows}h{columns}w{ob}c: ALT's output tiles, one register tile contiguous). The
+    padding stage, laid out like the input, gets the default schedule. Returns (X, W, pad stage)."""
     ob = ob or current().lanes(conv.dtype)
     ib = ib or ob
     X, W = conv_inputs(conv)
@@ -142,9 +149,11 @@ def relayout_conv2d(s, conv, layout, ob=None, ib=None, relayout_input=True, out=
             w.pad(1, 0, c_pad)
         w.split(0, ob).split(2, ib).reorder(0, 2, 4, 5, 3, 1)
         for t in outs:
-            _blocked(s, t, ob, 0)
+            _blocked(s, t, ob, 0, tile)
     elif layout != "NCHW":
         raise ValueError(f"relayout_conv2d: layout {layout!r} is not NCHW, NHWC or NCHWc")
+    if tuple(tile) != (1, 1) and layout != "NCHWc":
+        raise ValueError(f"relayout_conv2d: a spatial tile {tuple(tile)} needs layout NCHWc, not {layout!r}")
     if pad is not None and schedule_pad and not pad.is_scheduled:
         schedule_stage(s, pad)
     return X, W, pad
@@ -197,19 +206,50 @@ def conv2d_nhwc(s, conv, tile_x=None, tile_o=None, relayout_input=True, out=None
     return s
 
 
-def conv2d_nchwc(s, conv, block=None, tile_x=None, relayout_input=True, out=None):
+def nchwc_tile_axes(st, tile_y, tile_x):
+    """([n, o-block, y-tile, x-tile], [y, x, o] within the tile) of a stage whose loops follow an
+    NCHW<b>c layout, spatially tiled or not: the splits its layout already made are reused, the
+    others made with factors tile_y and tile_x."""
+    axes = list(st.axis)
+    if len(axes) == 5:  # n, o.outer, y, x, o.inner
+        n, oo, y, x, oi = axes
+        yo, yi = st.split(y, factor=tile_y)
+        xo, xi = st.split(x, factor=tile_x)
+    elif len(axes) == 6:  # rows tiled: n, o.outer, y.outer, x, y.inner, o.inner
+        n, oo, yo, x, yi, oi = axes
+        xo, xi = st.split(x, factor=tile_x)
+    else:  # rows and columns tiled
+        n, oo, yo, xo, yi, xi, oi = axes
+    return [n, oo, yo, xo], [yi, xi, oi]
+
+
+def conv2d_nchwc(s, conv, block=None, tile_x=None, relayout_input=True, out=None, out_tile=(1, 1)):
     """conv2d in NCHW{block}c (activations) and OIHW{block}i{block}o (weights), as in MKL-DNN and
     ALT's case study: a tile_x x block accumulator per (n, o-block, y, x-block). By default the
     block and tile_x are conv_tile's for the output (blocked_layout's block where it divides the
-    channels)."""
+    channels). `out_tile` (rows, columns) tiles the output spatially as well (relayout_conv2d)."""
     t = current()
     lanes = t.lanes(conv.dtype)
     if block is None:
         block = conv_tile(conv.shape[3], conv.shape[1])[0] * lanes
     vectors = max(1, block // lanes)
     tile_x = tile_x or conv_tile(conv.shape[3], vectors=(vectors,))[1]
-    relayout_conv2d(s, conv, "NCHWc", ob=block, ib=block, relayout_input=relayout_input, out=out)
+    relayout_conv2d(s, conv, "NCHWc", ob=block, ib=block, relayout_input=relayout_input, out=out, tile=out_tile)
     T, CC = tile_target(s, conv, out)
+    if tuple(out_tile) != (1, 1):  # the layout's tile is the register tile
+        (n, oo, yo, xo), tile = nchwc_tile_axes(T, out_tile[0], out_tile[1])
+        T.reorder(n, oo, yo, xo, *tile)
+        T.parallel(T.fuse(n, oo, yo))
+        T.vectorize(tile[-1])
+        s[CC].compute_at(T, xo)
+        (cn, coo, cyo, cxo), ctile = nchwc_tile_axes(s[CC], out_tile[0], out_tile[1])
+        rc, ry, rx = s[CC].reduce_axis
+        rco, rci = s[CC].split(rc, factor=block)
+        s[CC].reorder(cn, coo, cyo, cxo, rco, ry, rx, rci, *ctile)
+        for a in ctile[:-1]:
+            s[CC].unroll(a)
+        s[CC].vectorize(ctile[-1])
+        return s
     n, oo, y, x, oi = T.axis
     xo, xi = T.split(x, factor=tile_x)
     T.reorder(n, oo, y, xo, xi, oi)
@@ -241,12 +281,14 @@ def blocked_layout(target=None, channels=None, width=56):
 
 
 def conv_schedule(layout):
-    """The hand schedule of a conv2d whose output is stored in `layout` ('NCHW', 'NHWC' or
-    'NCHW<b>c'), as a function (s, conv, relayout_input, out); None for another layout."""
-    m = re.fullmatch(r"NCHW(\d+)c", layout or "")
-    if m:
-        block = int(m.group(1))
-        return lambda s, conv, **kw: conv2d_nchwc(s, conv, block=block, **kw)
+    """The hand schedule of a conv2d whose output is stored in `layout` ('NCHW', 'NHWC',
+    'NCHW<b>c' or a spatially tiled 'NCHW<h>h[<w>w]<b>c'), as a function (s, conv, relayout_input,
+    out); None for another layout."""
+    from alt.graph.plan import blocked_parts
+    parts = blocked_parts(layout)
+    if parts:
+        ht, wt, block = parts
+        return lambda s, conv, **kw: conv2d_nchwc(s, conv, block=block, out_tile=(ht, wt), **kw)
     return LAYOUT_SCHEDULES.get(layout)
 
 

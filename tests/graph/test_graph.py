@@ -4,6 +4,7 @@ import pytest
 
 import alt
 from alt.graph import Plan, compile_network, zoo
+from alt.graph.plan import layout_steps, tiled_name
 from alt.graph.reference import run_torch
 
 SMALL = {
@@ -19,10 +20,13 @@ def assignments(g):
     blocked = [n for n in convs if n.output.shape[1] % 16 == 0]
     return {"default": {},
             "NCHW16c": {n.name: "NCHW16c" for n in blocked},
-            "mixed": {n.name: ("NHWC" if i % 2 else "NCHW16c") for i, n in enumerate(blocked)}}
+            "mixed": {n.name: ("NHWC" if i % 2 else "NCHW16c") for i, n in enumerate(blocked)},
+            # ALT's spatial tiles: 2x2 output tiles where the map divides, else whole-row tiles or none
+            "tiled": {n.name: tiled_name(*((2, 2) if n.output.shape[2] % 2 == 0 else (1, 1)), 16,
+                                         *n.output.shape[2:]) for n in blocked}}
 
 
-CASES = [(net, lay) for net in sorted(SMALL) for lay in ("default", "NCHW16c", "mixed")
+CASES = [(net, lay) for net in sorted(SMALL) for lay in ("default", "NCHW16c", "mixed", "tiled")
          if lay == "default" or net != "bert_layer"]  # BERT has no convolution to re-lay
 
 
@@ -40,6 +44,27 @@ def test_zoo_matches_torch(net, layouts):
     if layouts == "mixed":
         text = str(compiled.plan)
         assert "layout_transform" in text or "fused into" in text
+    if layouts == "tiled":
+        assert any("h" in lay for lay in assign.values())
+
+
+def test_spatially_tiled_layouts_name_one_memory_order_each():
+    assert tiled_name(2, 7, 16, 14, 14) == "NCHW2h7w16c"
+    assert tiled_name(2, 14, 16, 14, 14) == tiled_name(2, 1, 16, 14, 14) == "NCHW2h16c"  # whole rows
+    assert tiled_name(1, 7, 16, 14, 14) == "NCHW16c"  # one row: the channel-blocked memory
+    x = np.arange(2 * 32 * 4 * 6, dtype=np.float32).reshape(2, 32, 4, 6)
+    lay = alt.layout.Layout(x.shape)
+    for verb, *args in layout_steps("NCHW2h3w16c", x.shape):
+        lay = getattr(lay, verb)(*args)
+    phys = lay.to_physical(x)
+    assert phys.shape == (2, 2, 2, 2, 2, 3, 16)  # N C/16 H/2 W/3 2h 3w 16c
+    assert phys[1, 1, 1, 0, 1, 2, 5] == x[1, 16 + 5, 2 + 1, 0 + 2]
+    np.testing.assert_array_equal(lay.to_logical(phys), x)
+    for bad, why in (("NCHW3h16c", "tiles rows by 3, which does not divide the 4 rows"),
+                     ("NCHW3w16c", "tiles columns without rows"),
+                     ("NCHW2h6w16c", "same memory as 'NCHW2h16c'")):
+        with pytest.raises(alt.ComputeError, match=why):
+            layout_steps(bad, x.shape)
 
 
 def test_plan_places_and_fuses_conversions():

@@ -44,7 +44,8 @@ def test_points_are_json_and_invalid_points_say_why():
     q = space.neighbor(p, np.random.default_rng(0))
     assert sum(p[k] != q[k] for k in p) == 1
     layouts = enumerate_layouts(space)
-    assert {"layout": "NHWC", "ob": 16, "ib": 8} in layouts and len(layouts) > 10
+    assert {"layout": "NHWC", "ob": 16, "ib": 8, "spatial": 0} in layouts and len(layouts) > 10
+    assert {"layout": "NCHWc", "ob": 16, "ib": 16, "spatial": 1} in layouts
     with pytest.raises(alt.WorkloadError, match="no operator .XYZ."):
         space_for(Workload("XYZ", "s", (8, 8)))
 
@@ -78,11 +79,33 @@ def test_dense_space_tiles_a_gemm_with_its_weight_transposed_or_packed(params):
 def test_conv_space_names_the_knobs_of_a_planner_layout():
     space = space_for(Workload("C2D", "C2D-t", (1, 32, 14, 64, 1, 1, 0)))
     lanes = space.lanes
-    assert space.knobs_for(f"NCHW{lanes}c") == {"layout": "NCHWc", "ob": lanes, "ib": lanes}
+    assert space.knobs_for(f"NCHW{lanes}c") == {"layout": "NCHWc", "ob": lanes, "ib": lanes, "spatial": 0}
     assert space.knobs_for("NHWC")["layout"] == "NHWC" and space.knobs_for("NCHW")["layout"] == "NCHW"
     assert space.knobs_for("NCHW128c") is None and space.knobs_for("NCHW3c") is None  # no such block in the template
     p = space.sample(np.random.default_rng(0), space.knobs_for(f"NCHW{lanes}c"))
     assert space.layouts(p) == (f"NCHW{lanes}c", f"NCHW{lanes}c")
+    tiled = space.knobs_for(f"NCHW2h7w{lanes}c")
+    assert tiled == {"layout": "NCHWc", "ob": lanes, "ib": lanes, "spatial": 1, "tile_y": 2, "tile_x": 7}
+    assert space.layouts(space.sample(np.random.default_rng(0), tiled))[1] == f"NCHW2h7w{lanes}c"
+    assert space.knobs_for(f"NCHW3h{lanes}c") is None  # 3 rows do not tile 14
+
+
+def test_conv_space_tiles_outputs_spatially_and_reads_points_logged_before_the_knob():
+    space = space_for(Workload("C2D", "C2D-14", (1, 16, 14, 32, 3, 1, 1)))  # 14 x 14 output, 32 channels
+    rng = np.random.default_rng(4)
+    for tile_y, tile_x in ((2, 7), (2, 14), (2, 1), (2, 2)):  # rows and columns, whole rows, a one-column tile
+        p = space.sample(rng, {"layout": "NCHWc", "ob": space.lanes, "spatial": 1, "tile_y": tile_y, "tile_x": tile_x})
+        out = space.layouts(p)[1]
+        assert out.startswith(f"NCHW{tile_y}h") and out.endswith(f"{space.lanes}c")
+        sch, args = space.apply(p)
+        check_schedule(sch, args)
+        assert len(sch.layout_of(args[-1]).shape) == (7 if "w" in out else 6)
+    p = space.sample(rng, {"layout": "NCHWc", "spatial": 1, "tile_y": 2})
+    assert "does not divide the 14x14 output" in space.check(dict(p, tile_y=4))
+    assert "needs layout NCHWc" in space.check(dict(p, layout="NHWC", ob=space.lanes))
+    old = {k: v for k, v in p.items() if k != "spatial"}  # a point from a log written before the knob
+    assert space.check(old) is None and space.layouts(old)[1] == f"NCHW{old['ob']}c"
+    check_schedule(*space.apply(old))
 
 
 @pytest.mark.parametrize("name", ["alt", "loop-only"])
