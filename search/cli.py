@@ -6,6 +6,7 @@ of a log, the C source of a best kernel.
     alt tune C2D --shape 1,64,56,64,3,1,1 --trials 64
     alt tune mypackage.ops:my_operator --shape 256,512 --trials 64
     alt tune GMM-3 --target znver3 --threads 2      # for another CPU (compiled here, measured where it runs)
+    alt tune C2D-2 --scheduler tcp://host:8786      # measured on a dask cluster's workers of the target
     alt best run.jsonl
     alt show run.jsonl --workload C2D-1
     alt tune-net resnet18 --trials 512 --log r18.jsonl          # a whole network, layouts chosen jointly
@@ -108,6 +109,9 @@ def parser():
                                                                                 "kernels")
         c.add_argument("--wait-policy", choices=WAIT_POLICIES, default="default",
                        help="OMP_WAIT_POLICY of the measured kernels (default: libgomp's, as in a user's process)")
+    t.add_argument("--scheduler", help="a dask scheduler's address (tcp://host:8786): build and time the candidates "
+                                       "on its workers whose machine is the target, one candidate per worker at a "
+                                       "time")
     b = sub.add_parser("best", help="the best record of every workload in a log", formatter_class=fmt)
     b.add_argument("log", help="a JSON-lines record file written by `alt tune --log`")
     s = sub.add_parser("show", help="the C source of the best record of a workload in a log", formatter_class=fmt)
@@ -158,7 +162,7 @@ def _tune(args):
     opts = {"threads": args.threads, "proc_bind": args.proc_bind, "wait_policy": args.wait_policy}
     rec, kernel = tune(w, trials=args.trials, strategy=args.strategy, log=args.log, seed=args.seed,
                        batch=args.batch, model=args.model, quiet=args.quiet, target=target, final=args.final,
-                       measure_options=opts)
+                       measure_options=opts, scheduler=args.scheduler)
     costs = rec["costs"]
     print(f"{w.name}: best {R.gflops(rec, w.flops):.1f} GFLOP/s ({min(costs) * 1e3:.3f} ms, median "
           f"{statistics.median(costs) * 1e3:.3f} ms) with {rec['point']} on {kernel.target.describe()}, "

@@ -110,7 +110,7 @@ def _told(records, flops):
 
 def tune(workload, trials=64, strategy="alt", log=None, seed=0, batch=8, executor=None, model="gbt",
          quiet=False, measure_options=None, stats=None, args=None, target=None, final=FINAL, layout=None,
-         build=True, on_record=None):
+         build=True, on_record=None, scheduler=None):
     """Tune `workload`: a suite name, an alt.ops.Workload, or a user operator function with `args`
     (a top-level `fn(*args)` returning (input placeholders, output tensor), tuned in the generic
     space), for `target` (an alt.Target or its string; default the target in effect). Returns
@@ -128,6 +128,10 @@ def tune(workload, trials=64, strategy="alt", log=None, seed=0, batch=8, executo
     `layout` fixes the layout knobs of the loop-only strategy (default: the space's default
     layout); `build=False` returns (best record, None) without building the kernel; `on_record` is
     called with every new record the moment it is logged (a network tuner's progress).
+
+    `scheduler` (a dask scheduler address such as 'tcp://host:8786', or a distributed.Client)
+    measures on that cluster's workers of the target's machine instead of here (search.cluster);
+    the records name the worker and CPU that measured each candidate.
     """
     from alt.target import resolve
     check_options(trials, strategy, model, batch, seed, measure_options)
@@ -135,14 +139,24 @@ def tune(workload, trials=64, strategy="alt", log=None, seed=0, batch=8, executo
     if layout is not None and strategy != "loop-only":
         raise OptionError(f"search.tune: layout={layout!r} fixes the layout of the loop-only strategy, not of "
                           f"{strategy!r}")
-    target = check_runs_here(resolve(target))
+    if scheduler is not None and executor is not None:
+        raise OptionError("search.tune: give an executor (builds here, runs here) or a scheduler (both on a "
+                          "cluster), not both")
+    target = resolve(target) if scheduler is not None else check_runs_here(resolve(target))
     with target:
         return _tune(find_workload(workload, args), trials, strategy, log, seed, batch, executor, model, quiet,
-                     measure_options, stats, target, final, layout, build, on_record)
+                     measure_options, stats, target, final, layout, build, on_record, scheduler)
+
+
+def _measurer(w, executor, target, measure_options, scheduler):
+    if scheduler is None:
+        return Measurer(w, executor=executor, target=target, **(measure_options or {}))
+    from .cluster import ClusterMeasurer
+    return ClusterMeasurer(w, scheduler, target=target, **(measure_options or {}))
 
 
 def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure_options, stats, target, final,
-          layout=None, build=True, on_record=None):
+          layout=None, build=True, on_record=None, scheduler=None):
     space = space_for(w, target)
     rng = np.random.default_rng(seed)
     strat = make_strategy(strategy, space, rng, trials, model, layout=layout)
@@ -164,7 +178,7 @@ def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure
     started = time.perf_counter()
     new = []
     try:
-        with Measurer(w, executor=executor, target=target, **(measure_options or {})) as m:
+        with _measurer(w, executor, target, measure_options, scheduler) as m:
             while remaining > 0:
                 t0 = time.perf_counter()
                 points = strat.next_batch(min(batch, remaining))
@@ -205,8 +219,12 @@ def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure
 
 
 def _record(w, point, r, strategy, measurer, records, **extra):
+    if "worker" in r:  # measured on a cluster: by that worker, on its CPU
+        extra = dict(extra, worker=r["worker"])
     rec = R.make(w, point, r["costs"], r["error"], r["message"], strategy, target=measurer.target,
                  run=measurer.run_settings, schedule=r.get("schedule"), **extra)
+    if "host" in r:
+        rec["target"]["host"] = r["host"]
     if records:
         records.append(rec)
     return rec
