@@ -1,12 +1,22 @@
-"""Ablation of the tuner: the four strategies, and the cost model switched off (alt driven by a
-random model), on a few conv and GEMM workloads. Best GFLOP/s against trials spent.
+"""Ablation of the tuner over seeds: the strategies, and the cost model switched off (alt driven by
+a random model), on conv and GEMM workloads. Best GFLOP/s against trials spent, with a band across
+seeds, and how many trials the model-guided search needs to reach what random guidance reaches.
 
-    python -m experiments.ablation [--quick] [--trials 48] [--workloads R18-4,GMM-1] [--out results/ablation]
+    python -m experiments.ablation [--quick] [--trials 64] [--seeds 5] [--workloads R18-4,GMM-1]
+                                   [--configs alt,alt:random,random] [--out results/ablation]
 
-Writes <out>.json, <out>.md (final best per configuration) and <out>.png (convergence curves).
+A configuration is `strategy` or `strategy:model` (model gbt, the default, or random). For each
+workload the curves are the median over seeds of best-so-far GFLOP/s; "trials to match" is the
+first trial at which the model-guided median curve (`alt`) reaches the final value of a reference
+configuration's median curve (`alt:random`, then `random`), and the summary is its geometric mean
+over the workloads (a workload that never reaches it counts as the budget, and says so: a bound).
+
+Writes <out>.json (every seed's curve), <out>.md and <out>.png (median curves, min-max band).
 """
 import argparse
 import json
+import math
+import platform
 from pathlib import Path
 
 import numpy as np
@@ -15,60 +25,131 @@ from experiments.report import pyplot, wrote
 from search import records as R
 from search.tune import find_workload, tune
 
-CONFIGS = [("alt", "gbt"), ("loop-only", "gbt"), ("layout-then-loop", "gbt"), ("random", "gbt"), ("alt", "random")]
-DEFAULT = ["R18-4", "R18-8", "R50-2", "GMM-1"]
+CONFIGS = ["alt", "alt:random", "random", "loop-only", "layout-then-loop"]
+DEFAULT = ["R18-4", "R18-8", "R50-2", "C2D-2", "GMM-1"]
 QUICK = ["R18-8", "GMM-0"]
+GUIDED, REFERENCES = "alt", ("alt:random", "random")
 
 
-def label(strategy, model):
+def parse_config(text):
+    strategy, _, model = text.partition(":")
+    return strategy, model or "gbt"
+
+
+def label(config):
+    strategy, model = parse_config(config)
     return strategy if model == "gbt" else f"{strategy} (no cost model)"
+
+
+def curve(log, w, trials):
+    """Best GFLOP/s after each trial (records in log order, final re-measurements left out)."""
+    scores = [R.gflops(r, w.flops) for r in R.Log(log).read(w) if r.get("phase") != "final"][:trials]
+    best = np.maximum.accumulate(scores).tolist() if scores else []
+    return best + [best[-1] if best else 0.0] * (trials - len(best))
+
+
+def trials_to_reach(values, level):
+    """The first trial (1-based) whose value reaches `level`, or None."""
+    for i, v in enumerate(values):
+        if v >= level * (1 - 1e-9):
+            return i + 1
+    return None
+
+
+def summarize(names, configs, curves, trials):
+    """{workload: {config: median curve}}, and the trials-to-match rows."""
+    med = {n: {c: np.median(np.array(curves[(n, c)]), axis=0).tolist() for c in configs if (n, c) in curves}
+           for n in names}
+    rows = []
+    for ref in (r for r in REFERENCES if r in configs):
+        if GUIDED not in configs:
+            break
+        per = {}
+        for n in names:
+            level = med[n][ref][-1]
+            per[n] = trials_to_reach(med[n][GUIDED], level)
+        counted = [per[n] or trials for n in names]
+        rows.append({"reference": ref, "level_at": trials, "trials": per,
+                     "geomean": float(math.exp(np.mean(np.log(counted)))), "bound": any(v is None for v in per.values())})
+    return med, rows
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help=f"{QUICK}, 16 trials (about two minutes on 2 cores)")
-    p.add_argument("--trials", type=int, default=48)
+    p.add_argument("--quick", action="store_true", help=f"{QUICK}, 16 trials, 2 seeds (a few minutes on 2 cores)")
+    p.add_argument("--trials", type=int, default=64)
+    p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--workloads")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--configs", default=",".join(CONFIGS), help="strategy or strategy:model, separated by commas")
     p.add_argument("--out", default="results/ablation")
     args = p.parse_args(argv)
     names = args.workloads.split(",") if args.workloads else (QUICK if args.quick else DEFAULT)
     trials = 16 if args.quick and not args.workloads else args.trials
+    seeds = 2 if args.quick else args.seeds
+    configs = args.configs.split(",")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    from alt.target import Target
+    cpu = f"{Target.host().model} ({Target.host().describe()})"
+    print(f"on {cpu}: {trials} trials, {seeds} seeds; best GFLOP/s, median over seeds [min, max]")
     curves = {}
-    print(f"{'workload':8} " + " ".join(f"{label(*c):>24}" for c in CONFIGS) + "   (best GFLOP/s)")
     for name in names:
         w = find_workload(name)
-        line = []
-        for strategy, model in CONFIGS:
-            log = out.parent / f"{out.name}.{name}.{strategy}.{model}.jsonl"
-            log.unlink(missing_ok=True)
-            tune(w, trials=trials, strategy=strategy, model=model, log=log, seed=args.seed, quiet=True)
-            recs = R.Log(log).read(w)
-            best = np.maximum.accumulate([R.gflops(r, w.flops) for r in recs]).tolist()
-            curves[(name, label(strategy, model))] = best
-            line.append(best[-1])
-        print(f"{name:8} " + " ".join(f"{v:24.1f}" for v in line), flush=True)
-    out.with_suffix(".json").write_text(json.dumps(
-        [{"workload": n, "config": c, "best_by_trial": v} for (n, c), v in curves.items()], indent=1))
-    md = ["| workload | " + " | ".join(label(*c) for c in CONFIGS) + " |", "|---|" + "---|" * len(CONFIGS)]
+        for config in configs:
+            strategy, model = parse_config(config)
+            runs = []
+            for seed in range(seeds):
+                log = out.parent / f"{out.name}.{name}.{strategy}.{model}.{seed}.jsonl"
+                log.unlink(missing_ok=True)
+                tune(w, trials=trials, strategy=strategy, model=model, log=log, seed=seed, quiet=True, build=False,
+                     final=0)
+                runs.append(curve(log, w, trials))
+            curves[(name, config)] = runs
+            ends = [r[-1] for r in runs]
+            print(f"{name:8} {label(config):28} {np.median(ends):7.1f} [{min(ends):.1f}, {max(ends):.1f}]", flush=True)
+    med, rows = summarize(names, configs, curves, trials)
+    for row in rows:
+        per = ", ".join(f"{n} {v if v is not None else f'>{trials}'}" for n, v in row["trials"].items())
+        print(f"trials for {label(GUIDED)} to reach {label(row['reference'])}'s best at {trials}: geomean "
+              f"{'>=' if row['bound'] else ''}{row['geomean']:.1f} ({per})")
+    doc = {"cpu": cpu, "machine": platform.node(), "trials": trials, "seeds": seeds, "configs": configs,
+           "curves": [{"workload": n, "config": c, "seed": s, "best_by_trial": v}
+                      for (n, c), runs in curves.items() for s, v in enumerate(runs)],
+           "trials_to_match": rows}
+    out.with_suffix(".json").write_text(json.dumps(doc, indent=1))
+    md = [f"Measured on {cpu}; {trials} trials, {seeds} seeds; best GFLOP/s, median over seeds [min, max].", "",
+          "| workload | " + " | ".join(label(c) for c in configs) + " |", "|---|" + "---|" * len(configs)]
     for name in names:
-        md.append(f"| {name} | " + " | ".join(f"{curves[(name, label(*c))][-1]:.1f}" for c in CONFIGS) + " |")
-    out.with_suffix(".md").write_text("\n".join(md) + f"\n\nbest GFLOP/s after {trials} trials, seed {args.seed}\n")
-    png = _plot(names, curves, out.with_suffix(".png"))
+        cells = []
+        for c in configs:
+            ends = [r[-1] for r in curves[(name, c)]]
+            cells.append(f"{np.median(ends):.1f} [{min(ends):.1f}, {max(ends):.1f}]")
+        md.append(f"| {name} | " + " | ".join(cells) + " |")
+    for row in rows:
+        md += ["", f"Trials for {label(GUIDED)} (median curve) to reach {label(row['reference'])}'s median best at "
+                   f"{trials} trials: geometric mean {'>= ' if row['bound'] else ''}{row['geomean']:.1f}; "
+               + ", ".join(f"{n}: {v if v is not None else f'>{trials}'}" for n, v in row["trials"].items()) + "."]
+    out.with_suffix(".md").write_text("\n".join(md) + "\n")
+    png = _plot(names, {k: v for k, v in curves.items()}, out.with_suffix(".png"))
     print(wrote(out.with_suffix(".json"), out.with_suffix(".md"), png))
 
 
 def _plot(names, curves, path):
+    """Median curve per configuration with its min-max band across seeds; `curves` {(workload,
+    config): [curve per seed]} (a single curve is one seed)."""
     plt = pyplot()
     if plt is None:
         return None
     fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
     for ax, name in zip(axes[0], names):
-        for (n, c), v in curves.items():
-            if n == name:
-                ax.plot(range(1, len(v) + 1), v, label=c)
+        for (n, c), runs in curves.items():
+            if n != name:
+                continue
+            a = np.array(runs if isinstance(runs[0], (list, tuple)) else [runs], float)
+            x = np.arange(1, a.shape[1] + 1)
+            line, = ax.plot(x, np.median(a, axis=0), label=label(c))
+            if len(a) > 1:
+                ax.fill_between(x, a.min(axis=0), a.max(axis=0), color=line.get_color(), alpha=0.15)
         ax.set_title(name)
         ax.set_xlabel("trials")
         ax.set_ylabel("best GFLOP/s")
