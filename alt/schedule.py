@@ -236,6 +236,19 @@ class Schedule:
         self.apply(S.CacheWrite(st.name, scope))
         return self.stage(f"{st.name}.{scope}").tensor
 
+    def rfactor(self, tensor, axis, factor):
+        """TVM's rfactor: reduce axis `axis` (a name or an IterVar of the reduction computing
+        `tensor`) becomes k = outer * factor + inner; a new stage `<name>.rf` computes, for every
+        inner index, the partial result over the outer part (inner is its last, spatial axis: it
+        vectorizes or parallelizes, which a reduction axis cannot), and `tensor`'s stage then
+        reduces those `factor` partials. A factor that does not divide the extent pads the last
+        partials with the reduction's identity. Returns the .rf tensor. Comes before any other
+        primitive on the stage."""
+        st = self[tensor]
+        name = axis.name if isinstance(axis, IterVar) else axis
+        self.apply(S.RFactor(st.name, name, factor))
+        return self.stage(f"{st.name}.rf").tensor
+
     def cache_read(self, tensor, scope, readers):
         """A copy of `tensor` in `scope` ('shared') that the stages `readers` read instead; returns
         the copy's tensor. Compute it at a loop of a reader (compute_at) and bind its loops to the
@@ -496,6 +509,45 @@ class Schedule:
         st._reset_axes()
         self.stages.insert(self.stages.index(st), cache)
         self._by_tensor[id(local)] = cache
+
+    def _apply_RFactor(self, st, step):
+        what = f"rfactor of {st.name!r}"
+        if not st.is_reduction:
+            raise ScheduleError(f"{what}: it is not a reduction; rfactor splits a reduce axis")
+        if st.is_scheduled or st.attach is not None or st.cache is not None or st.cache_of is not None:
+            raise ScheduleError(f"{what} must come before any other primitive on it (cache_write included)")
+        if id(st.tensor) in self.layouts:
+            raise ScheduleError(f"{what}: its output has a layout of its own; rfactor before laying it out")
+        op, red = st.op, st.op.body
+        k = next((a for a in red.axes if a.name == step.axis), None)
+        if k is None:
+            raise ScheduleError(f"{what}: {step.axis!r} is not one of its reduce axes {[a.name for a in red.axes]}")
+        f = step.factor
+        if not isinstance(f, numbers.Integral) or isinstance(f, bool) or not 2 <= f <= k.extent:
+            raise ScheduleError(f"{what}: factor {f!r} must be a whole number from 2 to the extent {k.extent} of "
+                                f"{k.name!r}")
+        name = f"{st.name}.rf"
+        if any(t.name == name for t in self.inputs + [x.tensor for x in self.stages]):
+            raise ScheduleError(f"{what}: the partial stage would be named {name!r}, which the graph already has")
+        outer = IterVar(f"{k.name}.outer", -(-k.extent // f), "reduce")
+        inner = IterVar(f"{k.name}.inner", f, "spatial")
+        axes = [IterVar(a.name, a.extent, "spatial") for a in op.axis]
+        others = [IterVar(a.name, a.extent, "reduce") for a in red.axes if a is not k]
+        mapping = dict(zip(op.axis, axes))
+        mapping.update((a, b) for a, b in zip([a for a in red.axes if a is not k], others))
+        index = outer * f + inner
+        mapping[k] = index
+        source = substitute(red.source, mapping)
+        if k.extent % f:
+            source = select(index < k.extent, source, identity(red.combiner, red.dtype))
+        rf_op = ComputeOp(name, axes + [inner], Reduce(red.combiner, source, [outer] + others), op.tag)
+        rf = Tensor([a.extent for a in rf_op.axis], st.tensor.dtype, name, rf_op)
+        rf_stage = Stage(self, rf, rf_op)
+        last = IterVar(f"{k.name}.inner", f, "reduce")
+        st.op = ComputeOp(op.name, op.axis, Reduce(red.combiner, rf[tuple(op.axis) + (last,)], [last]), op.tag)
+        st._reset_axes()
+        self.stages.insert(self.stages.index(st), rf_stage)
+        self._by_tensor[id(rf)] = rf_stage
 
     def _apply_CacheRead(self, _, step):
         if step.scope != "shared":

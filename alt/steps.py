@@ -77,6 +77,15 @@ class CacheWrite:
 
 
 @dataclass(frozen=True)
+class RFactor:
+    """TVM's rfactor: partial results of reduction `stage` over the outer part of reduce axis
+    `axis`, one per inner iteration (`factor` of them), in a stage `<stage>.rf`."""
+    stage: str
+    axis: str
+    factor: int
+
+
+@dataclass(frozen=True)
 class CacheRead:
     """Stage `readers` read `tensor` through a copy in `scope` ('shared': one per GPU block)."""
     tensor: str
@@ -93,7 +102,8 @@ class Layout:
 
 
 STEP_TYPES = {cls.__name__.lower(): cls for cls in
-              (Split, Reorder, Fuse, Annotate, Bind, Pragma, ComputeAt, ComputeInline, ComputeRoot, CacheWrite, CacheRead, Layout)}
+              (Split, Reorder, Fuse, Annotate, Bind, Pragma, ComputeAt, ComputeInline, ComputeRoot, CacheWrite, CacheRead, RFactor,
+               Layout)}
 _NAMES = {cls: name for name, cls in STEP_TYPES.items()}
 
 

@@ -14,6 +14,7 @@ width, and an accumulator tile must fit its vector registers; a point is applied
 in effect, so the default schedules inside it read the same machine.
 """
 import itertools
+import math
 import json
 
 import numpy as np
@@ -78,7 +79,7 @@ class Space:
     def complete(self, point):
         """`point` with the knobs it predates (`added`) at the values it meant: a logged point keeps
         its meaning when a template gains a knob."""
-        return {**{k: v for k, v in self.added.items() if k not in point}, **point}
+        return {**{k: v for k, v in self.added.items() if k in self.knobs and k not in point}, **point}
 
     def neighbor(self, point, rng, knobs=None):
         """Change one knob (among `knobs`, default all) to another value; None if none is valid."""
@@ -424,10 +425,26 @@ class DenseSpace(GemmSpace):
         return self._tile(s, red, end, p)
 
 
+def rfactor_axis(st, lanes):
+    """The reduce axis of stage `st` that rfactor should split, or None: a reduction whose output
+    cannot be vectorized (one axis, or a last axis narrower than a vector: softmax's and layer
+    norm's row sums, NRM's total) over a last reduce axis of at least two vectors."""
+    if not st.is_reduction or st.attach is not None or st.is_scheduled:
+        return None
+    if len(st.axis) > 1 and st.axis[-1].extent >= lanes:
+        return None
+    k = st.op.reduce_axis[-1]
+    return k if k.extent >= 2 * lanes else None
+
+
 class GenericSpace(Space):
     """Any operator: the knobs of alt's default schedule (register tile of reductions, parallel
-    fusion, unrolling, padding inlined or not) and, for 4-d outputs, the output's layout."""
+    fusion, unrolling, padding inlined or not), for 4-d outputs the output's layout, and for
+    reductions whose output cannot be vectorized `rfactor` (TVM's): the last reduce axis split so
+    that `vectors` vectors of partial results accumulate side by side (times the cores where the
+    output has fewer elements than cores, so that the partials also run in parallel), then reduced."""
     layout_knobs = ("out_layout",)
+    added = {"rfactor": 0}
 
     def __init__(self, workload, target=None):
         super().__init__(workload, target)
@@ -441,6 +458,8 @@ class GenericSpace(Space):
         self.rank = len(out.shape)
         self.knobs = {"out_layout": layouts, "row_tile": [1, 2, 4, 8], "vectors": [1, 2, 4],
                       "fuse": [1, 2, 3], "unroll": [0, 1], "inline_pad": [0, 1]}
+        if any(rfactor_axis(st, self.lanes) is not None for st in alt.create_schedule(out).stages):
+            self.knobs["rfactor"] = [0, 1]
 
     def default_layout(self):
         """ALT-OL's fixed layout: NHWC for 4-d outputs, as for convolutions."""
@@ -459,6 +478,15 @@ class GenericSpace(Space):
 
     def _apply(self, s, out, p):
         self._prepare(s, out, p)
+        if p.get("rfactor"):
+            cores = self.target.cores
+            for st in list(s.stages):
+                k = rfactor_axis(st, self.lanes)
+                if k is None:
+                    continue
+                factor = self.lanes * p["vectors"] * (cores if math.prod(a.extent for a in st.axis) < cores else 1)
+                if k.extent >= factor:
+                    s.rfactor(st.tensor, k, factor)
         for st in list(s.stages):
             if st.attach is None:
                 schedule_stage(s, st, row_tile=p["row_tile"], vectors=p["vectors"], fuse=p["fuse"],

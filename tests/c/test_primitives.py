@@ -97,8 +97,23 @@ def combined(s, C):
     s[CC].unroll(ri)
 
 
+def rfactor(s, C):
+    rf = s.rfactor(C, C.op.reduce_axis[0], 3)  # 3 divides neither GEMM's k nor the conv's channels
+    R = s[rf]
+    *spatial, inner = rf.op.axis
+    R.reorder(*spatial, *R.reduce_axis, inner)
+    R.vectorize(inner)
+    s[C].parallel(C.axis[0])
+
+
+def rfactor_at(s, C):
+    rf = s.rfactor(C, C.op.reduce_axis[-1], 2)
+    s[rf].compute_at(s[C], C.axis[-1])
+
+
 SCHEDULES = [split_factor, split_nparts, split_reduce, split_twice, reorder, fuse_all_spatial, fuse_then_split,
-             tile, vectorize, unroll, parallel, parallel_fused, pragma, cache_write, cache_write_tiled, combined]
+             tile, vectorize, unroll, parallel, parallel_fused, pragma, cache_write, cache_write_tiled, combined,
+             rfactor, rfactor_at]
 
 
 @pytest.mark.parametrize("fn", SCHEDULES, ids=lambda f: f.__name__)
@@ -153,6 +168,41 @@ def test_reductions_max_min_and_math():
     s = alt.create_schedule([Mx, Mn, E])
     s[Mx].split(Mx.op.reduce_axis[0], factor=4)
     check_schedule(s, [A, Mx, Mn, E])
+
+
+@pytest.mark.parametrize("combiner", ["sum", "max", "min"])
+@pytest.mark.parametrize("factor", [2, 4, 7, 9])
+def test_rfactor_of_every_reduction_replays_from_json(combiner, factor):
+    A = alt.placeholder((5, 9), name="A")
+    k = alt.reduce_axis(9, "k")
+    R = alt.compute((5,), lambda i: getattr(alt, combiner)(A[i, k] * 2.0, axis=k), name="R")
+    s = alt.create_schedule(R)
+    rf = s.rfactor(R, "k", factor)
+    assert rf.shape == (5, factor) and [st.name for st in s.stages] == ["R.rf", "R"]
+    i, inner = rf.op.axis
+    if factor == 2:
+        s[rf].reorder(i, *s[rf].reduce_axis, inner)
+        s[rf].vectorize(inner)
+    else:
+        s[rf].parallel(inner)
+    check_schedule(s, [A, R])
+    again = alt.Schedule.from_json(s.to_json(), [R])
+    assert again.to_json() == s.to_json()
+
+
+def test_rfactor_refuses_what_it_cannot_split():
+    args, C = make_gemm()
+    s = alt.create_schedule(C)
+    with pytest.raises(alt.ScheduleError, match="'nope' is not one of its reduce axes"):
+        s.rfactor(C, "nope", 2)
+    with pytest.raises(alt.ScheduleError, match="factor 1 must be a whole number from 2 to the extent"):
+        s.rfactor(C, C.op.reduce_axis[0], 1)
+    s[C].split(C.axis[0], factor=2)
+    with pytest.raises(alt.ScheduleError, match="must come before any other primitive"):
+        s.rfactor(C, C.op.reduce_axis[0], 2)
+    E = alt.compute(C.shape, lambda i, j: C[i, j] + 1.0, name="E")
+    with pytest.raises(alt.ScheduleError, match="rfactor of 'E': it is not a reduction"):
+        alt.create_schedule(E).rfactor(E, "k", 2)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "int32", "int64"])

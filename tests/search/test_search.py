@@ -66,6 +66,20 @@ def test_generic_space_covers_every_other_operator(op, params):
         check_schedule(sch, args)
 
 
+@pytest.mark.parametrize("op,params", [("SFM", (5, 300)), ("LN", (3, 200)), ("NRM", (1, 17, 70))])
+def test_generic_space_rfactors_reductions_whose_output_cannot_vectorize(op, params):
+    space = space_for(Workload(op, f"{op}-rf", params))
+    assert space.knobs["rfactor"] == [0, 1]
+    rng = np.random.default_rng(6)
+    for vectors in (1, 2):
+        sch, args = space.apply(space.sample(rng, {"rfactor": 1, "vectors": vectors}))
+        assert any(st.name.endswith(".rf") for st in sch.stages)
+        check_schedule(sch, args)
+    old = {k: v for k, v in space.sample(rng, {"rfactor": 0}).items() if k != "rfactor"}  # logged before the knob
+    assert space.check(old) is None and not any(st.name.endswith(".rf") for st in space.apply(old)[0].stages)
+    assert "rfactor" not in space_for(Workload("ADD", "ADD-t", (2, 16, 5, 7))).knobs  # nothing to split
+
+
 @pytest.mark.parametrize("params", [(5, 7, 9), (1, 40, 300), (12, 33, 70)])
 def test_dense_space_tiles_a_gemm_with_its_weight_transposed_or_packed(params):
     space = space_for(Workload("DEN", "DEN-t", params))
