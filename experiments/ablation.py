@@ -5,11 +5,14 @@ seeds, and how many trials the model-guided search needs to reach what random gu
     python -m experiments.ablation [--quick] [--trials 64] [--seeds 5] [--workloads R18-4,GMM-1]
                                    [--configs alt,alt:random,random] [--out results/ablation]
 
-A configuration is `strategy` or `strategy:model` (model gbt, the default, or random). For each
-workload the curves are the median over seeds of best-so-far GFLOP/s; "trials to match" is the
-first trial at which the model-guided median curve (`alt`) reaches the final value of a reference
-configuration's median curve (`alt:random`, then `random`), and the summary is its geometric mean
-over the workloads (a workload that never reaches it counts as the budget, and says so: a bound).
+A configuration is `strategy[:model[:unseeded]]`: model gbt (the default) or random (random
+guidance: the same annealing against a model that predicts noise); `unseeded` leaves out the
+target's hand schedules that the search otherwise measures first, so that what the search itself
+finds shows. For each workload the curves are the median over seeds of best-so-far GFLOP/s;
+"trials to match" is the first trial at which a model-guided median curve reaches the final value
+of its random-guided twin's median curve (and of pure random sampling's), and the summary is its
+geometric mean over the workloads (a workload that never reaches it counts as the budget, and says
+so: a bound).
 
 Writes <out>.json (every seed's curve), <out>.md and <out>.png (median curves, min-max band).
 """
@@ -25,20 +28,24 @@ from experiments.report import pyplot, wrote
 from search import records as R
 from search.tune import find_workload, tune
 
-CONFIGS = ["alt", "alt:random", "random", "loop-only", "layout-then-loop"]
-DEFAULT = ["R18-4", "R18-8", "R50-2", "C2D-2", "GMM-1"]
+CONFIGS = ["alt", "alt:random", "alt:gbt:unseeded", "alt:random:unseeded", "random"]
+DEFAULT = ["R18-4", "R18-8", "R50-2", "GMM-1"]
 QUICK = ["R18-8", "GMM-0"]
-GUIDED, REFERENCES = "alt", ("alt:random", "random")
+PAIRS = [("alt", "alt:random"), ("alt", "random"), ("alt:gbt:unseeded", "alt:random:unseeded"),
+         ("alt:gbt:unseeded", "random")]  # (model-guided, reference)
 
 
 def parse_config(text):
-    strategy, _, model = text.partition(":")
-    return strategy, model or "gbt"
+    """(strategy, model, hand seeds) of a configuration string."""
+    strategy, model, flag = (text.split(":") + ["", ""])[:3]
+    if flag not in ("", "unseeded"):
+        raise SystemExit(f"configuration {text!r}: the third part may only be 'unseeded'")
+    return strategy, model or "gbt", flag != "unseeded"
 
 
 def label(config):
-    strategy, model = parse_config(config)
-    return strategy if model == "gbt" else f"{strategy} (no cost model)"
+    strategy, model, seeded = parse_config(config)
+    return strategy + (" (no cost model)" if model != "gbt" else "") + ("" if seeded else ", no hand seeds")
 
 
 def curve(log, w, trials):
@@ -61,15 +68,15 @@ def summarize(names, configs, curves, trials):
     med = {n: {c: np.median(np.array(curves[(n, c)]), axis=0).tolist() for c in configs if (n, c) in curves}
            for n in names}
     rows = []
-    for ref in (r for r in REFERENCES if r in configs):
-        if GUIDED not in configs:
-            break
+    for guided, ref in PAIRS:
+        if guided not in configs or ref not in configs:
+            continue
         per = {}
         for n in names:
             level = med[n][ref][-1]
-            per[n] = trials_to_reach(med[n][GUIDED], level)
+            per[n] = trials_to_reach(med[n][guided], level)
         counted = [per[n] or trials for n in names]
-        rows.append({"reference": ref, "level_at": trials, "trials": per,
+        rows.append({"guided": guided, "reference": ref, "level_at": trials, "trials": per,
                      "geomean": float(math.exp(np.mean(np.log(counted)))), "bound": any(v is None for v in per.values())})
     return med, rows
 
@@ -96,13 +103,13 @@ def main(argv=None):
     for name in names:
         w = find_workload(name)
         for config in configs:
-            strategy, model = parse_config(config)
+            strategy, model, seeded = parse_config(config)
             runs = []
             for seed in range(seeds):
-                log = out.parent / f"{out.name}.{name}.{strategy}.{model}.{seed}.jsonl"
+                log = out.parent / f"{out.name}.{name}.{config.replace(':', '.')}.{seed}.jsonl"
                 log.unlink(missing_ok=True)
                 tune(w, trials=trials, strategy=strategy, model=model, log=log, seed=seed, quiet=True, build=False,
-                     final=0)
+                     final=0, hand_seeds=seeded)
                 runs.append(curve(log, w, trials))
             curves[(name, config)] = runs
             ends = [r[-1] for r in runs]
@@ -110,7 +117,7 @@ def main(argv=None):
     med, rows = summarize(names, configs, curves, trials)
     for row in rows:
         per = ", ".join(f"{n} {v if v is not None else f'>{trials}'}" for n, v in row["trials"].items())
-        print(f"trials for {label(GUIDED)} to reach {label(row['reference'])}'s best at {trials}: geomean "
+        print(f"trials for {label(row['guided'])} to reach {label(row['reference'])}'s best at {trials}: geomean "
               f"{'>=' if row['bound'] else ''}{row['geomean']:.1f} ({per})")
     doc = {"cpu": cpu, "machine": platform.node(), "trials": trials, "seeds": seeds, "configs": configs,
            "curves": [{"workload": n, "config": c, "seed": s, "best_by_trial": v}
@@ -126,7 +133,7 @@ def main(argv=None):
             cells.append(f"{np.median(ends):.1f} [{min(ends):.1f}, {max(ends):.1f}]")
         md.append(f"| {name} | " + " | ".join(cells) + " |")
     for row in rows:
-        md += ["", f"Trials for {label(GUIDED)} (median curve) to reach {label(row['reference'])}'s median best at "
+        md += ["", f"Trials for {label(row['guided'])} (median curve) to reach {label(row['reference'])}'s median best at "
                    f"{trials} trials: geometric mean {'>= ' if row['bound'] else ''}{row['geomean']:.1f}; "
                + ", ".join(f"{n}: {v if v is not None else f'>{trials}'}" for n, v in row["trials"].items()) + "."]
     out.with_suffix(".md").write_text("\n".join(md) + "\n")

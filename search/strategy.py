@@ -51,8 +51,9 @@ class Featurizer:
 
 
 class Strategy:
-    def __init__(self, space, rng, model=None, explore=0.2, chains=16, steps=24):
+    def __init__(self, space, rng, model=None, explore=0.2, chains=16, steps=24, hand_seeds=True):
         self.space, self.rng = space, rng
+        self.hand_seeds = hand_seeds  # measure the space's seeds (the target's hand schedules) first
         self.model = model if model is not None else GBTModel(seed=int(rng.integers(1 << 31)))
         self.explore, self.chains, self.steps = explore, chains, steps
         self.features = Featurizer(space)
@@ -101,7 +102,7 @@ class Strategy:
         of them replaced by random ones for exploration; the space's seeds (the target's hand
         schedules) that match `fixed` come first until measured."""
         seeds = [p for p in self.space.seeds() if key(p) not in self.seen
-                 and all(p[a] == b for a, b in (fixed or {}).items())][:n] if seeded else []
+                 and all(p[a] == b for a, b in (fixed or {}).items())][:n] if seeded and self.hand_seeds else []
         if seeds:
             rest = self.anneal(n, fixed, knobs, seeded=False) if n > len(seeds) else []  # n: seeds are dropped below
             return seeds + [p for p in rest if p not in seeds][:n - len(seeds)]
@@ -192,7 +193,7 @@ class AltStrategy(Strategy):
             self.reward[k] = max(self.reward.get(k, 0.0), float(s))
 
     def next_batch(self, n):
-        seeds = [p for p in self.space.seeds() if key(p) not in self.seen][:n]
+        seeds = [p for p in self.space.seeds() if key(p) not in self.seen][:n] if self.hand_seeds else []
         if seeds:  # the target's hand schedules first, each with its own layout (TVM's default config)
             rest = self.next_batch_unseeded(n - len(seeds)) if n > len(seeds) else []
             return seeds + [p for p in rest if p not in seeds][:n - len(seeds)]
@@ -239,14 +240,17 @@ STRATEGIES = {"alt": AltStrategy, "loop-only": LoopOnly, "layout-then-loop": Lay
               "random": RandomStrategy}
 
 
-def make_strategy(name, space, rng, trials, model="gbt", layout=None):
+def make_strategy(name, space, rng, trials, model="gbt", layout=None, hand_seeds=True):
     """Strategy `name` over `space`; `layout` fixes the layout knobs of loop-only (default: the
-    space's default layout), and is checked against the space."""
+    space's default layout), and is checked against the space. `hand_seeds=False` leaves out the
+    target's hand schedules that model-guided strategies measure first (an ablation of the search
+    itself)."""
     if name not in STRATEGIES:
         raise OptionError(f"strategy={name!r} is not a search strategy; use one of {sorted(STRATEGIES)}")
     if model not in MODELS:
         raise OptionError(f"model={model!r} is not a cost model; use one of {list(MODELS)}")
     kw = {"trials": trials} if name == "alt" else {}
+    kw["hand_seeds"] = bool(hand_seeds)
     if layout is not None:
         bad = {k: v for k, v in layout.items() if k not in space.layout_knobs or v not in space.knobs[k]}
         if bad or name != "loop-only":

@@ -110,7 +110,7 @@ def _told(records, flops):
 
 def tune(workload, trials=64, strategy="alt", log=None, seed=0, batch=8, executor=None, model="gbt",
          quiet=False, measure_options=None, stats=None, args=None, target=None, final=FINAL, layout=None,
-         build=True, on_record=None, scheduler=None):
+         build=True, on_record=None, scheduler=None, hand_seeds=True):
     """Tune `workload`: a suite name, an alt.ops.Workload, or a user operator function with `args`
     (a top-level `fn(*args)` returning (input placeholders, output tensor), tuned in the generic
     space), for `target` (an alt.Target or its string; default the target in effect). Returns
@@ -131,7 +131,8 @@ def tune(workload, trials=64, strategy="alt", log=None, seed=0, batch=8, executo
 
     `scheduler` (a dask scheduler address such as 'tcp://host:8786', or a distributed.Client)
     measures on that cluster's workers of the target's machine instead of here (search.cluster);
-    the records name the worker and CPU that measured each candidate.
+    the records name the worker and CPU that measured each candidate. `hand_seeds=False` does not
+    measure the target's hand schedules first (for ablations of the search itself).
     """
     from alt.target import resolve
     check_options(trials, strategy, model, batch, seed, measure_options)
@@ -145,7 +146,7 @@ def tune(workload, trials=64, strategy="alt", log=None, seed=0, batch=8, executo
     target = resolve(target) if scheduler is not None else check_runs_here(resolve(target))
     with target:
         return _tune(find_workload(workload, args), trials, strategy, log, seed, batch, executor, model, quiet,
-                     measure_options, stats, target, final, layout, build, on_record, scheduler)
+                     measure_options, stats, target, final, layout, build, on_record, scheduler, hand_seeds)
 
 
 def _measurer(w, executor, target, measure_options, scheduler):
@@ -156,10 +157,10 @@ def _measurer(w, executor, target, measure_options, scheduler):
 
 
 def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure_options, stats, target, final,
-          layout=None, build=True, on_record=None, scheduler=None):
+          layout=None, build=True, on_record=None, scheduler=None, hand_seeds=True):
     space = space_for(w, target)
     rng = np.random.default_rng(seed)
-    strat = make_strategy(strategy, space, rng, trials, model, layout=layout)
+    strat = make_strategy(strategy, space, rng, trials, model, layout=layout, hand_seeds=hand_seeds)
     records = R.Log(log) if log else None
     everywhere = records.read(w) if records else []
     history = [r for r in everywhere if R.measured_on(r, target)]

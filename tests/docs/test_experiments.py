@@ -39,3 +39,16 @@ def test_report_gathers_each_result_with_its_table_and_figure(tmp_path):
     assert n == 2 and "Measured on CPU-Z." in text and "| t |" in text and "](a/x.png)" in text
     assert "not valid JSON" in text
     assert "No result JSON" in gather(tmp_path / "a" / "none")[0]
+
+
+def test_ablation_counts_the_trials_a_guided_search_needs_to_match_its_reference():
+    assert ablation.parse_config("alt:random:unseeded") == ("alt", "random", False)
+    assert ablation.label("alt:gbt:unseeded") == "alt, no hand seeds" and ablation.label("alt:random") == \
+        "alt (no cost model)"
+    curves = {("w", "alt"): [[1, 5, 5, 6], [2, 4, 6, 6], [1, 5, 6, 7]],  # median curve 1 5 6 6
+              ("w", "alt:random"): [[1, 2, 3, 5], [1, 1, 4, 4], [2, 2, 5, 6]],  # median final 5
+              ("v", "alt"): [[1, 1, 1, 1]], ("v", "alt:random"): [[2, 2, 2, 2]]}
+    _, rows = ablation.summarize(["w", "v"], ["alt", "alt:random"], curves, 4)
+    (row,) = rows
+    assert row["trials"] == {"w": 2, "v": None} and row["bound"]
+    assert row["geomean"] == pytest.approx((2 * 4) ** 0.5)  # v never gets there: counted as the budget

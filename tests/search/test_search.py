@@ -131,6 +131,8 @@ def test_strategies_measure_the_target_hand_schedules_first(name):
     assert seeds and first[:len(seeds)] == seeds and len(first) == 8
     strat.update(first, [1.0] * len(first))
     assert not any(p in seeds for p in strat.next_batch(8))
+    bare = make_strategy(name, space, np.random.default_rng(0), 64, hand_seeds=False)
+    assert not any(p in seeds for p in bare.next_batch(8))  # an ablation of the search itself
 
 
 def test_features_fixed_length_and_informative():
