@@ -7,6 +7,8 @@ What differs is attributes and a few hooks (tinygrad's renderer/cstyle.py is the
     restrict, helper_qualifier   pointer and helper-function qualifiers
     local_suffix                 how a local (stack or register) array is declared
     oob_ref, oob_store           where a data-dependent index that was out of range is flagged
+    vector_types                 {lanes: type} of whole-vector accesses (CUDA: float2, float4);
+    vector_load/vector_store     how one is read and written (none in C: gcc vectorizes simd loops)
     loop_pragmas(loop)           what marks a serial, parallel, vectorized or unrolled loop
     grid_loop(...)               how a loop bound to blockIdx/threadIdx is entered
     alloc_temps / finish         temporaries and the function's end
@@ -82,6 +84,7 @@ class CStyleRenderer:
     barrier = None  # the statement all threads of a block meet at; None: no threads
     oob_ref = "&alt_oob"  # what alt_index gets to flag an out-of-range data-dependent index
     oob_store = "*oob = 1;"
+    vector_types = {}  # lanes -> vector type a vectorized float32 loop of that many lanes is rendered with
     math_names = {"float32": {"exp": "expf", "log": "logf", "tanh": "tanhf", "sqrt": "sqrtf"},
                   "float64": {"exp": "exp", "log": "log", "tanh": "tanh", "sqrt": "sqrt"}}
 
@@ -120,6 +123,8 @@ class CStyleRenderer:
         from alt.target import resolve
         self.target = resolve(target)
         self.used = set()
+        self.lanes_text = {}  # id(Var) -> the text of one lane of a vector value (inside a vector loop)
+        self.vector_count = 0
 
     # entry points ------------------------------------------------------------------------------
     def render(self, func):
@@ -201,6 +206,10 @@ class CStyleRenderer:
                 self._stmt(s.body, ind + 1, lines)
                 lines.extend(pad + "}" for _ in range(braces))
                 return
+            vector = self._vector_loop(s, pad) if s.kind == "vectorize" and self.vector_types else None
+            if vector is not None:
+                lines.extend(vector)
+                return
             lines.extend(pad + p for p in self.loop_pragmas(s))
             lines.append(f"{pad}for ({self.index_type} {v} = 0; {v} < {bound}; ++{v}) {{")
             self._stmt(s.body, ind + 1, lines)
@@ -227,12 +236,61 @@ class CStyleRenderer:
     def _access(self, buf, indices):
         if any(isinstance(x, S.Load) for i in indices for x in E.walk(i)):
             return self._checked_access(buf, indices)
-        flat, stride = None, 1
-        for i, n in reversed(list(zip(indices, buf.shape))):
-            term = i * stride if stride != 1 else i
-            flat = term if flat is None else term + flat
-            stride *= n
-        return f"{self.namer(buf, buf.name)}[{self.expr(arith.simplify(flat))}]"
+        return f"{self.namer(buf, buf.name)}[{self.expr(_flat(buf, indices))}]"
+
+    # whole-vector loops (float4) ------------------------------------------------------------------
+    def vector_load(self, vtype, ref):
+        return f"*(const {vtype}*)&{ref}"
+
+    def vector_store(self, vtype, ref, value):
+        return f"*({vtype}*)&{ref} = {value};"
+
+    def _vector_loop(self, s, pad):
+        """Lines computing vectorized loop `s` with one whole-vector load per contiguous read and
+        one store, or None where that is not legal: the body must be one float32 store whose every
+        read either does not depend on the loop (read once, as a scalar) or walks it contiguously
+        from an offset that is a multiple of the lanes (so aligned, the buffers being aligned);
+        anything else keeps the loop (a lane at a time)."""
+        lanes, vtype = s.extent, self.vector_types.get(s.extent)
+        body = s.body
+        while isinstance(body, S.Block) and len(body.stmts) == 1:
+            body = body.stmts[0]
+        if vtype is None or s.bounds or not isinstance(body, S.Store) or body.buffer.dtype != "float32":
+            return None
+        store = _vector_base(body.buffer, body.indices, s.var, lanes)
+        if store is None or isinstance(store, str):
+            return None
+        vectors, mapping = {}, {}
+        for ld in (x for x in E.walk(body.value) if isinstance(x, S.Load)):
+            if not any(x is s.var for i in ld.indices for x in E.walk(i)):
+                continue  # read once: a scalar in every lane
+            base = _vector_base(ld.buffer, ld.indices, s.var, lanes) if ld.dtype == "float32" else None
+            if base is None or isinstance(base, str):
+                return None
+            k = (id(ld.buffer), arith.skey(base))
+            if k not in vectors:
+                vectors[k] = (E.Var(f"alt_lane{len(vectors)}", "float32"), ld.buffer, base)
+            mapping[id(ld)] = vectors[k][0]
+        value = E.transform(body.value, lambda e: mapping.get(id(e)) if isinstance(e, S.Load) else None)
+        if any(x is s.var for x in E.walk(value)):
+            return None  # the loop index itself is part of the value
+        n = self.vector_count
+        self.vector_count += 1
+        inner = pad + "  "
+        lines = [f"{pad}{{  /* {s.var.name}: {lanes} lanes as one {vtype} */"]
+        names = {}
+        for j, (var, buf, base) in enumerate(vectors.values()):
+            names[id(var)] = f"alt_v{n}_{j}"
+            ref = f"{self.namer(buf, buf.name)}[{self.expr(base)}]"
+            lines.append(f"{inner}const {vtype} alt_v{n}_{j} = {self.vector_load(vtype, ref)};")
+        lines.append(f"{inner}{vtype} alt_r{n};")
+        for c in "xyzw"[:lanes]:
+            self.lanes_text = {k: f"{v}.{c}" for k, v in names.items()}
+            lines.append(f"{inner}alt_r{n}.{c} = {self.expr(value)};")
+        self.lanes_text = {}
+        ref = f"{self.namer(body.buffer, body.buffer.name)}[{self.expr(store)}]"
+        lines += [inner + self.vector_store(vtype, ref, f"alt_r{n}"), pad + "}"]
+        return lines
 
     def _checked_access(self, buf, indices):
         """An access whose index reads data (a gather): each data-dependent index is checked against
@@ -252,7 +310,7 @@ class CStyleRenderer:
         if isinstance(e, E.Const):
             return self._const(e)
         if isinstance(e, E.Var):
-            return self.namer(e, e.name)
+            return self.lanes_text.get(id(e)) or self.namer(e, e.name)
         if isinstance(e, S.Load):
             return self._access(e.buffer, e.indices)
         if isinstance(e, E.Binary):
@@ -313,6 +371,34 @@ class CStyleRenderer:
         p = _PREC[op]
         s = f"{self.expr(a, p)} {op} {self.expr(b, p + 1)}"
         return f"({s})" if p < prec else s
+
+
+def _flat(buf, indices):
+    """The flat (row-major) index of an access, simplified."""
+    flat, stride = None, 1
+    for i, n in reversed(list(zip(indices, buf.shape))):
+        term = i * stride if stride != 1 else i
+        flat = term if flat is None else term + flat
+        stride *= n
+    return arith.simplify(flat)
+
+
+def _vector_base(buf, indices, var, lanes):
+    """The flat index of lane 0 of an access in a loop over `var` of `lanes` lanes when the lanes
+    are contiguous and lane 0 is a multiple of `lanes` (a whole aligned vector), "uniform" when
+    the access does not depend on `var`, else None."""
+    if any(isinstance(x, S.Load) for i in indices for x in E.walk(i)):
+        return None
+    terms, c = arith.linear(_flat(buf, indices))
+    coef = sum(k for a, k in terms.values() if a is var)
+    rest = {key: (a, k) for key, (a, k) in terms.items() if a is not var}
+    if any(x is var for a, _ in rest.values() for x in E.walk(a)):
+        return None  # inside a non-linear part
+    if coef == 0:
+        return "uniform"
+    if coef != 1 or c % lanes or any(k % lanes for _, k in rest.values()):
+        return None
+    return arith.simplify(arith.from_linear(rest, c))
 
 
 def _written(func):

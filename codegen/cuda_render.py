@@ -2,7 +2,9 @@
 
 What differs from C is attributes and hooks of the shared base (codegen.cstyle): the kernel
 prefix, __restrict__, device helpers, unrolling with `#pragma unroll`, no OpenMP, and loops bound
-to blockIdx/threadIdx entered as an index plus a guard. Temporaries are device buffers passed as
+to blockIdx/threadIdx entered as an index plus a guard. A vectorized loop of 2 or 4 float32 lanes
+whose reads are contiguous and aligned is one float2/float4 load per read and one store (the
+base's rule, codegen.cstyle); any other vector loop runs its lanes one by one. Temporaries are device buffers passed as
 arguments; an out-of-range data-dependent index sets the status word `alt_status` (the program
 reads it back after the launches).
 """
@@ -20,6 +22,8 @@ class CUDARenderer(CStyleRenderer):
     oob_store = "*oob = 1;"  # every writer writes 1: the race is benign
     shared_prefix = "__shared__ "
     barrier = "__syncthreads();"
+    vector_types = {2: "float2", 4: "float4"}
+    local_suffix = " __align__(16)"  # a thread's local tile may be read a float4 at a time
 
     def render(self, func):
         """(CUDA source, [Launch]): one kernel per top-level statement of `func` (a stage computed

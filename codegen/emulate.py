@@ -12,7 +12,9 @@ Within a block:
     into phases at each barrier exactly as on the GPU. Shared copies are declared outside the
     parallel region (one per block), everything else inside it (private to a thread).
 The launch rules of codegen.grid are checked as for CUDA, and loops CUDA refuses (OpenMP
-parallel) are refused here too.
+parallel) are refused here too. Vector loops are rendered with float2/float4 as for CUDA (C
+structs of the same size and alignment, read and written whole with memcpy), so the emulation
+checks the vector accesses' index math as well.
 """
 from alt import stmt as S
 from alt.cuda_target import THREAD_TAGS
@@ -26,6 +28,14 @@ class GridEmulator(CRenderer):
     """C for the CPU in which the grid's loops run as the module doc says."""
     shared_prefix = ""  # declared at the function's top: shared by the block's OpenMP threads
     barrier = "#pragma omp barrier"
+    vector_types = {2: "float2", 4: "float4"}
+    VECTOR_SHIM = ("#include <string.h>\n"
+                   "typedef struct { float x, y; } __attribute__((aligned(8))) float2;\n"
+                   "typedef struct { float x, y, z, w; } __attribute__((aligned(16))) float4;\n"
+                   "#define ALT_VECTOR_IO(T) static inline T alt_load_##T(const float* p) { T v; "
+                   "memcpy(&v, p, sizeof v); return v; } static inline void alt_store_##T(float* p, T v) { "
+                   "memcpy(p, &v, sizeof v); }\n"
+                   "ALT_VECTOR_IO(float2)\nALT_VECTOR_IO(float4)\n")
 
     def render(self, func, cuda_target):
         self.region_at, self.threaded = {}, set()
@@ -40,7 +50,13 @@ class GridEmulator(CRenderer):
 
     @property
     def header(self):
-        return super().header + ("#include <omp.h>\n" if self.region_at else "")
+        return super().header + ("#include <omp.h>\n" if self.region_at else "") + self.VECTOR_SHIM
+
+    def vector_load(self, vtype, ref):
+        return f"alt_load_{vtype}(&{ref})"
+
+    def vector_store(self, vtype, ref, value):
+        return f"alt_store_{vtype}(&{ref}, {value});"
 
     def grid_loop(self, s, v, bound):
         t = self.index_type

@@ -6,7 +6,9 @@ root: the last output axis split into `per_thread` consecutive elements computed
 (unrolled or not), the remaining spatial loops fused with the outer part and split into blocks of
 `threads` threads (blockIdx.x / threadIdx.x). With `local`, a reduction accumulates a thread's
 elements in registers (cache_write, computed at the thread loop, the reduction loops outside the
-register tile). Padding stages may be inlined into their reader.
+register tile). With `vector`, a thread's 2 or 4 consecutive elements are a vectorized loop, which
+the CUDA renderer emits as float2/float4 loads and stores where they are contiguous and aligned
+(else lane by lane). Padding stages may be inlined into their reader.
 
 GPUGemmSpace (GMM, BMM) stages both operands through shared memory (cache_read "shared", with
 barriers); convolutions do not have shared-memory staging yet.
@@ -16,6 +18,7 @@ from .space import GenericSpace, Invalid, Space
 
 class GPUSpace(GenericSpace):
     """GenericSpace's layouts and inlining, with thread tiling instead of CPU loops."""
+    added = {"vector": 0}
 
     def __init__(self, workload, target=None):  # not GenericSpace.__init__: it reads a CPU vector width
         from alt.target import resolve
@@ -33,11 +36,12 @@ class GPUSpace(GenericSpace):
         self.rank = len(out.shape)
         self.knobs = {"out_layout": layouts,
                       "threads": [t for t in (32, 64, 128, 256, 512, 1024) if t <= self.target.max_threads],
-                      "per_thread": [1, 2, 4, 8], "unroll": [0, 1], "local": [0, 1], "inline_pad": [0, 1]}
+                      "per_thread": [1, 2, 4, 8], "unroll": [0, 1], "local": [0, 1], "inline_pad": [0, 1],
+                      "vector": [0, 1]}
 
     def _seeds(self):
         return [{"out_layout": "default", "threads": self.target.threads, "per_thread": 1, "unroll": 0, "local": 0,
-                 "inline_pad": 0}]
+                 "inline_pad": 0, "vector": 0}]
 
     def _check(self, p):
         # the innermost physical axis of the output under the layout
@@ -45,6 +49,8 @@ class GPUSpace(GenericSpace):
         last = self.out_shape[1] if lay == "NHWC" else 32 if lay == "NCHW32c" else self.out_shape[-1]
         if p["per_thread"] > 1 and p["per_thread"] > last:
             return f"per_thread={p['per_thread']} is more than the {last} elements of the innermost output axis"
+        if p["vector"] and p["per_thread"] not in (2, 4):
+            return f"vector loads are float2 or float4: per_thread must be 2 or 4, not {p['per_thread']}"
         if p["local"] and p["per_thread"] == 1:
             return "a register tile (local) of one element is the plain schedule; use per_thread > 1"
         return None
@@ -84,13 +90,18 @@ def _thread_tile(s, st, p):
     else:
         t = loop
         st.bind(t, "threadIdx.x")
+    vector = p.get("vector") and vi is not None
     if local is not None:
         s[local].compute_at(st, t)
         L = s[local]
         L.reorder(*L.reduce_axis, *L.axis)
-        if p["unroll"] and L.axis[-1].extent > 1:
+        if vector:
+            L.vectorize(L.axis[-1])
+        elif p["unroll"] and L.axis[-1].extent > 1:
             L.unroll(L.axis[-1])
-    elif vi is not None and p["unroll"]:
+    if vi is not None and vector and not st.op.reduce_axis:  # a reduction's own loops sit inside vi
+        st.vectorize(vi)
+    elif vi is not None and p["unroll"] and local is None:
         st.unroll(vi)
 
 

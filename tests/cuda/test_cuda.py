@@ -121,7 +121,7 @@ def test_a_shared_memory_gemm_meets_at_barriers_and_the_emulated_block_agrees():
     assert text.count("barrier") == 3  # before A's fetch, between the fetches, after B's
     k = alt.build(s, inputs + [C], target=CUDA)
     assert k.launches[0].grid == (8, 4, 1) and k.launches[0].block == (8, 8, 1)
-    assert k.source.count("__syncthreads();") == 3 and "__shared__ float A_shared_[128];" in k.source
+    assert k.source.count("__syncthreads();") == 3 and "__shared__ float A_shared_[128] __align__(16);" in k.source
     _check_emulated(k, inputs, C)
 
 
@@ -425,3 +425,49 @@ def test_cuda_records_name_the_architecture_and_flags():
     assert rec["kind"] == "cuda" and rec["arch"] == "sm_80" and "-arch=sm_80" in rec["flags"]
     assert target_from_dict(rec) == CUDA and CUDA.same_machine(rec)
     assert not alt.Target.host().same_machine(rec) and not CUDA.same_machine(target_record(alt.Target.host()))
+
+
+# --- whole-vector accesses (float2 / float4) -----------------------------------------------------
+
+def _vector_points(op, params):
+    from search.gpu_space import GPUSpace
+    w = Workload(op, f"{op}-vec", params)
+    space = GPUSpace(w, CUDA)
+    rng = np.random.default_rng(11)
+    return space, [space.sample(rng, {"vector": 1, "per_thread": pt, "local": local})
+                   for pt in (2, 4) for local in ((1,) if op == "GMM" else (0,))]  # a reduction vectorizes its local tile
+
+
+@pytest.mark.parametrize("op,params", [("ADD", (2, 16, 6, 8)), ("RELU", (3, 4, 8, 12)), ("GMM", (24, 36, 20))])
+def test_vector_loops_are_float4_where_aligned_and_the_emulation_checks_them(op, params):
+    space, points = _vector_points(op, params)
+    for p in points:
+        s, args = space.apply(p)
+        k = alt.build(s, args, target=CUDA)
+        vtype = "float4" if p["per_thread"] == 4 else "float2"
+        assert f"const {vtype} alt_v" in k.source and f"*({vtype}*)&" in k.source, k.source
+        _check_emulated(k, args[:-1], args[-1])
+
+
+def test_vector_loops_that_are_not_contiguous_or_aligned_run_lane_by_lane():
+    X = alt.placeholder((6, 11), name="X")  # rows of 11, read from their second element: contiguous, unaligned
+    Y = alt.compute((6, 10), lambda i, j: X[i, j + 1] * 2.0, name="Y")
+    Z = alt.compute((6, 8), lambda i, j: X[i, 2 * (j // 2)] + X[i, 9 - j], name="Z")  # strided / reversed
+    for out, inner in ((Y, 10), (Z, 8)):
+        s = alt.create_schedule(out)
+        i, j = s[out].axis
+        jo, ji = s[out].split(j, factor=2)
+        s[out].bind(s[out].fuse(i, jo), "threadIdx.x")
+        s[out].vectorize(ji)
+        k = alt.build(s, [X, out], target=CUDA)
+        assert "float2" not in k.source and "#pragma unroll" in k.source
+        _check_emulated(k, [X], out)
+
+
+@pytest.mark.cuda
+def test_float4_kernels_compile_with_nvcc():
+    space, points = _vector_points("GMM", (64, 64, 32))
+    for p in points:
+        s, args = space.apply(p)
+        k = alt.build(s, args, target=CUDA)
+        assert k.cubin is not None and "float" in k.source

@@ -2,8 +2,8 @@
 #include <math.h>
 
 extern "C" __global__ void alt_main_k0(const float* __restrict__ A_, const float* __restrict__ B_, float* __restrict__ C_, int* alt_status) {
-  __shared__ float A_shared_[128];
-  __shared__ float B_shared_[64];
+  __shared__ float A_shared_[128] __align__(16);
+  __shared__ float B_shared_[64] __align__(16);
   { const int32_t i_outer_ = (int32_t)blockIdx.y;
   if (i_outer_ < 4) {
     { const int32_t j_outer_ = (int32_t)blockIdx.x;
@@ -12,7 +12,7 @@ extern "C" __global__ void alt_main_k0(const float* __restrict__ A_, const float
       if (i_inner_outer_ < 8) {
         { const int32_t j_inner_ = (int32_t)threadIdx.x;
         if (j_inner_ < 8) {
-          float C_local_[2];
+          float C_local_[2] __align__(16);
           for (int32_t i_c_ = 0; i_c_ < 2; ++i_c_) {
             for (int32_t j_c_ = 0; j_c_ < 1; ++j_c_) {
               C_local_[i_c_ + j_c_] = 0.0f;
