@@ -122,15 +122,20 @@ def hand_candidate(graph, tasks, log, target, convert, strategy="alt"):
     hand schedules are measured first, so one is there unless a node's task was never tuned; such
     a node keeps its hand schedule), every weight-only-layout node (dense, matmul) its best, and
     every other tuned node (depthwise and grouped convolutions, convolutions whose channels are
-    not whole vectors: NCHW in the hand network) its best point that writes NCHW, else its best."""
+    not whole vectors) its best point that reads and writes the layout its input is stored in
+    (its producer's hand layout, else NCHW), so that it adds no conversion, else its best."""
     from alt.graph import hand_layouts
+    from .layouts import layout_source
     found = candidates_of(tasks, log, target, NETWORK_STRATEGIES[strategy])
     assign = {name: (lay, lay) for name, lay in hand_layouts(graph, target).items()}
     chosen = {n: assign.get(n, (None, None)) for n in found if assign.get(n, (None, None)) in found[n]}
+    nodes = {n.name: n for n in graph.nodes}
     for n, c in found.items():
         if n in chosen or n in assign:
             continue
-        fits = [lay for lay in c if lay[1] == "NCHW" and lay[0] in (None, "NCHW")] or list(c)
+        src = layout_source(nodes[n]) if nodes[n].inputs else None
+        want = assign[src.name][1] if src is not None and src.name in assign else "NCHW"
+        fits = [lay for lay in c if lay[1] == want and lay[0] in (None, want)] or list(c)
         chosen[n] = min(fits, key=lambda lay: c[lay][0])
         if chosen[n][1] is not None:
             assign[n] = chosen[n]

@@ -543,3 +543,8 @@ def enumerate_layouts(space):
                 out.append(fixed)
                 break
     return out
+
+
+from .depthwise import DepthwiseSpace  # noqa: E402 - it builds on Space, defined above
+
+SPACES["DEP"] = DepthwiseSpace

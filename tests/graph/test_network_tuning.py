@@ -262,18 +262,23 @@ def test_the_untuned_hand_network_record_replays_as_the_hand_build():
     assert net.source == compile_network(g, G.hand_layouts(g, target)).source
 
 
-def test_the_hand_candidate_gives_depthwise_convs_their_best_nchw_point(monkeypatch):
+def test_the_hand_candidate_gives_depthwise_convs_the_best_point_in_their_inputs_layout(monkeypatch):
     import search.network as N
+    from search.layouts import layout_source
     g = zoo.mobilenet_v2(image=32, width=0.5)
-    dw = next(n.name for n in g.nodes if n.name.endswith(".dw"))
+    target = alt.Target.host()
+    hand = G.hand_layouts(g, target)
+    node = next(n for n in g.nodes if n.name.endswith(".dw"))
+    dw, src = node.name, layout_source(node)
+    want = hand.get(src.name, "NCHW") if src is not None else "NCHW"  # where its input is stored
     fast, slow = {"k": 1}, {"k": 2}
-    found = {dw: {(None, "NCHW"): (2e-3, slow), (None, "NHWC"): (1e-3, fast), ("NCHW", "NCHW"): (1.5e-3, fast)}}
+    found = {dw: {(None, "NCHW7c"): (2e-3, slow), (None, "NHWC"): (1e-3, fast), (want, want): (1.5e-3, fast)}}
     monkeypatch.setattr(N, "candidates_of", lambda *a, **k: found)
-    assign, points, total = N.hand_candidate(g, [], None, alt.Target.host(), lambda *a: 0.0)
-    assert assign[dw] == ("NCHW", "NCHW") and points[dw] is fast  # the best that writes NCHW, as the hand net
+    assign, points, total = N.hand_candidate(g, [], None, target, lambda *a: 0.0)
+    assert assign[dw] == (want, want) and points[dw] is fast  # no conversion added to the hand network
     assert total == pytest.approx(1.5e-3)
-    found[dw] = {(None, "NHWC"): (1e-3, fast)}  # none writes NCHW: its best
-    assign, points, _ = N.hand_candidate(g, [], None, alt.Target.host(), lambda *a: 0.0)
+    found[dw] = {(None, "NHWC"): (1e-3, fast), (None, "NCHW7c"): (2e-3, slow)}  # none in that layout: its best
+    assign, points, _ = N.hand_candidate(g, [], None, target, lambda *a: 0.0)
     assert assign[dw] == (None, "NHWC") and points[dw] is fast
 
 

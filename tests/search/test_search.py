@@ -51,7 +51,7 @@ def test_points_are_json_and_invalid_points_say_why():
 
 
 SMALL_OTHERS = [("C1D", (1, 6, 20, 8, 3, 2, 1)), ("C3D", (1, 3, 7, 4, 3, 2, 1)), ("GRP", (1, 8, 9, 16, 3, 2, 1, 1, 4)),
-                ("DEP", (1, 16, 10, 3, 2, 1)), ("T2D", (1, 6, 5, 16, 4, 2, 1)), ("BMM", (3, 7, 9, 5)),
+                ("T2D", (1, 6, 5, 16, 4, 2, 1)), ("BMM", (3, 7, 9, 5)),
                 ("SFM", (6, 37)), ("LN", (6, 37)), ("MXP", (1, 16, 11, 3, 2, 1)),
                 ("NRM", (2, 5, 9)), ("ADD", (2, 16, 5, 7))]
 
@@ -78,6 +78,20 @@ def test_generic_space_rfactors_reductions_whose_output_cannot_vectorize(op, par
     old = {k: v for k, v in space.sample(rng, {"rfactor": 0}).items() if k != "rfactor"}  # logged before the knob
     assert space.check(old) is None and not any(st.name.endswith(".rf") for st in space.apply(old)[0].stages)
     assert "rfactor" not in space_for(Workload("ADD", "ADD-t", (2, 16, 5, 7))).knobs  # nothing to split
+
+
+@pytest.mark.parametrize("params", [(1, 32, 12, 3, 1, 1), (1, 64, 9, 3, 2, 1), (2, 48, 7, 3, 1, 0)])
+def test_depthwise_space_puts_channels_in_the_vector_lanes(params):
+    space = space_for(Workload("DEP", "DEP-t", params))
+    assert type(space).__name__ == "DepthwiseSpace" and len(space.seeds()) == 2
+    rng = np.random.default_rng(8)
+    for p in space.seeds() + [space.sample(rng) for _ in range(3)]:
+        sch, args = space.apply(p)
+        lay = space.layouts(p)
+        assert lay[0] == lay[1] and (lay[1] == "NHWC" or lay[1] == f"NCHW{p['cb']}c")
+        check_schedule(sch, args)
+    if params[1] % 32:
+        assert "does not divide the 48 channels" in space.check(dict(space.seeds()[0], layout="NCHWc", cb=32))
 
 
 @pytest.mark.parametrize("params", [(5, 7, 9), (1, 40, 300), (12, 33, 70)])
