@@ -3,10 +3,12 @@
 A point is a plain dict {knob: value} (JSON). `Space.apply(point)` replays it into a layout plus a
 schedule; an invalid point raises Invalid with the reason, and is never built.
 
-Conv2dSpace is ALT's template for 2-d convolution: the layout of activations and weights
-(NCHW, NHWC, or NCHW{ob}c with input blocks of ib channels, weights OIHW{ib}i{ob}o), output tiles
-ht x wt x ot, the input-channel tile, the order of the reduction loops, unrolling, how many outer
-loops are fused for parallel work, and where the accumulator tile is computed. GemmSpace tiles a
+Conv2dSpace is ALT's template for 2-d convolution, plain, dilated, with bias and ReLU, or grouped
+(blocks within a group): the layout of activations and weights (NCHW, NHWC, or NCHW{ob}c with
+input blocks of ib channels, weights OIHW{ib}i{ob}o, the output optionally tiled spatially as
+NCHW{ht}h{wt}w{ob}c), output tiles ht x wt x ot, the input-channel tile, the order of the reduction
+loops, unrolling, how many outer loops are fused for parallel work, and where the accumulator tile
+is computed. search.depthwise.DepthwiseSpace is the depthwise one. GemmSpace tiles a
 matrix multiply and may pack B into column panels (a layout of B).
 
 Spaces are per target (alt.Target): channel blocks and column tiles are multiples of its vector
@@ -167,6 +169,7 @@ class Conv2dSpace(Space):
         super().__init__(workload, target)
         _, c, size, o, k, s, p, *rest = workload.params
         self.c, self.o, self.k = c, o, k
+        self.groups = rest[1] if len(rest) > 1 else 1  # GRP: (..., dilation, groups)
         self.out_size = (size + 2 * p - (rest[0] if rest else 1) * (k - 1) - 1) // s + 1
         self.knobs = {
             "layout": ["NCHWc", "NHWC", "NCHW"],
@@ -227,6 +230,10 @@ class Conv2dSpace(Space):
     def _check(self, p):
         if p["layout"] == "NCHWc" and self.o % p["ob"]:
             return f"ob={p['ob']} does not divide the {self.o} output channels"
+        if self.groups > 1 and p["layout"] == "NCHWc" and ((self.o // self.groups) % p["ob"] or
+                                                          (self.c // self.groups) % p["ib"]):
+            return (f"blocks ob={p['ob']}, ib={p['ib']} must divide a group's {self.o // self.groups} output and "
+                    f"{self.c // self.groups} input channels ({self.groups} groups)")
         if p["layout"] != "NCHW" and p["ob"] % self.lanes:
             return f"ob={p['ob']} is not a multiple of the vector width ({self.lanes} floats)"
         if p["layout"] == "NCHW" and p["ob"] > 8:
@@ -509,7 +516,8 @@ class GenericSpace(Space):
                 st.compute_inline()
 
 
-SPACES = {"C2D": Conv2dSpace, "DIL": Conv2dSpace, "CBR": Conv2dSpace, "GMM": GemmSpace, "DEN": DenseSpace}
+SPACES = {"C2D": Conv2dSpace, "DIL": Conv2dSpace, "CBR": Conv2dSpace, "GRP": Conv2dSpace, "GMM": GemmSpace,
+          "DEN": DenseSpace}
 
 
 def space_for(workload, target=None):
@@ -521,8 +529,7 @@ def space_for(workload, target=None):
         from .gpu_space import GPUGemmSpace, GPUSpace
         gemm = GPUGemmSpace(workload, target) if workload.op in ("GMM", "BMM") else None
         return gemm if gemm is not None and gemm.has_points() else GPUSpace(workload, target)
-    grouped = workload.op in ("C2D", "DIL", "CBR") and len(workload.params) > 8 and workload.params[8] != 1
-    if workload.op in SPACES and not grouped:
+    if workload.op in SPACES:
         return SPACES[workload.op](workload, target)
     from alt.ops.suite import operator_codes, user_operator
     if workload.op not in operator_codes():
