@@ -264,6 +264,7 @@ class Conv2dSpace(Space):
         return p["layout"], p["layout"]
 
     def schedule_into(self, s, anchor, end, point):
+        point = self.complete(point)
         why = self.check(point)
         if why:
             raise Invalid(why)

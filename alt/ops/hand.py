@@ -3,7 +3,6 @@
 Tile sizes left as None come from the target in effect (alt.target.current()): register tiles that
 fit its register file (gemm_tile, conv_tile), channel blocks of conv_tile's whole vectors.
 """
-import re
 
 from ..target import current
 from .default import schedule_stage

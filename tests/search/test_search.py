@@ -135,6 +135,9 @@ def test_conv_space_tiles_outputs_spatially_and_reads_points_logged_before_the_k
     old = {k: v for k, v in p.items() if k != "spatial"}  # a point from a log written before the knob
     assert space.check(old) is None and space.layouts(old)[1] == f"NCHW{old['ob']}c"
     check_schedule(*space.apply(old))
+    inputs, out = space.build()
+    sch = space.schedule_into(alt.create_schedule(out), out, None, old)  # as a network kernel replays it
+    check_schedule(sch, inputs + [out])
 
 
 @pytest.mark.parametrize("name", ["alt", "loop-only"])
