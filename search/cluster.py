@@ -29,7 +29,7 @@ import threading
 import time
 
 from . import records as R
-from .measure import Measurer, MeasureError, check_runs_here, run_settings
+from .measure import Measurer, MeasureError, run_settings
 
 logger = logging.getLogger("alt.search")
 
@@ -87,7 +87,7 @@ class ClusterMeasurer:
         except ImportError:
             raise OptionError("measuring on a cluster needs dask's distributed (pip install distributed)") from None
         self.workload = workload
-        self.target = check_runs_here(resolve(target)) if resolve(target).kind == "cuda" else resolve(target)
+        self.target = resolve(target)  # the workers check that they can run it; this machine need not
         self.run_settings = run_settings(self.target, threads, proc_bind, wait_policy)
         self.options = dict(options, threads=self.run_settings["threads"], proc_bind=proc_bind,
                             wait_policy=wait_policy)
