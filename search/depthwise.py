@@ -68,7 +68,7 @@ class DepthwiseSpace(Space):
         return self._schedule(s, out, None, p)
 
     def _schedule(self, s, conv, epilogue, p, relayout_input=True):
-        from alt.ops.hand import _blocked, conv_inputs
+        from alt.ops.hand import conv_inputs, relayout_blocked
         cb = p["cb"]
         X, W = conv_inputs(conv)
         pad = pad_stage(s, conv)
@@ -76,7 +76,7 @@ class DepthwiseSpace(Space):
         outs = [conv] + ([epilogue] if epilogue is not None and epilogue is not conv else [])
         if p["layout"] == "NCHWc":
             for t in acts + outs:
-                _blocked(s, t, cb, 0)
+                relayout_blocked(s, t, cb, 0)
             s.layout(W).split(0, cb).reorder(0, 2, 3, 4, 1)  # C/cb, 1, KH, KW, cb
         else:
             for t in acts + outs:

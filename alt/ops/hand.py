@@ -107,7 +107,7 @@ def pad_stage(s, conv):
     return s[P] if P.op.input_tensors else None
 
 
-def _blocked(s, t, block, pad_channels, tile=(1, 1)):
+def relayout_blocked(s, t, block, pad_channels, tile=(1, 1)):
     """Lay t out as NCHW{block}c, or with a spatial tile (rows, columns) as NCHW{rows}h{columns}w{block}c
     (alt.graph.plan.layout_steps: the same steps the graph planner uses)."""
     from alt.graph.plan import layout_steps, tiled_name
@@ -142,13 +142,13 @@ def relayout_conv2d(s, conv, layout, ob=None, ib=None, relayout_input=True, out=
             raise ValueError(f"relayout_conv2d: {W.shape[0]} output channels are not a multiple of {ob}")
         c_pad = -X.shape[1] % ib
         for t in acts:
-            _blocked(s, t, ib, c_pad)
+            relayout_blocked(s, t, ib, c_pad)
         w = s.layout(W)
         if c_pad:
             w.pad(1, 0, c_pad)
         w.split(0, ob).split(2, ib).reorder(0, 2, 4, 5, 3, 1)
         for t in outs:
-            _blocked(s, t, ob, 0, tile)
+            relayout_blocked(s, t, ob, 0, tile)
     elif layout != "NCHW":
         raise ValueError(f"relayout_conv2d: layout {layout!r} is not NCHW, NHWC or NCHWc")
     if tuple(tile) != (1, 1) and layout != "NCHWc":
