@@ -273,5 +273,15 @@ def simplify_ranges(e, ranges):
     return E.transform(e, fn)
 
 
+def flat_index(shape, indices):
+    """The row-major flat index of `indices` into a buffer of `shape`, simplified."""
+    flat, stride = None, 1
+    for i, n in reversed(list(zip(indices, shape))):
+        term = i * stride if stride != 1 else i
+        flat = term if flat is None else term + flat
+        stride *= n
+    return simplify(flat)
+
+
 def ceil_div(a, b):
     return -(-a // b)

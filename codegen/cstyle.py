@@ -236,7 +236,7 @@ class CStyleRenderer:
     def _access(self, buf, indices):
         if any(isinstance(x, S.Load) for i in indices for x in E.walk(i)):
             return self._checked_access(buf, indices)
-        return f"{self.namer(buf, buf.name)}[{self.expr(_flat(buf, indices))}]"
+        return f"{self.namer(buf, buf.name)}[{self.expr(arith.flat_index(buf.shape, indices))}]"
 
     # whole-vector loops (float4) ------------------------------------------------------------------
     def vector_load(self, vtype, ref):
@@ -373,23 +373,13 @@ class CStyleRenderer:
         return f"({s})" if p < prec else s
 
 
-def _flat(buf, indices):
-    """The flat (row-major) index of an access, simplified."""
-    flat, stride = None, 1
-    for i, n in reversed(list(zip(indices, buf.shape))):
-        term = i * stride if stride != 1 else i
-        flat = term if flat is None else term + flat
-        stride *= n
-    return arith.simplify(flat)
-
-
 def _vector_base(buf, indices, var, lanes):
     """The flat index of lane 0 of an access in a loop over `var` of `lanes` lanes when the lanes
     are contiguous and lane 0 is a multiple of `lanes` (a whole aligned vector), "uniform" when
     the access does not depend on `var`, else None."""
     if any(isinstance(x, S.Load) for i in indices for x in E.walk(i)):
         return None
-    terms, c = arith.linear(_flat(buf, indices))
+    terms, c = arith.linear(arith.flat_index(buf.shape, indices))
     coef = sum(k for a, k in terms.values() if a is var)
     rest = {key: (a, k) for key, (a, k) in terms.items() if a is not var}
     if any(x is var for a, _ in rest.values() for x in E.walk(a)):

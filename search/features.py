@@ -46,15 +46,6 @@ def _accesses(store):
     return [(store.buffer, store.indices, True)] + [(ld.buffer, ld.indices, False) for ld in loads]
 
 
-def _flat(buf, indices):
-    flat, stride = None, 1
-    for i, n in reversed(list(zip(indices, buf.shape))):
-        t = i * stride if stride != 1 else i
-        flat = t if flat is None else t + flat
-        stride *= n
-    return arith.simplify(flat)
-
-
 def _coef(flat, var):
     terms, _ = arith.linear(flat)
     c = terms.get(("v", id(var)), (None, 0))[1]
@@ -85,7 +76,7 @@ def extract(func, target=None):
         bytes_total = 0.0
         for b, (buf, idx, _) in enumerate(acc[:BUFFERS]):
             base = LEVELS * PER_LEVEL + b * PER_BUFFER
-            flat = _flat(buf, idx)
+            flat = arith.flat_index(buf.shape, idx)
             itemsize = E.dtypes.to_numpy(buf.dtype).itemsize
             if inner:
                 c = _coef(flat, inner[0].var)

@@ -145,8 +145,12 @@ class Space:
         if why:
             raise Invalid(why)
         with self.target:
-            self._apply(s, end if end is not None else anchor, point)
+            self._schedule_into(s, anchor, end, point)
         return s
+
+    def _schedule_into(self, s, anchor, end, p):
+        """schedule_into for a checked, completed point: by default, as `apply` schedules it."""
+        self._apply(s, end if end is not None else anchor, p)
 
     def seeds(self):
         """Points the target's hand schedules suggest (valid ones only): model-guided strategies
@@ -267,13 +271,8 @@ class Conv2dSpace(Space):
             return f"NCHW{p['ib']}c", tiled_name(*tile, p["ob"], self.out_size, self.out_size)
         return p["layout"], p["layout"]
 
-    def schedule_into(self, s, anchor, end, point):
-        point = self.complete(point)
-        why = self.check(point)
-        if why:
-            raise Invalid(why)
-        with self.target:
-            return self._schedule(s, anchor, end, point, relayout_input=False)
+    def _schedule_into(self, s, anchor, end, p):
+        self._schedule(s, anchor, end, p, relayout_input=False)  # the planner laid the input out
 
     def _apply(self, s, out, p):
         conv = out
@@ -416,12 +415,8 @@ class DenseSpace(GemmSpace):
     def _apply(self, s, out, p):
         return self._schedule(s, out, None, p)
 
-    def schedule_into(self, s, anchor, end, point):
-        why = self.check(point)
-        if why:
-            raise Invalid(why)
-        with self.target:
-            return self._schedule(s, anchor, end, point)
+    def _schedule_into(self, s, anchor, end, p):
+        self._schedule(s, anchor, end, p)
 
     def _schedule(self, s, anchor, end, p):
         red = anchor if anchor.op.reduce_axis else anchor.op.input_tensors[0]
