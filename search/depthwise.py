@@ -11,7 +11,7 @@ padded convolution.
 """
 from alt.ops.hand import pad_stage, tile_target
 
-from .space import Space, Invalid
+from .space import Space
 
 
 class DepthwiseSpace(Space):
@@ -37,9 +37,13 @@ class DepthwiseSpace(Space):
 
     def _seeds(self):
         cb = max([b for b in self.knobs["cb"] if self.c % b == 0 and b <= 2 * self.lanes] or [self.lanes])
-        tile_x = max(x for x in self.knobs["tile_x"] if x <= 8 and self.out_size % x == 0)
-        loops = {"tile_y": 1, "tile_x": tile_x, "par_depth": 2, "unroll": 1}
-        return [dict(loops, layout="NCHWc", cb=cb), dict(loops, **self.default_layout())]
+        out = []
+        for lay in ({"layout": "NCHWc", "cb": cb}, self.default_layout()):
+            vectors = lay["cb"] // self.lanes  # the widest row tile up to 8 that divides the output and fits
+            tile_x = max(x for x in self.knobs["tile_x"] if x <= 8 and self.out_size % x == 0 and
+                         x * vectors <= self.target.registers - 2)
+            out.append(dict(lay, tile_y=1, tile_x=tile_x, par_depth=2, unroll=1))
+        return out
 
     def _check(self, p):
         if p["layout"] == "NCHWc" and self.c % p["cb"]:
@@ -56,13 +60,8 @@ class DepthwiseSpace(Space):
             return f"NCHW{p['cb']}c", f"NCHW{p['cb']}c"
         return "NHWC", "NHWC"
 
-    def schedule_into(self, s, anchor, end, point):
-        point = self.complete(point)
-        why = self.check(point)
-        if why:
-            raise Invalid(why)
-        with self.target:
-            return self._schedule(s, anchor, end, point, relayout_input=False)
+    def _schedule_into(self, s, anchor, end, p):
+        self._schedule(s, anchor, end, p, relayout_input=False)  # the planner laid the input out
 
     def _apply(self, s, out, p):
         return self._schedule(s, out, None, p)

@@ -8,6 +8,7 @@ import pytest
 
 import alt
 import alt.graph as G
+from alt.target import current  # the target the tuner uses (ALT_TARGET, else the host)
 from alt.graph import compile_network, zoo
 from search import records as R
 from search.layouts import ConversionCosts, independent, predicted, solve
@@ -243,7 +244,7 @@ def test_wp_reuses_the_records_and_builds_its_network_without_fused_conversions(
     assert wrec["fuse_conversions"] is False and rec["fuse_conversions"] is True
     assert not wnet.plan.fused_conversions and not wnet.plan.fuse_conversions
     assert wrec["layouts"] == {n: list(min(c, key=lambda lay: c[lay][0])) for n, c in
-                               candidates_of(extract_tasks(g), R.Log(log), alt.Target.host()).items() if n in ("c1", "c2")}
+                               candidates_of(extract_tasks(g), R.Log(log), current()).items() if n in ("c1", "c2")}
     rebuilt = compile_network(g, log=str(copy))  # the fastest network record: alt's or wp's
     chosen = min(R.Log(copy).read_networks(signature(g)), key=lambda r: r["latency_s"])
     assert rebuilt.plan.fuse_conversions is chosen["fuse_conversions"]
@@ -254,7 +255,7 @@ def test_the_untuned_hand_network_record_replays_as_the_hand_build():
     from search.layouts import ConversionCosts
     from search.network import _network_record, build_record
     g = _net()
-    target = alt.Target.host()
+    target = current()
     hand = {n: (lay, lay) for n, lay in G.hand_layouts(g, target).items()}
     rec = _network_record(g, extract_tasks(g), "alt", hand, {}, None, ConversionCosts(target), target, hand=True)
     net = build_record(g, rec, target)
@@ -266,7 +267,7 @@ def test_the_hand_candidate_gives_depthwise_convs_the_best_point_in_their_inputs
     import search.network as N
     from search.layouts import layout_source
     g = zoo.mobilenet_v2(image=32, width=0.5)
-    target = alt.Target.host()
+    target = current()
     hand = G.hand_layouts(g, target)
     node = next(n for n in g.nodes if n.name.endswith(".dw"))
     dw, src = node.name, layout_source(node)

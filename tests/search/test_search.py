@@ -38,9 +38,10 @@ def test_points_are_json_and_invalid_points_say_why():
     space = space_for(CONV)
     p = space.sample(np.random.default_rng(0))
     assert json.loads(json.dumps(p)) == p
-    bad = dict(p, layout="NCHWc", ob=64)
-    with pytest.raises(Invalid, match="ob=64 does not divide the 32 output channels"):
-        space.apply(bad)
+    narrow = space_for(Workload("C2D", "test-conv-24", (1, 16, 10, 24, 3, 1, 1)))  # 16 (a knob on AVX2 and
+    bad = dict(narrow.sample(np.random.default_rng(0)), layout="NCHWc", ob=16, tile_y=1, tile_x=1)  # AVX-512)
+    with pytest.raises(Invalid, match="ob=16 does not divide the 24 output channels"):
+        narrow.apply(bad)
     assert "is not one of" in space.check(dict(p, tile_x=3))
     q = space.neighbor(p, np.random.default_rng(0))
     assert sum(p[k] != q[k] for k in p) == 1
@@ -120,9 +121,10 @@ def test_conv_space_names_the_knobs_of_a_planner_layout():
 
 
 def test_conv_space_tiles_outputs_spatially_and_reads_points_logged_before_the_knob():
-    space = space_for(Workload("C2D", "C2D-14", (1, 16, 14, 32, 3, 1, 1)))  # 14 x 14 output, 32 channels
+    space = space_for(Workload("C2D", "C2D-8", (1, 16, 8, 32, 3, 1, 1)))  # 8 x 8 output, 32 channels
     rng = np.random.default_rng(4)
-    for tile_y, tile_x in ((2, 7), (2, 14), (2, 1), (2, 2)):  # rows and columns, whole rows, a one-column tile
+    for tile_y, tile_x in ((2, 4), (2, 8), (2, 1), (4, 2)):  # rows and columns, whole rows, a one-column tile
+        # (at most 16 accumulator vectors of one vector of channels: they fit AVX2's registers as well)
         p = space.sample(rng, {"layout": "NCHWc", "ob": space.lanes, "spatial": 1, "tile_y": tile_y, "tile_x": tile_x})
         out = space.layouts(p)[1]
         assert out.startswith(f"NCHW{tile_y}h") and out.endswith(f"{space.lanes}c")
@@ -130,7 +132,7 @@ def test_conv_space_tiles_outputs_spatially_and_reads_points_logged_before_the_k
         check_schedule(sch, args)
         assert len(sch.layout_of(args[-1]).shape) == (7 if "w" in out else 6)
     p = space.sample(rng, {"layout": "NCHWc", "spatial": 1, "tile_y": 2})
-    assert "does not divide the 14x14 output" in space.check(dict(p, tile_y=4))
+    assert "does not divide the 8x8 output" in space.check(dict(p, tile_x=7, ob=space.lanes))
     assert "needs layout NCHWc" in space.check(dict(p, layout="NHWC", ob=space.lanes))
     old = {k: v for k, v in p.items() if k != "spatial"}  # a point from a log written before the knob
     assert space.check(old) is None and space.layouts(old)[1] == f"NCHW{old['ob']}c"
