@@ -67,28 +67,50 @@ class ConversionCosts:
         return [[list(k[0]), k[1], k[2], v] for k, v in sorted(self.cache.items())]
 
 
-def layout_source(node):
-    """The node whose chosen layout node's first input is stored in: follow simple operators (they
+def layout_source(node, i=0):
+    """The node whose chosen layout node's input `i` is stored in: follow simple operators (they
     keep their first input's layout) back to the producer; None for a graph input, a parameter or
     an operator that writes the default layout."""
-    v = node.inputs[0]
+    v = node.inputs[i]
     while v.producer is not None and OPS[v.producer.op].kind == "simple":
         v = v.producer.inputs[0]
     return v.producer
 
 
 def edges(graph, chosen, fused=True):
-    """{consumer name: [(producer name or None, shape of the value)]}: the layout edges between
-    conv2d nodes in `chosen` (names with candidates); None stands for a value in NCHW (a graph
-    input, or an operator that writes the default layout). Where conversions are `fused`, a
-    consumer with padding converts in its padding stage and gets no edge."""
-    out = {}
+    """[(a, b, want, shape)]: the layout edges between nodes in `chosen` (names with candidates),
+    each costing a conversion of a value of `shape` from a's output layout to b's input layout
+    (want "in") or to b's output layout (want "out"). a is None for a value in NCHW (a graph input,
+    or an operator that writes the default layout).
+    - a convolution reads its input in its own input layout: (source of the input, conv, "in");
+      where conversions are `fused`, a consumer with padding converts in its padding stage and gets
+      no edge;
+    - an elementwise operator with a second 4-d operand (a residual add) runs in its first operand's
+      layout and reads the second converted to it: (source of the second, source of the first,
+      "out"). Fused into the reader, that conversion is a gather in the add's loop, counted at the
+      measured cost of a conversion kernel (an upper bound)."""
+    out = []
+
+    def name(src):
+        return src.name if src is not None and src.name in chosen else None
     for n in graph.nodes:
-        if n.name not in chosen or n.op != "conv2d" or (fused and any(n.attrs["padding"])):
-            continue
-        src = layout_source(n)
-        out[n.name] = [(src.name if src is not None and src.name in chosen else None, n.inputs[0].shape)]
+        d = OPS[n.op]
+        if n.op == "conv2d" and n.name in chosen and not (fused and any(n.attrs["padding"])):
+            out.append((name(layout_source(n)), n.name, "in", n.inputs[0].shape))
+        elif d.kind == "simple" and n.output.ndim == 4:
+            first = name(layout_source(n))
+            for j, v in enumerate(n.inputs[1:], 1):
+                other = name(layout_source(n, j)) if not v.is_param and v.ndim == 4 else False
+                if other is not False and (first, other) != (None, None) and first != other:
+                    out.append((other, first, "out", v.shape))
     return out
+
+
+def _edge_cost(edge, layout_of, convert):
+    a, b, side, shape = edge
+    have = layout_of(a, "out") or "NCHW"  # an output of no layout of its own is in the default
+    want = layout_of(b, side) if side == "in" else layout_of(b, side) or "NCHW"  # an input of None reads any
+    return convert(shape, have, want) if want is not None and want != have else 0.0
 
 
 def solve(graph, candidates, convert, beam=BEAM):
@@ -98,21 +120,14 @@ def solve(graph, candidates, convert, beam=BEAM):
     seconds of the tuned nodes and conversions, exact: whether no state was cut by the beam)."""
     order = [n.name for n in graph.nodes if n.name in candidates]
     index = {name: i for i, name in enumerate(order)}
-    links = edges(graph, candidates)
+    charged = {}  # each edge is charged at its later endpoint; the earlier one stays in the frontier until then
     last = {}
-    for c, ins in links.items():
-        for p, _ in ins:
-            if p is not None:
-                last[p] = max(last.get(p, -1), index[c])
-
-    def edge_cost(ins, mine, frontier):
-        total = 0.0
-        want = mine[0]
-        for p, shape in ins:
-            have = frontier[p][1] if p is not None else "NCHW"
-            if want is not None and want != have:
-                total += convert(shape, have, want)
-        return total
+    for e in edges(graph, candidates):
+        ends = [x for x in e[:2] if x is not None]
+        at = max(ends, key=index.get)
+        charged.setdefault(at, []).append(e)
+        for x in ends:
+            last[x] = max(last.get(x, -1), index[at])
 
     states = {(): (0.0, {})}
     exact = True
@@ -121,10 +136,14 @@ def solve(graph, candidates, convert, beam=BEAM):
         for key, (cost, assign) in states.items():
             frontier = dict(key)
             for cand, seconds in candidates[name].items():
-                total = cost + seconds + edge_cost(links.get(name, []), cand, frontier)
-                keep = {p: c for p, c in frontier.items() if last[p] > i}
-                if last.get(name, -1) > i:
-                    keep[name] = cand
+                frontier[name] = cand
+
+                def layout_of(x, side):
+                    if x is None:
+                        return "NCHW"
+                    return frontier[x][0 if side == "in" else 1]
+                total = cost + seconds + sum(_edge_cost(e, layout_of, convert) for e in charged.get(name, ()))
+                keep = {p: c for p, c in frontier.items() if last.get(p, -1) > i}
                 k = tuple(sorted(keep.items()))
                 if k not in new or total < new[k][0]:
                     new[k] = (total, dict(assign, **{name: cand}))
@@ -147,12 +166,7 @@ def independent(candidates):
 def predicted(graph, candidates, assign, convert, fused=True):
     """Predicted seconds of an assignment: its nodes' tuned latencies plus the conversions it forces
     (conversions into padded consumers counted unless they are `fused`)."""
-    links = edges(graph, candidates, fused)
+    def layout_of(x, side):
+        return "NCHW" if x is None else assign[x][0 if side == "in" else 1]
     total = sum(candidates[n][assign[n]] for n in assign)
-    for c, ins in links.items():
-        for p, shape in ins:
-            have = assign[p][1] if p is not None else "NCHW"
-            want = assign[c][0]
-            if want is not None and want != have:
-                total += convert(shape, have, want)
-    return total
+    return total + sum(_edge_cost(e, layout_of, convert) for e in edges(graph, candidates, fused))

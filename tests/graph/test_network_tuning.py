@@ -130,6 +130,18 @@ def test_dp_is_exact_on_a_residual_graph():
         assert exact and cost == pytest.approx(brute) and predicted(g, cands, assign, conv) == pytest.approx(cost)
 
 
+def test_dp_weighs_the_conversion_a_residual_add_forces():
+    g = _net(extra=True)  # relu(c2 + c3): the add runs in c2's output layout and reads c3's converted
+    a, b = ("NCHW16c", "NCHW16c"), ("NHWC", "NHWC")
+    a3, b3 = ("NCHW", "NCHW16c"), ("NCHW", "NHWC")  # c3 reads the graph input as it is
+    cands = {"c1": {a: 1.0}, "c2": {a: 1.0, b: 1.1}, "c3": {a3: 1.2, b3: 1.0}}
+    dear = lambda shape, x, y: 10.0  # noqa: E731
+    assert independent(cands) == {"c1": a, "c2": a, "c3": b3}
+    assert predicted(g, cands, independent(cands), dear) == pytest.approx(13.0)  # c3's output converted for the add
+    assign, cost, exact = solve(g, cands, dear)
+    assert exact and assign["c2"][1] == assign["c3"][1] and cost == pytest.approx(3.2)
+
+
 def test_conversion_costs_are_measured_on_a_checked_kernel():
     costs = ConversionCosts(alt.Target.host())
     t = costs((1, 24, 6, 6), "NCHW16c", "NHWC")
