@@ -24,22 +24,32 @@ SIGNATURE = ("int alt_model(int n, const int* child, const int* word, int n_out,
 @dataclass
 class CellCode:
     """A lowered cell (alt.stmt.Func) and what each of its arguments is: ("child", k),
-    ("input", name), ("weight", offset in the packed buffer) or ("state",)."""
+    ("input", name), ("weight", offset in the packed buffer) or ("state",), for tiles of `rows`
+    nodes."""
     kind: str  # "leaf" or "internal"
     func: object
     args: list
+    rows: int
+
+    @property
+    def name(self):
+        return f"{self.kind}_{self.rows}"
 
 
 @dataclass
 class RecursiveSpec:
     k: int  # children per node
     state_size: int
-    rows: int  # nodes per tile
+    rows: int  # nodes per full tile
     tree: bool  # a node may have only one parent
     specialize: bool  # leaves have their own loop nest (else every tile runs both cells and selects)
     out_offset: int
     out_size: int
     inputs: dict = field(default_factory=dict)  # name -> (row size, offset of the table, vocabulary)
+    tiles: tuple = ()  # the tile heights compiled, ascending, ending with rows (default: rows only)
+
+    def heights(self):
+        return tuple(self.tiles) or (self.rows,)
 
 
 def workspace_layout(spec, cells):
@@ -52,7 +62,7 @@ def workspace_layout(spec, cells):
     parts += [(f"x{i}", "float", (0, T * size)) for i, (size, _, _) in enumerate(spec.inputs.values())]
     parts += [("tile_leaf", "float", (0, T * S)), ("tile_internal", "float", (0, T * S))]
     for c in cells:
-        parts += [(f"t_{c.kind}{i}", dtypes.to_c(b.dtype), (0, b.size)) for i, b in enumerate(c.func.temps)]
+        parts += [(f"t_{c.name}_{i}", dtypes.to_c(b.dtype), (0, b.size)) for i, b in enumerate(c.func.temps)]
     return parts
 
 
@@ -66,7 +76,7 @@ def workspace_bytes(layout, n):
 def render(spec, cells, target=None):
     """C source of the whole model for `target` (default: the target in effect)."""
     r = CRenderer(target)
-    bodies = [r.function(c.func, f"cell_{c.kind}", qualifier="static ", temps_as_args=True) for c in cells]
+    bodies = [r.function(c.func, f"cell_{c.name}", qualifier="static ", temps_as_args=True) for c in cells]
     layout = workspace_layout(spec, cells)
     lines = [SIGNATURE + " {", "  size_t off = 0;"]
     for name, ctype, (a, b) in layout:
@@ -80,9 +90,10 @@ def render(spec, cells, target=None):
         f"  memset(st + (size_t)n * {spec.state_size}, 0, {spec.state_size * 4});",
         "  for (int b = 0; b < nb; ++b) {",
         "    int end = bstart[b] + blen[b];",
-        f"    for (int t0 = bstart[b]; t0 < end; t0 += {spec.rows}) {{",
-        f"      int rows = end - t0 < {spec.rows} ? end - t0 : {spec.rows};",
-        f"      for (int r = 0; r < {spec.rows}; ++r) {{",
+        "    for (int t0 = bstart[b]; t0 < end; ) {",
+        f"      int left = end - t0, T = {_pick(spec.heights())};  /* the level's tile: the smallest compiled that holds what is left */",
+        "      int rows = left < T ? left : T;",
+        "      for (int r = 0; r < T; ++r) {",
         "        int i = t0 + (r < rows ? r : rows - 1);  /* a partial tile repeats its last node */",
     ]
     used = {a for c in cells for a in c.args}
@@ -96,22 +107,27 @@ def render(spec, cells, target=None):
             lines.append(f"          memcpy(x{i} + r * {size}, weights + {offset} + (size_t)w * {size}, "
                          f"{size * 4}); }}")
     lines.append("      }")
-    calls = {c.kind: _call(c, spec) for c in cells}
-    if spec.specialize:
-        lines += [
-            f"      float* dst = rows == {spec.rows} ? st + (size_t)t0 * {S} : tile_leaf;",
-            f"      if (b == 0) {{ if ({calls['leaf']('dst')}) return 1; }}",
-            f"      else if ({calls['internal']('dst')}) return 1;",
-            f"      if (dst == tile_leaf) memcpy(st + (size_t)t0 * {S}, tile_leaf, (size_t)rows * {S * 4});",
-        ]
-    else:  # one loop nest for every node: both cells, then a per-node is-leaf test
-        lines += [
-            f"      if ({calls['leaf']('tile_leaf')}) return 1;",
-            f"      if ({calls['internal']('tile_internal')}) return 1;",
-            "      for (int r = 0; r < rows; ++r)",
-            f"        memcpy(st + (size_t)(t0 + r) * {S}, (t0 + r >= first_leaf ? tile_leaf : tile_internal) + "
-            f"r * {S}, {S * 4});",
-        ]
+    calls = {(c.kind, c.rows): _call(c, spec) for c in cells}
+    lines.append("      switch (T) {")
+    for T in spec.heights():
+        lines.append(f"      case {T}: {{")
+        if spec.specialize:
+            lines += [
+                f"        float* dst = rows == T ? st + (size_t)t0 * {S} : tile_leaf;",
+                f"        if (b == 0) {{ if ({calls['leaf', T]('dst')}) return 1; }}",
+                f"        else if ({calls['internal', T]('dst')}) return 1;",
+                f"        if (dst == tile_leaf) memcpy(st + (size_t)t0 * {S}, tile_leaf, (size_t)rows * {S * 4});",
+            ]
+        else:  # one loop nest for every node: both cells, then a per-node is-leaf test
+            lines += [
+                f"        if ({calls['leaf', T]('tile_leaf')}) return 1;",
+                f"        if ({calls['internal', T]('tile_internal')}) return 1;",
+                "        for (int r = 0; r < rows; ++r)",
+                f"          memcpy(st + (size_t)(t0 + r) * {S}, (t0 + r >= first_leaf ? tile_leaf : tile_internal) + "
+                f"r * {S}, {S * 4});",
+            ]
+        lines += ["        break; }"]
+    lines += ["      default: return 1;", "      }", "      t0 += rows;"]
     lines += [
         "    }",
         "  }",
@@ -137,6 +153,15 @@ def _call(cell, spec):
                 args.append(f"weights + {a[1]}")
             else:
                 args.append(dst)
-        args += [f"t_{cell.kind}{i}" for i in range(len(cell.func.temps))]
-        return f"cell_{cell.kind}({', '.join(args)})"
+        args += [f"t_{cell.name}_{i}" for i in range(len(cell.func.temps))]
+        return f"cell_{cell.name}({', '.join(args)})"
     return call
+
+
+def _pick(heights):
+    """C expression of the tile height for `left` nodes: the largest height when they fill it, else
+    the smallest compiled height that holds them all."""
+    out = str(heights[-1])
+    for t in reversed(heights[:-1]):
+        out = f"left <= {t} ? {t} : {out}"
+    return f"left >= {heights[-1]} ? {heights[-1]} : {out}" if len(heights) > 1 else out

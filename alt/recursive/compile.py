@@ -11,7 +11,10 @@ Each switch is one of Cortex's recursion optimizations:
   only; off: every tile runs both cells and picks each node's result with an is-leaf test;
 - fusion: all gates and the elementwise tail of a cell in one loop nest per block of hidden units
   (or of rows, for small cells); off: each operator of the cell its own loop nest, intermediates
-  through memory.
+  through memory;
+- level_tiles: each level's last tile (a whole narrow level, e.g. the one-node levels near a root)
+  runs a cell compiled for the smallest tile height that holds it (1, 2, ... up to `rows`); off:
+  every tile is `rows` high and a partial tile repeats its last node.
 Weights live in one packed buffer, pre-transformed to the layouts the cells read.
 """
 import time
@@ -30,7 +33,7 @@ LINEARIZE_ERRORS = {-1: "reads a node outside the structure", -2: "has two paren
 
 
 class Options:
-    def __init__(self, batching=True, leaf_specialization=True, fusion=True, rows=None):
+    def __init__(self, batching=True, leaf_specialization=True, fusion=True, rows=None, level_tiles=True):
         if rows is None:  # a tile of nodes: the rows of the target's register tile
             from ..target import current
             rows = current().register_tile()[0]
@@ -38,57 +41,66 @@ class Options:
             raise ModelError(f"recursive compile: rows={rows!r}; give a tile of 1..256 nodes")
         self.batching, self.leaf_specialization, self.fusion = bool(batching), bool(leaf_specialization), bool(fusion)
         self.rows = rows if batching else 1
+        self.level_tiles = bool(level_tiles)
+        # tile heights compiled: powers of two below rows, then rows
+        self.tiles = tuple(sorted({1 << i for i in range(8) if 1 << i < self.rows} | {self.rows})) \
+            if self.level_tiles else (self.rows,)
 
     def __repr__(self):
         return (f"Options(batching={self.batching}, leaf_specialization={self.leaf_specialization}, "
-                f"fusion={self.fusion}, rows={self.rows})")
+                f"fusion={self.fusion}, rows={self.rows}, level_tiles={self.level_tiles})")
 
 
 def compile(model, batching=True, leaf_specialization=True, fusion=True, rows=None,  # noqa: A001 - the verb users know
-            target=None):
+            target=None, level_tiles=True):
     """A CompiledModel running `model` (alt.recursive.RecursiveModel) on batches of structures,
     compiled for `target` (default: the target in effect); `rows` nodes a tile (default: the rows
     of the target's register tile)."""
     from ..target import resolve
     target = resolve(target)
     with target:
-        return _compile(model, Options(batching, leaf_specialization, fusion, rows), target)
+        return _compile(model, Options(batching, leaf_specialization, fusion, rows, level_tiles), target)
 
 
 def _compile(model, opts, target):
     from codegen import compile_c
-    from codegen.recursive import CellCode, RecursiveSpec, render
+    from codegen.recursive import RecursiveSpec, render
     t0 = time.perf_counter()
     packed = _Packer()
     spec = RecursiveSpec(k=model.max_children, state_size=model.state_size, rows=opts.rows,
                          tree=model.kind != "dag", specialize=opts.leaf_specialization,
-                         out_offset=model.offsets[model.output], out_size=model.states[model.output])
+                         out_offset=model.offsets[model.output], out_size=model.states[model.output],
+                         tiles=opts.tiles)
     for name, table in model.inputs.items():  # one extra row of zeros for nodes without a word
         spec.inputs[name] = (table.shape[1], packed.add(np.vstack([table, np.zeros((1, table.shape[1]), "f4")])),
                              model.vocab)
-    cells = []
-    for which in ("leaf", "internal"):
-        cell, state = cell_definition(model, which, opts.rows)
-        s = schedule_cell(state, opts.fusion)
-        args, kinds = [], []
-        for k, t in sorted(cell.children.items()):
-            args.append(t)
-            kinds.append(("child", k))
-        for name, t in cell.input_tensors.items():
-            args.append(t)
-            kinds.append(("input", name))
-        for name, t in cell.weight_tensors.items():
-            args.append(t)
-            kinds.append(("weight", packed.add(s.layout_of(t).to_physical(model.weights[name]))))
-        used = {id(t) for t in topo_order([state]) if isinstance(t.op, PlaceholderOp)}
-        keep = [i for i, t in enumerate(args) if id(t) in used]  # unused lookups are not arguments
-        args, kinds = [args[i] for i in keep] + [state], [kinds[i] for i in keep] + [("state",)]
-        cells.append(CellCode(which, lower(s, args, name=f"{model.name}_{which}"), kinds))
+    cells = [_cell(model, which, rows, opts, packed) for rows in reversed(opts.tiles) for which in ("leaf", "internal")]
     t1 = time.perf_counter()
     source, layout = render(spec, cells, target)
     path = compile_c(source, target, what=f"recursive model {model.name}")
     return CompiledModel(model, opts, source, str(path), layout, packed.buffer(),
                          {"schedule+lower": t1 - t0, "render+gcc": time.perf_counter() - t1})
+
+
+def _cell(model, which, rows, opts, packed):
+    """The CellCode of `model`'s `which` cell for tiles of `rows` nodes; its weights packed."""
+    from codegen.recursive import CellCode
+    cell, state = cell_definition(model, which, rows)
+    s = schedule_cell(state, opts.fusion)
+    args, kinds = [], []
+    for k, t in sorted(cell.children.items()):
+        args.append(t)
+        kinds.append(("child", k))
+    for name, t in cell.input_tensors.items():
+        args.append(t)
+        kinds.append(("input", name))
+    for name, t in cell.weight_tensors.items():
+        args.append(t)
+        kinds.append(("weight", packed.add(s.layout_of(t).to_physical(model.weights[name]))))
+    used = {id(t) for t in topo_order([state]) if isinstance(t.op, PlaceholderOp)}
+    keep = [i for i, t in enumerate(args) if id(t) in used]  # unused lookups are not arguments
+    args, kinds = [args[i] for i in keep] + [state], [kinds[i] for i in keep] + [("state",)]
+    return CellCode(which, lower(s, args, name=f"{model.name}_{which}_{rows}"), kinds, rows)
 
 
 class _Packer:

@@ -22,7 +22,7 @@ BLOCK_VECTORS = 4  # vectors of hidden units per block of the fused loop nest (6
 
 def schedule_cell(state, fusion=True):
     s = create_schedule(state)
-    _transpose_weights(s)
+    transposed = _transpose_weights(s)
     costly = _read_by_reductions(s) if fusion else set()
     for st in list(s.stages):
         if st.op.tag == "view" or (fusion and not st.reduce_axis and st.tensor is not state
@@ -43,6 +43,7 @@ def schedule_cell(state, fusion=True):
     by_columns = hidden % block == 0 and hidden // block >= 2
     n, *mid, j = out.axis
     if by_columns:
+        _block_weights(s, transposed, hidden, block)
         jo, ji = out.split(j, factor=block)
         jio, jii = out.split(ji, factor=_width(out))
         out.reorder(jo, n, *mid, jio, jii)
@@ -144,8 +145,8 @@ def _reads(st, s):
 
 def _transpose_weights(s):
     """Store a 2-d weight read as W[j, k] (k a reduction axis) as W[k, j], so that the vectorized
-    output loop reads it contiguously: weights are packed once, pre-transformed."""
-    done = set()
+    output loop reads it contiguously: weights are packed once, pre-transformed. Returns them."""
+    done, found = set(), []
     for st in s.stages:
         for e in E.walk(st.op.body):
             if not (isinstance(e, E.Read) and isinstance(e.tensor.op, PlaceholderOp)
@@ -155,6 +156,18 @@ def _transpose_weights(s):
             if last and not first:
                 s.layout(e.tensor).reorder(1, 0)
                 done.add(id(e.tensor))
+                found.append(e.tensor)
+    return found
+
+
+def _block_weights(s, weights, hidden, block):
+    """Store each transposed weight (K, gates x hidden) as (hidden blocks, gates, K, block): the
+    columns that one block of the fused loop nest reads for one gate, over every k, are one
+    contiguous stream, so that each core streams its own slice of the weights front to back."""
+    for t in weights:
+        K, C = s.layout_of(t).shape
+        if C % hidden == 0:
+            s.layout(t).split(1, hidden).split(2, block).reorder(2, 1, 0, 3)
 
 
 def _reduce_vars(index):

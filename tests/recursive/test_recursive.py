@@ -36,7 +36,7 @@ DAGS = {"grid": [data.grid(4, 5, vocab=VOCAB)], "single node": [DAG([[]], np.arr
         "mixed batch": [data.grid(2, 3, vocab=VOCAB), DAG([[], [0], [0, 1]], np.array([1, 2, 3])),
                         data.grid(3, 1, vocab=VOCAB)]}
 OPTIONS = {"all on": {}, "no batching": {"batching": False}, "no leaf specialization": {"leaf_specialization": False},
-           "no fusion": {"fusion": False}, "rows 3": {"rows": 3}}
+           "no fusion": {"fusion": False}, "rows 3": {"rows": 3}, "no level tiles": {"level_tiles": False}}
 
 
 @pytest.fixture(scope="module")
