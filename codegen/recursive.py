@@ -1,10 +1,14 @@
-"""Renderer of a recursive model: the cells' tile kernels, the C linearizer and one driver function
-that linearizes a batch of structures and runs every batch of nodes through the cells.
+"""Renderer of a recursive model: the cells' tile kernels, the C linearizer and the driver, which
+linearizes a batch of structures and runs every batch of nodes through the cells. Two entries:
 
     int alt_model(int n, const int* child, const int* word, int n_out, const int* out_nodes,
                   float* out, const float* weights, char* ws, int* bad_node, int linearize_only)
+    int alt_model_trees(int n, int m, const int* parent, const int* starts, const int* word,
+                        float* out, const float* weights, char* ws, int* bad_node, int linearize_only)
 
-(linearize_only: stop after linearizing, to time that pass alone.)
+the first for child arrays (DAGs, and anything checked in Python), the second for m parent-pointer
+trees one after the other, checked in C (trees.c); alt_parse_nested turns a nested tuple's repr
+into parent form. (linearize_only: stop after linearizing, to time that pass alone.)
 
 The driver's text is built from integers and fixed identifiers only (inputs are x0, x1, ...; no
 user name reaches it).
@@ -17,8 +21,14 @@ from alt import dtypes
 from .c_render import CRenderer
 
 LINEARIZE = (Path(__file__).with_name("linearize.c")).read_text()
-SIGNATURE = ("int alt_model(int n, const int* child, const int* word, int n_out, const int* out_nodes, "
-             "float* out, const float* weights, char* ws, int* bad_node, int linearize_only)")
+TREES = (Path(__file__).with_name("trees.c")).read_text()
+_RUN = ("int n, const int* child, const int* word, int n_out, const int* out_nodes, float* out, "
+        "const float* weights, char* ws, int* bad_node, int linearize_only")
+_TREES = ("int n, int m, const int* parent, const int* starts, const int* word, float* out, const float* weights, "
+          "char* ws, int* bad_node, int linearize_only")
+SIGNATURE = (f"int alt_model({_RUN}); int alt_model_trees({_TREES}); "
+             "int alt_parse_nested(const char* s, int len, int* parent, int* word, int cap)")
+TREE_PARTS = 3  # the workspace's first parts are alt_model_trees' own
 
 
 @dataclass
@@ -55,7 +65,8 @@ class RecursiveSpec:
 def workspace_layout(spec, cells):
     """[(name, C type, (a, b))]: the driver's workspace carved in order, a*n + b elements each."""
     k, S, T = spec.k, spec.state_size, spec.rows
-    parts = [("newid", "int", (1, 0)), ("lchild", "int", (k, k)), ("lword", "int", (1, 1)),
+    parts = [("tchild", "int", (k, 0)), ("troots", "int", (1, 0)), ("tcount", "int", (1, 0))]  # TREE_PARTS
+    parts += [("newid", "int", (1, 0)), ("lchild", "int", (k, k)), ("lword", "int", (1, 1)),
              ("bstart", "int", (1, 0)), ("blen", "int", (1, 0)), ("scratch", "int", (3 + k, 1)),
              ("st", "float", (S, S))]
     parts += [(f"g{j}", "float", (0, T * S)) for j in range(k)]
@@ -73,15 +84,33 @@ def workspace_bytes(layout, n):
     return total
 
 
+def workspace_bound(layout):
+    """(A, B) with A*n + B >= workspace_bytes(layout, n) for every n: one multiply-add per call."""
+    return sum(4 * a for _, _, (a, _) in layout), sum(4 * b + 63 for _, _, (_, b) in layout)
+
+
+def _carve(layout, parts):
+    lines = ["  size_t off = 0;"]
+    for i, (name, ctype, (a, b)) in enumerate(layout):
+        if i in parts:
+            lines.append(f"  {ctype}* {name} = ({ctype}*)(ws + off);")
+        lines.append(f"  off += (((size_t){a} * n + {b}) * 4 + 63) / 64 * 64;")
+    return lines
+
+
 def render(spec, cells, target=None):
     """C source of the whole model for `target` (default: the target in effect)."""
     r = CRenderer(target)
     bodies = [r.function(c.func, f"cell_{c.name}", qualifier="static ", temps_as_args=True) for c in cells]
     layout = workspace_layout(spec, cells)
-    lines = [SIGNATURE + " {", "  size_t off = 0;"]
-    for name, ctype, (a, b) in layout:
-        lines.append(f"  {ctype}* {name} = ({ctype}*)(ws + off);")
-        lines.append(f"  off += (((size_t){a} * n + {b}) * 4 + 63) / 64 * 64;")
+    vocab = next(iter(spec.inputs.values()))[2] if spec.inputs else 0
+    lines = [f"int alt_model_trees({_TREES}) {{", *_carve(layout[:TREE_PARTS], range(TREE_PARTS)),
+             f"  int rc = alt_tree_children(n, m, {spec.k}, parent, starts, word, {vocab}, tchild, troots, tcount, "
+             "bad_node);",
+             "  if (rc) return rc;",
+             "  return alt_model(n, tchild, word, m, troots, out, weights, ws, bad_node, linearize_only);",
+             "}", ""]
+    lines += [f"int alt_model({_RUN}) {{", *_carve(layout, range(TREE_PARTS, len(layout)))]
     lines += [
         "  int nb, first_leaf;",
         f"  int rc = alt_linearize(n, {spec.k}, {int(spec.tree)}, child, word, newid, lchild, lword, bstart, blen,"
@@ -137,7 +166,8 @@ def render(spec, cells, target=None):
         "  return 0;",
         "}",
     ]
-    driver = "#include <string.h>\n" + LINEARIZE + "\n" + "\n".join(lines) + "\n"
+    lines = [f"int alt_model({_RUN});"] + lines
+    driver = "#include <string.h>\n" + LINEARIZE + "\n" + TREES + "\n" + "\n".join(lines) + "\n"
     return r.render_module(bodies, driver), layout
 
 

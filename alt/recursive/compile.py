@@ -17,6 +17,7 @@ Each switch is one of Cortex's recursion optimizations:
   every tile is `rows` high and a partial tile repeats its last node.
 Weights live in one packed buffer, pre-transformed to the layouts the cells read.
 """
+import threading
 import time
 
 import numpy as np
@@ -26,10 +27,12 @@ from ..schedule import topo_order
 from ..tensor import PlaceholderOp
 from .model import ModelError, cell_definition
 from .schedule import schedule_cell
-from .structure import StructureError, concat, to_arrays
+from .structure import StructureError, Tree, concat, to_arrays
 
 LINEARIZE_ERRORS = {-1: "reads a node outside the structure", -2: "has two parents; a tree node has one",
-                    -3: "is on a cycle; a tree or DAG has none"}
+                    -3: "is on a cycle; a tree or DAG has none",
+                    -11: "has a parent outside its tree", -12: "is a structure without exactly one root",
+                    -13: "has more children than the model allows", -14: "has a word index out of range"}
 
 
 class Options:
@@ -132,25 +135,93 @@ class CompiledModel:
 
     A batch is a list of structures (nested tuples, alt.recursive.Tree, alt.recursive.DAG, or
     (child, word) integer arrays); one C call linearizes the whole batch and runs every node.
-    Every array is checked once in Python (dtype, shape, index range) and a bad one is a
-    StructureError naming the structure. Thread-safe: concurrent calls from several threads each use
-    a workspace of their own thread."""
+    Trees (Tree with int32 arrays, and nested tuples, read from their repr) go to C as they are and
+    are checked there; anything else, and any batch C finds wrong, takes the Python path, where
+    every array is checked (dtype, shape, index range) and a bad one is a StructureError naming the
+    structure. Thread-safe: concurrent calls from several threads each use a workspace of their own
+    thread."""
 
     def __init__(self, model, options, source, path, layout, weights, stats):
         from codegen.program import load_library
-        from codegen.recursive import SIGNATURE
+        from codegen.recursive import SIGNATURE, workspace_bound
         self.model, self.options, self.source, self.stats = model, options, source, stats
         self._layout, self._weights = layout, weights
-        from codegen.program import Workspace
         self._ffi, self._lib = load_library(path, "alt_model", signature=SIGNATURE)
-        self._workspace = Workspace(64)
+        self._local = threading.local()  # this thread's workspace, its size and aligned address
+        self._bound = workspace_bound(layout)
+        self._w = self._ffi.cast("float*", weights.ctypes.data)
+        self._out_size = model.states[model.output]
         self._uses_input = bool(model.inputs)
 
     def __call__(self, batch):
-        return self.run(self.prepare(batch))
+        return self._trees(batch, 0)
+
+    def _ws(self, n):
+        """(workspace, int for a bad node's index) of this thread, for n nodes; grown on demand."""
+        need = self._bound[0] * n + self._bound[1]
+        loc = self._local
+        if getattr(loc, "size", -1) < need:
+            loc.buf = np.zeros(need + 64, np.uint8)
+            base = loc.buf.ctypes.data
+            loc.size, loc.addr, loc.bad = need, self._ffi.cast("char*", base + (-base % 64)), self._ffi.new("int*")
+        return loc.addr, loc.bad
+
+    def _trees(self, batch, linearize_only):
+        """The C path for a batch of trees; the Python path (prepare, run) for anything else."""
+        if type(batch) is not list or not batch:
+            return self.run(self.prepare(batch), linearize_only)
+        parents, words = [], []
+        for x in batch:
+            t = type(x)
+            if t is Tree:
+                p, w = x.parent, x.word
+                if p.dtype != _I32 or w.dtype != _I32 or p.ndim != 1 or w.shape != p.shape or \
+                        not (p.flags.c_contiguous and w.flags.c_contiguous):
+                    return self.run(self.prepare(batch), linearize_only)
+            elif t is tuple and not (len(x) == 2 and type(x[0]) is np.ndarray) or t is list or t is int:
+                p, w = self._parse(x)
+                if p is None:
+                    return self.run(self.prepare(batch), linearize_only)
+            else:
+                return self.run(self.prepare(batch), linearize_only)
+            parents.append(p)
+            words.append(w)
+        m = len(batch)
+        f = self._ffi.from_buffer
+        if m == 1:
+            parent, word, n, starts = parents[0], words[0], len(words[0]), self._ffi.NULL
+        else:
+            parent, word = np.concatenate(parents), np.concatenate(words)
+            starts = np.zeros(m + 1, np.int32)
+            np.cumsum([len(w) for w in words], out=starts[1:])
+            n, starts = len(word), f("int[]", starts)
+        if n == 0:
+            return self.run(self.prepare(batch), linearize_only)
+        out = np.empty((m, self._out_size), np.float32)
+        ws, bad = self._ws(n)
+        rc = self._lib.alt_model_trees(n, m, f("int[]", parent), starts, f("int[]", word), f("float[]", out),
+                                       self._w, ws, bad, linearize_only)
+        if rc:  # the Python path names what is wrong
+            self.prepare(batch)
+            raise StructureError(f"model {self.model.name}: node {bad[0]} of the batch (numbered across the "
+                                 f"batch's structures in order) {LINEARIZE_ERRORS.get(rc, f'is wrong (code {rc})')}")
+        return out
+
+    def _parse(self, tree):
+        """(parent, word) int32 arrays of a nested-tuple tree, parsed in C from its repr; (None, None)
+        where C does not accept it (the Python path then says why)."""
+        try:
+            text = repr(tree).encode()
+        except RecursionError:  # deeper than Python's repr goes: the Python path says how to give it
+            return None, None
+        cap = len(text) // 2 + 1  # every node takes at least two characters, but a one-digit leaf alone
+        parent, word = np.empty(cap, np.int32), np.empty(cap, np.int32)
+        f = self._ffi.from_buffer
+        n = self._lib.alt_parse_nested(text, len(text), f("int[]", parent), f("int[]", word), cap)
+        return (parent[:n], word[:n]) if n > 0 else (None, None)
 
     def prepare(self, batch):
-        """(child, word, roots) arrays of a batch, checked: the Python half of linearization."""
+        """(child, word, roots) arrays of a batch, checked in Python: the path for DAGs and child arrays."""
         if not isinstance(batch, list):  # a tuple would be ambiguous with a nested-tuple tree
             raise StructureError(f"model {self.model.name}: a batch must be a list of structures, got "
                                  f"{type(batch).__name__}; wrap a single tree as [tree]")
@@ -165,16 +236,13 @@ class CompiledModel:
         return child, word, roots
 
     def run(self, prepared, linearize_only=False):
-        from codegen.recursive import workspace_bytes
         child, word, roots = prepared
-        out = np.empty((len(roots), self.model.states[self.model.output]), np.float32)
+        out = np.empty((len(roots), self._out_size), np.float32)
         bad = np.zeros(1, np.int32)
         c = self._ffi.cast
-        ws = self._workspace.address(workspace_bytes(self._layout, len(word)))
         rc = self._lib.alt_model(len(word), c("int*", child.ctypes.data), c("int*", word.ctypes.data), len(roots),
-                                 c("int*", roots.ctypes.data), c("float*", out.ctypes.data),
-                                 c("float*", self._weights.ctypes.data), c("char*", ws),
-                                 c("int*", bad.ctypes.data), int(linearize_only))
+                                 c("int*", roots.ctypes.data), c("float*", out.ctypes.data), self._w,
+                                 self._ws(len(word))[0], c("int*", bad.ctypes.data), int(linearize_only))
         if rc:
             why = LINEARIZE_ERRORS.get(rc, f"made the generated code fail (code {rc})")
             raise StructureError(f"model {self.model.name}: node {int(bad[0])} of the batch (numbered "
@@ -182,5 +250,8 @@ class CompiledModel:
         return out
 
     def linearize(self, batch):
-        """Only the linearization of net(batch): checks and child arrays in Python, then the C pass."""
-        self.run(self.prepare(batch), linearize_only=True)
+        """Only the linearization of net(batch): the checks and the C pass, no cell."""
+        self._trees(batch, 1)
+
+
+_I32 = np.dtype(np.int32)

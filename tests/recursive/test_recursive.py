@@ -108,6 +108,46 @@ def test_linearization_numbers_internal_nodes_first_and_batches_by_height():
     assert "t0 + r >= first_leaf" not in specialized.source and "if (b == 0)" in specialized.source  # ... or none
 
 
+def _preorder(tree):
+    """(parent, word) of a nested-tuple tree in preorder, without recursion."""
+    parent, word, todo = [], [], [(tree, -1)]
+    while todo:
+        t, p = todo.pop()
+        parent.append(p)
+        word.append(-1 if isinstance(t, tuple) else t)
+        if isinstance(t, tuple):
+            todo.extend((c, len(parent) - 1) for c in reversed(t))
+    return np.array(parent, np.int32), np.array(word, np.int32)
+
+
+def test_trees_read_in_c_agree_with_the_python_path(compiled):
+    net = compiled("treelstm", "all on")
+    rng = np.random.default_rng(3)
+    forms = [7, (1,), [1, [2, 3]], ((1, -1), 3), (np.int64(4), 5), ((1, 2), (3, (4, 5)), 6)[:2], skewed(30, 2)]
+    forms += [data.random_binary_tree(int(n), rng, VOCAB) for n in rng.integers(1, 40, size=6)]
+    forms += [Tree(t.parent.astype(np.int64), t.word) for t in data.sst_like(2, seed=9, vocab=VOCAB)]  # not int32
+    for x in forms:
+        if not isinstance(x, Tree) and not isinstance(x, (np.integer,)):
+            p, w = net._parse(x)
+            if not any(isinstance(v, np.integer) for v in _leaves(x)):
+                child, word = alt.recursive.structure.from_nested(x)
+                assert p is not None and np.array_equal(w, word)
+                assert np.array_equal(alt.recursive.structure.from_parents(p, w)[0][:, :child.shape[1]], child)
+            else:
+                assert p is None  # "np.int64(4)" is not a tree's text: the Python path reads it
+        np.testing.assert_array_equal(net([x]), net.run(net.prepare([x])))
+    mixed = forms[:5] + forms[-3:]
+    np.testing.assert_array_equal(net(mixed), net.run(net.prepare(mixed)))
+    with pytest.raises(StructureError, match="neither a word index"):
+        net([(1, True)])
+    with pytest.raises(StructureError, match=f"word index {2 ** 40}"):
+        net([(1, 2 ** 40)])
+
+
+def _leaves(t):
+    return [v for c in t for v in _leaves(c)] if isinstance(t, (tuple, list)) else [t]
+
+
 def test_bad_structures_are_clear_errors(compiled):
     net = compiled("treelstm", "all on")
     with pytest.raises(StructureError, match="node 1 of the batch .* is on a cycle"):
@@ -127,8 +167,14 @@ def test_bad_structures_are_clear_errors(compiled):
         net([Tree(np.array([-1, -1]), np.array([1, 2]))])
     with pytest.raises(StructureError, match="node 1 has parent 5"):
         net([Tree(np.array([-1, 5]), np.array([1, 2]))])
+    deep = skewed(600)  # read in C from its repr; the Python path stops at 500 levels
     with pytest.raises(StructureError, match="deeper than 500; give it as Tree"):
-        net([skewed(600)])
+        net.prepare([deep])
+    np.testing.assert_array_equal(net([deep]), net([Tree(*_preorder(deep))]))
+    np.testing.assert_array_equal(net([skewed(400)]), net.run(net.prepare([skewed(400)])))
+    too_deep = skewed(100_000)  # beyond Python's own repr
+    with pytest.raises(StructureError, match="deeper than 500; give it as Tree"):
+        net([too_deep])
     with pytest.raises(StructureError, match="a list of structures"):
         net(((1, 2), 3))
     dag = compiled("dagrnn", "all on")
