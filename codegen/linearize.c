@@ -7,15 +7,16 @@
  *   lchild[(n+1)*k]     children in new indices; a missing child is n (the all-zero state row)
  *   lword[n+1]          input index per new node (-1: none)
  *   bstart[n], blen[n]  batch b = the nodes of height b (leaves: b = 0), contiguous in new indices
- *   *nbatch, *first_leaf
+ *   *nbatch, *first_leaf, *first_const
  * New numbering: nodes sorted by height, tallest first, so internal nodes come first and leaves
- * last (is_leaf(i) is i >= first_leaf), and each batch is one contiguous range.
+ * last (is_leaf(i) is i >= first_leaf), and each batch is one contiguous range; within the leaves,
+ * those without input (word -1) come last, from *first_const on.
  * scratch: 3*n + 1 + n*k ints.
  * Returns 0, or a negative code with *bad_node set:
  *   -1 a child index out of range, -2 a tree node with two parents, -3 a cycle. */
 static int alt_linearize(int n, int k, int tree, const int* child, const int* word, int* newid, int* lchild,
-                         int* lword, int* bstart, int* blen, int* nbatch, int* first_leaf, int* scratch,
-                         int* bad_node) {
+                         int* lword, int* bstart, int* blen, int* nbatch, int* first_leaf, int* first_const,
+                         int* scratch, int* bad_node) {
   int* pending = scratch;          /* children not yet done, per node */
   int* height = scratch + n;
   int* pstart = scratch + 2 * n;   /* CSR of parents: pstart[n+1], then the lists */
@@ -72,7 +73,11 @@ static int alt_linearize(int n, int k, int tree, const int* child, const int* wo
   for (int h = hmax; h >= 0; --h) { bstart[h] = start; start += blen[h]; }
   int* fill = pending;  /* reused */
   for (int h = 0; h <= hmax; ++h) fill[h] = bstart[h];
-  for (int i = 0; i < n; ++i) newid[i] = fill[height[i]]++;
+  int nconst = 0;
+  for (int i = 0; i < n; ++i) nconst += height[i] == 0 && word[i] < 0;
+  int cfill = bstart[0] + blen[0] - nconst;
+  *first_const = cfill;
+  for (int i = 0; i < n; ++i) newid[i] = height[i] == 0 && word[i] < 0 ? cfill++ : fill[height[i]]++;
   for (int i = 0; i < n; ++i) {
     int t = newid[i];
     lword[t] = word[i];

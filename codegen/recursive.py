@@ -53,6 +53,7 @@ class RecursiveSpec:
     rows: int  # nodes per full tile
     tree: bool  # a node may have only one parent
     specialize: bool  # leaves have their own loop nest (else every tile runs both cells and selects)
+    hoist: bool  # leaves without input (one state for all) computed once per call and copied
     out_offset: int
     out_size: int
     inputs: dict = field(default_factory=dict)  # name -> (row size, offset of the table, vocabulary)
@@ -112,15 +113,19 @@ def render(spec, cells, target=None):
              "}", ""]
     lines += [f"int alt_model({_RUN}) {{", *_carve(layout, range(TREE_PARTS, len(layout)))]
     lines += [
-        "  int nb, first_leaf;",
+        "  int nb, first_leaf, first_const;",
         f"  int rc = alt_linearize(n, {spec.k}, {int(spec.tree)}, child, word, newid, lchild, lword, bstart, blen,"
-        " &nb, &first_leaf, scratch, bad_node);",
+        " &nb, &first_leaf, &first_const, scratch, bad_node);",
         "  if (rc || linearize_only) return rc;",
         f"  memset(st + (size_t)n * {spec.state_size}, 0, {spec.state_size * 4});",
-        "  for (int b = 0; b < nb; ++b) {",
-        "    int end = bstart[b] + blen[b];",
-        "    for (int t0 = bstart[b]; t0 < end; ) {",
-        f"      int left = end - t0, T = {_pick(spec.heights())};  /* the level's tile: the smallest compiled that holds what is left */",
+        *_hoisted(spec, cells),
+        "  for (int b = -1; b < nb; ++b) {  /* b = -1: the constant leaves, one computed and copied */",
+        "    int lo = b < 0 ? first_const : bstart[b];",
+        "    int end = b < 0 ? bstart[0] + blen[0] : b == 0 ? first_const : bstart[b] + blen[b];",
+        "    int stop = b < 0 && lo < end ? lo + 1 : end;",
+        "    for (int t0 = lo; t0 < stop; ) {",
+        f"      int left = stop - t0, T = {_pick(spec.heights())};  /* the level's tile: the smallest compiled "
+        "that holds what is left */",
         "      int rows = left < T ? left : T;",
         "      for (int r = 0; r < T; ++r) {",
         "        int i = t0 + (r < rows ? r : rows - 1);  /* a partial tile repeats its last node */",
@@ -143,7 +148,7 @@ def render(spec, cells, target=None):
         if spec.specialize:
             lines += [
                 f"        float* dst = rows == T ? st + (size_t)t0 * {S} : tile_leaf;",
-                f"        if (b == 0) {{ if ({calls['leaf', T]('dst')}) return 1; }}",
+                f"        if (b <= 0) {{ if ({calls['leaf', T]('dst')}) return 1; }}",
                 f"        else if ({calls['internal', T]('dst')}) return 1;",
                 f"        if (dst == tile_leaf) memcpy(st + (size_t)t0 * {S}, tile_leaf, (size_t)rows * {S * 4});",
             ]
@@ -156,9 +161,10 @@ def render(spec, cells, target=None):
                 f"r * {S}, {S * 4});",
             ]
         lines += ["        break; }"]
-    lines += ["      default: return 1;", "      }", "      t0 += rows;"]
+    lines += ["      default: return 1;", "      }", "      t0 += rows;", "    }",
+              "    for (int i = lo + 1; b < 0 && i < end; ++i)",
+              f"      memcpy(st + (size_t)i * {S}, st + (size_t)lo * {S}, {S * 4});"]
     lines += [
-        "    }",
         "  }",
         "  for (int o = 0; o < n_out; ++o)",
         f"    memcpy(out + (size_t)o * {spec.out_size}, st + (size_t)newid[out_nodes[o]] * {S} + {spec.out_offset}, "
@@ -186,6 +192,15 @@ def _call(cell, spec):
         args += [f"t_{cell.name}_{i}" for i in range(len(cell.func.temps))]
         return f"cell_{cell.name}({', '.join(args)})"
     return call
+
+
+def _hoisted(spec, cells):
+    """C lines that set first_const: where the constant leaves begin (the end of the leaves when
+    hoisting is off; every leaf when the leaf cell reads no input)."""
+    reads_input = any(a[0] == "input" for c in cells if c.kind == "leaf" for a in c.args)
+    if not spec.hoist:
+        return ["  first_const = bstart[0] + blen[0];"]
+    return [] if reads_input else ["  first_const = bstart[0];"]
 
 
 def _pick(heights):

@@ -1,7 +1,8 @@
 """Cortex's latency experiment on our CPU: recursive models compiled by alt against PyTorch eager
 (one operator call per node), PyTorch with level-by-level batching written by hand, and DyNet with
 automatic batching, on SST-shaped random parse trees and complete binary trees of height 7; then
-the ablation of alt's recursion optimizations (batching, leaf specialization, fusion).
+DAG-RNN on grid DAGs; then the ablation of alt's recursion optimizations (batching, leaf
+specialization, fusion, per-level tile heights).
 
     python -m experiments.cortex [--quick] [--out results/cortex]
 
@@ -23,10 +24,10 @@ from experiments.report import pyplot, wrote
 from experiments.timing import check_close, settle
 
 CONFIGS = [("treefc", 256), ("treefc", 512), ("treegru", 256), ("treegru", 512), ("treelstm", 256),
-           ("treelstm", 512), ("mvrnn", 64), ("mvrnn", 128)]
-QUICK = [("treefc", 256), ("treelstm", 256), ("mvrnn", 64)]
+           ("treelstm", 512), ("mvrnn", 64), ("mvrnn", 128), ("dagrnn", 256)]
+QUICK = [("treefc", 256), ("treelstm", 256), ("mvrnn", 64), ("dagrnn", 256)]
 ABLATION = {"no batching": {"batching": False}, "no leaf specialization": {"leaf_specialization": False},
-            "no fusion": {"fusion": False}}
+            "no fusion": {"fusion": False}, "no level tiles": {"level_tiles": False}, "no hoisting": {"hoist": False}}
 VOCAB = 1000
 
 
@@ -44,7 +45,9 @@ def latency(fn, warmup=10, runs=10, min_time=0.05):
     return statistics.mean(ts), statistics.median(ts)
 
 
-def datasets(bs, seed):
+def datasets(kind, bs, seed):
+    if kind == "dag":  # DAG-RNN over image regions: a 10 x 10 grid, each node reading its up and left neighbours
+        return {"grid-10x10": [data.grid(10, 10, seed=seed + i, vocab=VOCAB) for i in range(bs)]}
     return {"SST": data.sst_like(bs, seed=seed, vocab=VOCAB),
             "complete-7": [data.complete(7, seed=seed + i, vocab=VOCAB) for i in range(bs)]}
 
@@ -70,8 +73,8 @@ def main(argv=None):
         if use_dynet:
             contenders["DyNet"] = Dynet(model)
         for bs in (1, 10):
-            for dname, batch in datasets(bs, args.seed).items():
-                if args.quick and dname != "SST":
+            for dname, batch in datasets(model.kind, bs, args.seed).items():
+                if args.quick and dname not in ("SST", "grid-10x10"):
                     continue
                 want = reference(model, batch)
                 row = {"model": name, "hidden": hidden, "data": dname, "batch": bs,
@@ -91,7 +94,7 @@ def main(argv=None):
                 print(f"{name:9} {hidden:4d} {dname:10} {bs:3d} {ms('alt')} {ms('PyTorch eager')} "
                       f"{ms('PyTorch batched')} {ms('DyNet')} {row['speedup vs eager']:8.1f} "
                       f"{row['speedup vs best baseline']:8.2f}", flush=True)
-                if dname == "SST":
+                if dname in ("SST", "grid-10x10"):
                     abl = {"model": name, "hidden": hidden, "batch": bs, "alt": row["alt"]}
                     for label, opts in ABLATION.items():
                         variant = compile(model, **opts)
@@ -107,7 +110,7 @@ def main(argv=None):
         summary["geomean speedup vs DyNet"] = geo([r["DyNet"][1] / r["alt"][1] for r in rows])
     for k, v in summary.items():
         print(f"{k}: {v:.2f}" + ("" if "share" not in k else f" ({v * 100:.1f}%)"))
-    print("\nablation (median ms; SST trees)")
+    print("\nablation (median ms; SST trees, grids for DAG-RNN)")
     print(f"{'model':9} {'H':>4} {'bs':>3} {'alt':>9} " + " ".join(f"{k:>22}" for k in ABLATION))
     for a in ablation:
         print(f"{a['model']:9} {a['hidden']:4d} {a['batch']:3d} {a['alt'][1] * 1e3:9.3f} " +

@@ -96,7 +96,7 @@ def dynet_available():
 
 
 class Dynet:
-    """The four tree models of Cortex's evaluation in DyNet, with automatic batching."""
+    """The five models of Cortex's evaluation in DyNet, with automatic batching."""
 
     def __init__(self, model):
         if not dynet_available():
@@ -161,6 +161,13 @@ class Dynet:
         u = dy.tanh(dy.pick_range(iou, 2 * H, 3 * H))
         c = dy.cmult(i, u) if fc is None else dy.cmult(i, u) + fc
         return (dy.cmult(o, dy.tanh(c)), c)
+
+    def _dagrnn(self, ch, w):
+        dy, p = self.dy, self.p
+        pre = p["W"] * dy.lookup(self.tables["word"], w) + p["b"]
+        if ch:
+            pre = pre + p["U"] * (ch[0][0] if len(ch) == 1 else ch[0][0] + ch[1][0])
+        return (dy.rectify(pre),)
 
     def _mvrnn(self, ch, w):
         dy, p, H = self.dy, self.p, self.H

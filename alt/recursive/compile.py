@@ -14,7 +14,9 @@ Each switch is one of Cortex's recursion optimizations:
   through memory;
 - level_tiles: each level's last tile (a whole narrow level, e.g. the one-node levels near a root)
   runs a cell compiled for the smallest tile height that holds it (1, 2, ... up to `rows`); off:
-  every tile is `rows` high and a partial tile repeats its last node.
+  every tile is `rows` high and a partial tile repeats its last node;
+- hoist: leaves without input (word -1, or every leaf when the leaf cell reads none) are one
+  constant state, computed once per call and copied; off: computed like the other leaves.
 Weights live in one packed buffer, pre-transformed to the layouts the cells read.
 """
 import threading
@@ -36,7 +38,7 @@ LINEARIZE_ERRORS = {-1: "reads a node outside the structure", -2: "has two paren
 
 
 class Options:
-    def __init__(self, batching=True, leaf_specialization=True, fusion=True, rows=None, level_tiles=True):
+    def __init__(self, batching=True, leaf_specialization=True, fusion=True, rows=None, level_tiles=True, hoist=True):
         if rows is None:  # a tile of nodes: the rows of the target's register tile
             from ..target import current
             rows = current().register_tile()[0]
@@ -44,25 +46,25 @@ class Options:
             raise ModelError(f"recursive compile: rows={rows!r}; give a tile of 1..256 nodes")
         self.batching, self.leaf_specialization, self.fusion = bool(batching), bool(leaf_specialization), bool(fusion)
         self.rows = rows if batching else 1
-        self.level_tiles = bool(level_tiles)
+        self.level_tiles, self.hoist = bool(level_tiles), bool(hoist)
         # tile heights compiled: powers of two below rows, then rows
         self.tiles = tuple(sorted({1 << i for i in range(8) if 1 << i < self.rows} | {self.rows})) \
             if self.level_tiles else (self.rows,)
 
     def __repr__(self):
         return (f"Options(batching={self.batching}, leaf_specialization={self.leaf_specialization}, "
-                f"fusion={self.fusion}, rows={self.rows}, level_tiles={self.level_tiles})")
+                f"fusion={self.fusion}, rows={self.rows}, level_tiles={self.level_tiles}, hoist={self.hoist})")
 
 
 def compile(model, batching=True, leaf_specialization=True, fusion=True, rows=None,  # noqa: A001 - the verb users know
-            target=None, level_tiles=True):
+            target=None, level_tiles=True, hoist=True):
     """A CompiledModel running `model` (alt.recursive.RecursiveModel) on batches of structures,
     compiled for `target` (default: the target in effect); `rows` nodes a tile (default: the rows
     of the target's register tile)."""
     from ..target import resolve
     target = resolve(target)
     with target:
-        return _compile(model, Options(batching, leaf_specialization, fusion, rows, level_tiles), target)
+        return _compile(model, Options(batching, leaf_specialization, fusion, rows, level_tiles, hoist), target)
 
 
 def _compile(model, opts, target):
@@ -71,7 +73,7 @@ def _compile(model, opts, target):
     t0 = time.perf_counter()
     packed = _Packer()
     spec = RecursiveSpec(k=model.max_children, state_size=model.state_size, rows=opts.rows,
-                         tree=model.kind != "dag", specialize=opts.leaf_specialization,
+                         tree=model.kind != "dag", specialize=opts.leaf_specialization, hoist=opts.hoist,
                          out_offset=model.offsets[model.output], out_size=model.states[model.output],
                          tiles=opts.tiles)
     for name, table in model.inputs.items():  # one extra row of zeros for nodes without a word

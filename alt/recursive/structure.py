@@ -9,6 +9,7 @@ Accepted forms:
 - a DAG as an adjacency list `DAG(preds, word)`: preds[i] lists the nodes node i depends on.
 A batch is a list of structures; `concat` joins their arrays with offsets.
 """
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,7 +106,8 @@ def from_parents(parent, word, what="tree"):
 
 
 def from_adjacency(preds, word, what="DAG"):
-    """(child, word) arrays of an adjacency list."""
+    """(child, word) arrays of an adjacency list: vectorized when every entry is a list of ints in
+    range, else node by node, to name the first bad entry."""
     if isinstance(preds, (str, bytes)) or not hasattr(preds, "__len__"):
         raise StructureError(f"{what}: preds is a {type(preds).__name__}; expected a list of lists of node indices")
     n = len(preds)
@@ -113,7 +115,10 @@ def from_adjacency(preds, word, what="DAG"):
     if word.shape != (n,) or not np.issubdtype(word.dtype, np.integer):
         raise StructureError(f"{what}: word must be an integer array of {n} entries (one per node), got "
                              f"{word.dtype} {word.shape}")
-    k = max((len(p) for p in preds), default=0)
+    fast = _adjacency_arrays(preds, n)
+    if fast is not None:
+        return fast, word
+    k = max((len(p) for p in preds if hasattr(p, "__len__")), default=0)
     child = np.full((n, max(k, 1)), -1, np.int32)
     for i, p in enumerate(preds):
         if not isinstance(p, (list, tuple, np.ndarray)):
@@ -123,6 +128,25 @@ def from_adjacency(preds, word, what="DAG"):
                 raise StructureError(f"{what}: node {i} reads node {c!r}; nodes are numbered 0..{n - 1}")
             child[i, j] = c
     return child, word
+
+
+def _adjacency_arrays(preds, n):
+    """The child array of a list of lists of plain ints in [0, n), built with numpy; None for
+    anything else (the node-by-node path then names it)."""
+    if not set(map(type, preds)) <= {list, tuple}:
+        return None
+    lens = np.fromiter(map(len, preds), np.int64, n)
+    flat = list(itertools.chain.from_iterable(preds))
+    if flat and not set(map(type, flat)) <= {int}:
+        return None
+    idx = np.array(flat, np.int64) if flat else np.zeros(0, np.int64)
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        return None
+    k = int(lens.max()) if n else 0
+    child = np.full((n, max(k, 1)), -1, np.int32)
+    rows = np.repeat(np.arange(n), lens)
+    child[rows, np.arange(idx.size) - np.repeat(np.cumsum(lens) - lens, lens)] = idx
+    return child
 
 
 INDEX_MAX = 2 ** 31 - 1  # the C side reads child and word indices as int

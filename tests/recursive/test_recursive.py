@@ -29,6 +29,7 @@ TREES = {
     "chain": [data.chain(6, vocab=VOCAB)],
     "complete": [data.complete(3, vocab=VOCAB)],
     "skewed": [skewed(9)],
+    "leaves without input": [((-1, 3), (-1, (-1, 2))), (-1, -1), -1, ((1, 2), 3)],  # hoisted: one state, copied
     "mixed batch": [7, ((1, 2), 3), data.complete(2, seed=2, vocab=VOCAB), skewed(5, 1)]
                    + data.sst_like(6, seed=4, vocab=VOCAB),
 }
@@ -36,7 +37,8 @@ DAGS = {"grid": [data.grid(4, 5, vocab=VOCAB)], "single node": [DAG([[]], np.arr
         "mixed batch": [data.grid(2, 3, vocab=VOCAB), DAG([[], [0], [0, 1]], np.array([1, 2, 3])),
                         data.grid(3, 1, vocab=VOCAB)]}
 OPTIONS = {"all on": {}, "no batching": {"batching": False}, "no leaf specialization": {"leaf_specialization": False},
-           "no fusion": {"fusion": False}, "rows 3": {"rows": 3}, "no level tiles": {"level_tiles": False}}
+           "no fusion": {"fusion": False}, "rows 3": {"rows": 3}, "no level tiles": {"level_tiles": False},
+           "no hoisting": {"hoist": False}}
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +107,7 @@ def test_linearization_numbers_internal_nodes_first_and_batches_by_height():
     assert list(h) == [3, 1, 0, 0, 2, 0, 1, 0, 0]
     specialized, generic = compile(make("treefc")), compile(make("treefc"), leaf_specialization=False)
     assert "t0 + r >= first_leaf" in generic.source  # a per-node is-leaf test ...
-    assert "t0 + r >= first_leaf" not in specialized.source and "if (b == 0)" in specialized.source  # ... or none
+    assert "t0 + r >= first_leaf" not in specialized.source and "if (b <= 0)" in specialized.source  # ... or none
 
 
 def _preorder(tree):
@@ -142,6 +144,20 @@ def test_trees_read_in_c_agree_with_the_python_path(compiled):
         net([(1, True)])
     with pytest.raises(StructureError, match=f"word index {2 ** 40}"):
         net([(1, 2 ** 40)])
+
+
+def test_adjacency_lists_vectorized_agree_with_node_by_node():
+    from alt.recursive.structure import from_adjacency
+    preds = [[], [0], [0, 1], [], [3, 2, 1], [4]]
+    child, _ = from_adjacency(preds, np.arange(6))
+    want = np.full((6, 3), -1)
+    for i, p in enumerate(preds):
+        want[i, :len(p)] = p
+    assert np.array_equal(child, want)
+    for bad, match in (([[], [True]], "reads node True"), ([[], [0.0]], "reads node 0.0"), ([[], [2]], "reads node 2"),
+                       ([[], 0], "preds\\[1\\] is 0")):
+        with pytest.raises(StructureError, match=match):
+            from_adjacency(bad, np.arange(2))
 
 
 def _leaves(t):
