@@ -16,6 +16,7 @@ physical dimensions). NCHW -> NCHW16c is `split(1, 16).reorder(0, 1, 3, 4, 2)`.
 import numpy as np
 
 from . import arith
+from .buffers import aligned
 from . import expr as E
 from .errors import ScheduleError
 
@@ -164,7 +165,7 @@ class Layout:
             ok &= np.broadcast_to(_eval(c, env, {}, True), self.shape)
         idx = [np.clip(np.broadcast_to(_eval(e, env, {}, True), self.shape), 0, n - 1)
                for e, n in zip(logical, self.logical_shape)]
-        return np.ascontiguousarray(np.where(ok, array[tuple(idx)], np.asarray(pad_value, array.dtype)))
+        return aligned(np.where(ok, array[tuple(idx)], np.asarray(pad_value, array.dtype)))
 
     def to_logical(self, array):
         """The logical array held by a physical one."""
@@ -178,7 +179,7 @@ class Layout:
         env = {v: np.arange(n).reshape([n if i == d else 1 for i in range(len(self.logical_shape))])
                for d, (v, n) in enumerate(zip(grid, self.logical_shape))}
         idx = [np.broadcast_to(_eval(e, env, {}, True), self.logical_shape) for e in phys]
-        return np.ascontiguousarray(array[tuple(idx)])
+        return aligned(array[tuple(idx)])
 
 
 def _grid(shape):

@@ -4,10 +4,13 @@ automatic batching, on SST-shaped random parse trees and complete binary trees o
 DAG-RNN on grid DAGs; then the ablation of alt's recursion optimizations (batching, leaf
 specialization, fusion, per-level tile heights).
 
-    python -m experiments.cortex [--quick] [--out results/cortex]
+    python -m experiments.cortex [--quick] [--tune-trials N] [--out results/cortex]
 
-Latency: 10 warm-up runs, then the mean and median of timed runs; alt's includes linearization
-(its share at batch 1 is printed). Every contender's output is checked against the per-node numpy
+"alt tuned" is alt with its cells' knobs searched (search.cells, --tune-trials candidates on the
+SST or grid batch of one structure; the log <out>-cells.jsonl resumes). Latency: 10 warm-up runs, then 7 rounds in which every contender of a row runs in turn for at
+least 10 ms (side by side, so a slow spell of the machine falls on all alike); mean, median and
+min over the timed runs, ratios of medians. alt's includes linearization (its share at batch 1 is
+printed). Every contender's output is checked against the per-node numpy
 recursion before it is timed. Writes <out>.json, <out>.md and <out>.png.
 """
 import argparse
@@ -19,8 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from alt.recursive import compile, data, models, reference
+from alt.target import current
 from experiments.recursive_baselines import Dynet, TorchBatched, TorchEager, dynet_available
 from experiments.report import pyplot, wrote
+from search.cells import compile_best, tune_cells
 from experiments.timing import check_close, settle
 
 CONFIGS = [("treefc", 256), ("treefc", 512), ("treegru", 256), ("treegru", 512), ("treelstm", 256),
@@ -31,18 +36,24 @@ ABLATION = {"no batching": {"batching": False}, "no leaf specialization": {"leaf
 VOCAB = 1000
 
 
-def latency(fn, warmup=10, runs=10, min_time=0.05):
-    """(mean, median) seconds of fn(): `warmup` calls, then at least `runs` timed calls (more
-    while they add up to less than min_time)."""
+def side_by_side(fns, warmup=10, rounds=7, min_time=0.01):
+    """{name: (mean, median, min) seconds of fn()}: `warmup` calls each, then `rounds` rounds in
+    which every fn runs for at least `min_time` (and at least twice), so that a slow spell of the
+    machine falls on all of them alike."""
     settle()
-    for _ in range(warmup):
-        fn()
-    ts = []
-    while len(ts) < runs or sum(ts) < min_time and len(ts) < 1000:
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.mean(ts), statistics.median(ts)
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    ts = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            t_end, n = time.perf_counter() + min_time, 0
+            while n < 2 or time.perf_counter() < t_end:
+                t0 = time.perf_counter()
+                fn()
+                ts[k].append(time.perf_counter() - t0)
+                n += 1
+    return {k: (statistics.mean(v), statistics.median(v), min(v)) for k, v in ts.items()}
 
 
 def datasets(kind, bs, seed):
@@ -57,19 +68,28 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help=f"{QUICK}, SST trees only")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="results/cortex")
+    p.add_argument("--tune-trials", type=int, default=None, help="cell-tuning candidates per model (default 12; "
+                                                                  "--quick: 6; 0: no tuned column)")
     args = p.parse_args(argv)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    trials = args.tune_trials if args.tune_trials is not None else (6 if args.quick else 12)
+    cell_log = str(out) + "-cells.jsonl"
     use_dynet = dynet_available()
     if not use_dynet:
         print("DyNet is not installed (pip install dynet38): no DyNet column")
     rows, ablation, lin_share = [], [], []
-    print(f"{'model':9} {'H':>4} {'data':10} {'bs':>3} {'alt':>9} {'eager':>9} {'batched':>9} {'DyNet':>9} "
-          f"{'vs eager':>8} {'vs best':>8}  (median ms)")
+    print(f"{'model':9} {'H':>4} {'data':10} {'bs':>3} {'alt':>9} {'tuned':>9} {'eager':>9} {'batched':>9} "
+          f"{'DyNet':>9} {'vs eager':>8} {'vs best':>8}  (median ms; vs: alt untuned)")
     for name, hidden in (QUICK if args.quick else CONFIGS):
         model = models.MODELS[name](hidden=hidden, vocab=VOCAB, seed=args.seed)
         net = compile(model)
-        contenders = {"alt": net, "PyTorch eager": TorchEager(model), "PyTorch batched": TorchBatched(model)}
+        contenders = {"alt": net}
+        if trials:
+            one = next(iter(datasets(model.kind, 1, args.seed).values()))  # SST, or the grid
+            tune_cells(model, trials=trials, log=cell_log, batch=one, seed=args.seed, quiet=True)
+            contenders["alt tuned"] = compile_best(model, cell_log)
+        contenders.update({"PyTorch eager": TorchEager(model), "PyTorch batched": TorchBatched(model)})
         if use_dynet:
             contenders["DyNet"] = Dynet(model)
         for bs in (1, 10):
@@ -81,31 +101,39 @@ def main(argv=None):
                        "nodes": int(sum(len(t.word) for t in batch))}
                 for label, f in contenders.items():
                     check_close(f(batch), want, f"{label} on {name} {dname} bs={bs}", rtol=1e-3)
-                    row[label] = latency(lambda: f(batch))
+                row.update(side_by_side({label: (lambda f=f: f(batch)) for label, f in contenders.items()}))
                 if bs == 1:
-                    lin = latency(lambda: net.linearize(batch))[1]
+                    lin = side_by_side({"lin": lambda: net.linearize(batch)})["lin"][1]
                     row["linearization"] = lin
                     lin_share.append(lin / row["alt"][1])
-                base = [row[k][1] for k in contenders if k != "alt"]
+                base = [row[k][1] for k in contenders if not k.startswith("alt")]
                 row["speedup vs eager"] = row["PyTorch eager"][1] / row["alt"][1]
                 row["speedup vs best baseline"] = min(base) / row["alt"][1]
                 rows.append(row)
                 ms = lambda k: f"{row[k][1] * 1e3:9.3f}" if k in row else f"{'-':>9}"  # noqa: E731
-                print(f"{name:9} {hidden:4d} {dname:10} {bs:3d} {ms('alt')} {ms('PyTorch eager')} "
+                if "alt tuned" in row:
+                    row["tuned over untuned"] = row["alt"][1] / row["alt tuned"][1]
+                print(f"{name:9} {hidden:4d} {dname:10} {bs:3d} {ms('alt')} {ms('alt tuned')} {ms('PyTorch eager')} "
                       f"{ms('PyTorch batched')} {ms('DyNet')} {row['speedup vs eager']:8.1f} "
                       f"{row['speedup vs best baseline']:8.2f}", flush=True)
                 if dname in ("SST", "grid-10x10"):
-                    abl = {"model": name, "hidden": hidden, "batch": bs, "alt": row["alt"]}
+                    variants = {"alt": net}
                     for label, opts in ABLATION.items():
-                        variant = compile(model, **opts)
-                        check_close(variant(batch), want, f"alt {label}", rtol=1e-3)
-                        abl[label] = latency(lambda: variant(batch))
+                        variants[label] = compile(model, **opts)
+                        check_close(variants[label](batch), want, f"alt {label}", rtol=1e-3)
+                    abl = {"model": name, "hidden": hidden, "batch": bs}
+                    abl.update(side_by_side({label: (lambda v=v: v(batch)) for label, v in variants.items()}))
                     ablation.append(abl)
     geo = statistics.geometric_mean
     summary = {"geomean speedup vs PyTorch eager": geo([r["speedup vs eager"] for r in rows]),
                "geomean speedup vs best baseline": geo([r["speedup vs best baseline"] for r in rows]),
                "max speedup vs PyTorch eager (batch 1)": max(r["speedup vs eager"] for r in rows if r["batch"] == 1),
                "linearization share at batch 1 (median)": statistics.median(lin_share)}
+    if trials:
+        summary["geomean alt tuned over alt untuned"] = geo([r["tuned over untuned"] for r in rows])
+        summary["geomean speedup of alt tuned vs best baseline"] = geo([
+            min(r[k][1] for k in r if k in ("PyTorch eager", "PyTorch batched", "DyNet")) / r["alt tuned"][1]
+            for r in rows])
     if use_dynet:
         summary["geomean speedup vs DyNet"] = geo([r["DyNet"][1] / r["alt"][1] for r in rows])
     for k, v in summary.items():
@@ -115,22 +143,25 @@ def main(argv=None):
     for a in ablation:
         print(f"{a['model']:9} {a['hidden']:4d} {a['batch']:3d} {a['alt'][1] * 1e3:9.3f} " +
               " ".join(f"{a[k][1] * 1e3:12.3f} ({a[k][1] / a['alt'][1]:5.2f}x)" for k in ABLATION))
-    out.with_suffix(".json").write_text(json.dumps({"rows": rows, "ablation": ablation, "summary": summary},
-                                                   indent=1))
-    _markdown(rows, ablation, summary, out.with_suffix(".md"))
-    png = _plot(rows, out.with_suffix(".png"))
+    cpu = current().describe()
+    print(f"on {cpu}")
+    out.with_suffix(".json").write_text(json.dumps({"cpu": cpu, "tune_trials": trials, "rows": rows,
+                                                    "ablation": ablation, "summary": summary}, indent=1))
+    _markdown(rows, ablation, summary, out.with_suffix(".md"), cpu)
+    png = _plot(rows, ablation, out.with_suffix(".png"))
     print(wrote(out.with_suffix(".json"), out.with_suffix(".md"), png))
 
 
-def _markdown(rows, ablation, summary, path):
-    labels = ["alt", "PyTorch eager", "PyTorch batched", "DyNet"]
-    md = ["| model | H | data | batch | nodes | " + " | ".join(f"{k} ms (mean / median)" for k in labels) +
+def _markdown(rows, ablation, summary, path, cpu):
+    labels = ["alt", "alt tuned", "PyTorch eager", "PyTorch batched", "DyNet"]
+    md = ["| model | H | data | batch | nodes | " + " | ".join(f"{k} ms (median / min)" for k in labels) +
           " | alt vs eager | alt vs best baseline |", "|---" * (7 + len(labels)) + "|"]
     for r in rows:
-        cells = [f"{r[k][0] * 1e3:.3f} / {r[k][1] * 1e3:.3f}" if k in r else "-" for k in labels]
+        cells = [f"{r[k][1] * 1e3:.3f} / {r[k][2] * 1e3:.3f}" if k in r else "-" for k in labels]
         md.append(f"| {r['model']} | {r['hidden']} | {r['data']} | {r['batch']} | {r['nodes']} | " + " | ".join(cells) +
                   f" | {r['speedup vs eager']:.1f}x | {r['speedup vs best baseline']:.2f}x |")
     md.append("")
+    md += [f"Measured on {cpu}.", ""]
     md += [f"- {k}: **{v:.2f}**" for k, v in summary.items()]
     md += ["", "| model | H | batch | alt ms | " + " | ".join(ABLATION) + " |", "|---" * (4 + len(ABLATION)) + "|"]
     for a in ablation:
@@ -139,21 +170,33 @@ def _markdown(rows, ablation, summary, path):
     path.write_text("\n".join(md) + "\n")
 
 
-def _plot(rows, path):
+def _plot(rows, ablation, path):
+    """Left: each baseline's latency over alt's; right: the ablation, each switch off over all on."""
     plt = pyplot()
     if plt is None:
         return None
-    labels = [k for k in ("PyTorch eager", "PyTorch batched", "DyNet") if k in rows[0]]
+    labels = [k for k in ("alt tuned", "PyTorch eager", "PyTorch batched", "DyNet") if k in rows[0]]
     names = [f"{r['model']}-{r['hidden']}\n{r['data']} bs{r['batch']}" for r in rows]
     x = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(max(8, len(rows) * 0.7), 4.5))
+    fig, (ax, ab) = plt.subplots(1, 2, figsize=(max(12, len(rows) * 1.1), 4.8),
+                                 gridspec_kw={"width_ratios": [2, 1]})
+    w = 0.8 / len(labels)
     for i, k in enumerate(labels):
-        ax.bar(x + (i - 1) * 0.27, [r[k][1] / r["alt"][1] for r in rows], 0.27, label=f"{k} / alt")
+        ax.bar(x + (i - (len(labels) - 1) / 2) * w, [r[k][1] / r["alt"][1] for r in rows], w, label=f"{k} / alt")
     ax.set_yscale("log")
     ax.axhline(1.0, color="gray", lw=0.5)
     ax.set_xticks(x, names, rotation=60, ha="right", fontsize=7)
     ax.set_ylabel("latency relative to alt (higher: alt faster)")
-    ax.legend()
+    ax.legend(fontsize=7)
+    xa = np.arange(len(ablation))
+    wa = 0.8 / len(ABLATION)
+    for i, k in enumerate(ABLATION):
+        ab.bar(xa + (i - (len(ABLATION) - 1) / 2) * wa, [a[k][1] / a["alt"][1] for a in ablation], wa, label=k)
+    ab.axhline(1.0, color="gray", lw=0.5)
+    ab.set_xticks(xa, [f"{a['model']}-{a['hidden']} bs{a['batch']}" for a in ablation], rotation=60, ha="right",
+                  fontsize=7)
+    ab.set_ylabel("latency with the switch off / all on")
+    ab.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     return path

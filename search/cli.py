@@ -10,6 +10,7 @@ of a log, the C source of a best kernel.
     alt best run.jsonl
     alt show run.jsonl --workload C2D-1
     alt tune-net resnet18 --trials 512 --log r18.jsonl          # a whole network, layouts chosen jointly
+    alt tune-cell treelstm --hidden 256 --trials 24 --log cells.jsonl   # a recursive model's cells
 
 A user's mistake prints one line and exits with status 2; a failure of the measuring machinery
 exits with 1; Ctrl-C leaves a log that the same command resumes (status 130).
@@ -64,7 +65,7 @@ def parser():
     p = _Parser(prog="alt", description="alt: joint data-layout and loop tuning (ALT), recursive models (Cortex)",
                 formatter_class=fmt)
     p.add_argument("--version", action="version", version=f"alt {alt.__version__}")
-    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser, metavar="{list,tune,tune-net,best,show}")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser, metavar="{list,tune,tune-net,tune-cell,best,show}")
     sub.add_parser("list", help="the suite's workloads with their operator, parameters and GFLOP",
                    formatter_class=fmt)
     t = sub.add_parser("tune", help="tune one workload and print its best record", formatter_class=fmt)
@@ -112,12 +113,22 @@ def parser():
     t.add_argument("--scheduler", help="a dask scheduler's address (tcp://host:8786): build and time the candidates "
                                        "on its workers whose machine is the target, one candidate per worker at a "
                                        "time")
+    c = sub.add_parser("tune-cell", help="tune the cells of a recursive model (Cortex's models) on SST-like trees "
+                                         "(grids for dagrnn) and time it against its untuned cells", formatter_class=fmt)
+    c.add_argument("model", choices=["treefc", "treegru", "treelstm", "mvrnn", "dagrnn"])
+    c.add_argument("--hidden", type=_whole(1), default=256, help="hidden size")
+    c.add_argument("--structures", type=_whole(1), default=1, help="structures per batch the cells are timed on")
+    c.add_argument("--trials", type=_whole(1), default=24, help="candidates to measure in all (a resumed log's count)")
+    c.add_argument("--log", help="JSON-lines record file: each measurement appended as it finishes; an existing log "
+                                 "resumes")
+    c.add_argument("--seed", type=_whole(0), default=0, help="seed of the search and of the model's weights")
+    c.add_argument("--quiet", action="store_true", help="no line per candidate")
     b = sub.add_parser("best", help="the best record of every workload in a log", formatter_class=fmt)
     b.add_argument("log", help="a JSON-lines record file written by `alt tune --log`")
     s = sub.add_parser("show", help="the C source of the best record of a workload in a log", formatter_class=fmt)
     s.add_argument("log", help="a JSON-lines record file written by `alt tune --log`")
     s.add_argument("--workload", required=True, help="the workload's name in the log, e.g. C2D-1")
-    for c in (t, n, b, s):
+    for c in (t, n, c, b, s):
         c.add_argument("--target", default=None,
                        help="the machine to compile and tune for: host, avx2, avx512, a gcc -march name "
                             "(znver3, sapphirerapids...) or 'c -mcpu=NAME -cores=N' (default: $ALT_TARGET, else "
@@ -130,7 +141,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     try:
-        return {"list": _list, "tune": _tune, "tune-net": _tune_net, "best": _best, "show": _show}[args.cmd](args)
+        return {"list": _list, "tune": _tune, "tune-net": _tune_net, "tune-cell": _tune_cell, "best": _best, "show": _show}[args.cmd](args)
     except BrokenPipeError:  # `alt list | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0
@@ -197,6 +208,24 @@ def _tune_net(args):
           + (f"; default schedules for {', '.join(net.fallbacks)}" if net.fallbacks else ""))
     if args.log:
         print(f"  rebuild it with alt.graph.compile_network(graph, log={args.log!r})")
+    return 0
+
+
+def _tune_cell(args):
+    from alt.recursive import data, models
+    from .cells import default_batch, tune_cells
+    model = models.MODELS[args.model](hidden=args.hidden, seed=args.seed)
+    batch = default_batch(model, args.seed) if args.structures == 1 or model.kind == "dag" else \
+        data.sst_like(args.structures, seed=args.seed, vocab=model.vocab)
+    if model.kind == "dag" and args.structures > 1:
+        batch = [data.grid(10, 10, seed=args.seed + i, vocab=model.vocab) for i in range(args.structures)]
+    target = Target.parse(args.target) if args.target else None
+    best = tune_cells(model, trials=args.trials, log=args.log, batch=batch, seed=args.seed, quiet=args.quiet,
+                      target=target)
+    if best is None:
+        raise AltError(f"no candidate of {args.model}-{args.hidden} ran correctly; the log says why")
+    print(f"{args.model}-{args.hidden} on {len(batch)} structure(s): best {min(best['costs']) * 1e6:.1f} us with "
+          f"{best['options']} on {resolve(target).describe()}")
     return 0
 
 

@@ -59,6 +59,7 @@ def build_task(workload_key, point, target=None):
 
 def run_task(task):
     """In the run worker: load, pack inputs, call, check against the expected outputs, time."""
+    from alt import buffers
     from alt.layout import Layout
     from codegen.program import CProgram
     from alt.stmt import Buffer
@@ -75,7 +76,7 @@ def run_task(task):
     for (name, shape, dt, writes), (lshape, steps), src in zip(task["args"], task["layouts"], task["inputs"]):
         lay = Layout.from_list(lshape, steps)
         if writes:
-            arrays.append(np.full(shape, np.nan, dtype=dt))
+            arrays.append(buffers.full(shape, np.nan, dt))  # aligned, as compiled code gets them in a network
             outs.append((len(arrays) - 1, lay))
         else:
             arrays.append(lay.to_physical(np.load(src, allow_pickle=False)))

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from .. import dtypes
+from .. import buffers, dtypes
 from ..errors import ArgumentError
 from ..lower import lower
 from ..timing import measure
@@ -116,7 +116,7 @@ class Network:
                 got = f"{a.dtype}{list(a.shape)}" if isinstance(a, np.ndarray) else type(a).__name__
                 raise ArgumentError(f"input {v.name!r}: expected a float32 array of shape {list(v.shape)}, got {got}")
             arrays.append(np.ascontiguousarray(a))
-        outs = [np.empty(v.shape, np.float32) for v in self.outputs]
+        outs = [buffers.empty(v.shape, np.float32) for v in self.outputs]  # the last kernels write them with vectors
         ptr = self._ffi.new("void*[]", [self._ffi.cast("void*", a.ctypes.data) for a in arrays])
         optr = self._ffi.new("void*[]", [self._ffi.cast("void*", a.ctypes.data) for a in outs])
         return arrays, outs, ptr, optr

@@ -19,16 +19,18 @@ Each switch is one of Cortex's recursion optimizations:
   constant state, computed once per call and copied; off: computed like the other leaves.
 Weights live in one packed buffer, pre-transformed to the layouts the cells read.
 """
+import inspect
 import threading
 import time
 
 import numpy as np
 
+from .. import buffers
 from ..lower import lower
 from ..schedule import topo_order
 from ..tensor import PlaceholderOp
 from .model import ModelError, cell_definition
-from .schedule import schedule_cell
+from .schedule import BLOCK_VECTORS, schedule_cell
 from .structure import StructureError, Tree, concat, to_arrays
 
 LINEARIZE_ERRORS = {-1: "reads a node outside the structure", -2: "has two parents; a tree node has one",
@@ -38,33 +40,59 @@ LINEARIZE_ERRORS = {-1: "reads a node outside the structure", -2: "has two paren
 
 
 class Options:
-    def __init__(self, batching=True, leaf_specialization=True, fusion=True, rows=None, level_tiles=True, hoist=True):
+    """The compile options of a recursive model (see the module's doc for the switches), checked.
+    Cell knobs: `rows` nodes a full tile (default: the rows of the target's register tile),
+    `block_vectors` vectors of hidden units per block of a fused cell, `blocked_weights` (weights
+    stored as one stream per block, else only transposed), `register_tile` (rows, vectors) of
+    accumulators (default: the target's)."""
+    SWITCHES = ("batching", "leaf_specialization", "fusion", "level_tiles", "hoist", "blocked_weights")
+
+    def __init__(self, batching=True, leaf_specialization=True, fusion=True, rows=None, level_tiles=True, hoist=True,
+                 block_vectors=BLOCK_VECTORS, blocked_weights=True, register_tile=None):
+        from ..target import current
         if rows is None:  # a tile of nodes: the rows of the target's register tile
-            from ..target import current
             rows = current().register_tile()[0]
-        if not isinstance(rows, int) or isinstance(rows, bool) or not 1 <= rows <= 256:
-            raise ModelError(f"recursive compile: rows={rows!r}; give a tile of 1..256 nodes")
+        _whole("rows", rows, 256, "a tile of 1..256 nodes")
+        _whole("block_vectors", block_vectors, 64, "1..64 vectors of hidden units per block")
+        if register_tile is None:
+            register_tile = current().register_tile()
+        else:
+            if not (isinstance(register_tile, (tuple, list)) and len(register_tile) == 2 and all(
+                    isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 16 for v in register_tile)):
+                raise ModelError(f"recursive compile: register_tile={register_tile!r}; give (rows, vectors) of "
+                                 "1..16 each")
+            register_tile = tuple(register_tile)
         self.batching, self.leaf_specialization, self.fusion = bool(batching), bool(leaf_specialization), bool(fusion)
         self.rows = rows if batching else 1
         self.level_tiles, self.hoist = bool(level_tiles), bool(hoist)
+        self.block_vectors, self.blocked_weights, self.register_tile = block_vectors, bool(blocked_weights), register_tile
         # tile heights compiled: powers of two below rows, then rows
         self.tiles = tuple(sorted({1 << i for i in range(8) if 1 << i < self.rows} | {self.rows})) \
             if self.level_tiles else (self.rows,)
 
+    def to_dict(self):
+        return {k: getattr(self, k) for k in (*self.SWITCHES, "rows", "block_vectors", "register_tile")}
+
     def __repr__(self):
-        return (f"Options(batching={self.batching}, leaf_specialization={self.leaf_specialization}, "
-                f"fusion={self.fusion}, rows={self.rows}, level_tiles={self.level_tiles}, hoist={self.hoist})")
+        return "Options(" + ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items()) + ")"
 
 
-def compile(model, batching=True, leaf_specialization=True, fusion=True, rows=None,  # noqa: A001 - the verb users know
-            target=None, level_tiles=True, hoist=True):
+def _whole(name, v, most, what):
+    if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= most:
+        raise ModelError(f"recursive compile: {name}={v!r}; give {what}")
+
+
+def compile(model, target=None, **options):  # noqa: A001 - the verb users know
     """A CompiledModel running `model` (alt.recursive.RecursiveModel) on batches of structures,
-    compiled for `target` (default: the target in effect); `rows` nodes a tile (default: the rows
-    of the target's register tile)."""
+    compiled for `target` (default: the target in effect), with `options` (see Options: the
+    recursion switches, all on by default, and the cell knobs)."""
     from ..target import resolve
     target = resolve(target)
+    bad = sorted(set(options) - set(inspect.signature(Options).parameters))
+    if bad:
+        raise ModelError(f"recursive compile: no option {bad[0]!r}; the options are {Options().to_dict()}")
     with target:
-        return _compile(model, Options(batching, leaf_specialization, fusion, rows, level_tiles, hoist), target)
+        return _compile(model, Options(**options), target)
 
 
 def _compile(model, opts, target):
@@ -91,7 +119,7 @@ def _cell(model, which, rows, opts, packed):
     """The CellCode of `model`'s `which` cell for tiles of `rows` nodes; its weights packed."""
     from codegen.recursive import CellCode
     cell, state = cell_definition(model, which, rows)
-    s = schedule_cell(state, opts.fusion)
+    s = schedule_cell(state, opts.fusion, opts.block_vectors, opts.blocked_weights, opts.register_tile)
     args, kinds = [], []
     for k, t in sorted(cell.children.items()):
         args.append(t)
@@ -129,7 +157,7 @@ class _Packer:
         return off
 
     def buffer(self):
-        return np.concatenate(self.parts) if self.parts else np.zeros(16, np.float32)
+        return buffers.aligned(np.concatenate(self.parts) if self.parts else np.zeros(16, np.float32))
 
 
 class CompiledModel:
@@ -199,7 +227,7 @@ class CompiledModel:
             n, starts = len(word), f("int[]", starts)
         if n == 0:
             return self.run(self.prepare(batch), linearize_only)
-        out = np.empty((m, self._out_size), np.float32)
+        out = np.empty((m, self._out_size), np.float32)  # written once per root: alignment does not matter
         ws, bad = self._ws(n)
         rc = self._lib.alt_model_trees(n, m, f("int[]", parent), starts, f("int[]", word), f("float[]", out),
                                        self._w, ws, bad, linearize_only)

@@ -20,7 +20,10 @@ from ..tensor import PlaceholderOp
 BLOCK_VECTORS = 4  # vectors of hidden units per block of the fused loop nest (64 floats on AVX-512)
 
 
-def schedule_cell(state, fusion=True):
+def schedule_cell(state, fusion=True, block_vectors=BLOCK_VECTORS, blocked_weights=True, tile=None):
+    """The schedule of a cell's state tensor: fused (see the module's doc) by blocks of
+    `block_vectors` vectors of hidden units, its weights stored blocked (one stream per block) or
+    only transposed; `tile` (rows, vectors) the accumulator tile (default: the target's register tile)."""
     s = create_schedule(state)
     transposed = _transpose_weights(s)
     costly = _read_by_reductions(s) if fusion else set()
@@ -38,11 +41,12 @@ def schedule_cell(state, fusion=True):
         return s
     out = s[state]
     hidden = state.shape[-1]
-    rows, _ = current().register_tile()
-    block = BLOCK_VECTORS * _width(out)
+    tile = tile or current().register_tile()
+    rows = tile[0]
+    block = block_vectors * _width(out)
     by_columns = hidden % block == 0 and hidden // block >= 2
     n, *mid, j = out.axis
-    if by_columns:
+    if by_columns and blocked_weights:
         _block_weights(s, transposed, hidden, block)
         jo, ji = out.split(j, factor=block)
         jio, jii = out.split(ji, factor=_width(out))
@@ -63,7 +67,7 @@ def schedule_cell(state, fusion=True):
         # a gate block of the state block: its hidden axis is the state's (by columns), or any matrix (by rows)
         fits = st.tensor.shape[-1] == hidden if by_columns else len(st.axis) == 2
         if consumers.get(id(st.tensor)) == [id(state)] and fits:
-            _register_tile(s, st)
+            _register_tile(s, st, tile)
             st.compute_at(out, at)
         else:  # read by several stages: computed for the whole tile first
             schedule_stage(s, st)
@@ -84,13 +88,13 @@ def _read_by_reductions(s):
     return out
 
 
-def _register_tile(s, st):
+def _register_tile(s, st, tile):
     """An accumulator tile (the target's register tile) for a reduction computed inside the fused loop. Its
     rows run along the axis that the vector-loaded operands do not depend on, so that each vector
     load feeds ROWS multiply-adds: the nodes for a weight matrix (gates), the matrix rows for a
     per-node matrix (MV-RNN's W_M M_l)."""
     width = _width(st)
-    rows, vectors = current().register_tile()
+    rows, vectors = tile
     row = _shared_axis(st)
     local = s.cache_write(st.tensor)
     *lead, v = st.axis

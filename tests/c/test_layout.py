@@ -193,3 +193,17 @@ def test_random_layouts_on_conv(data):
                     [v for v in leaves if v.kind == "spatial"][-1])
         st_.vectorize(st_.leaves[-1])
     check_schedule(s, args)
+
+
+def test_arrays_handed_to_compiled_code_are_cache_line_aligned():
+    from alt import buffers
+    from alt.layout import Layout
+    for n in (3, 1000, 100_000):
+        a = buffers.empty((n, 2))
+        assert a.ctypes.data % 64 == 0 and a.shape == (n, 2) and a.flags.c_contiguous
+        b = np.arange(n * 2, dtype=np.float32)[1:]  # a view 4 bytes in: never aligned
+        c = buffers.aligned(b)
+        assert c.ctypes.data % 64 == 0 and np.array_equal(c, b)
+    x = np.random.default_rng(0).standard_normal((6, 32)).astype(np.float32)
+    lay = Layout((6, 32), ["i", "j"]).split(1, 16).reorder(1, 0, 2)
+    assert lay.to_physical(x).ctypes.data % 64 == 0 and lay.to_logical(lay.to_physical(x)).ctypes.data % 64 == 0

@@ -13,7 +13,7 @@ def test_wrote_names_only_files_that_were_written(tmp_path):
 @pytest.mark.parametrize("module,args", [(single_op, ([{"workload": "x", "alt": 2.0, "loop-only": 1.0, "tvm": 0,
                                                         "torch": 0}],)),
                                          (ablation, (["x"], {("x", "alt"): [1.0, 2.0]})),
-                                         (cortex, ([],)),
+                                         (cortex, ([], [])),
                                          (end_to_end, ([{"model": "m", "ms": {"alt": 1.0, "loop-only": 2.0}}],))])
 def test_without_matplotlib_no_figure_is_claimed(tmp_path, monkeypatch, module, args):
     monkeypatch.setattr(module, "pyplot", lambda: None)

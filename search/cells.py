@@ -1,0 +1,220 @@
+"""Tuned cells: a recursive model's cell knobs searched per model, hidden size and target.
+
+    from alt.recursive import models
+    from search.cells import tune_cells, compile_best
+    model = models.tree_lstm(hidden=256)
+    best = tune_cells(model, trials=24, log="cells.jsonl")     # resumes from the log
+    net = compile_best(model, "cells.jsonl")                    # alt.recursive.compile with the best knobs
+
+The knobs (CellSpace) are the compile options of alt.recursive that shape the generated cells:
+the tile height (`rows`), the hidden block of a fused cell (`block_vectors`) and whether its
+weights are stored as one stream per block (`blocked_weights`: the layout knobs), the register tile
+of accumulators, and the per-level tile and fusion switches. A candidate is the whole model
+compiled with its knobs and run on a batch of structures (default: SST-like parse trees at batch
+1, or a 10 x 10 grid for a DAG model): its output is checked against the per-node numpy recursion
+before it is timed (alt.timing.benchmark, which reruns repeats that another process disturbed),
+and a wrong one is recorded as such and never timed. Every measurement is one record appended
+(fsynced) to the log, the same JSON-lines format as operator records, under the workload
+{op: "CELL", name: "<model>-<state sizes>", params}.
+
+Search: the same strategies as operators (search.strategy, ALT's joint layout-and-loop
+exploration by default), their cost model fed with the knob values; the default options (what
+`alt.recursive.compile` does untuned) are measured first, so the best is never worse than them.
+Candidates are built and run in this process (a recursive model's cells are Python functions,
+which a worker process could not rebuild without pickling them).
+"""
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from alt.errors import AltError, OptionError
+
+from . import records as R
+from .space import Space
+from .strategy import make_strategy
+
+ROWS = (1, 2, 4, 8)
+BLOCKS = (1, 2, 4, 8)
+
+
+@dataclass(frozen=True)
+class CellWorkload:
+    """What a cell record names: the model's kind and sizes (weights do not change timings)."""
+    op: str
+    name: str
+    params: tuple
+
+
+def cell_workload(model):
+    sizes = [model.states[s] for s in model.states]
+    params = (model.max_children, model.vocab, *sizes)
+    return CellWorkload("CELL", f"{model.name}-" + "x".join(str(v) for v in sizes), params)
+
+
+class CellSpace(Space):
+    """The knobs of a model's cells for the target in effect (see the module's doc)."""
+    layout_knobs = ("blocked_weights", "block_vectors")
+
+    def __init__(self, model, target=None):
+        super().__init__(cell_workload(model), target)
+        self.model = model
+        fit = self.target.register_tile(rows=ROWS, vectors=(1, 2, 4))
+        tiles = sorted({(r, v) for r in ROWS for v in (1, 2, 4) if r * v + v + 1 <= self.target.registers} | {fit})
+        self.knobs = {"blocked_weights": [1, 0], "block_vectors": list(BLOCKS), "rows": list(ROWS),
+                      "register_tile": [list(t) for t in tiles], "level_tiles": [1, 0], "fusion": [1, 0]}
+        self._default = {"blocked_weights": 1, "block_vectors": 4, "rows": fit[0], "register_tile": list(fit),
+                         "level_tiles": 1, "fusion": 1}
+
+    def _check(self, point):
+        r, v = point["register_tile"]
+        if r > point["rows"]:
+            return f"register_tile rows {r} exceed the tile of {point['rows']} nodes"
+        return None
+
+    def _seeds(self):
+        return [dict(self._default)]
+
+    def default_layout(self):
+        return {k: self._default[k] for k in self.layout_knobs}
+
+    def options(self, point):
+        """alt.recursive.compile's options for `point`."""
+        p = self.complete(point)
+        return {"blocked_weights": bool(p["blocked_weights"]), "block_vectors": p["block_vectors"], "rows": p["rows"],
+                "register_tile": tuple(p["register_tile"]), "level_tiles": bool(p["level_tiles"]),
+                "fusion": bool(p["fusion"])}
+
+    def features(self, point):
+        """The cost model's view of a point: the knob values, sizes on a log scale."""
+        p = self.complete(point)
+        r, v = p["register_tile"]
+        return [p["blocked_weights"], math.log2(p["block_vectors"]), math.log2(p["rows"]), r, v, r * v,
+                p["level_tiles"], p["fusion"]]
+
+    def apply(self, point):
+        raise AltError("CellSpace points are whole compiled models: use search.cells.measure_cell")
+
+
+def default_batch(model, seed=0):
+    from alt.recursive import data
+    vocab = max(model.vocab, 1)
+    if model.kind == "dag":
+        return [data.grid(10, 10, seed=seed, vocab=vocab)]
+    return data.sst_like(1, seed=seed, vocab=vocab)
+
+
+def measure_cell(model, space, point, batch, want, target=None, rtol=1e-3):
+    """(error code, costs in seconds, message) of `point`: compiled, checked against `want`, timed."""
+    from alt.recursive import compile as compile_model
+    from alt.timing import benchmark
+    try:
+        net = compile_model(model, target=target, **space.options(point))
+    except AltError as e:
+        return R.BUILD_ERROR, [], str(e)
+    got = net(batch)
+    err = float(np.max(np.abs(got - want)) / max(float(np.max(np.abs(want))), 1e-30))
+    if not np.isfinite(err) or err > rtol:
+        return R.WRONG_ANSWER, [], f"relative error {err:.3g} against the numpy recursion (tolerance {rtol})"
+    t = benchmark(lambda: net(batch), repeat=7, warmup=20, min_time=0.02)
+    if t.disturbed:
+        return R.DISTURBED, list(t.samples), str(t)
+    return R.OK, list(t.samples), ""
+
+
+def tune_cells(model, trials=24, log=None, batch=None, strategy="alt", seed=0, per_batch=4, quiet=False,
+               target=None, final=3):
+    """Search `model`'s cell knobs with `trials` measurements on `batch` (default: default_batch)
+    and return the best record; `log` (a path) keeps every measurement and is resumed from: its
+    points are not measured again. Then the `final` fastest points and the defaults are measured
+    again (records of phase "final"), and the winner is chosen among those: one lucky timing of a
+    candidate does not decide."""
+    from alt.recursive import reference
+    from alt.target import resolve
+    if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
+        raise OptionError(f"tune_cells: trials={trials!r}; give a whole number >= 1")
+    target = resolve(target)
+    space = CellSpace(model, target)
+    batch = default_batch(model, seed) if batch is None else batch
+    want = reference(model, batch)
+    nodes = sum(len(s.word) if hasattr(s, "word") else 1 for s in batch)
+    strat = make_strategy(strategy, space, np.random.default_rng(seed), trials)
+    strat.features = _KnobFeatures(space)
+    book = R.Log(log) if log is not None else None
+    done = [r for r in book.read(space.workload) if R.measured_on(r, target)] if book else []
+    trials_done = [r for r in done if r.get("phase") != "final"]
+    points = [space.complete(r["point"]) for r in trials_done]
+    if trials_done:
+        strat.update(points, [_score(r, nodes) for r in trials_done])
+    records, spent = list(done), len(trials_done)
+    while spent < trials:
+        batch_points = [p for p in strat.next_batch(min(per_batch, trials - spent)) if p not in points]
+        if not batch_points:
+            break
+        scores = []
+        for p in batch_points:
+            t0 = time.perf_counter()
+            error, costs, message = measure_cell(model, space, p, batch, want, target)
+            rec = R.make(space.workload, p, costs, error, message, strategy, target, run={"threads": target.cores},
+                         options=space.options(p), nodes=nodes, seconds=time.perf_counter() - t0)
+            if book:
+                book.append(rec)
+            records.append(rec)
+            points.append(p)
+            scores.append(_score(rec, nodes))
+            spent += 1
+            if not quiet:
+                best = min((min(r["costs"]) for r in records if r["error"] == R.OK), default=float("nan"))
+                print(f"[{spent}/{trials}] {space.options(p)}: {R.ERROR_NAMES[error]}"
+                      + (f", {min(costs) * 1e6:.1f} us" if error == R.OK else f" ({message[:80]})")
+                      + f"; best {best * 1e6:.1f} us", flush=True)
+        strat.update(batch_points, scores)
+    ok = sorted((r for r in records if r["error"] == R.OK and r.get("phase") != "final"), key=lambda r: min(r["costs"]))
+    again = [space.seeds()[0]] + [r["point"] for r in ok[:final] if r["point"] != space.seeds()[0]]
+    if final and ok and (len(records) > len(done) or not any(r.get("phase") == "final" for r in done)):
+        for p in again:
+            error, costs, message = measure_cell(model, space, p, batch, want, target)
+            rec = R.make(space.workload, p, costs, error, message, strategy, target, run={"threads": target.cores},
+                         options=space.options(p), nodes=nodes, phase="final")
+            if book:
+                book.append(rec)
+            records.append(rec)
+            if not quiet:
+                print(f"[final] {space.options(p)}: {R.ERROR_NAMES[error]}"
+                      + (f", {min(costs) * 1e6:.1f} us" if error == R.OK else f" ({message[:80]})"), flush=True)
+    good = [r for r in records if r["error"] == R.OK]
+    return R.winner(good) if good else None
+
+
+def _score(rec, nodes):
+    """What the search maximizes: nodes per microsecond (0 for a failed candidate)."""
+    return nodes / min(rec["costs"]) / 1e6 if rec["error"] == R.OK and rec["costs"] else 0.0
+
+
+class _KnobFeatures:
+    def __init__(self, space):
+        self.space = space
+
+    def __call__(self, points):
+        return [self.space.features(p) for p in points]
+
+
+def best_options(model, log, target=None):
+    """The compile options of the fastest record of `model` in `log` (None: none there)."""
+    from alt.target import resolve
+    target = resolve(target)
+    space = CellSpace(model, target)
+    rec = R.Log(log).best(space.workload, target)
+    return None if rec is None else space.options(rec["point"])
+
+
+def compile_best(model, log, target=None):
+    """alt.recursive.compile(model) with the best knobs `log` holds for it; the defaults, with a
+    warning, when it holds none."""
+    from alt.recursive import compile as compile_model
+    opts = best_options(model, log, target)
+    if opts is None:
+        R.log.warning("%s: no record of %s's cells; compiling with the default options", log, model.name)
+        opts = {}
+    return compile_model(model, target=target, **opts)

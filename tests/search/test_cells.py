@@ -1,0 +1,53 @@
+"""Tuned cells (search.cells): the knob space, checked measurements, the log and its replay."""
+import logging
+
+import numpy as np
+import pytest
+
+from alt.recursive import compile, models, reference
+from search import records as R
+from search.cells import CellSpace, compile_best, default_batch, measure_cell, tune_cells
+
+
+def _model():
+    return models.tree_fc(hidden=32, vocab=50, seed=3)
+
+
+def test_space_starts_from_the_untuned_defaults_and_rejects_tiles_taller_than_the_tile():
+    space = CellSpace(_model())
+    (seed,) = space.seeds()
+    assert compile(_model()).options.to_dict() == dict(compile(_model(), **space.options(seed)).options.to_dict())
+    bad = dict(seed, rows=1, register_tile=[2, 1])
+    assert "exceed the tile of 1 nodes" in space.check(bad)
+    assert all(r * v + v + 1 <= space.target.registers for r, v in space.knobs["register_tile"])
+
+
+def test_a_wrong_output_is_recorded_and_never_timed():
+    m = _model()
+    space = CellSpace(m)
+    batch = default_batch(m)
+    want = reference(m, batch)
+    error, costs, _ = measure_cell(m, space, space.seeds()[0], batch, want)
+    assert error == R.OK and costs
+    error, costs, message = measure_cell(m, space, space.seeds()[0], batch, want + 1.0)
+    assert error == R.WRONG_ANSWER and costs == [] and "relative error" in message
+
+
+def test_tuning_logs_every_candidate_resumes_and_replays(tmp_path, caplog):
+    m, log = _model(), tmp_path / "cells.jsonl"
+    best = tune_cells(m, trials=4, log=log, quiet=True, final=2)
+    recs = R.Log(log).read()
+    trials = [r for r in recs if r.get("phase") != "final"]
+    final = [r for r in recs if r.get("phase") == "final"]
+    assert len(trials) == 4 and {r["workload"]["op"] for r in recs} == {"CELL"}
+    assert trials[0]["point"] == CellSpace(m).seeds()[0]  # the defaults first
+    assert 1 <= len(final) <= 3 and final[0]["point"] == trials[0]["point"]  # measured again: defaults and the best two
+    assert best["phase"] == "final" and min(best["costs"]) == min(min(r["costs"]) for r in final if r["error"] == R.OK)
+    tune_cells(m, trials=6, log=log, quiet=True, final=0)
+    assert len([r for r in R.Log(log).read() if r.get("phase") != "final"]) == 6  # the four were not measured again
+    net = compile_best(m, log)
+    batch = default_batch(m, seed=5)
+    np.testing.assert_allclose(net(batch), reference(m, batch), rtol=1e-3, atol=1e-5)
+    with caplog.at_level(logging.WARNING, logger="alt.search"):
+        plain = compile_best(models.tree_fc(hidden=16, vocab=50), log)
+    assert "no record of treefc" in caplog.text and plain.options.block_vectors == 4
