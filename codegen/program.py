@@ -6,7 +6,7 @@ import threading
 import cffi
 import numpy as np
 
-from alt import dtypes
+from alt import buffers, dtypes
 from alt.errors import ArgumentError, BuildError, ComputeError
 from alt.timing import benchmark, measure
 
@@ -63,12 +63,13 @@ class Workspace:
 
     def address(self, nbytes):
         """The aligned start of at least `nbytes` of this thread's workspace (valid until the next
-        call from this thread asks for more)."""
-        buf = getattr(self._local, "buf", None)
-        if buf is None or buf.size < nbytes + self.align:  # the alignment may skip up to align-1 bytes
-            buf = self._local.buf = np.zeros(nbytes + self.align, np.uint8)
-        base = buf.ctypes.data
-        return base + (-base % self.align)
+        call from this thread asks for more). Cheap when it need not grow: it sits on call paths."""
+        loc = self._local
+        if getattr(loc, "size", -1) < nbytes:
+            loc.buf = buffers.empty(nbytes, np.uint8, self.align)
+            loc.buf.fill(0)
+            loc.size, loc.addr = nbytes, loc.buf.ctypes.data
+        return loc.addr
 
 
 

@@ -148,41 +148,38 @@ def tune_cells(model, trials=24, log=None, batch=None, strategy="alt", seed=0, p
     if trials_done:
         strat.update(points, [_score(r, nodes) for r in trials_done])
     records, spent = list(done), len(trials_done)
+
+    def run(p, label, **extra):
+        """Measure `p`, log and keep its record, say how it went."""
+        t0 = time.perf_counter()
+        error, costs, message = measure_cell(model, space, p, batch, want, target)
+        rec = R.make(space.workload, p, costs, error, message, strategy, target, run={"threads": target.cores},
+                     options=space.options(p), nodes=nodes, seconds=time.perf_counter() - t0, **extra)
+        if book:
+            book.append(rec)
+        records.append(rec)
+        if not quiet:
+            best = min((min(r["costs"]) for r in records if r["error"] == R.OK), default=float("nan"))
+            print(f"[{label}] {space.options(p)}: {R.ERROR_NAMES[error]}"
+                  + (f", {min(costs) * 1e6:.1f} us" if error == R.OK else f" ({message[:80]})")
+                  + f"; best {best * 1e6:.1f} us", flush=True)
+        return rec
+
     while spent < trials:
         batch_points = [p for p in strat.next_batch(min(per_batch, trials - spent)) if p not in points]
         if not batch_points:
             break
         scores = []
         for p in batch_points:
-            t0 = time.perf_counter()
-            error, costs, message = measure_cell(model, space, p, batch, want, target)
-            rec = R.make(space.workload, p, costs, error, message, strategy, target, run={"threads": target.cores},
-                         options=space.options(p), nodes=nodes, seconds=time.perf_counter() - t0)
-            if book:
-                book.append(rec)
-            records.append(rec)
-            points.append(p)
-            scores.append(_score(rec, nodes))
             spent += 1
-            if not quiet:
-                best = min((min(r["costs"]) for r in records if r["error"] == R.OK), default=float("nan"))
-                print(f"[{spent}/{trials}] {space.options(p)}: {R.ERROR_NAMES[error]}"
-                      + (f", {min(costs) * 1e6:.1f} us" if error == R.OK else f" ({message[:80]})")
-                      + f"; best {best * 1e6:.1f} us", flush=True)
+            scores.append(_score(run(p, f"{spent}/{trials}"), nodes))
+            points.append(p)
         strat.update(batch_points, scores)
     ok = sorted((r for r in records if r["error"] == R.OK and r.get("phase") != "final"), key=lambda r: min(r["costs"]))
     again = [space.seeds()[0]] + [r["point"] for r in ok[:final] if r["point"] != space.seeds()[0]]
     if final and ok and (len(records) > len(done) or not any(r.get("phase") == "final" for r in done)):
         for p in again:
-            error, costs, message = measure_cell(model, space, p, batch, want, target)
-            rec = R.make(space.workload, p, costs, error, message, strategy, target, run={"threads": target.cores},
-                         options=space.options(p), nodes=nodes, phase="final")
-            if book:
-                book.append(rec)
-            records.append(rec)
-            if not quiet:
-                print(f"[final] {space.options(p)}: {R.ERROR_NAMES[error]}"
-                      + (f", {min(costs) * 1e6:.1f} us" if error == R.OK else f" ({message[:80]})"), flush=True)
+            run(p, "final", phase="final")
     good = [r for r in records if r["error"] == R.OK]
     return R.winner(good) if good else None
 

@@ -20,7 +20,6 @@ Each switch is one of Cortex's recursion optimizations:
 Weights live in one packed buffer, pre-transformed to the layouts the cells read.
 """
 import inspect
-import threading
 import time
 
 import numpy as np
@@ -172,12 +171,12 @@ class CompiledModel:
     thread."""
 
     def __init__(self, model, options, source, path, layout, weights, stats):
-        from codegen.program import load_library
+        from codegen.program import Workspace, load_library
         from codegen.recursive import SIGNATURE, workspace_bound
         self.model, self.options, self.source, self.stats = model, options, source, stats
         self._layout, self._weights = layout, weights
         self._ffi, self._lib = load_library(path, "alt_model", signature=SIGNATURE)
-        self._local = threading.local()  # this thread's workspace, its size and aligned address
+        self._workspace = Workspace(64)  # one per calling thread
         self._bound = workspace_bound(layout)
         self._w = self._ffi.cast("float*", weights.ctypes.data)
         self._out_size = model.states[model.output]
@@ -187,14 +186,8 @@ class CompiledModel:
         return self._trees(batch, 0)
 
     def _ws(self, n):
-        """(workspace, int for a bad node's index) of this thread, for n nodes; grown on demand."""
-        need = self._bound[0] * n + self._bound[1]
-        loc = self._local
-        if getattr(loc, "size", -1) < need:
-            loc.buf = np.zeros(need + 64, np.uint8)
-            base = loc.buf.ctypes.data
-            loc.size, loc.addr, loc.bad = need, self._ffi.cast("char*", base + (-base % 64)), self._ffi.new("int*")
-        return loc.addr, loc.bad
+        """This thread's workspace for n nodes, as a char*."""
+        return self._ffi.cast("char*", self._workspace.address(self._bound[0] * n + self._bound[1]))
 
     def _trees(self, batch, linearize_only):
         """The C path for a batch of trees; the Python path (prepare, run) for anything else."""
@@ -228,9 +221,9 @@ class CompiledModel:
         if n == 0:
             return self.run(self.prepare(batch), linearize_only)
         out = np.empty((m, self._out_size), np.float32)  # written once per root: alignment does not matter
-        ws, bad = self._ws(n)
+        bad = self._ffi.new("int*")
         rc = self._lib.alt_model_trees(n, m, f("int[]", parent), starts, f("int[]", word), f("float[]", out),
-                                       self._w, ws, bad, linearize_only)
+                                       self._w, self._ws(n), bad, linearize_only)
         if rc:  # the Python path names what is wrong
             self.prepare(batch)
             raise StructureError(f"model {self.model.name}: node {bad[0]} of the batch (numbered across the "
@@ -272,7 +265,7 @@ class CompiledModel:
         c = self._ffi.cast
         rc = self._lib.alt_model(len(word), c("int*", child.ctypes.data), c("int*", word.ctypes.data), len(roots),
                                  c("int*", roots.ctypes.data), c("float*", out.ctypes.data), self._w,
-                                 self._ws(len(word))[0], c("int*", bad.ctypes.data), int(linearize_only))
+                                 self._ws(len(word)), c("int*", bad.ctypes.data), int(linearize_only))
         if rc:
             why = LINEARIZE_ERRORS.get(rc, f"made the generated code fail (code {rc})")
             raise StructureError(f"model {self.model.name}: node {int(bad[0])} of the batch (numbered "
