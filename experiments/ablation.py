@@ -5,10 +5,12 @@ seeds, and how many trials the model-guided search needs to reach what random gu
     python -m experiments.ablation [--quick] [--trials 64] [--seeds 5] [--workloads R18-4,GMM-1]
                                    [--configs alt,alt:random,random] [--out results/ablation]
 
-A configuration is `strategy[:model[:unseeded]]`: model gbt (the default) or random (random
-guidance: the same annealing against a model that predicts noise); `unseeded` leaves out the
-target's hand schedules that the search otherwise measures first, so that what the search itself
-finds shows. For each workload the curves are the median over seeds of best-so-far GFLOP/s;
+A configuration is `strategy[:model[:unseeded|transfer]]`: model gbt (the default) or random
+(random guidance: the same annealing against a model that predicts noise); `unseeded` leaves out
+the target's hand schedules that the search otherwise measures first, so that what the search
+itself finds shows; `transfer` warms the cost model with the logs that the `alt` configuration
+wrote for the other workloads with the same seed (leave one out: AutoTVM's transfer learning), and
+runs after every other configuration. For each workload the curves are the median over seeds of best-so-far GFLOP/s;
 "trials to match" is the first trial at which a model-guided median curve reaches the final value
 of its random-guided twin's median curve (and of pure random sampling's), and the summary is its
 geometric mean over the workloads (a workload that never reaches it counts as the budget, and says
@@ -28,24 +30,26 @@ from experiments.report import pyplot, wrote
 from search import records as R
 from search.tune import find_workload, tune
 
-CONFIGS = ["alt", "alt:random", "alt:gbt:unseeded", "alt:random:unseeded", "random"]
+CONFIGS = ["alt", "alt:random", "alt:gbt:unseeded", "alt:random:unseeded", "random", "alt:gbt:transfer"]
 DEFAULT = ["R18-4", "R18-8", "R50-2", "GMM-1"]
 QUICK = ["R18-8", "GMM-0"]
 PAIRS = [("alt", "alt:random"), ("alt", "random"), ("alt:gbt:unseeded", "alt:random:unseeded"),
-         ("alt:gbt:unseeded", "random")]  # (model-guided, reference)
+         ("alt:gbt:unseeded", "random"), ("alt:gbt:transfer", "alt")]  # (model-guided, reference)
 
 
 def parse_config(text):
-    """(strategy, model, hand seeds) of a configuration string."""
+    """(strategy, model, hand seeds, transfer) of a configuration string."""
     strategy, model, flag = (text.split(":") + ["", ""])[:3]
-    if flag not in ("", "unseeded"):
-        raise SystemExit(f"configuration {text!r}: the third part may only be 'unseeded'")
-    return strategy, model or "gbt", flag != "unseeded"
+    if flag not in ("", "unseeded", "transfer"):
+        raise SystemExit(f"configuration {text!r}: the third part may only be 'unseeded' or 'transfer'")
+    return strategy, model or "gbt", flag != "unseeded", flag == "transfer"
 
 
 def label(config):
-    strategy, model, seeded = parse_config(config)
-    return strategy + (" (no cost model)" if model != "gbt" else "") + ("" if seeded else ", no hand seeds")
+    strategy, model, seeded, transfer = parse_config(config)
+    return strategy + (" (no cost model)" if model != "gbt" else "") + ("" if seeded else ", no hand seeds") + (
+        ", model transferred" if transfer else "")
+
 
 
 def curve(log, w, trials):
@@ -94,26 +98,34 @@ def main(argv=None):
     trials = 16 if args.quick and not args.workloads else args.trials
     seeds = 2 if args.quick else args.seeds
     configs = args.configs.split(",")
+    if any(parse_config(c)[3] for c in configs) and ("alt" not in configs or len(names) < 2):
+        raise SystemExit("a transfer configuration learns from the `alt` configuration's logs of the other "
+                         "workloads: give --configs with alt in it and at least two workloads")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     from alt.target import Target
     cpu = f"{Target.host().model} ({Target.host().describe()})"
     print(f"on {cpu}: {trials} trials, {seeds} seeds; best GFLOP/s, median over seeds [min, max]")
     curves = {}
-    for name in names:
+
+    def log_of(name, config, seed):
+        return out.parent / f"{out.name}.{name}.{config.replace(':', '.')}.{seed}.jsonl"
+    later = [c for c in configs if parse_config(c)[3]]
+    for config, name in [(c, n) for n in names for c in configs if c not in later] + \
+            [(c, n) for c in later for n in names]:
         w = find_workload(name)
-        for config in configs:
-            strategy, model, seeded = parse_config(config)
-            runs = []
-            for seed in range(seeds):
-                log = out.parent / f"{out.name}.{name}.{config.replace(':', '.')}.{seed}.jsonl"
-                log.unlink(missing_ok=True)
-                tune(w, trials=trials, strategy=strategy, model=model, log=log, seed=seed, quiet=True, build=False,
-                     final=0, hand_seeds=seeded)
-                runs.append(curve(log, w, trials))
-            curves[(name, config)] = runs
-            ends = [r[-1] for r in runs]
-            print(f"{name:8} {label(config):28} {np.median(ends):7.1f} [{min(ends):.1f}, {max(ends):.1f}]", flush=True)
+        strategy, model, seeded, transfer = parse_config(config)
+        runs = []
+        for seed in range(seeds):
+            log = log_of(name, config, seed)
+            log.unlink(missing_ok=True)
+            tune(w, trials=trials, strategy=strategy, model=model, log=log, seed=seed, quiet=True, build=False,
+                 final=0, hand_seeds=seeded,
+                 transfer=[log_of(n, "alt", seed) for n in names if n != name] if transfer else None)
+            runs.append(curve(log, w, trials))
+        curves[(name, config)] = runs
+        ends = [r[-1] for r in runs]
+        print(f"{name:8} {label(config):36} {np.median(ends):7.1f} [{min(ends):.1f}, {max(ends):.1f}]", flush=True)
     med, rows = summarize(names, configs, curves, trials)
     for row in rows:
         per = ", ".join(f"{n} {v if v is not None else f'>{trials}'}" for n, v in row["trials"].items())

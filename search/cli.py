@@ -87,6 +87,8 @@ def parser():
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--final", type=_whole(0), default=4, help="best candidates measured again at the end, the winner "
                                                               "chosen among them (0: none)")
+    t.add_argument("--transfer", action="append", metavar="LOG", help="a log of other workloads' tunings whose "
+                   "records warm the cost model before the first proposal (transfer learning; may be repeated)")
     n = sub.add_parser("tune-net", help="tune a whole network of the model zoo, its layouts chosen jointly with its "
                                         "loops, and time it", formatter_class=fmt)
     n.add_argument("network", help="a network of alt.graph.zoo: " + ", ".join(_zoo_names()))
@@ -173,7 +175,7 @@ def _tune(args):
     opts = {"threads": args.threads, "proc_bind": args.proc_bind, "wait_policy": args.wait_policy}
     rec, kernel = tune(w, trials=args.trials, strategy=args.strategy, log=args.log, seed=args.seed,
                        batch=args.batch, model=args.model, quiet=args.quiet, target=target, final=args.final,
-                       measure_options=opts, scheduler=args.scheduler)
+                       measure_options=opts, scheduler=args.scheduler, transfer=args.transfer)
     costs = rec["costs"]
     print(f"{w.name}: best {R.gflops(rec, w.flops):.1f} GFLOP/s ({min(costs) * 1e3:.3f} ms, median "
           f"{statistics.median(costs) * 1e3:.3f} ms) with {rec['point']} on {kernel.target.describe()}, "

@@ -14,6 +14,10 @@ class CostModel:
     def predict(self, X):
         raise NotImplementedError
 
+    def trained(self):
+        """Does the model predict something better than no preference?"""
+        return False
+
 
 class RandomModel(CostModel):
     def __init__(self, rng):
@@ -27,24 +31,41 @@ class RandomModel(CostModel):
 
 
 class GBTModel(CostModel):
-    """Gradient-boosted trees on throughput normalized to the best seen (1.0 = best)."""
+    """Gradient-boosted trees on throughput normalized to the best seen (1.0 = best).
 
-    def __init__(self, seed=0, min_samples=8):
+    `prior` (X, y), other workloads' features and throughputs each normalized to their own best
+    (search.transfer), is trained on together with this workload's measurements: the model is
+    useful before the first of them, and this workload's points weigh as much as the prior's
+    half once there are a few."""
+
+    def __init__(self, seed=0, min_samples=8, prior=None):
         self.seed, self.min_samples = seed, min_samples
         self.X, self.y = np.zeros((0, 0)), np.zeros(0)
+        self.prior = prior if prior is not None and len(prior[1]) else None
         self._model = None
+        if self.prior is not None:
+            self.fit(np.zeros((0, self.prior[0].shape[1])), np.zeros(0))
 
     def fit(self, X, y):
         from sklearn.ensemble import HistGradientBoostingRegressor
         self.X, self.y = np.asarray(X, float), np.asarray(y, float)
-        if len(self.y) < self.min_samples or self.y.max() <= 0:
+        own = len(self.y) >= 1 and self.y.max() > 0
+        target = self.y / self.y.max() if own else np.zeros(len(self.y))
+        X_all, t_all, weight = self.X, target, np.ones(len(self.y))
+        if self.prior is not None:
+            Xp, yp = self.prior
+            X_all, t_all = np.vstack([Xp, self.X.reshape(-1, Xp.shape[1])]), np.concatenate([yp, target])
+            weight = np.concatenate([np.ones(len(yp)), np.full(len(self.y), max(1.0, len(yp) / 2 / max(1, len(self.y))))])
+        elif len(self.y) < self.min_samples or not own:
             self._model = None
             return self
-        target = self.y / self.y.max()
         self._model = HistGradientBoostingRegressor(max_iter=100, learning_rate=0.1, max_leaf_nodes=15,
                                                     min_samples_leaf=2, random_state=self.seed)
-        self._model.fit(self.X, target)
+        self._model.fit(X_all, t_all, sample_weight=weight)
         return self
+
+    def trained(self):
+        return self._model is not None
 
     def predict(self, X):
         X = np.asarray(X, float)

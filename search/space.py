@@ -552,6 +552,7 @@ def enumerate_layouts(space):
     return out
 
 
-from .depthwise import DepthwiseSpace  # noqa: E402 - it builds on Space, defined above
+from .convnd import ConvNdSpace  # noqa: E402 - they build on Space, defined above
+from .depthwise import DepthwiseSpace  # noqa: E402
 
-SPACES["DEP"] = DepthwiseSpace
+SPACES.update(DEP=DepthwiseSpace, C1D=ConvNdSpace, C3D=ConvNdSpace, T2D=ConvNdSpace)

@@ -106,7 +106,7 @@ class Strategy:
         if seeds:
             rest = self.anneal(n, fixed, knobs, seeded=False) if n > len(seeds) else []  # n: seeds are dropped below
             return seeds + [p for p in rest if p not in seeds][:n - len(seeds)]
-        n_random = int(round(n * self.explore)) if self.seen else n
+        n_random = int(round(n * self.explore)) if self.seen or self.model.trained() else n
         starts = [p for _, p in sorted(((s, self.points[k]) for k, s in self.seen.items()
                                         if all(self.points[k][a] == b for a, b in (fixed or {}).items())),
                                        key=lambda t: -t[0])][:self.chains // 2]
@@ -214,7 +214,7 @@ class AltStrategy(Strategy):
         """Layouts to try next: the model's favourites among unexplored ones, and random ones."""
         untried = [lay for lay in self.layouts if key(lay) not in self.reward]
         k = max(1, n // self.per_layout)
-        if untried and self.seen:
+        if untried and (self.seen or self.model.trained()):
             scored = []
             for lay in untried:
                 samples = [self.space.sample(self.rng, lay) for _ in range(4)]
@@ -240,11 +240,11 @@ STRATEGIES = {"alt": AltStrategy, "loop-only": LoopOnly, "layout-then-loop": Lay
               "random": RandomStrategy}
 
 
-def make_strategy(name, space, rng, trials, model="gbt", layout=None, hand_seeds=True):
+def make_strategy(name, space, rng, trials, model="gbt", layout=None, hand_seeds=True, prior=None):
     """Strategy `name` over `space`; `layout` fixes the layout knobs of loop-only (default: the
     space's default layout), and is checked against the space. `hand_seeds=False` leaves out the
     target's hand schedules that model-guided strategies measure first (an ablation of the search
-    itself)."""
+    itself). `prior` (X, y) warm-starts the gradient-boosted model (search.transfer)."""
     if name not in STRATEGIES:
         raise OptionError(f"strategy={name!r} is not a search strategy; use one of {sorted(STRATEGIES)}")
     if model not in MODELS:
@@ -259,4 +259,6 @@ def make_strategy(name, space, rng, trials, model="gbt", layout=None, hand_seeds
         kw["layout"] = layout
     if model == "random" and name != "random":
         kw["model"] = RandomModel(rng)
+    elif prior is not None and name != "random":
+        kw["model"] = GBTModel(seed=int(rng.integers(1 << 31)), prior=prior)
     return STRATEGIES[name](space, rng, **kw)

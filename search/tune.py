@@ -110,7 +110,7 @@ def _told(records, flops):
 
 def tune(workload, trials=64, strategy="alt", log=None, seed=0, batch=8, executor=None, model="gbt",
          quiet=False, measure_options=None, stats=None, args=None, target=None, final=FINAL, layout=None,
-         build=True, on_record=None, scheduler=None, hand_seeds=True):
+         build=True, on_record=None, scheduler=None, hand_seeds=True, transfer=None):
     """Tune `workload`: a suite name, an alt.ops.Workload, or a user operator function with `args`
     (a top-level `fn(*args)` returning (input placeholders, output tensor), tuned in the generic
     space), for `target` (an alt.Target or its string; default the target in effect). Returns
@@ -132,7 +132,9 @@ def tune(workload, trials=64, strategy="alt", log=None, seed=0, batch=8, executo
     `scheduler` (a dask scheduler address such as 'tcp://host:8786', or a distributed.Client)
     measures on that cluster's workers of the target's machine instead of here (search.cluster);
     the records name the worker and CPU that measured each candidate. `hand_seeds=False` does not
-    measure the target's hand schedules first (for ablations of the search itself).
+    measure the target's hand schedules first (for ablations of the search itself). `transfer` (a
+    log path or a list of them) trains the cost model on the other workloads measured there before
+    the first proposal (search.transfer: AutoTVM's transfer learning).
     """
     from alt.target import resolve
     check_options(trials, strategy, model, batch, seed, measure_options)
@@ -140,13 +142,17 @@ def tune(workload, trials=64, strategy="alt", log=None, seed=0, batch=8, executo
     if layout is not None and strategy != "loop-only":
         raise OptionError(f"search.tune: layout={layout!r} fixes the layout of the loop-only strategy, not of "
                           f"{strategy!r}")
+    if transfer is not None and (model != "gbt" or strategy == "random"):
+        raise OptionError(f"search.tune: transfer warm-starts the gradient-boosted cost model; strategy "
+                          f"{strategy!r} with model {model!r} has none to warm")
     if scheduler is not None and executor is not None:
         raise OptionError("search.tune: give an executor (builds here, runs here) or a scheduler (both on a "
                           "cluster), not both")
     target = resolve(target) if scheduler is not None else check_runs_here(resolve(target))
     with target:
         return _tune(find_workload(workload, args), trials, strategy, log, seed, batch, executor, model, quiet,
-                     measure_options, stats, target, final, layout, build, on_record, scheduler, hand_seeds)
+                     measure_options, stats, target, final, layout, build, on_record, scheduler, hand_seeds,
+                     transfer)
 
 
 def _measurer(w, executor, target, measure_options, scheduler):
@@ -157,10 +163,16 @@ def _measurer(w, executor, target, measure_options, scheduler):
 
 
 def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure_options, stats, target, final,
-          layout=None, build=True, on_record=None, scheduler=None, hand_seeds=True):
+          layout=None, build=True, on_record=None, scheduler=None, hand_seeds=True, transfer=None):
     space = space_for(w, target)
     rng = np.random.default_rng(seed)
-    strat = make_strategy(strategy, space, rng, trials, model, layout=layout, hand_seeds=hand_seeds)
+    prior = None
+    if transfer is not None:
+        from .transfer import transfer_data
+        prior = transfer_data(transfer, w, target)
+        if not quiet:
+            print(f"{w.name}: cost model warmed with {len(prior[1])} records of other workloads", file=sys.stderr)
+    strat = make_strategy(strategy, space, rng, trials, model, layout=layout, hand_seeds=hand_seeds, prior=prior)
     records = R.Log(log) if log else None
     everywhere = records.read(w) if records else []
     history = [r for r in everywhere if R.measured_on(r, target)]

@@ -42,7 +42,9 @@ def test_report_gathers_each_result_with_its_table_and_figure(tmp_path):
 
 
 def test_ablation_counts_the_trials_a_guided_search_needs_to_match_its_reference():
-    assert ablation.parse_config("alt:random:unseeded") == ("alt", "random", False)
+    assert ablation.parse_config("alt:random:unseeded") == ("alt", "random", False, False)
+    assert ablation.parse_config("alt:gbt:transfer") == ("alt", "gbt", True, True)
+    assert ablation.label("alt:gbt:transfer") == "alt, model transferred"
     assert ablation.label("alt:gbt:unseeded") == "alt, no hand seeds" and ablation.label("alt:random") == \
         "alt (no cost model)"
     curves = {("w", "alt"): [[1, 5, 5, 6], [2, 4, 6, 6], [1, 5, 6, 7]],  # median curve 1 5 6 6
