@@ -87,6 +87,9 @@ def compile(model, target=None, **options):  # noqa: A001 - the verb users know
     recursion switches, all on by default, and the cell knobs)."""
     from ..target import resolve
     target = resolve(target)
+    if target.kind == "cuda":  # one persistent kernel (alt.recursive.gpu)
+        from .gpu import compile_cuda
+        return compile_cuda(model, target, options)
     bad = sorted(set(options) - set(inspect.signature(Options).parameters))
     if bad:
         raise ModelError(f"recursive compile: no option {bad[0]!r}; the options are {Options().to_dict()}")
@@ -119,6 +122,13 @@ def _cell(model, which, rows, opts, packed):
     from codegen.recursive import CellCode
     cell, state = cell_definition(model, which, rows)
     s = schedule_cell(state, opts.fusion, opts.block_vectors, opts.blocked_weights, opts.register_tile)
+    args, kinds = _cell_code(model, cell, state, s, packed)
+    return CellCode(which, lower(s, args, name=f"{model.name}_{which}_{rows}"), kinds, rows)
+
+
+def _cell_code(model, cell, state, s, packed):
+    """(arguments, what each is) of a scheduled cell: children, inputs, weights (packed in the
+    layouts schedule `s` gives them) and the state; lookups the cell does not read are left out."""
     args, kinds = [], []
     for k, t in sorted(cell.children.items()):
         args.append(t)
@@ -131,8 +141,7 @@ def _cell(model, which, rows, opts, packed):
         kinds.append(("weight", packed.add(s.layout_of(t).to_physical(model.weights[name]))))
     used = {id(t) for t in topo_order([state]) if isinstance(t.op, PlaceholderOp)}
     keep = [i for i, t in enumerate(args) if id(t) in used]  # unused lookups are not arguments
-    args, kinds = [args[i] for i in keep] + [state], [kinds[i] for i in keep] + [("state",)]
-    return CellCode(which, lower(s, args, name=f"{model.name}_{which}_{rows}"), kinds, rows)
+    return [args[i] for i in keep] + [state], [kinds[i] for i in keep] + [("state",)]
 
 
 class _Packer:
@@ -180,7 +189,6 @@ class CompiledModel:
         self._bound = workspace_bound(layout)
         self._w = self._ffi.cast("float*", weights.ctypes.data)
         self._out_size = model.states[model.output]
-        self._uses_input = bool(model.inputs)
 
     def __call__(self, batch):
         return self._trees(batch, 0)
@@ -245,18 +253,7 @@ class CompiledModel:
 
     def prepare(self, batch):
         """(child, word, roots) arrays of a batch, checked in Python: the path for DAGs and child arrays."""
-        if not isinstance(batch, list):  # a tuple would be ambiguous with a nested-tuple tree
-            raise StructureError(f"model {self.model.name}: a batch must be a list of structures, got "
-                                 f"{type(batch).__name__}; wrap a single tree as [tree]")
-        child, word, roots = concat([to_arrays(x, f"model {self.model.name}: structure {i} of the batch")
-                                     for i, x in enumerate(batch)], self.model.max_children)
-        if self._uses_input:
-            bad = np.flatnonzero((word < -1) | (word >= self.model.vocab))
-            if bad.size:
-                i = int(bad[0])
-                raise StructureError(f"model {self.model.name}: node {i} has word index {int(word[i])}; the input "
-                                     f"tables have {self.model.vocab} rows (use -1 for a node without input)")
-        return child, word, roots
+        return prepare_batch(self.model, batch)
 
     def run(self, prepared, linearize_only=False):
         child, word, roots = prepared
@@ -275,6 +272,23 @@ class CompiledModel:
     def linearize(self, batch):
         """Only the linearization of net(batch): the checks and the C pass, no cell."""
         self._trees(batch, 1)
+
+
+def prepare_batch(model, batch):
+    """(child, word, roots) int32 arrays of a batch of structures, checked: a StructureError names
+    the structure and what is wrong."""
+    if not isinstance(batch, list):  # a tuple would be ambiguous with a nested-tuple tree
+        raise StructureError(f"model {model.name}: a batch must be a list of structures, got "
+                             f"{type(batch).__name__}; wrap a single tree as [tree]")
+    child, word, roots = concat([to_arrays(x, f"model {model.name}: structure {i} of the batch")
+                                 for i, x in enumerate(batch)], model.max_children)
+    if model.inputs:
+        bad = np.flatnonzero((word < -1) | (word >= model.vocab))
+        if bad.size:
+            i = int(bad[0])
+            raise StructureError(f"model {model.name}: node {i} has word index {int(word[i])}; the input "
+                                 f"tables have {model.vocab} rows (use -1 for a node without input)")
+    return child, word, roots
 
 
 _I32 = np.dtype(np.int32)
