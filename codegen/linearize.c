@@ -92,3 +92,105 @@ static int alt_linearize(int n, int k, int tree, const int* child, const int* wo
   *first_leaf = bstart[0];
   return 0;
 }
+
+/* The steps the driver runs, in order: ranges of new indices whose nodes are all leaves (kind 0)
+ * or all internal (kind 1). Without unrolling: one per height, leaves first, the leaves ending
+ * at first_const (the hoisted constant leaves are the driver's step -1). Returns the count. */
+static int alt_steps(int nb, const int* bstart, const int* blen, int first_const, int* sstart, int* slen,
+                     int* skind) {
+  int ns = 0;
+  for (int b = 0; b < nb; ++b) {
+    int lo = bstart[b], end = b == 0 ? first_const : bstart[b] + blen[b];
+    if (end <= lo) continue;
+    sstart[ns] = lo; slen[ns] = end - lo; skind[ns] = b > 0; ++ns;
+  }
+  return ns;
+}
+
+/* Unrolling (Cortex): heights are taken `depth` at a time; in each range [lo, top], every tile of
+ * `rows` nodes of height top runs right after its descendants of heights lo..top-1 (by height,
+ * bottom first), so that a node's children are computed next to it; nodes of the range that no
+ * top node reaches within it run first, by height. Trees only (one parent per node). Renumbers the
+ * nodes in that order (newid, lchild, lword rewritten in place; the constant leaves
+ * [*first_const, end of the leaves) moved last, unchanged in order, *first_const updated) and
+ * writes the steps. scratch: (7 + k) * n + k + 1 ints. Returns the number of steps. */
+static int alt_unroll(int n, int k, int rows, int depth, int nb, const int* bstart, const int* blen,
+                      int* first_const, int* newid, int* lchild, int* lword, int* sstart, int* slen, int* skind,
+                      int* scratch) {
+  int* parent = scratch;
+  int* height = scratch + n;
+  int* order = scratch + 2 * n;
+  int* inv = scratch + 3 * n;
+  int* claimed = scratch + 4 * n;
+  int* queue = scratch + 5 * n;
+  int* lchild0 = scratch + 6 * n;                 /* (n + 1) * k */
+  int* lword0 = scratch + 6 * n + (n + 1) * k;    /* n + 1 */
+  int leaf_end = bstart[0] + blen[0], fc = *first_const;
+  for (int b = 0; b < nb; ++b)
+    for (int i = bstart[b]; i < bstart[b] + blen[b]; ++i) height[i] = b;
+  for (int i = 0; i < n; ++i) { parent[i] = -1; claimed[i] = 0; }
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < k; ++j) {
+      int c = lchild[i * k + j];
+      if (c < n) parent[c] = i;
+    }
+#define ALT_CONST(i) ((i) >= fc && (i) < leaf_end)
+  int cnt = 0, ns = 0;
+  for (int lo = 0; lo < nb; lo += depth) {
+    int top = lo + depth - 1 < nb - 1 ? lo + depth - 1 : nb - 1;
+    /* mark what the top nodes reach within the range */
+    int head = 0, tail = 0;
+    for (int p = bstart[top]; p < bstart[top] + blen[top]; ++p) queue[tail++] = p;
+    while (head < tail) {
+      int v = queue[head++];
+      for (int j = 0; j < k; ++j) {
+        int c = lchild[v * k + j];
+        if (c < n && height[c] >= lo && !ALT_CONST(c) && !claimed[c]) { claimed[c] = 1; queue[tail++] = c; }
+      }
+    }
+    for (int h = lo; h < top; ++h) {  /* the unreached nodes, a step per height */
+      int s0 = cnt;
+      for (int i = bstart[h]; i < bstart[h] + blen[h]; ++i)
+        if (!claimed[i] && !ALT_CONST(i)) order[cnt++] = i;
+      if (cnt > s0) { sstart[ns] = s0; slen[ns] = cnt - s0; skind[ns] = h > 0; ++ns; }
+    }
+    for (int t = bstart[top]; t < bstart[top] + blen[top]; t += rows) {
+      int e = t + rows < bstart[top] + blen[top] ? t + rows : bstart[top] + blen[top];
+      head = tail = 0;
+      for (int p = t; p < e; ++p) queue[tail++] = p;
+      while (head < tail) {
+        int v = queue[head++];
+        for (int j = 0; j < k; ++j) {
+          int c = lchild[v * k + j];
+          if (c < n && height[c] >= lo && claimed[c] == 1) { claimed[c] = 2; queue[tail++] = c; }
+        }
+      }
+      for (int h = lo; h < top; ++h) {
+        int s0 = cnt;
+        for (int q = e - t; q < tail; ++q)
+          if (height[queue[q]] == h) order[cnt++] = queue[q];
+        if (cnt > s0) { sstart[ns] = s0; slen[ns] = cnt - s0; skind[ns] = h > 0; ++ns; }
+      }
+      int s0 = cnt;
+      for (int p = t; p < e; ++p) if (!ALT_CONST(p)) order[cnt++] = p;
+      if (cnt > s0) { sstart[ns] = s0; slen[ns] = cnt - s0; skind[ns] = top > 0; ++ns; }
+    }
+  }
+  int nconst = leaf_end - fc;
+  for (int i = fc; i < leaf_end; ++i) order[cnt++] = i;
+#undef ALT_CONST
+  for (int q = 0; q < n; ++q) inv[order[q]] = q;
+  for (int i = 0; i < (n + 1) * k; ++i) lchild0[i] = lchild[i];
+  for (int i = 0; i <= n; ++i) lword0[i] = lword[i];
+  for (int i = 0; i < n; ++i) {
+    int q = inv[i];
+    lword[q] = lword0[i];
+    for (int j = 0; j < k; ++j) {
+      int c = lchild0[i * k + j];
+      lchild[q * k + j] = c < n ? inv[c] : n;
+    }
+  }
+  for (int i = 0; i < n; ++i) newid[i] = inv[newid[i]];
+  *first_const = n - nconst;
+  return ns;
+}

@@ -58,6 +58,7 @@ class RecursiveSpec:
     out_size: int
     inputs: dict = field(default_factory=dict)  # name -> (row size, offset of the table, vocabulary)
     tiles: tuple = ()  # the tile heights compiled, ascending, ending with rows (default: rows only)
+    unroll: int = 1  # heights taken this many at a time, a node's descendants within them run next to it
 
     def heights(self):
         return tuple(self.tiles) or (self.rows,)
@@ -69,7 +70,8 @@ def workspace_layout(spec, cells):
     parts = [("tchild", "int", (k, 0)), ("troots", "int", (1, 0)), ("tcount", "int", (1, 0))]  # TREE_PARTS
     parts += [("newid", "int", (1, 0)), ("lchild", "int", (k, k)), ("lword", "int", (1, 1)),
              ("bstart", "int", (1, 0)), ("blen", "int", (1, 0)), ("scratch", "int", (3 + k, 1)),
-             ("st", "float", (S, S))]
+             ("sstart", "int", (3, 1)), ("slen", "int", (3, 1)), ("skind", "int", (3, 1)),
+             ("uscratch", "int", (7 + k, k + 1) if spec.unroll > 1 else (0, 1)), ("st", "float", (S, S))]
     parts += [(f"g{j}", "float", (0, T * S)) for j in range(k)]
     parts += [(f"x{i}", "float", (0, T * size)) for i, (size, _, _) in enumerate(spec.inputs.values())]
     parts += [("tile_leaf", "float", (0, T * S)), ("tile_internal", "float", (0, T * S))]
@@ -116,12 +118,19 @@ def render(spec, cells, target=None):
         "  int nb, first_leaf, first_const;",
         f"  int rc = alt_linearize(n, {spec.k}, {int(spec.tree)}, child, word, newid, lchild, lword, bstart, blen,"
         " &nb, &first_leaf, &first_const, scratch, bad_node);",
-        "  if (rc || linearize_only) return rc;",
+        "  if (rc) return rc;",
         f"  memset(st + (size_t)n * {spec.state_size}, 0, {spec.state_size * 4});",
         *_hoisted(spec, cells),
-        "  for (int b = -1; b < nb; ++b) {  /* b = -1: the constant leaves, one computed and copied */",
-        "    int lo = b < 0 ? first_const : bstart[b];",
-        "    int end = b < 0 ? bstart[0] + blen[0] : b == 0 ? first_const : bstart[b] + blen[b];",
+        "  (void)first_leaf;",
+        *([f"  int const_end = n, ns = alt_unroll(n, {spec.k}, {spec.rows}, {spec.unroll}, nb, bstart, blen, "
+           "&first_const, newid, lchild, lword, sstart, slen, skind, uscratch);"] if spec.unroll > 1 else
+          ["  int const_end = bstart[0] + blen[0], ns = alt_steps(nb, bstart, blen, first_const, sstart, slen, "
+           "skind);"]),
+        "  if (linearize_only) return 0;",
+        "  for (int b = -1; b < ns; ++b) {  /* step b = -1: the constant leaves, one computed and copied */",
+        "    int lo = b < 0 ? first_const : sstart[b];",
+        "    int end = b < 0 ? const_end : lo + slen[b];",
+        "    int leaf = b < 0 || skind[b] == 0;",
         "    int stop = b < 0 && lo < end ? lo + 1 : end;",
         "    for (int t0 = lo; t0 < stop; ) {",
         f"      int left = stop - t0, T = {_pick(spec.heights())};  /* the level's tile: the smallest compiled "
@@ -148,7 +157,7 @@ def render(spec, cells, target=None):
         if spec.specialize:
             lines += [
                 f"        float* dst = rows == T ? st + (size_t)t0 * {S} : tile_leaf;",
-                f"        if (b <= 0) {{ if ({calls['leaf', T]('dst')}) return 1; }}",
+                f"        if (leaf) {{ if ({calls['leaf', T]('dst')}) return 1; }}",
                 f"        else if ({calls['internal', T]('dst')}) return 1;",
                 f"        if (dst == tile_leaf) memcpy(st + (size_t)t0 * {S}, tile_leaf, (size_t)rows * {S * 4});",
             ]
@@ -157,8 +166,8 @@ def render(spec, cells, target=None):
                 f"        if ({calls['leaf', T]('tile_leaf')}) return 1;",
                 f"        if ({calls['internal', T]('tile_internal')}) return 1;",
                 "        for (int r = 0; r < rows; ++r)",
-                f"          memcpy(st + (size_t)(t0 + r) * {S}, (t0 + r >= first_leaf ? tile_leaf : tile_internal) + "
-                f"r * {S}, {S * 4});",
+                f"          memcpy(st + (size_t)(t0 + r) * {S}, (leaf ? tile_leaf : tile_internal) + r * {S}, "
+                f"{S * 4});",
             ]
         lines += ["        break; }"]
     lines += ["      default: return 1;", "      }", "      t0 += rows;", "    }",

@@ -104,7 +104,7 @@ def main(argv=None):
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     from alt.target import Target
-    cpu = f"{Target.host().model} ({Target.host().describe()})"
+    cpu = Target.host().describe()  # names the CPU model, ISA, cores and caches
     print(f"on {cpu}: {trials} trials, {seeds} seeds; best GFLOP/s, median over seeds [min, max]")
     curves = {}
 

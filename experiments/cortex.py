@@ -2,7 +2,7 @@
 (one operator call per node), PyTorch with level-by-level batching written by hand, and DyNet with
 automatic batching, on SST-shaped random parse trees and complete binary trees of height 7; then
 DAG-RNN on grid DAGs; then the ablation of alt's recursion optimizations (batching, leaf
-specialization, fusion, per-level tile heights).
+specialization, fusion, per-level tile heights, hoisting, and unrolling switched on).
 
     python -m experiments.cortex [--quick] [--tune-trials N] [--out results/cortex]
 
@@ -32,7 +32,16 @@ CONFIGS = [("treefc", 256), ("treefc", 512), ("treegru", 256), ("treegru", 512),
            ("treelstm", 512), ("mvrnn", 64), ("mvrnn", 128), ("dagrnn", 256)]
 QUICK = [("treefc", 256), ("treelstm", 256), ("mvrnn", 64), ("dagrnn", 256)]
 ABLATION = {"no batching": {"batching": False}, "no leaf specialization": {"leaf_specialization": False},
-            "no fusion": {"fusion": False}, "no level tiles": {"level_tiles": False}, "no hoisting": {"hoist": False}}
+            "no fusion": {"fusion": False}, "no level tiles": {"level_tiles": False}, "no hoisting": {"hoist": False},
+            "unrolled (depth 2)": {"unroll": 2}}  # switches off, and unrolling (off by default) on; trees only
+
+
+def applies(opts, model):
+    return not (opts.get("unroll", 1) > 1 and model.kind == "dag")
+
+
+def _ratio(a, k, fmt):
+    return fmt.format(a[k][1] * 1e3, a[k][1] / a["alt"][1]) if k in a else "-"
 VOCAB = 1000
 
 
@@ -119,6 +128,8 @@ def main(argv=None):
                 if dname in ("SST", "grid-10x10"):
                     variants = {"alt": net}
                     for label, opts in ABLATION.items():
+                        if not applies(opts, model):
+                            continue
                         variants[label] = compile(model, **opts)
                         check_close(variants[label](batch), want, f"alt {label}", rtol=1e-3)
                     abl = {"model": name, "hidden": hidden, "batch": bs}
@@ -142,7 +153,7 @@ def main(argv=None):
     print(f"{'model':9} {'H':>4} {'bs':>3} {'alt':>9} " + " ".join(f"{k:>22}" for k in ABLATION))
     for a in ablation:
         print(f"{a['model']:9} {a['hidden']:4d} {a['batch']:3d} {a['alt'][1] * 1e3:9.3f} " +
-              " ".join(f"{a[k][1] * 1e3:12.3f} ({a[k][1] / a['alt'][1]:5.2f}x)" for k in ABLATION))
+              " ".join(f"{_ratio(a, k, '{:12.3f} ({:5.2f}x)'):>22}" for k in ABLATION))
     cpu = current().describe()
     print(f"on {cpu}")
     out.with_suffix(".json").write_text(json.dumps({"cpu": cpu, "tune_trials": trials, "rows": rows,
@@ -166,7 +177,7 @@ def _markdown(rows, ablation, summary, path, cpu):
     md += ["", "| model | H | batch | alt ms | " + " | ".join(ABLATION) + " |", "|---" * (4 + len(ABLATION)) + "|"]
     for a in ablation:
         md.append(f"| {a['model']} | {a['hidden']} | {a['batch']} | {a['alt'][1] * 1e3:.3f} | " +
-                  " | ".join(f"{a[k][1] * 1e3:.3f} ({a[k][1] / a['alt'][1]:.2f}x)" for k in ABLATION) + " |")
+                  " | ".join(_ratio(a, k, "{:.3f} ({:.2f}x)") for k in ABLATION) + " |")
     path.write_text("\n".join(md) + "\n")
 
 
@@ -191,11 +202,12 @@ def _plot(rows, ablation, path):
     xa = np.arange(len(ablation))
     wa = 0.8 / len(ABLATION)
     for i, k in enumerate(ABLATION):
-        ab.bar(xa + (i - (len(ABLATION) - 1) / 2) * wa, [a[k][1] / a["alt"][1] for a in ablation], wa, label=k)
+        ab.bar(xa + (i - (len(ABLATION) - 1) / 2) * wa, [a[k][1] / a["alt"][1] if k in a else 0.0 for a in ablation],
+               wa, label=k)
     ab.axhline(1.0, color="gray", lw=0.5)
     ab.set_xticks(xa, [f"{a['model']}-{a['hidden']} bs{a['batch']}" for a in ablation], rotation=60, ha="right",
                   fontsize=7)
-    ab.set_ylabel("latency with the switch off / all on")
+    ab.set_ylabel("latency of the variant / alt's defaults")
     ab.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

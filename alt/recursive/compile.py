@@ -16,7 +16,11 @@ Each switch is one of Cortex's recursion optimizations:
   runs a cell compiled for the smallest tile height that holds it (1, 2, ... up to `rows`); off:
   every tile is `rows` high and a partial tile repeats its last node;
 - hoist: leaves without input (word -1, or every leaf when the leaf cell reads none) are one
-  constant state, computed once per call and copied; off: computed like the other leaves.
+  constant state, computed once per call and copied; off: computed like the other leaves;
+- unroll (a depth d, default 1: off): heights are taken d at a time, and each tile of nodes of the
+  range's top height runs right after its descendants within the range (bottom first), so that a
+  node's children are computed next to it while their states are in cache (Cortex's unrolling;
+  trees only: a DAG node may have several parents).
 Weights live in one packed buffer, pre-transformed to the layouts the cells read.
 """
 import inspect
@@ -47,12 +51,14 @@ class Options:
     SWITCHES = ("batching", "leaf_specialization", "fusion", "level_tiles", "hoist", "blocked_weights")
 
     def __init__(self, batching=True, leaf_specialization=True, fusion=True, rows=None, level_tiles=True, hoist=True,
-                 block_vectors=BLOCK_VECTORS, blocked_weights=True, register_tile=None):
+                 block_vectors=BLOCK_VECTORS, blocked_weights=True, register_tile=None, unroll=1):
         from ..target import current
         if rows is None:  # a tile of nodes: the rows of the target's register tile
             rows = current().register_tile()[0]
         _whole("rows", rows, 256, "a tile of 1..256 nodes")
         _whole("block_vectors", block_vectors, 64, "1..64 vectors of hidden units per block")
+        _whole("unroll", unroll, 16, "an unrolling depth of 1 (off) to 16 heights")
+        self.unroll = unroll
         if register_tile is None:
             register_tile = current().register_tile()
         else:
@@ -70,7 +76,7 @@ class Options:
             if self.level_tiles else (self.rows,)
 
     def to_dict(self):
-        return {k: getattr(self, k) for k in (*self.SWITCHES, "rows", "block_vectors", "register_tile")}
+        return {k: getattr(self, k) for k in (*self.SWITCHES, "rows", "block_vectors", "register_tile", "unroll")}
 
     def __repr__(self):
         return "Options(" + ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items()) + ")"
@@ -94,7 +100,11 @@ def compile(model, target=None, **options):  # noqa: A001 - the verb users know
     if bad:
         raise ModelError(f"recursive compile: no option {bad[0]!r}; the options are {Options().to_dict()}")
     with target:
-        return _compile(model, Options(**options), target)
+        opts = Options(**options)
+        if opts.unroll > 1 and model.kind == "dag":
+            raise ModelError(f"recursive compile: unroll={opts.unroll} needs trees or sequences; model {model.name} "
+                             "walks DAGs, whose nodes may have several parents")
+        return _compile(model, opts, target)
 
 
 def _compile(model, opts, target):
@@ -105,7 +115,7 @@ def _compile(model, opts, target):
     spec = RecursiveSpec(k=model.max_children, state_size=model.state_size, rows=opts.rows,
                          tree=model.kind != "dag", specialize=opts.leaf_specialization, hoist=opts.hoist,
                          out_offset=model.offsets[model.output], out_size=model.states[model.output],
-                         tiles=opts.tiles)
+                         tiles=opts.tiles, unroll=opts.unroll)
     for name, table in model.inputs.items():  # one extra row of zeros for nodes without a word
         spec.inputs[name] = (table.shape[1], packed.add(np.vstack([table, np.zeros((1, table.shape[1]), "f4")])),
                              model.vocab)

@@ -106,8 +106,37 @@ def test_linearization_numbers_internal_nodes_first_and_batches_by_height():
     h = heights(child)
     assert list(h) == [3, 1, 0, 0, 2, 0, 1, 0, 0]
     specialized, generic = compile(make("treefc")), compile(make("treefc"), leaf_specialization=False)
-    assert "t0 + r >= first_leaf" in generic.source  # a per-node is-leaf test ...
-    assert "t0 + r >= first_leaf" not in specialized.source and "if (b <= 0)" in specialized.source  # ... or none
+    assert "(leaf ? tile_leaf : tile_internal)" in generic.source  # both cells, then a per-step pick ...
+    assert "tile_internal) +" not in specialized.source and "if (leaf)" in specialized.source  # ... or one cell
+
+
+UNROLLED = {"unroll 2": {"unroll": 2}, "unroll 3, rows 2": {"unroll": 3, "rows": 2},
+            "unroll 2, no hoisting, no level tiles": {"unroll": 2, "hoist": False, "level_tiles": False},
+            "unroll 4, no leaf specialization": {"unroll": 4, "leaf_specialization": False}}
+
+
+@pytest.mark.parametrize("opts", list(UNROLLED))
+@pytest.mark.parametrize("name", [m for m in models.MODELS if m != "dagrnn"])
+def test_unrolled_recursion_matches_the_numpy_recursion(name, opts):
+    model = make(name)
+    net = compile(model, **UNROLLED[opts])
+    assert "alt_unroll(" in net.source
+    for shape, batch in TREES.items():
+        np.testing.assert_allclose(net(batch), reference(model, batch), rtol=2e-4, atol=2e-5,
+                                   err_msg=f"{name} {opts} on {shape}")
+
+
+def test_unrolling_one_node_tiles_and_bad_depths():
+    """One-node tiles: every tile of parents is its own step after its children's steps."""
+    net = compile(make("treefc"), unroll=2, rows=1, level_tiles=False)
+    plain = compile(make("treefc"), rows=1, level_tiles=False)
+    tree = ((1, 2), (3, (4, 5)))
+    for n in (net, plain):
+        np.testing.assert_allclose(n([tree]), reference(n.model, [tree]), rtol=2e-4, atol=2e-5)
+    with pytest.raises(ModelError, match="unroll=2 needs trees"):
+        compile(make("dagrnn"), unroll=2)
+    with pytest.raises(ModelError, match="unroll=0"):
+        compile(make("treefc"), unroll=0)
 
 
 def _preorder(tree):

@@ -20,6 +20,10 @@ def test_space_starts_from_the_untuned_defaults_and_rejects_tiles_taller_than_th
     bad = dict(seed, rows=1, register_tile=[2, 1])
     assert "exceed the tile of 1 nodes" in space.check(bad)
     assert all(r * v + v + 1 <= space.target.registers for r, v in space.knobs["register_tile"])
+    old = {k: v for k, v in seed.items() if k != "unroll"}  # a point logged before the unrolling knob
+    assert space.check(old) is None and space.options(old)["unroll"] == 1
+    assert compile(_model(), **space.options(dict(seed, unroll=2))).options.unroll == 2
+    assert CellSpace(models.dag_rnn(hidden=16, vocab=10)).knobs["unroll"] == [1]  # a DAG node has several parents
 
 
 def test_a_wrong_output_is_recorded_and_never_timed():
