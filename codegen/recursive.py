@@ -36,7 +36,7 @@ class CellCode:
     """A lowered cell (alt.stmt.Func) and what each of its arguments is: ("child", k),
     ("input", name), ("weight", offset in the packed buffer) or ("state",), for tiles of `rows`
     nodes."""
-    kind: str  # "leaf" or "internal"
+    kind: str  # "leaf", "internal" or "proj" (a refactored model's projections of a tile's own states)
     func: object
     args: list
     rows: int
@@ -59,6 +59,7 @@ class RecursiveSpec:
     inputs: dict = field(default_factory=dict)  # name -> (row size, offset of the table, vocabulary)
     tiles: tuple = ()  # the tile heights compiled, ascending, ending with rows (default: rows only)
     unroll: int = 1  # heights taken this many at a time, a node's descendants within them run next to it
+    proj_size: int = 0  # refactored: floats of a node's projections (computed by the "proj" cell after its state)
 
     def heights(self):
         return tuple(self.tiles) or (self.rows,)
@@ -75,6 +76,10 @@ def workspace_layout(spec, cells):
     parts += [(f"g{j}", "float", (0, T * S)) for j in range(k)]
     parts += [(f"x{i}", "float", (0, T * size)) for i, (size, _, _) in enumerate(spec.inputs.values())]
     parts += [("tile_leaf", "float", (0, T * S)), ("tile_internal", "float", (0, T * S))]
+    P = spec.proj_size
+    if P:  # a refactored model's projections: one row per node (and a zero row), children's gathered, a tile's
+        parts += [("pst", "float", (P, P))] + [(f"q{j}", "float", (0, T * P)) for j in range(k)]
+        parts += [("tile_proj", "float", (0, T * P))]
     for c in cells:
         parts += [(f"t_{c.name}_{i}", dtypes.to_c(b.dtype), (0, b.size)) for i, b in enumerate(c.func.temps)]
     return parts
@@ -120,6 +125,7 @@ def render(spec, cells, target=None):
         " &nb, &first_leaf, &first_const, scratch, bad_node);",
         "  if (rc) return rc;",
         f"  memset(st + (size_t)n * {spec.state_size}, 0, {spec.state_size * 4});",
+        *([f"  memset(pst + (size_t)n * {spec.proj_size}, 0, {spec.proj_size * 4});"] if spec.proj_size else []),
         *_hoisted(spec, cells),
         "  (void)first_leaf;",
         *([f"  int const_end = n, ns = alt_unroll(n, {spec.k}, {spec.rows}, {spec.unroll}, nb, bstart, blen, "
@@ -149,6 +155,10 @@ def render(spec, cells, target=None):
             lines.append(f"        {{ int w = lword[i] < 0 ? {vocab} : lword[i];  /* row {vocab}: zeros */")
             lines.append(f"          memcpy(x{i} + r * {size}, weights + {offset} + (size_t)w * {size}, "
                          f"{size * 4}); }}")
+    P = spec.proj_size
+    for j in range(spec.k):
+        if ("proj", j) in used:
+            lines.append(f"        memcpy(q{j} + r * {P}, pst + (size_t)lchild[i * {spec.k} + {j}] * {P}, {P * 4});")
     lines.append("      }")
     calls = {(c.kind, c.rows): _call(c, spec) for c in cells}
     lines.append("      switch (T) {")
@@ -160,6 +170,7 @@ def render(spec, cells, target=None):
                 f"        if (leaf) {{ if ({calls['leaf', T]('dst')}) return 1; }}",
                 f"        else if ({calls['internal', T]('dst')}) return 1;",
                 f"        if (dst == tile_leaf) memcpy(st + (size_t)t0 * {S}, tile_leaf, (size_t)rows * {S * 4});",
+                *_projected(spec, calls, T, "dst"),
             ]
         else:  # one loop nest for every node: both cells, then a per-node is-leaf test
             lines += [
@@ -169,10 +180,17 @@ def render(spec, cells, target=None):
                 f"          memcpy(st + (size_t)(t0 + r) * {S}, (leaf ? tile_leaf : tile_internal) + r * {S}, "
                 f"{S * 4});",
             ]
+            if P:  # the tile's chosen states again as T rows: what the projection cell reads
+                lines += ["        for (int r = 0; r < T; ++r)",
+                          f"          memcpy(tile_leaf + r * {S}, st + (size_t)(t0 + (r < rows ? r : rows - 1)) * {S}, "
+                          f"{S * 4});", *_projected(spec, calls, T, "tile_leaf")]
         lines += ["        break; }"]
     lines += ["      default: return 1;", "      }", "      t0 += rows;", "    }",
               "    for (int i = lo + 1; b < 0 && i < end; ++i)",
               f"      memcpy(st + (size_t)i * {S}, st + (size_t)lo * {S}, {S * 4});"]
+    if P:
+        lines += ["    for (int i = lo + 1; b < 0 && i < end; ++i)",
+                  f"      memcpy(pst + (size_t)i * {P}, pst + (size_t)lo * {P}, {P * 4});"]
     lines += [
         "  }",
         "  for (int o = 0; o < n_out; ++o)",
@@ -186,12 +204,27 @@ def render(spec, cells, target=None):
     return r.render_module(bodies, driver), layout
 
 
+def _projected(spec, calls, T, src):
+    """C lines of a refactored model: the projection cell on the tile's T state rows at `src`,
+    written to the nodes' projection rows (through tile_proj when the tile is partial)."""
+    if not spec.proj_size:
+        return []
+    P = spec.proj_size
+    return [f"        float* pd = rows == T ? pst + (size_t)t0 * {P} : tile_proj;",
+            f"        if ({calls['proj', T]('pd', src)}) return 1;",
+            f"        if (pd == tile_proj) memcpy(pst + (size_t)t0 * {P}, tile_proj, (size_t)rows * {P * 4});"]
+
+
 def _call(cell, spec):
-    def call(dst):
+    def call(dst, src=None):
         args = []
         for a in cell.args:
             if a[0] == "child":
                 args.append(f"g{a[1]}")
+            elif a[0] == "proj":
+                args.append(f"q{a[1]}")
+            elif a[0] == "self":
+                args.append(src)
             elif a[0] == "input":
                 args.append(f"x{list(spec.inputs).index(a[1])}")
             elif a[0] == "weight":

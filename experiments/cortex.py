@@ -2,7 +2,8 @@
 (one operator call per node), PyTorch with level-by-level batching written by hand, and DyNet with
 automatic batching, on SST-shaped random parse trees and complete binary trees of height 7; then
 DAG-RNN on grid DAGs; then the ablation of alt's recursion optimizations (batching, leaf
-specialization, fusion, per-level tile heights, hoisting, and unrolling switched on).
+specialization, fusion, per-level tile heights, hoisting; unrolling and recursive refactoring
+switched on).
 
     python -m experiments.cortex [--quick] [--tune-trials N] [--out results/cortex]
 
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from alt.recursive import compile, data, models, reference
+from alt.recursive.model import projections
 from alt.target import current
 from experiments.recursive_baselines import Dynet, TorchBatched, TorchEager, dynet_available
 from experiments.report import pyplot, wrote
@@ -33,11 +35,14 @@ CONFIGS = [("treefc", 256), ("treefc", 512), ("treegru", 256), ("treegru", 512),
 QUICK = [("treefc", 256), ("treelstm", 256), ("mvrnn", 64), ("dagrnn", 256)]
 ABLATION = {"no batching": {"batching": False}, "no leaf specialization": {"leaf_specialization": False},
             "no fusion": {"fusion": False}, "no level tiles": {"level_tiles": False}, "no hoisting": {"hoist": False},
-            "unrolled (depth 2)": {"unroll": 2}}  # switches off, and unrolling (off by default) on; trees only
+            "unrolled (depth 2)": {"unroll": 2}, "refactored": {"refactor": True}}
+# switches off, and unrolling (trees only) and recursive refactoring (models whose cells project a child's
+# state), both off by default, on
 
 
 def applies(opts, model):
-    return not (opts.get("unroll", 1) > 1 and model.kind == "dag")
+    return not (opts.get("unroll", 1) > 1 and model.kind == "dag") and not (opts.get("refactor") and
+                                                                           not projections(model))
 
 
 def _ratio(a, k, fmt):

@@ -9,7 +9,8 @@
 The knobs (CellSpace) are the compile options of alt.recursive that shape the generated cells:
 the tile height (`rows`), the hidden block of a fused cell (`block_vectors`) and whether its
 weights are stored as one stream per block (`blocked_weights`: the layout knobs), the register tile
-of accumulators, the per-level tile and fusion switches, and the unrolling depth (trees only). A candidate is the whole model
+of accumulators, the per-level tile and fusion switches, the unrolling depth (trees only) and
+recursive refactoring (models whose cells project a child's state). A candidate is the whole model
 compiled with its knobs and run on a batch of structures (default: SST-like parse trees at batch
 1, or a 10 x 10 grid for a DAG model): its output is checked against the per-node numpy recursion
 before it is timed (alt.timing.benchmark, which reruns repeats that another process disturbed),
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from alt.errors import AltError, OptionError
+from alt.recursive.model import projections
 
 from . import records as R
 from .space import Space
@@ -56,7 +58,7 @@ def cell_workload(model):
 class CellSpace(Space):
     """The knobs of a model's cells for the target in effect (see the module's doc)."""
     layout_knobs = ("blocked_weights", "block_vectors")
-    added = {"unroll": 1}  # points logged before the knob were not unrolled
+    added = {"unroll": 1, "refactor": 0}  # points logged before these knobs were neither unrolled nor refactored
 
     def __init__(self, model, target=None):
         super().__init__(cell_workload(model), target)
@@ -65,9 +67,10 @@ class CellSpace(Space):
         tiles = sorted({(r, v) for r in ROWS for v in (1, 2, 4) if r * v + v + 1 <= self.target.registers} | {fit})
         self.knobs = {"blocked_weights": [1, 0], "block_vectors": list(BLOCKS), "rows": list(ROWS),
                       "register_tile": [list(t) for t in tiles], "level_tiles": [1, 0], "fusion": [1, 0],
-                      "unroll": [1] if model.kind == "dag" else [1, 2, 3]}
+                      "unroll": [1] if model.kind == "dag" else [1, 2, 3],
+                      "refactor": [0, 1] if projections(model) else [0]}
         self._default = {"blocked_weights": 1, "block_vectors": 4, "rows": fit[0], "register_tile": list(fit),
-                         "level_tiles": 1, "fusion": 1, "unroll": 1}
+                         "level_tiles": 1, "fusion": 1, "unroll": 1, "refactor": 0}
 
     def _check(self, point):
         r, v = point["register_tile"]
@@ -86,14 +89,14 @@ class CellSpace(Space):
         p = self.complete(point)
         return {"blocked_weights": bool(p["blocked_weights"]), "block_vectors": p["block_vectors"], "rows": p["rows"],
                 "register_tile": tuple(p["register_tile"]), "level_tiles": bool(p["level_tiles"]),
-                "fusion": bool(p["fusion"]), "unroll": p["unroll"]}
+                "fusion": bool(p["fusion"]), "unroll": p["unroll"], "refactor": bool(p["refactor"])}
 
     def features(self, point):
         """The cost model's view of a point: the knob values, sizes on a log scale."""
         p = self.complete(point)
         r, v = p["register_tile"]
         return [p["blocked_weights"], math.log2(p["block_vectors"]), math.log2(p["rows"]), r, v, r * v,
-                p["level_tiles"], p["fusion"], p["unroll"]]
+                p["level_tiles"], p["fusion"], p["unroll"], p["refactor"]]
 
     def apply(self, point):
         raise AltError("CellSpace points are whole compiled models: use search.cells.measure_cell")

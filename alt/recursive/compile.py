@@ -20,7 +20,12 @@ Each switch is one of Cortex's recursion optimizations:
 - unroll (a depth d, default 1: off): heights are taken d at a time, and each tile of nodes of the
   range's top height runs right after its descendants within the range (bottom first), so that a
   node's children are computed next to it while their states are in cache (Cortex's unrolling;
-  trees only: a DAG node may have several parents).
+  trees only: a DAG node may have several parents);
+- refactor (off by default): Cortex's recursive refactoring. The products of a child's state by a
+  weight that the internal cell asks for (cell.project) move across the recursion's back-edge:
+  each node computes them in its own step, right after its state (a projection cell run on the
+  tile it just wrote), and its parent reads and sums them instead of multiplying. The internal
+  cell is left with the work that depends on the node itself.
 Weights live in one packed buffer, pre-transformed to the layouts the cells read.
 """
 import inspect
@@ -32,7 +37,7 @@ from .. import buffers
 from ..lower import lower
 from ..schedule import topo_order
 from ..tensor import PlaceholderOp
-from .model import ModelError, cell_definition
+from .model import ModelError, cell_definition, projection_definition, projections
 from .schedule import BLOCK_VECTORS, schedule_cell
 from .structure import StructureError, Tree, concat, to_arrays
 
@@ -48,10 +53,10 @@ class Options:
     `block_vectors` vectors of hidden units per block of a fused cell, `blocked_weights` (weights
     stored as one stream per block, else only transposed), `register_tile` (rows, vectors) of
     accumulators (default: the target's)."""
-    SWITCHES = ("batching", "leaf_specialization", "fusion", "level_tiles", "hoist", "blocked_weights")
+    SWITCHES = ("batching", "leaf_specialization", "fusion", "level_tiles", "hoist", "blocked_weights", "refactor")
 
     def __init__(self, batching=True, leaf_specialization=True, fusion=True, rows=None, level_tiles=True, hoist=True,
-                 block_vectors=BLOCK_VECTORS, blocked_weights=True, register_tile=None, unroll=1):
+                 block_vectors=BLOCK_VECTORS, blocked_weights=True, register_tile=None, unroll=1, refactor=False):
         from ..target import current
         if rows is None:  # a tile of nodes: the rows of the target's register tile
             rows = current().register_tile()[0]
@@ -69,7 +74,7 @@ class Options:
             register_tile = tuple(register_tile)
         self.batching, self.leaf_specialization, self.fusion = bool(batching), bool(leaf_specialization), bool(fusion)
         self.rows = rows if batching else 1
-        self.level_tiles, self.hoist = bool(level_tiles), bool(hoist)
+        self.level_tiles, self.hoist, self.refactor = bool(level_tiles), bool(hoist), bool(refactor)
         self.block_vectors, self.blocked_weights, self.register_tile = block_vectors, bool(blocked_weights), register_tile
         # tile heights compiled: powers of two below rows, then rows
         self.tiles = tuple(sorted({1 << i for i in range(8) if 1 << i < self.rows} | {self.rows})) \
@@ -101,6 +106,10 @@ def compile(model, target=None, **options):  # noqa: A001 - the verb users know
         raise ModelError(f"recursive compile: no option {bad[0]!r}; the options are {Options().to_dict()}")
     with target:
         opts = Options(**options)
+        if opts.refactor:
+            if not projections(model):
+                raise ModelError(f"recursive compile: refactor=True, but model {model.name}'s internal cell has no "
+                                 "projection to move (write W @ h_child as cell.project(k, 'W'))")
         if opts.unroll > 1 and model.kind == "dag":
             raise ModelError(f"recursive compile: unroll={opts.unroll} needs trees or sequences; model {model.name} "
                              "walks DAGs, whose nodes may have several parents")
@@ -115,11 +124,13 @@ def _compile(model, opts, target):
     spec = RecursiveSpec(k=model.max_children, state_size=model.state_size, rows=opts.rows,
                          tree=model.kind != "dag", specialize=opts.leaf_specialization, hoist=opts.hoist,
                          out_offset=model.offsets[model.output], out_size=model.states[model.output],
-                         tiles=opts.tiles, unroll=opts.unroll)
+                         tiles=opts.tiles, unroll=opts.unroll,
+                         proj_size=sum(projections(model).values()) if opts.refactor else 0)
     for name, table in model.inputs.items():  # one extra row of zeros for nodes without a word
         spec.inputs[name] = (table.shape[1], packed.add(np.vstack([table, np.zeros((1, table.shape[1]), "f4")])),
                              model.vocab)
-    cells = [_cell(model, which, rows, opts, packed) for rows in reversed(opts.tiles) for which in ("leaf", "internal")]
+    kinds = ("leaf", "internal", "proj") if opts.refactor else ("leaf", "internal")
+    cells = [_cell(model, which, rows, opts, packed) for rows in reversed(opts.tiles) for which in kinds]
     t1 = time.perf_counter()
     source, layout = render(spec, cells, target)
     path = compile_c(source, target, what=f"recursive model {model.name}")
@@ -130,7 +141,10 @@ def _compile(model, opts, target):
 def _cell(model, which, rows, opts, packed):
     """The CellCode of `model`'s `which` cell for tiles of `rows` nodes; its weights packed."""
     from codegen.recursive import CellCode
-    cell, state = cell_definition(model, which, rows)
+    if which == "proj":
+        cell, state = projection_definition(model, rows)
+    else:
+        cell, state = cell_definition(model, which, rows, refactor=opts.refactor)
     s = schedule_cell(state, opts.fusion, opts.block_vectors, opts.blocked_weights, opts.register_tile)
     args, kinds = _cell_code(model, cell, state, s, packed)
     return CellCode(which, lower(s, args, name=f"{model.name}_{which}_{rows}"), kinds, rows)
@@ -143,6 +157,12 @@ def _cell_code(model, cell, state, s, packed):
     for k, t in sorted(cell.children.items()):
         args.append(t)
         kinds.append(("child", k))
+    for k, t in sorted(cell.projected.items()):
+        args.append(t)
+        kinds.append(("proj", k))
+    if cell.own_state is not None:
+        args.append(cell.own_state)
+        kinds.append(("self",))
     for name, t in cell.input_tensors.items():
         args.append(t)
         kinds.append(("input", name))

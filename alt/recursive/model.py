@@ -15,6 +15,12 @@ A node's states are vectors or matrices (MV-RNN's M), stored one after the other
 node. A missing
 child reads as zeros; a node's input is the row of each input table at the node's word index
 (zeros where the node has none).
+
+A cell that multiplies a child's state by a weight says so with `cell.project(k, "U")` (U times
+child k's state; a tuple of children projects their sum). That is what Cortex's recursive
+refactoring moves across the recursion's back-edge: compiled with refactor=True, every node
+computes its own projections right after its state, while it is still in cache (the projection
+cell, `projection_definition`), and the parent reads them instead of multiplying.
 """
 import math
 import re
@@ -23,7 +29,7 @@ import numpy as np
 
 from .. import expr as E
 from ..errors import AltError
-from ..tensor import Tensor, compute, placeholder
+from ..tensor import Tensor, compute, placeholder, reduce_axis
 
 KINDS = ("tree", "dag", "sequence")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}$")
@@ -104,25 +110,38 @@ class Cell:
     """What a cell function reads, for a tile of `rows` nodes: children's states, the node's
     inputs and the weights. Placeholders are created on first use."""
 
-    def __init__(self, model, rows):
+    def __init__(self, model, rows, refactored=None):
         self.model, self.rows = model, rows
-        self.children, self.input_tensors, self.weight_tensors = {}, {}, {}
+        self.children, self.input_tensors, self.weight_tensors, self.views = {}, {}, {}, {}
+        # refactored: {projection key: offset in a node's projection row}, or None (multiply here)
+        self.refactored, self.projected = refactored, {}  # projected: {k: (rows, P) of child k's projections}
+        self.projections = {}  # {key: output size} of every projection this cell asked for, in order
+        self.own_state = None  # the projection cell's input: each node's own state row
 
     def child(self, k, state=None):
         """State `state` (default: the output state) of each node's k-th child: (rows, *shape)."""
         m = self.model
         state = state or m.output
-        if not isinstance(k, int) or not 0 <= k < m.max_children:
-            raise ModelError(f"model {m.name}: child {k!r}; nodes have children 0..{m.max_children - 1}")
-        if state not in m.states:
-            raise ModelError(f"model {m.name}: no state {state!r}; states are {list(m.states)}")
+        self._check_child(k, state)
+        if (k, state) in self.views:  # one view per child and state, however often asked
+            return self.views[k, state]
         if k not in self.children:
             self.children[k] = placeholder((self.rows, m.state_size), name=f"C{k}")
         src, off, shape = self.children[k], m.offsets[state], m.shapes[state]
         if len(shape) == 1:
-            return compute((self.rows,) + shape, lambda n, j: src[n, j + off], name=f"C{k}_{state}", tag="view")
-        return compute((self.rows,) + shape, lambda n, i, j: src[n, i * shape[1] + j + off], name=f"C{k}_{state}",
-                       tag="view")
+            v = compute((self.rows,) + shape, lambda n, j: src[n, j + off], name=f"C{k}_{state}", tag="view")
+        else:
+            v = compute((self.rows,) + shape, lambda n, i, j: src[n, i * shape[1] + j + off], name=f"C{k}_{state}",
+                        tag="view")
+        self.views[k, state] = v
+        return v
+
+    def _check_child(self, k, state):
+        m = self.model
+        if not isinstance(k, int) or isinstance(k, bool) or not 0 <= k < m.max_children:
+            raise ModelError(f"model {m.name}: child {k!r}; nodes have children 0..{m.max_children - 1}")
+        if state not in m.states:
+            raise ModelError(f"model {m.name}: no state {state!r}; states are {list(m.states)}")
 
     def input(self, name):
         m = self.model
@@ -140,13 +159,126 @@ class Cell:
             self.weight_tensors[name] = placeholder(m.weights[name].shape, name=f"W_{name}")
         return self.weight_tensors[name]
 
+    def project(self, children, weight, state=None, column=0, gates=1):
+        """W @ s for each node, s the state `state` (default: the output state) of child `children`,
+        or the sum of the states of a tuple of children; W = weight[:, column:column + size]. Shape
+        (rows, W rows), or (rows, gates, W rows / gates) with gate g made of W's rows g*out...(g+1)*out
+        (the hidden axis last, as fused cells want it). Refactored (see the module's doc), each
+        child computed its W @ s in its own step and this is their sum."""
+        m = self.model
+        ks = (children,) if isinstance(children, int) and not isinstance(children, bool) else children
+        if not isinstance(ks, tuple) or not ks or len(set(ks)) != len(ks):
+            raise ModelError(f"model {m.name}: project children {children!r}; give a child index or a tuple of "
+                             "distinct ones")
+        state = state or m.output
+        for k in ks:
+            self._check_child(k, state)
+        if len(m.shapes[state]) != 1:
+            raise ModelError(f"model {m.name}: project reads vector states; {state!r} is a matrix {m.shapes[state]}")
+        W = self.weight(weight)
+        size, rows_w = m.states[state], m.weights[weight].shape[0]
+        if m.weights[weight].ndim != 2 or not isinstance(column, int) or isinstance(column, bool) or column < 0 \
+                or column + size > m.weights[weight].shape[1]:
+            raise ModelError(f"model {m.name}: project of {state!r} (size {size}) by weight {weight!r} "
+                             f"{m.weights[weight].shape} from column {column!r}; the weight needs columns "
+                             f"column..column+{size} in range")
+        if not isinstance(gates, int) or isinstance(gates, bool) or gates < 1 or rows_w % gates:
+            raise ModelError(f"model {m.name}: project gates={gates!r}; give a positive divisor of weight "
+                             f"{weight!r}'s {rows_w} rows")
+        key, out = (weight, state, column), rows_w // gates
+        self.projections.setdefault(key, rows_w)
+        if (ks, key, gates) in self.views:
+            return self.views[ks, key, gates]
+        self.views[ks, key, gates] = t = self._project(ks, key, gates, W, out)
+        return t
 
-def cell_definition(model, which, rows):
+    def _project(self, ks, key, gates, W, out):
+        weight, state, column = key
+        size, name = self.model.states[state], f"P{''.join(map(str, ks))}_{weight}"
+        shape = (self.rows, out) if gates == 1 else (self.rows, gates, out)
+        if self.refactored is not None:  # the children's own projections, summed
+            if key not in self.refactored:
+                raise ModelError(f"model {self.model.name}: the internal cell projects {key} only on some calls; a "
+                                 "refactored model needs the same projections every time")
+            off = self.refactored[key]
+            qs = [self._projected(k) for k in ks]
+
+            def total(n, j):
+                return _sum([q[n, off + j] for q in qs])
+            if gates == 1:
+                return compute(shape, total, name=name, tag="view")
+            return compute(shape, lambda n, g, j: total(n, g * out + j), name=name, tag="view")
+        kk, views = reduce_axis(size, "k"), [self.child(k, state) for k in ks]
+
+        def prod(n, row):
+            return E.sum_(W[row, kk + column] * _sum([v[n, kk] for v in views]), axis=kk)
+        if gates == 1:
+            return compute(shape, prod, name=name)
+        return compute(shape, lambda n, g, j: prod(n, g * out + j), name=name)
+
+    def _projected(self, k):
+        if k not in self.projected:
+            size = sum(projections(self.model).values())
+            self.projected[k] = placeholder((self.rows, size), name=f"Q{k}")
+        return self.projected[k]
+
+
+def _sum(terms):
+    out = terms[0]
+    for t in terms[1:]:
+        out = out + t
+    return out
+
+
+def projections(model):
+    """{(weight, state, column): output size} of the projections the model's internal cell asks
+    for (cell.project), in order; {} when it asks for none. Found by building the cell once."""
+    found = getattr(model, "_projections", None)
+    if found is None:
+        cell = Cell(model, 1)
+        model.internal(cell)
+        found = model._projections = dict(cell.projections)
+    return found
+
+
+def projection_definition(model, rows):
+    """(Cell, tensor): the projection cell of a refactored model, for tiles of `rows` nodes: from
+    each node's own state row (placeholder S), every projection the internal cell reads, joined
+    one after the other like the states ((rows, P), or (rows, r, width) cut into rows of the
+    projections' common size)."""
+    found = projections(model)
+    if not found:
+        raise ModelError(f"model {model.name}: refactor=True, but its internal cell has no projection to move "
+                         "(write W @ h_child as cell.project(k, 'W'))")
+    cell = Cell(model, rows)
+    S = placeholder((rows, model.state_size), name="S")
+    cell.own_state = S
+    outs, shapes = {}, {}
+    for i, ((weight, state, column), size) in enumerate(found.items()):
+        outs[f"p{i}"] = _own_projection(S, cell.weight(weight), model.offsets[state], model.states[state], column,
+                                        rows, size, f"P{i}_{weight}")
+        shapes[f"p{i}"] = (size,)
+    return cell, _join(outs, shapes, rows, "projections", f"model {model.name}: refactor's projections")
+
+
+def _own_projection(S, W, off, n, column, rows, size, name):
+    """(rows, size): W[:, column:column + n] @ the state at `off` of each node's own row of S."""
+    kk = reduce_axis(n, "k")
+    return compute((rows, size), lambda r, j: E.sum_(W[j, kk + column] * S[r, kk + off], axis=kk), name=name)
+
+
+def cell_definition(model, which, rows, refactor=False):
     """(Cell, state tensor) of the model's `which` cell ('leaf' or 'internal'): the cell's outputs
     joined into one state row per node: (rows, size) for one vector state, else (rows, r, width)
     with every state cut into rows of the common last size `width` (the same bytes as the states
-    one after the other; the hidden units stay the last axis, and no index needs a division)."""
-    cell = Cell(model, rows)
+    one after the other; the hidden units stay the last axis, and no index needs a division).
+    refactor: the internal cell reads its children's projections instead of multiplying."""
+    offsets, off = {}, 0
+    if refactor and which == "internal":
+        for key, size in projections(model).items():
+            offsets[key] = off
+            off += size
+    cell = Cell(model, rows, offsets if refactor and which == "internal" else None)
     fn = model.leaf if which == "leaf" else model.internal
     outs = fn(cell)
     if not isinstance(outs, dict) or set(outs) != set(model.states):
@@ -159,26 +291,32 @@ def cell_definition(model, which, rows):
             shape = t.shape if isinstance(t, Tensor) else type(t).__name__
             raise ModelError(f"model {model.name}: the {which} cell's state {s!r} is {shape}; it must be a "
                              f"tensor of shape {want}")
-    order = list(model.states)
-    widths = {model.shapes[s][-1] for s in order}
+    return cell, _join(outs, model.shapes, rows, "state", f"model {model.name}: states")
+
+
+def _join(outs, shapes, rows, name, what):
+    """One tensor of the tensors `outs` ({name: (rows, *shape)}, in order) one after the other per
+    row: (rows, size) for one vector, else (rows, r, width) cut into rows of their common last size."""
+    order = list(outs)
+    widths = {shapes[s][-1] for s in order}
     if len(order) == 1 and outs[order[0]].ndim == 2:
         t = outs[order[0]]
-        return cell, compute((rows, model.state_size), lambda n, j: t[n, j], name="state")
+        return compute((rows, t.shape[1]), lambda n, j: t[n, j], name=name)
     if len(widths) == 1:
-        # every state has the same last size: the state is (rows, matrix rows, width), the same bytes
+        # every part has the same last size: (rows, matrix rows, width), the same bytes
         width, starts, r = widths.pop(), [], 0
         for s in order:
             starts.append(r)
-            r += model.states[s] // width
+            r += math.prod(shapes[s]) // width
 
         def value(i, n, q, j):
             t = outs[order[i]]
             return t[n, j] if t.ndim == 2 else t[n, q - starts[i], j]
-        return cell, compute((rows, r, width), lambda n, q, j: _by_range(
+        return compute((rows, r, width), lambda n, q, j: _by_range(
             [(starts[i + 1] if i + 1 < len(order) else None, value(i, n, q, j)) for i in range(len(order))], q),
-            name="state")
-    raise ModelError(f"model {model.name}: states {dict(model.shapes)} must all end in the same size (a node's "
-                     "state row is cut into rows of that size)")
+            name=name)
+    raise ModelError(f"{what} {dict((s, shapes[s]) for s in order)} must all end in the same size (a node's "
+                     "row is cut into rows of that size)")
 
 
 def _by_range(parts, q):

@@ -62,16 +62,15 @@ def tree_gru(hidden=256, vocab=1000, seed=0):
                              E.tanh(zh[n, 1, j] + b_h[j]), name="h")}
 
     def internal(c):
-        hl, hr, U_rz, U_h = c.child(0), c.child(1), c.weight("U_rz"), c.weight("U_h")
+        hl, hr, U_h = c.child(0), c.child(1), c.weight("U_h")
         b_rz, b_h = c.weight("b_rz"), c.weight("b_h")
         hlr = compute((c.rows, H), lambda n, j: hl[n, j] + hr[n, j], name="hlr")
-        r = _mv(c.rows, H, H, lambda n, j, k: U_rz[j, k] * hlr[n, k], "r")
-        zpre = _mv(c.rows, H, H, lambda n, j, k: U_rz[H + j, k] * hlr[n, k], "z")
-        rh = compute((c.rows, H), lambda n, j: E.sigmoid(r[n, j] + b_rz[j]) * hlr[n, j], name="rh")
+        rz = c.project((0, 1), "U_rz", gates=2)  # U_rz h_lr: refactorable, U_rz h_l + U_rz h_r
+        rh = compute((c.rows, H), lambda n, j: E.sigmoid(rz[n, 0, j] + b_rz[j]) * hlr[n, j], name="rh")
         g = _mv(c.rows, H, H, lambda n, j, k: U_h[j, k] * rh[n, k], "g")
 
         def h(n, j):
-            z = E.sigmoid(zpre[n, j] + b_rz[H + j])
+            z = E.sigmoid(rz[n, 1, j] + b_rz[H + j])
             return (1.0 - z) * E.tanh(g[n, j] + b_h[j]) + z * hlr[n, j]
         return {"h": compute((c.rows, H), h, name="h")}
     return RecursiveModel("treegru", "tree", 2, {"h": H}, leaf, internal, w, {"word": emb})
@@ -101,10 +100,9 @@ def tree_lstm(hidden=256, vocab=1000, seed=0):
 
     def internal(c):
         hl, hr, cl, cr = c.child(0, "h"), c.child(1, "h"), c.child(0, "c"), c.child(1, "c")
-        U, U_f, b_f = c.weight("U_iou"), c.weight("U_f"), c.weight("b_f")
+        U, b_f = c.weight("U_iou"), c.weight("b_f")
         iou = _gates(c.rows, 3, H, H, lambda n, g, j, k: U[g * H + j, k] * (hl[n, k] + hr[n, k]), "iou")
-        fl = _mv(c.rows, H, H, lambda n, j, k: U_f[j, k] * hl[n, k], "fl")
-        fr = _mv(c.rows, H, H, lambda n, j, k: U_f[j, k] * hr[n, k], "fr")
+        fl, fr = c.project(0, "U_f", "h"), c.project(1, "U_f", "h")  # U_f h_k: refactorable
         return tail(c, iou, c.weight("b_iou"), lambda n, j: E.sigmoid(fl[n, j] + b_f[j]) * cl[n, j] +
                     E.sigmoid(fr[n, j] + b_f[j]) * cr[n, j])
     return RecursiveModel("treelstm", "tree", 2, {"h": H, "c": H}, leaf, internal, w, {"word": emb})
@@ -152,10 +150,10 @@ def dag_rnn(hidden=256, vocab=1000, seed=0):
         return {"h": compute((c.rows, H), lambda n, j: E.max_(pre[n, j] + b[j], 0.0), name="h")}
 
     def internal(c):
-        x, p0, p1 = c.input("word"), c.child(0), c.child(1)
-        W, U, b = c.weight("W"), c.weight("U"), c.weight("b")
-        pre = _mv(c.rows, H, H, lambda n, j, k: W[j, k] * x[n, k] + U[j, k] * (p0[n, k] + p1[n, k]), "pre")
-        return {"h": compute((c.rows, H), lambda n, j: E.max_(pre[n, j] + b[j], 0.0), name="h")}
+        x, W, b = c.input("word"), c.weight("W"), c.weight("b")
+        up = c.project((0, 1), "U")  # U (h_p0 + h_p1): refactorable, each node's U h read by all its successors
+        pre = _mv(c.rows, H, H, lambda n, j, k: W[j, k] * x[n, k], "pre")
+        return {"h": compute((c.rows, H), lambda n, j: E.max_(pre[n, j] + up[n, j] + b[j], 0.0), name="h")}
     return RecursiveModel("dagrnn", "dag", 2, {"h": H}, leaf, internal, w, {"word": emb})
 
 

@@ -5,6 +5,7 @@ import pytest
 
 import alt
 from alt.recursive import DAG, ModelError, RecursiveModel, StructureError, Tree, compile, data, models, reference
+from alt.recursive.model import cell_definition, projection_definition, projections
 
 # 32: cells fused by blocks of rows; 128: by blocks of hidden units shared among the cores
 SIZES = {"treefc": 32, "treegru": 128, "treelstm": 128, "mvrnn": 16, "dagrnn": 128}
@@ -137,6 +138,65 @@ def test_unrolling_one_node_tiles_and_bad_depths():
         compile(make("dagrnn"), unroll=2)
     with pytest.raises(ModelError, match="unroll=0"):
         compile(make("treefc"), unroll=0)
+
+
+REFACTORED = {"refactor": {"refactor": True}, "refactor, rows 3, no level tiles": {"refactor": True, "rows": 3,
+                                                                                 "level_tiles": False},
+              "refactor, no leaf specialization": {"refactor": True, "leaf_specialization": False},
+              "refactor, no fusion": {"refactor": True, "fusion": False},
+              "refactor, no batching": {"refactor": True, "batching": False},
+              "refactor, unroll 2, no hoisting": {"refactor": True, "unroll": 2, "hoist": False}}
+PROJECTING = [m for m in models.MODELS if projections(models.MODELS[m](hidden=8, vocab=4))]
+
+
+def test_the_models_with_projections():
+    assert PROJECTING == ["treegru", "treelstm", "dagrnn"]
+    assert projections(make("treelstm")) == {("U_f", "h", 0): SIZES["treelstm"]}
+    assert projections(make("treegru")) == {("U_rz", "h", 0): 2 * SIZES["treegru"]}
+
+
+@pytest.mark.parametrize("name,opts", [(n, o) for n in PROJECTING for o in REFACTORED
+                                       if not (n == "dagrnn" and "unroll" in REFACTORED[o])])  # unrolling: trees
+def test_refactored_recursion_matches_the_numpy_recursion(name, opts):
+    """Recursive refactoring: each node computes its projections (cell_proj_*) after its state, and
+    its parent reads them (q0, q1) instead of multiplying its children's states."""
+    model = make(name)
+    net = compile(model, **REFACTORED[opts])
+    assert "cell_proj_" in net.source and "memcpy(q0 + r *" in net.source
+    for shape, batch in (DAGS if model.kind == "dag" else TREES).items():
+        np.testing.assert_allclose(net(batch), reference(model, batch), rtol=2e-4, atol=2e-5,
+                                   err_msg=f"{name} {opts} on {shape}")
+
+
+def test_refactoring_moves_the_childrens_products_out_of_the_internal_cell():
+    model = make("treelstm")
+    reads = lambda t: {x.name for x in alt.schedule.topo_order([t])}  # noqa: E731
+    plain = reads(cell_definition(model, "internal", 4)[1])
+    moved = reads(cell_definition(model, "internal", 4, refactor=True)[1])
+    assert {"W_U_f", "P0_U_f", "P1_U_f"} <= plain and not {"Q0", "Q1"} & plain
+    assert {"Q0", "Q1"} <= moved and "W_U_f" not in moved and "W_U_iou" in moved  # U_iou (h_l + h_r) stays
+    own = reads(projection_definition(model, 4)[1])
+    assert {"S", "W_U_f"} <= own and not {"C0", "C1"} & own
+
+
+def test_refactoring_errors_name_the_model_and_the_projection():
+    with pytest.raises(ModelError, match="treefc's internal cell has no projection to move"):
+        compile(make("treefc"), refactor=True)
+    with pytest.raises(ModelError, match="no option 'refactors'"):
+        compile(make("treelstm"), refactors=True)
+    H = 8
+
+    def model(**project):
+        def internal(c):
+            return {"h": c.project(**{"children": 0, "weight": "U", **project})}
+        return RecursiveModel("bad", "tree", 2, {"h": H}, lambda c: {"h": c.input("x")}, internal,
+                              {"U": np.ones((H, H), "f4"), "b": np.ones(H, "f4")}, {"x": np.ones((3, H), "f4")})
+    for project, msg in [({"children": 2}, "child 2; nodes have children 0..1"),
+                         ({"children": (0, 0)}, "distinct"), ({"column": 1}, "from column 1"),
+                         ({"gates": 3}, "gates=3; give a positive divisor"), ({"weight": "b"}, "weight 'b' \\(8,\\)"),
+                         ({"state": "c"}, "no state 'c'")]:
+        with pytest.raises(ModelError, match=msg):
+            compile(model(**project))
 
 
 def _preorder(tree):

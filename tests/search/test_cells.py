@@ -24,6 +24,12 @@ def test_space_starts_from_the_untuned_defaults_and_rejects_tiles_taller_than_th
     assert space.check(old) is None and space.options(old)["unroll"] == 1
     assert compile(_model(), **space.options(dict(seed, unroll=2))).options.unroll == 2
     assert CellSpace(models.dag_rnn(hidden=16, vocab=10)).knobs["unroll"] == [1]  # a DAG node has several parents
+    old = {k: v for k, v in seed.items() if k != "refactor"}  # a point logged before the refactoring knob
+    assert space.check(old) is None and space.options(old)["refactor"] is False
+    assert space.knobs["refactor"] == [0]  # TreeFC's cell projects no child's state: nothing to move
+    lstm = models.tree_lstm(hidden=16, vocab=10)
+    on = dict(CellSpace(lstm).seeds()[0], refactor=1)
+    assert CellSpace(lstm).knobs["refactor"] == [0, 1] and compile(lstm, **CellSpace(lstm).options(on)).options.refactor
 
 
 def test_a_wrong_output_is_recorded_and_never_timed():
