@@ -79,7 +79,9 @@ class CellSpace(Space):
         return None
 
     def _seeds(self):
-        return [dict(self._default)]
+        """The defaults, then the defaults refactored (where the cells project a child's state: it
+        can change which stages fuse, 2x on TreeGRU)."""
+        return [dict(self._default)] + ([dict(self._default, refactor=1)] if self.knobs["refactor"] != [0] else [])
 
     def default_layout(self):
         return {k: self._default[k] for k in self.layout_knobs}

@@ -159,12 +159,13 @@ class Cell:
             self.weight_tensors[name] = placeholder(m.weights[name].shape, name=f"W_{name}")
         return self.weight_tensors[name]
 
-    def project(self, children, weight, state=None, column=0, gates=1):
+    def project(self, children, weight, state=None, column=0, rows=None, gates=1):
         """W @ s for each node, s the state `state` (default: the output state) of child `children`,
-        or the sum of the states of a tuple of children; W = weight[:, column:column + size]. Shape
-        (rows, W rows), or (rows, gates, W rows / gates) with gate g made of W's rows g*out...(g+1)*out
-        (the hidden axis last, as fused cells want it). Refactored (see the module's doc), each
-        child computed its W @ s in its own step and this is their sum."""
+        or the sum of the states of a tuple of children; W = weight[start:stop, column:column + size]
+        for rows=(start, stop) (default: every row). Shape (rows, W rows), or (rows, gates, W rows /
+        gates) with gate g made of W's rows g*out...(g+1)*out (the hidden axis last, as fused cells
+        want it). Refactored (see the module's doc), each child computed its W @ s in its own step
+        and this is their sum."""
         m = self.model
         ks = (children,) if isinstance(children, int) and not isinstance(children, bool) else children
         if not isinstance(ks, tuple) or not ks or len(set(ks)) != len(ks):
@@ -182,10 +183,16 @@ class Cell:
             raise ModelError(f"model {m.name}: project of {state!r} (size {size}) by weight {weight!r} "
                              f"{m.weights[weight].shape} from column {column!r}; the weight needs columns "
                              f"column..column+{size} in range")
+        start, stop = (0, rows_w) if rows is None else rows if isinstance(rows, tuple) and len(rows) == 2 else (-1, 0)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, stop)) or not \
+                0 <= start < stop <= rows_w:
+            raise ModelError(f"model {m.name}: project rows={rows!r}; give (start, stop) within weight {weight!r}'s "
+                             f"{rows_w} rows")
+        rows_w = stop - start
         if not isinstance(gates, int) or isinstance(gates, bool) or gates < 1 or rows_w % gates:
-            raise ModelError(f"model {m.name}: project gates={gates!r}; give a positive divisor of weight "
-                             f"{weight!r}'s {rows_w} rows")
-        key, out = (weight, state, column), rows_w // gates
+            raise ModelError(f"model {m.name}: project gates={gates!r}; give a positive divisor of the {rows_w} "
+                             f"rows of weight {weight!r} it projects by")
+        key, out = (weight, state, column, start, stop), rows_w // gates
         self.projections.setdefault(key, rows_w)
         if (ks, key, gates) in self.views:
             return self.views[ks, key, gates]
@@ -193,8 +200,8 @@ class Cell:
         return t
 
     def _project(self, ks, key, gates, W, out):
-        weight, state, column = key
-        size, name = self.model.states[state], f"P{''.join(map(str, ks))}_{weight}"
+        weight, state, column, start, _ = key
+        size, name = self.model.states[state], f"P{''.join(map(str, ks))}_{weight}_{start}"
         shape = (self.rows, out) if gates == 1 else (self.rows, gates, out)
         if self.refactored is not None:  # the children's own projections, summed
             if key not in self.refactored:
@@ -211,7 +218,7 @@ class Cell:
         kk, views = reduce_axis(size, "k"), [self.child(k, state) for k in ks]
 
         def prod(n, row):
-            return E.sum_(W[row, kk + column] * _sum([v[n, kk] for v in views]), axis=kk)
+            return E.sum_(W[row + start, kk + column] * _sum([v[n, kk] for v in views]), axis=kk)
         if gates == 1:
             return compute(shape, prod, name=name)
         return compute(shape, lambda n, g, j: prod(n, g * out + j), name=name)
@@ -231,7 +238,7 @@ def _sum(terms):
 
 
 def projections(model):
-    """{(weight, state, column): output size} of the projections the model's internal cell asks
+    """{(weight, state, column, first row, end row): output size} of the projections the model's internal cell asks
     for (cell.project), in order; {} when it asks for none. Found by building the cell once."""
     found = getattr(model, "_projections", None)
     if found is None:
@@ -254,17 +261,18 @@ def projection_definition(model, rows):
     S = placeholder((rows, model.state_size), name="S")
     cell.own_state = S
     outs, shapes = {}, {}
-    for i, ((weight, state, column), size) in enumerate(found.items()):
+    for i, ((weight, state, column, start, _), size) in enumerate(found.items()):
         outs[f"p{i}"] = _own_projection(S, cell.weight(weight), model.offsets[state], model.states[state], column,
-                                        rows, size, f"P{i}_{weight}")
+                                        start, rows, size, f"P{i}_{weight}")
         shapes[f"p{i}"] = (size,)
     return cell, _join(outs, shapes, rows, "projections", f"model {model.name}: refactor's projections")
 
 
-def _own_projection(S, W, off, n, column, rows, size, name):
-    """(rows, size): W[:, column:column + n] @ the state at `off` of each node's own row of S."""
+def _own_projection(S, W, off, n, column, start, rows, size, name):
+    """(rows, size): W[start:start + size, column:column + n] @ the state at `off` of each node's own row of S."""
     kk = reduce_axis(n, "k")
-    return compute((rows, size), lambda r, j: E.sum_(W[j, kk + column] * S[r, kk + off], axis=kk), name=name)
+    return compute((rows, size), lambda r, j: E.sum_(W[j + start, kk + column] * S[r, kk + off], axis=kk),
+                   name=name)
 
 
 def cell_definition(model, which, rows, refactor=False):

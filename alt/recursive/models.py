@@ -65,12 +65,13 @@ def tree_gru(hidden=256, vocab=1000, seed=0):
         hl, hr, U_h = c.child(0), c.child(1), c.weight("U_h")
         b_rz, b_h = c.weight("b_rz"), c.weight("b_h")
         hlr = compute((c.rows, H), lambda n, j: hl[n, j] + hr[n, j], name="hlr")
-        rz = c.project((0, 1), "U_rz", gates=2)  # U_rz h_lr: refactorable, U_rz h_l + U_rz h_r
-        rh = compute((c.rows, H), lambda n, j: E.sigmoid(rz[n, 0, j] + b_rz[j]) * hlr[n, j], name="rh")
+        # U_r h_lr and U_z h_lr (U_rz's two halves, each read by one stage): refactorable, U h_l + U h_r
+        r, zpre = c.project((0, 1), "U_rz", rows=(0, H)), c.project((0, 1), "U_rz", rows=(H, 2 * H))
+        rh = compute((c.rows, H), lambda n, j: E.sigmoid(r[n, j] + b_rz[j]) * hlr[n, j], name="rh")
         g = _mv(c.rows, H, H, lambda n, j, k: U_h[j, k] * rh[n, k], "g")
 
         def h(n, j):
-            z = E.sigmoid(rz[n, 1, j] + b_rz[H + j])
+            z = E.sigmoid(zpre[n, j] + b_rz[H + j])
             return (1.0 - z) * E.tanh(g[n, j] + b_h[j]) + z * hlr[n, j]
         return {"h": compute((c.rows, H), h, name="h")}
     return RecursiveModel("treegru", "tree", 2, {"h": H}, leaf, internal, w, {"word": emb})

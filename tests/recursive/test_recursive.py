@@ -151,8 +151,9 @@ PROJECTING = [m for m in models.MODELS if projections(models.MODELS[m](hidden=8,
 
 def test_the_models_with_projections():
     assert PROJECTING == ["treegru", "treelstm", "dagrnn"]
-    assert projections(make("treelstm")) == {("U_f", "h", 0): SIZES["treelstm"]}
-    assert projections(make("treegru")) == {("U_rz", "h", 0): 2 * SIZES["treegru"]}
+    H = SIZES["treegru"]
+    assert projections(make("treelstm")) == {("U_f", "h", 0, 0, H): H}
+    assert projections(make("treegru")) == {("U_rz", "h", 0, 0, H): H, ("U_rz", "h", 0, H, 2 * H): H}
 
 
 @pytest.mark.parametrize("name,opts", [(n, o) for n in PROJECTING for o in REFACTORED
@@ -173,7 +174,7 @@ def test_refactoring_moves_the_childrens_products_out_of_the_internal_cell():
     reads = lambda t: {x.name for x in alt.schedule.topo_order([t])}  # noqa: E731
     plain = reads(cell_definition(model, "internal", 4)[1])
     moved = reads(cell_definition(model, "internal", 4, refactor=True)[1])
-    assert {"W_U_f", "P0_U_f", "P1_U_f"} <= plain and not {"Q0", "Q1"} & plain
+    assert {"W_U_f", "P0_U_f_0", "P1_U_f_0"} <= plain and not {"Q0", "Q1"} & plain
     assert {"Q0", "Q1"} <= moved and "W_U_f" not in moved and "W_U_iou" in moved  # U_iou (h_l + h_r) stays
     own = reads(projection_definition(model, 4)[1])
     assert {"S", "W_U_f"} <= own and not {"C0", "C1"} & own
@@ -193,7 +194,7 @@ def test_refactoring_errors_name_the_model_and_the_projection():
                               {"U": np.ones((H, H), "f4"), "b": np.ones(H, "f4")}, {"x": np.ones((3, H), "f4")})
     for project, msg in [({"children": 2}, "child 2; nodes have children 0..1"),
                          ({"children": (0, 0)}, "distinct"), ({"column": 1}, "from column 1"),
-                         ({"gates": 3}, "gates=3; give a positive divisor"), ({"weight": "b"}, "weight 'b' \\(8,\\)"),
+                         ({"gates": 3}, "gates=3; give a positive divisor"), ({"rows": (4, 2)}, "rows=\\(4, 2\\)"), ({"weight": "b"}, "weight 'b' \\(8,\\)"),
                          ({"state": "c"}, "no state 'c'")]:
         with pytest.raises(ModelError, match=msg):
             compile(model(**project))

@@ -28,7 +28,8 @@ def test_space_starts_from_the_untuned_defaults_and_rejects_tiles_taller_than_th
     assert space.check(old) is None and space.options(old)["refactor"] is False
     assert space.knobs["refactor"] == [0]  # TreeFC's cell projects no child's state: nothing to move
     lstm = models.tree_lstm(hidden=16, vocab=10)
-    on = dict(CellSpace(lstm).seeds()[0], refactor=1)
+    plain, on = CellSpace(lstm).seeds()  # the defaults, then the defaults refactored
+    assert on == dict(plain, refactor=1)
     assert CellSpace(lstm).knobs["refactor"] == [0, 1] and compile(lstm, **CellSpace(lstm).options(on)).options.refactor
 
 
