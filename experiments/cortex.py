@@ -41,8 +41,8 @@ ABLATION = {"no batching": {"batching": False}, "no leaf specialization": {"leaf
 
 
 def applies(opts, model):
-    return not (opts.get("unroll", 1) > 1 and model.kind == "dag") and not (opts.get("refactor") and
-                                                                           not projections(model))
+    unrolls_a_dag = opts.get("unroll", 1) > 1 and model.kind == "dag"
+    return not unrolls_a_dag and not (opts.get("refactor") and not projections(model))
 
 
 def _ratio(a, k, fmt):

@@ -93,6 +93,7 @@ class RecursiveModel:
             raise ModelError(f"model {name}: input tables have different vocabularies {sorted(vocab)}")
         self.vocab = vocab.pop() if vocab else 0
         self.leaf, self.internal = leaf, internal
+        self._projections = None  # what the internal cell projects: see projections(model)
 
     def __repr__(self):
         return (f"RecursiveModel({self.name!r}, {self.kind}, max_children={self.max_children}, "
@@ -183,11 +184,13 @@ class Cell:
             raise ModelError(f"model {m.name}: project of {state!r} (size {size}) by weight {weight!r} "
                              f"{m.weights[weight].shape} from column {column!r}; the weight needs columns "
                              f"column..column+{size} in range")
-        start, stop = (0, rows_w) if rows is None else rows if isinstance(rows, tuple) and len(rows) == 2 else (-1, 0)
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, stop)) or not \
-                0 <= start < stop <= rows_w:
+        if rows is None:
+            rows = (0, rows_w)
+        if not (isinstance(rows, tuple) and len(rows) == 2 and all(
+                isinstance(v, int) and not isinstance(v, bool) for v in rows) and 0 <= rows[0] < rows[1] <= rows_w):
             raise ModelError(f"model {m.name}: project rows={rows!r}; give (start, stop) within weight {weight!r}'s "
                              f"{rows_w} rows")
+        start, stop = rows
         rows_w = stop - start
         if not isinstance(gates, int) or isinstance(gates, bool) or gates < 1 or rows_w % gates:
             raise ModelError(f"model {m.name}: project gates={gates!r}; give a positive divisor of the {rows_w} "
@@ -238,9 +241,10 @@ def _sum(terms):
 
 
 def projections(model):
-    """{(weight, state, column, first row, end row): output size} of the projections the model's internal cell asks
-    for (cell.project), in order; {} when it asks for none. Found by building the cell once."""
-    found = getattr(model, "_projections", None)
+    """{(weight, state, column, first row, end row): output size} of the projections the model's
+    internal cell asks for (cell.project), in order; {} when it asks for none. Found by building
+    the cell once (and kept on the model)."""
+    found = model._projections
     if found is None:
         cell = Cell(model, 1)
         model.internal(cell)
