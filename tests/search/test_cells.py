@@ -39,7 +39,7 @@ def test_a_wrong_output_is_recorded_and_never_timed():
     batch = default_batch(m)
     want = reference(m, batch)
     error, costs, _ = measure_cell(m, space, space.seeds()[0], batch, want)
-    assert error == R.OK and costs
+    assert error in (R.OK, R.DISTURBED) and costs  # checked, then timed (on a busy machine, marked so)
     error, costs, message = measure_cell(m, space, space.seeds()[0], batch, want + 1.0)
     assert error == R.WRONG_ANSWER and costs == [] and "relative error" in message
 
