@@ -140,8 +140,8 @@ def test_unrolling_one_node_tiles_and_bad_depths():
         compile(make("treefc"), unroll=0)
 
 
-REFACTORED = {"refactor": {"refactor": True}, "refactor, rows 3, no level tiles": {"refactor": True, "rows": 3,
-                                                                                 "level_tiles": False},
+REFACTORED = {"refactor": {"refactor": True},
+              "refactor, rows 3, no level tiles": {"refactor": True, "rows": 3, "level_tiles": False},
               "refactor, no leaf specialization": {"refactor": True, "leaf_specialization": False},
               "refactor, no fusion": {"refactor": True, "fusion": False},
               "refactor, no batching": {"refactor": True, "batching": False},
@@ -150,14 +150,14 @@ PROJECTING = [m for m in models.MODELS if projections(models.MODELS[m](hidden=8,
 
 
 def test_the_models_with_projections():
-    assert PROJECTING == ["treegru", "treelstm", "dagrnn"]
+    assert PROJECTING == ["treegru", "treelstm"]
     H = SIZES["treegru"]
     assert projections(make("treelstm")) == {("U_f", "h", 0, 0, H): H}
     assert projections(make("treegru")) == {("U_rz", "h", 0, 0, H): H, ("U_rz", "h", 0, H, 2 * H): H}
 
 
-@pytest.mark.parametrize("name,opts", [(n, o) for n in PROJECTING for o in REFACTORED
-                                       if not (n == "dagrnn" and "unroll" in REFACTORED[o])])  # unrolling: trees
+@pytest.mark.parametrize("opts", list(REFACTORED))
+@pytest.mark.parametrize("name", PROJECTING)
 def test_refactored_recursion_matches_the_numpy_recursion(name, opts):
     """Recursive refactoring: each node computes its projections (cell_proj_*) after its state, and
     its parent reads them (q0, q1) instead of multiplying its children's states."""
@@ -167,6 +167,28 @@ def test_refactored_recursion_matches_the_numpy_recursion(name, opts):
     for shape, batch in (DAGS if model.kind == "dag" else TREES).items():
         np.testing.assert_allclose(net(batch), reference(model, batch), rtol=2e-4, atol=2e-5,
                                    err_msg=f"{name} {opts} on {shape}")
+
+
+def test_refactored_dag_nodes_share_their_projections_with_every_successor():
+    """A DAG node's projection is computed once and read by each of its successors (a grid node
+    feeds the node right of it and the one below)."""
+    H = 16
+    rng = np.random.default_rng(3)
+    w = {"W": rng.standard_normal((H, H)).astype("f4") / 4, "U": rng.standard_normal((H, H)).astype("f4") / 4}
+
+    def leaf(c):
+        return {"h": c.input("x")}
+
+    def internal(c):
+        up, x = c.project((0, 1), "U"), c.input("x")
+        return {"h": alt.compute((c.rows, H), lambda n, j: alt.tanh(up[n, j] + x[n, j]), name="h")}
+    model = RecursiveModel("dagproj", "dag", 2, {"h": H}, leaf, internal, w, {"x": rng.standard_normal((VOCAB, H))})
+    for shape, batch in DAGS.items():
+        want = compile(model)(batch)
+        for opts in ({}, {"rows": 1}, {"leaf_specialization": False}):
+            net = compile(model, refactor=True, **opts)
+            assert "cell_proj_" in net.source
+            np.testing.assert_allclose(net(batch), want, rtol=2e-5, atol=2e-6, err_msg=f"{shape} {opts}")
 
 
 def test_refactoring_moves_the_childrens_products_out_of_the_internal_cell():
@@ -194,7 +216,8 @@ def test_refactoring_errors_name_the_model_and_the_projection():
                               {"U": np.ones((H, H), "f4"), "b": np.ones(H, "f4")}, {"x": np.ones((3, H), "f4")})
     for project, msg in [({"children": 2}, "child 2; nodes have children 0..1"),
                          ({"children": (0, 0)}, "distinct"), ({"column": 1}, "from column 1"),
-                         ({"gates": 3}, "gates=3; give a positive divisor"), ({"rows": (4, 2)}, "rows=\\(4, 2\\)"), ({"weight": "b"}, "weight 'b' \\(8,\\)"),
+                         ({"gates": 3}, "gates=3; give a positive divisor"), ({"rows": (4, 2)}, "rows=\\(4, 2\\)"),
+                         ({"weight": "b"}, "weight 'b' \\(8,\\)"),
                          ({"state": "c"}, "no state 'c'")]:
         with pytest.raises(ModelError, match=msg):
             compile(model(**project))
