@@ -202,6 +202,22 @@ def test_refactoring_moves_the_childrens_products_out_of_the_internal_cell():
     assert {"S", "W_U_f"} <= own and not {"C0", "C1"} & own
 
 
+def test_refactoring_lets_treegrus_cell_fuse():
+    """Why TreeGRU gains: unrefactored, its r product is read by an elementwise stage that a product
+    reads, so it is computed for the whole tile outside the fused block; refactored, r is a sum of
+    the children's projections and every remaining product is computed in the block."""
+    from alt.recursive.schedule import schedule_cell
+
+    def outside(name, refactor):
+        _, state = cell_definition(make(name), "internal", 4, refactor=refactor)
+        s = schedule_cell(state)
+        products = {st.name for st in s.stages if st.reduce_axis} | {st.name[:-6] for st in s.stages
+                                                                     if st.name.endswith(".local")}
+        return {st.name for st in s.stages if st.name in products and st.attach is None}
+    assert outside("treegru", False) == {"P01_U_rz_0"} and outside("treegru", True) == set()
+    assert outside("treelstm", False) == outside("treelstm", True) == set()  # fused either way: no gain
+
+
 def test_refactoring_errors_name_the_model_and_the_projection():
     with pytest.raises(ModelError, match="treefc's internal cell has no projection to move"):
         compile(make("treefc"), refactor=True)
