@@ -72,7 +72,7 @@ class CellSpace(Space):
                       "unroll": [1] if model.kind == "dag" else [1, 2, 3],
                       "refactor": [0, 1] if projections(model) else [0]}
         self._default = {"blocked_weights": 1, "block_vectors": 4, "rows": fit[0], "register_tile": list(fit),
-                         "level_tiles": 1, "fusion": 1, "unroll": 1, "refactor": 0}
+                         "level_tiles": 1, "fusion": 1, "unroll": 1, "refactor": int(_refactors(model, self.target))}
 
     def _check(self, point):
         r, v = point["register_tile"]
@@ -81,9 +81,10 @@ class CellSpace(Space):
         return None
 
     def _seeds(self):
-        """The defaults, then the defaults refactored (where the cells project a child's state: it
-        can change which stages fuse, 2x on TreeGRU)."""
-        return [dict(self._default)] + ([dict(self._default, refactor=1)] if self.knobs["refactor"] != [0] else [])
+        """The defaults (what compile does untuned), then the defaults with refactoring flipped
+        (where the cells project a child's state: it can change which stages fuse, 2x on TreeGRU)."""
+        flipped = dict(self._default, refactor=1 - self._default["refactor"])
+        return [dict(self._default)] + ([flipped] if self.knobs["refactor"] != [0] else [])
 
     def default_layout(self):
         return {k: self._default[k] for k in self.layout_knobs}
@@ -104,6 +105,13 @@ class CellSpace(Space):
 
     def apply(self, point):
         raise AltError("CellSpace points are whole compiled models: use search.cells.measure_cell")
+
+
+def _refactors(model, target):
+    """Whether alt.recursive.compile refactors `model` by default on `target`."""
+    from alt.recursive.compile import Options, refactoring_fuses
+    with target:
+        return refactoring_fuses(model, Options())
 
 
 def default_batch(model, seed=0):

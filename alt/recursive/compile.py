@@ -21,11 +21,13 @@ Each switch is one of Cortex's recursion optimizations:
   range's top height runs right after its descendants within the range (bottom first), so that a
   node's children are computed next to it while their states are in cache (Cortex's unrolling;
   trees only: a DAG node may have several parents);
-- refactor (off by default): Cortex's recursive refactoring. The products of a child's state by a
-  weight that the internal cell asks for (cell.project) move across the recursion's back-edge:
-  each node computes them in its own step, right after its state (a projection cell run on the
-  tile it just wrote), and its parent reads and sums them instead of multiplying. The internal
-  cell is left with the work that depends on the node itself.
+- refactor: Cortex's recursive refactoring. The products of a child's state by a weight that the
+  internal cell asks for (cell.project) move across the recursion's back-edge: each node computes
+  them in its own step, right after its state (a projection cell run on the tile it just wrote),
+  and its parent reads and sums them instead of multiplying. The internal cell is left with the
+  work that depends on the node itself. Default (None): on where it lets more of the internal
+  cell's products fuse (fewer computed for the whole tile outside the fused block: TreeGRU's r),
+  off where it only moves work (TreeLSTM) or the model projects nothing.
 Weights live in one packed buffer, pre-transformed to the layouts the cells read.
 """
 import inspect
@@ -56,7 +58,7 @@ class Options:
     SWITCHES = ("batching", "leaf_specialization", "fusion", "level_tiles", "hoist", "blocked_weights", "refactor")
 
     def __init__(self, batching=True, leaf_specialization=True, fusion=True, rows=None, level_tiles=True, hoist=True,
-                 block_vectors=BLOCK_VECTORS, blocked_weights=True, register_tile=None, unroll=1, refactor=False):
+                 block_vectors=BLOCK_VECTORS, blocked_weights=True, register_tile=None, unroll=1, refactor=None):
         from ..target import current
         if rows is None:  # a tile of nodes: the rows of the target's register tile
             rows = current().register_tile()[0]
@@ -74,7 +76,8 @@ class Options:
             register_tile = tuple(register_tile)
         self.batching, self.leaf_specialization, self.fusion = bool(batching), bool(leaf_specialization), bool(fusion)
         self.rows = rows if batching else 1
-        self.level_tiles, self.hoist, self.refactor = bool(level_tiles), bool(hoist), bool(refactor)
+        self.level_tiles, self.hoist = bool(level_tiles), bool(hoist)
+        self.refactor = None if refactor is None else bool(refactor)  # None: compile decides (fusion)
         self.block_vectors, self.blocked_weights, self.register_tile = block_vectors, bool(blocked_weights), register_tile
         # tile heights compiled: powers of two below rows, then rows
         self.tiles = tuple(sorted({1 << i for i in range(8) if 1 << i < self.rows} | {self.rows})) \
@@ -106,14 +109,30 @@ def compile(model, target=None, **options):  # noqa: A001 - the verb users know
         raise ModelError(f"recursive compile: no option {bad[0]!r}; the options are {Options().to_dict()}")
     with target:
         opts = Options(**options)
-        if opts.refactor:
-            if not projections(model):
-                raise ModelError(f"recursive compile: refactor=True, but model {model.name}'s internal cell has no "
-                                 "projection to move (write W @ h_child as cell.project(k, 'W'))")
+        if opts.refactor and not projections(model):
+            raise ModelError(f"recursive compile: refactor=True, but model {model.name}'s internal cell has no "
+                             "projection to move (write W @ h_child as cell.project(k, 'W'))")
+        if opts.refactor is None:
+            opts.refactor = refactoring_fuses(model, opts)
         if opts.unroll > 1 and model.kind == "dag":
             raise ModelError(f"recursive compile: unroll={opts.unroll} needs trees or sequences; model {model.name} "
                              "walks DAGs, whose nodes may have several parents")
         return _compile(model, opts, target)
+
+
+def refactoring_fuses(model, opts):
+    """Does refactoring leave fewer of the internal cell's matrix products outside its fused block
+    (computed for the whole tile first) under `opts`? False where the model projects nothing."""
+    if not projections(model) or not opts.fusion:
+        return False
+
+    def outside(refactor):
+        _, state = cell_definition(model, "internal", opts.rows, refactor=refactor)
+        s = schedule_cell(state, True, opts.block_vectors, opts.blocked_weights, opts.register_tile)
+        products = {st.name for st in s.stages if st.reduce_axis} | {
+            st.name[:-len(".local")] for st in s.stages if st.name.endswith(".local")}
+        return sum(1 for st in s.stages if st.name in products and st.attach is None and st.tensor is not state)
+    return outside(True) < outside(False)
 
 
 def _compile(model, opts, target):

@@ -216,6 +216,9 @@ def test_refactoring_lets_treegrus_cell_fuse():
         return {st.name for st in s.stages if st.name in products and st.attach is None}
     assert outside("treegru", False) == {"P01_U_rz_0"} and outside("treegru", True) == set()
     assert outside("treelstm", False) == outside("treelstm", True) == set()  # fused either way: no gain
+    # so compile refactors TreeGRU by default, and not TreeLSTM, nor an unfused TreeGRU
+    assert compile(make("treegru")).options.refactor and not compile(make("treelstm")).options.refactor
+    assert not compile(make("treegru"), fusion=False).options.refactor
 
 
 def test_refactoring_errors_name_the_model_and_the_projection():

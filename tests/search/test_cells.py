@@ -27,10 +27,12 @@ def test_space_starts_from_the_untuned_defaults_and_rejects_tiles_taller_than_th
     old = {k: v for k, v in seed.items() if k != "refactor"}  # a point logged before the refactoring knob
     assert space.check(old) is None and space.options(old)["refactor"] is False
     assert space.knobs["refactor"] == [0]  # TreeFC's cell projects no child's state: nothing to move
-    lstm = models.tree_lstm(hidden=16, vocab=10)
-    plain, on = CellSpace(lstm).seeds()  # the defaults, then the defaults refactored
-    assert on == dict(plain, refactor=1)
+    lstm, gru = models.tree_lstm(hidden=16, vocab=10), models.tree_gru(hidden=16, vocab=10)
+    plain, on = CellSpace(lstm).seeds()  # the defaults, then refactoring flipped
+    assert on == dict(plain, refactor=1) and plain["refactor"] == 0
     assert CellSpace(lstm).knobs["refactor"] == [0, 1] and compile(lstm, **CellSpace(lstm).options(on)).options.refactor
+    on, off = CellSpace(gru).seeds()  # TreeGRU's cell fuses only refactored: compile refactors it by default
+    assert on["refactor"] == 1 and off == dict(on, refactor=0) and compile(gru).options.refactor
 
 
 def test_a_wrong_output_is_recorded_and_never_timed():
