@@ -185,12 +185,12 @@ def render(spec, cells, target=None):
                           f"          memcpy(tile_leaf + r * {S}, st + (size_t)(t0 + (r < rows ? r : rows - 1)) * {S}, "
                           f"{S * 4});", *_projected(spec, calls, T, "tile_leaf")]
         lines += ["        break; }"]
+    copies = [f"memcpy(st + (size_t)i * {S}, st + (size_t)lo * {S}, {S * 4});"]  # the constant leaf's state
+    if P:  # and its projections
+        copies.append(f"memcpy(pst + (size_t)i * {P}, pst + (size_t)lo * {P}, {P * 4});")
     lines += ["      default: return 1;", "      }", "      t0 += rows;", "    }",
-              "    for (int i = lo + 1; b < 0 && i < end; ++i)",
-              f"      memcpy(st + (size_t)i * {S}, st + (size_t)lo * {S}, {S * 4});"]
-    if P:
-        lines += ["    for (int i = lo + 1; b < 0 && i < end; ++i)",
-                  f"      memcpy(pst + (size_t)i * {P}, pst + (size_t)lo * {P}, {P * 4});"]
+              "    for (int i = lo + 1; b < 0 && i < end; ++i)" + (" {" if P else ""),
+              *[f"      {c}" for c in copies], *(["    }"] if P else [])]
     lines += [
         "  }",
         "  for (int o = 0; o < n_out; ++o)",

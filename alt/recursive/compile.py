@@ -40,7 +40,7 @@ from ..lower import lower
 from ..schedule import topo_order
 from ..tensor import PlaceholderOp
 from .model import ModelError, cell_definition, projection_definition, projections
-from .schedule import BLOCK_VECTORS, schedule_cell
+from .schedule import BLOCK_VECTORS, schedule_cell, unfused_products
 from .structure import StructureError, Tree, concat, to_arrays
 
 LINEARIZE_ERRORS = {-1: "reads a node outside the structure", -2: "has two parents; a tree node has one",
@@ -128,10 +128,8 @@ def refactoring_fuses(model, opts):
 
     def outside(refactor):
         _, state = cell_definition(model, "internal", opts.rows, refactor=refactor)
-        s = schedule_cell(state, True, opts.block_vectors, opts.blocked_weights, opts.register_tile)
-        products = {st.name for st in s.stages if st.reduce_axis} | {
-            st.name[:-len(".local")] for st in s.stages if st.name.endswith(".local")}
-        return sum(1 for st in s.stages if st.name in products and st.attach is None and st.tensor is not state)
+        return len(unfused_products(schedule_cell(state, True, opts.block_vectors, opts.blocked_weights,
+                                                  opts.register_tile), state))
     return outside(True) < outside(False)
 
 

@@ -74,6 +74,14 @@ def schedule_cell(state, fusion=True, block_vectors=BLOCK_VECTORS, blocked_weigh
     return s
 
 
+def unfused_products(s, state):
+    """Names of the matrix products (reductions, or the stages a cache_write took the reduction
+    from) that schedule `s` of `state` computes at root: for the whole tile, outside the fused block."""
+    products = {st.name for st in s.stages if st.reduce_axis} | {
+        st.name[:-len(".local")] for st in s.stages if st.name.endswith(".local")}
+    return {st.name for st in s.stages if st.name in products and st.attach is None and st.tensor is not state}
+
+
 def _read_by_reductions(s):
     """Elementwise stages with a math call (exp, tanh ...) that a reduction reads: inlined, they
     would be recomputed for every output column of the matrix product."""

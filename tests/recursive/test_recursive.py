@@ -206,14 +206,11 @@ def test_refactoring_lets_treegrus_cell_fuse():
     """Why TreeGRU gains: unrefactored, its r product is read by an elementwise stage that a product
     reads, so it is computed for the whole tile outside the fused block; refactored, r is a sum of
     the children's projections and every remaining product is computed in the block."""
-    from alt.recursive.schedule import schedule_cell
+    from alt.recursive.schedule import schedule_cell, unfused_products
 
     def outside(name, refactor):
         _, state = cell_definition(make(name), "internal", 4, refactor=refactor)
-        s = schedule_cell(state)
-        products = {st.name for st in s.stages if st.reduce_axis} | {st.name[:-6] for st in s.stages
-                                                                     if st.name.endswith(".local")}
-        return {st.name for st in s.stages if st.name in products and st.attach is None}
+        return unfused_products(schedule_cell(state), state)
     assert outside("treegru", False) == {"P01_U_rz_0"} and outside("treegru", True) == set()
     assert outside("treelstm", False) == outside("treelstm", True) == set()  # fused either way: no gain
     # so compile refactors TreeGRU by default, and not TreeLSTM, nor an unfused TreeGRU
