@@ -37,10 +37,14 @@ from . import records as R
 from .space import Space
 from .strategy import make_strategy
 
-ROWS = (1, 2, 4, 8)  # register tile rows
-TILES = ROWS + (16, 32)  # tile heights: a wide level's tile of 16 or 32 nodes reads each weight block once for
-# several register tiles (TreeGRU-256, complete trees at batch 10, refactored: 24 -> 19 ms on a Zen 3)
+ROWS = (1, 2, 3, 4, 6, 8)  # register tile rows: 3 and 6 as well, for tiles of 12 accumulators on 16 registers
+# (6 x 2 or 3 x 4 vectors: TreeGRU-512 and TreeLSTM-512 on complete trees at batch 10, 1.4x and 1.2x faster than
+# the target's 4 x 2 on a Zen 3)
+VECTORS = (1, 2, 4)
+TILES = ROWS + (12, 16, 24, 32)  # tile heights: a wide level's tile of 12 to 32 nodes reads each weight block once
+# for several register tiles (TreeGRU-256, complete trees at batch 10, refactored: 24 -> 19 ms on a Zen 3)
 BLOCKS = (1, 2, 4, 8)
+SPARE = 4  # registers a register tile leaves free: operand vectors (or memory operands) and the broadcast value
 
 
 @dataclass(frozen=True)
@@ -51,10 +55,22 @@ class CellWorkload:
     params: tuple
 
 
-def cell_workload(model):
+def cell_workload(model, batch=None):
+    """The workload that names `model`'s cell records. Timings depend on the batch they were taken on
+    (a batch of one small tree rewards other knobs than ten complete trees do), so a batch other than
+    the default one (None) is part of the workload: "<model>-<sizes>@<structures>x<nodes>"."""
     sizes = [model.states[s] for s in model.states]
     params = (model.max_children, model.vocab, *sizes)
-    return CellWorkload("CELL", f"{model.name}-" + "x".join(str(v) for v in sizes), params)
+    name = f"{model.name}-" + "x".join(str(v) for v in sizes)
+    if batch is not None:
+        shape = (len(batch), _nodes(batch))
+        name, params = name + "@{}x{}".format(*shape), params + shape
+    return CellWorkload("CELL", name, params)
+
+
+def _nodes(batch):
+    """Nodes of a batch (a nested tuple counts as one: its size is not known before parsing)."""
+    return sum(len(s.word) if hasattr(s, "word") else 1 for s in batch)
 
 
 class CellSpace(Space):
@@ -62,11 +78,11 @@ class CellSpace(Space):
     layout_knobs = ("blocked_weights", "block_vectors")
     added = {"unroll": 1, "refactor": 0}  # points logged before these knobs were neither unrolled nor refactored
 
-    def __init__(self, model, target=None):
-        super().__init__(cell_workload(model), target)
+    def __init__(self, model, target=None, batch=None):
+        super().__init__(cell_workload(model, batch), target)
         self.model = model
-        fit = self.target.register_tile(rows=ROWS, vectors=(1, 2, 4))
-        tiles = sorted({(r, v) for r in ROWS for v in (1, 2, 4) if r * v + v + 1 <= self.target.registers} | {fit})
+        fit = self.target.register_tile()  # what compile uses untuned
+        tiles = sorted({(r, v) for r in ROWS for v in VECTORS if r * v + SPARE <= self.target.registers} | {fit})
         self.knobs = {"blocked_weights": [1, 0], "block_vectors": list(BLOCKS), "rows": list(TILES),
                       "register_tile": [list(t) for t in tiles], "level_tiles": [1, 0], "fusion": [1, 0],
                       "unroll": [1] if model.kind == "dag" else [1, 2, 3],
@@ -82,9 +98,14 @@ class CellSpace(Space):
 
     def _seeds(self):
         """The defaults (what compile does untuned), then the defaults with refactoring flipped
-        (where the cells project a child's state: it can change which stages fuse, 2x on TreeGRU)."""
+        (where the cells project a child's state: it can change which stages fuse, 2x on TreeGRU),
+        then the defaults with each register tile of the most accumulators the registers hold (a tile
+        of that many rows): which shape of it is fastest depends on the cell's gates and blocks."""
         flipped = dict(self._default, refactor=1 - self._default["refactor"])
-        return [dict(self._default)] + ([flipped] if self.knobs["refactor"] != [0] else [])
+        most = max(r * v for r, v in self.knobs["register_tile"])
+        widest = [dict(self._default, register_tile=[r, v], rows=r) for r, v in self.knobs["register_tile"]
+                  if r * v == most and [r, v] != self._default["register_tile"]]
+        return [dict(self._default)] + ([flipped] if self.knobs["refactor"] != [0] else []) + widest
 
     def default_layout(self):
         return {k: self._default[k] for k in self.layout_knobs}
@@ -152,10 +173,10 @@ def tune_cells(model, trials=24, log=None, batch=None, strategy="alt", seed=0, p
     if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
         raise OptionError(f"tune_cells: trials={trials!r}; give a whole number >= 1")
     target = resolve(target)
-    space = CellSpace(model, target)
+    space = CellSpace(model, target, batch)
     batch = default_batch(model, seed) if batch is None else batch
     want = reference(model, batch)
-    nodes = sum(len(s.word) if hasattr(s, "word") else 1 for s in batch)
+    nodes = _nodes(batch)
     strat = make_strategy(strategy, space, np.random.default_rng(seed), trials)
     strat.features = _KnobFeatures(space)
     book = R.Log(log) if log is not None else None
@@ -214,21 +235,23 @@ class _KnobFeatures:
         return [self.space.features(p) for p in points]
 
 
-def best_options(model, log, target=None):
-    """The compile options of the fastest record of `model` in `log` (None: none there)."""
+def best_options(model, log, target=None, batch=None):
+    """The compile options of the fastest record of `model` in `log` tuned on `batch` (None: the
+    default batch), or None: none there."""
     from alt.target import resolve
     target = resolve(target)
-    space = CellSpace(model, target)
+    space = CellSpace(model, target, batch)
     rec = R.Log(log).best(space.workload, target)
     return None if rec is None else space.options(rec["point"])
 
 
-def compile_best(model, log, target=None):
-    """alt.recursive.compile(model) with the best knobs `log` holds for it; the defaults, with a
-    warning, when it holds none."""
+def compile_best(model, log, target=None, batch=None):
+    """alt.recursive.compile(model) with the best knobs `log` holds for it, tuned on `batch` (None:
+    the default batch; see cell_workload); the defaults, with a warning, when it holds none."""
     from alt.recursive import compile as compile_model
-    opts = best_options(model, log, target)
+    opts = best_options(model, log, target, batch)
     if opts is None:
-        R.log.warning("%s: no record of %s's cells; compiling with the default options", log, model.name)
+        R.log.warning("%s: no record of %s's cells (%s); compiling with the default options", log, model.name,
+                      cell_workload(model, batch).name)
         opts = {}
     return compile_model(model, target=target, **opts)

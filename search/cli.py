@@ -119,7 +119,8 @@ def parser():
                                          "(grids for dagrnn) and time it against its untuned cells", formatter_class=fmt)
     c.add_argument("model", choices=["treefc", "treegru", "treelstm", "mvrnn", "dagrnn"])
     c.add_argument("--hidden", type=_whole(1), default=256, help="hidden size")
-    c.add_argument("--structures", type=_whole(1), default=1, help="structures per batch the cells are timed on")
+    c.add_argument("--structures", type=_whole(1), default=1, help="SST-like structures per batch the cells are timed on "
+                   "(records are kept per batch: compile_best(model, log, batch=...) replays them)")
     c.add_argument("--trials", type=_whole(1), default=24, help="candidates to measure in all (a resumed log's count)")
     c.add_argument("--log", help="JSON-lines record file: each measurement appended as it finishes; an existing log "
                                  "resumes")
@@ -215,18 +216,18 @@ def _tune_net(args):
 
 def _tune_cell(args):
     from alt.recursive import data, models
-    from .cells import default_batch, tune_cells
+    from .cells import tune_cells
     model = models.MODELS[args.model](hidden=args.hidden, seed=args.seed)
-    batch = default_batch(model, args.seed) if args.structures == 1 or model.kind == "dag" else \
-        data.sst_like(args.structures, seed=args.seed, vocab=model.vocab)
-    if model.kind == "dag" and args.structures > 1:
-        batch = [data.grid(10, 10, seed=args.seed + i, vocab=model.vocab) for i in range(args.structures)]
+    batch = None  # one structure: the default batch (see search.cells.cell_workload)
+    if args.structures > 1:
+        batch = [data.grid(10, 10, seed=args.seed + i, vocab=model.vocab) for i in range(args.structures)] \
+            if model.kind == "dag" else data.sst_like(args.structures, seed=args.seed, vocab=model.vocab)
     target = Target.parse(args.target) if args.target else None
     best = tune_cells(model, trials=args.trials, log=args.log, batch=batch, seed=args.seed, quiet=args.quiet,
                       target=target)
     if best is None:
         raise AltError(f"no candidate of {args.model}-{args.hidden} ran correctly; the log says why")
-    print(f"{args.model}-{args.hidden} on {len(batch)} structure(s): best {min(best['costs']) * 1e6:.1f} us with "
+    print(f"{args.model}-{args.hidden} on {args.structures} structure(s): best {min(best['costs']) * 1e6:.1f} us with "
           f"{best['options']} on {resolve(target).describe()}")
     return 0
 

@@ -15,11 +15,16 @@ def _model():
 
 def test_space_starts_from_the_untuned_defaults_and_rejects_tiles_taller_than_the_tile():
     space = CellSpace(_model())
-    (seed,) = space.seeds()
+    seed, *widest = space.seeds()
     assert compile(_model()).options.to_dict() == dict(compile(_model(), **space.options(seed)).options.to_dict())
     bad = dict(seed, rows=1, register_tile=[2, 1])
     assert "exceed the tile of 1 nodes" in space.check(bad)
-    assert all(r * v + v + 1 <= space.target.registers for r, v in space.knobs["register_tile"])
+    from search.cells import SPARE
+    tiles = space.knobs["register_tile"]
+    assert all(r * v + SPARE <= space.target.registers for r, v in tiles if [r, v] != seed["register_tile"])
+    most = max(r * v for r, v in tiles)  # then the tiles of the most accumulators, each the only change
+    assert widest and all(p["register_tile"][0] * p["register_tile"][1] == most for p in widest)
+    assert all({k for k in p if p[k] != seed[k]} <= {"register_tile", "rows"} for p in widest)
     old = {k: v for k, v in seed.items() if k != "unroll"}  # a point logged before the unrolling knob
     assert space.check(old) is None and space.options(old)["unroll"] == 1
     assert compile(_model(), **space.options(dict(seed, unroll=2))).options.unroll == 2
@@ -28,11 +33,25 @@ def test_space_starts_from_the_untuned_defaults_and_rejects_tiles_taller_than_th
     assert space.check(old) is None and space.options(old)["refactor"] is False
     assert space.knobs["refactor"] == [0]  # TreeFC's cell projects no child's state: nothing to move
     lstm, gru = models.tree_lstm(hidden=16, vocab=10), models.tree_gru(hidden=16, vocab=10)
-    plain, on = CellSpace(lstm).seeds()  # the defaults, then refactoring flipped
+    plain, on, *_ = CellSpace(lstm).seeds()  # the defaults, then refactoring flipped
     assert on == dict(plain, refactor=1) and plain["refactor"] == 0
     assert CellSpace(lstm).knobs["refactor"] == [0, 1] and compile(lstm, **CellSpace(lstm).options(on)).options.refactor
-    on, off = CellSpace(gru).seeds()  # TreeGRU's cell fuses only refactored: compile refactors it by default
+    on, off, *_ = CellSpace(gru).seeds()  # TreeGRU's cell fuses only refactored: compile refactors it by default
     assert on["refactor"] == 1 and off == dict(on, refactor=0) and compile(gru).options.refactor
+
+
+def test_records_are_kept_per_batch_and_replayed_for_the_batch_asked(tmp_path):
+    from alt.recursive import data
+    from search.cells import best_options, cell_workload
+    m, log = _model(), tmp_path / "cells.jsonl"
+    big = data.sst_like(3, seed=1, vocab=m.vocab)
+    assert cell_workload(m).name == "treefc-32" and cell_workload(m, big).name.startswith("treefc-32@3x")
+    tune_cells(m, trials=2, log=log, quiet=True, final=0)
+    assert best_options(m, log, batch=big) is None  # the default batch's records say nothing of this one
+    tune_cells(m, trials=2, log=log, batch=big, quiet=True, final=0)
+    names = {r["workload"]["name"] for r in R.Log(log).read()}
+    assert names == {"treefc-32", cell_workload(m, big).name}
+    assert best_options(m, log, batch=big) is not None and best_options(m, log) is not None
 
 
 def test_a_wrong_output_is_recorded_and_never_timed():
