@@ -32,11 +32,10 @@ class Kernel:
         return self.layouts[name]
 
     def _runnable(self):
-        if self.target is not None and not self.target.runs_here():
-            from .target import TargetError, missing_flags
-            raise TargetError(f"kernel {self.program.fname} was compiled for {self.target.name} and uses CPU features "
-                              f"this machine lacks ({', '.join(missing_flags(self.target))}); its source and library "
-                              "are here, but it runs only on such a CPU")
+        from .target import cannot_run
+        error = cannot_run(self.target, f"kernel {self.program.fname}")
+        if error:
+            raise error
 
     def __call__(self, *arrays):
         self._runnable()

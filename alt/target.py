@@ -250,6 +250,16 @@ def missing_flags(target):
     return sorted(set(target.requires) - _cpu_flags()) if target.march != "native" else []
 
 
+def cannot_run(target, what):
+    """None where this machine runs code compiled for `target`; else the TargetError to raise for
+    compiled object `what` (built, but running it would stop the process on an illegal instruction)."""
+    if target is None or target.runs_here():
+        return None
+    return TargetError(f"{what} was compiled for {target.name} and uses CPU features this machine lacks "
+                       f"({', '.join(missing_flags(target))}); its source and library are here, but it runs "
+                       "only on such a CPU")
+
+
 def _named(cpu, text):
     march = ALIASES.get(cpu, cpu)
     if march not in CPUS:

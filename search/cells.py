@@ -32,19 +32,17 @@ import numpy as np
 
 from alt.errors import AltError, OptionError
 from alt.recursive.model import projections
+from alt.recursive.schedule import CELL_ROWS, CELL_VECTORS, SPARE, cell_register_tile
 
 from . import records as R
 from .space import Space
 from .strategy import make_strategy
 
-ROWS = (1, 2, 3, 4, 6, 8)  # register tile rows: 3 and 6 as well, for tiles of 12 accumulators on 16 registers
-# (6 x 2 or 3 x 4 vectors: TreeGRU-512 and TreeLSTM-512 on complete trees at batch 10, 1.4x and 1.2x faster than
-# the target's 4 x 2 on a Zen 3)
-VECTORS = (1, 2, 4)
+ROWS = CELL_ROWS  # register tile rows
+VECTORS = CELL_VECTORS
 TILES = ROWS + (12, 16, 24, 32)  # tile heights: a wide level's tile of 12 to 32 nodes reads each weight block once
 # for several register tiles (TreeGRU-256, complete trees at batch 10, refactored: 24 -> 19 ms on a Zen 3)
 BLOCKS = (1, 2, 4, 8)
-SPARE = 4  # registers a register tile leaves free: operand vectors (or memory operands) and the broadcast value
 
 
 @dataclass(frozen=True)
@@ -81,7 +79,7 @@ class CellSpace(Space):
     def __init__(self, model, target=None, batch=None):
         super().__init__(cell_workload(model, batch), target)
         self.model = model
-        fit = self.target.register_tile()  # what compile uses untuned
+        fit = cell_register_tile(self.target)  # what compile uses untuned
         tiles = sorted({(r, v) for r in ROWS for v in VECTORS if r * v + SPARE <= self.target.registers} | {fit})
         self.knobs = {"blocked_weights": [1, 0], "block_vectors": list(BLOCKS), "rows": list(TILES),
                       "register_tile": [list(t) for t in tiles], "level_tiles": [1, 0], "fusion": [1, 0],

@@ -65,6 +65,8 @@ def compile_network(graph, layouts=None, target=None, log=None, schedules=None, 
 def _compile(graph, layouts, target, schedules, fuse_conversions):
     from codegen import CRenderer, compile_c
     from codegen.program import load_library
+
+    from ..target import cannot_run
     stats = {}
     t0 = time.perf_counter()
     plan = Plan(graph, layouts or {}, fuse_conversions)
@@ -83,7 +85,9 @@ def _compile(graph, layouts, target, schedules, fuse_conversions):
     path = compile_c(source, target, what=f"network {graph.name}")
     stats["gcc"] = time.perf_counter() - t0
     ffi, lib = load_library(str(path), "alt_forward", 4)
-    return Network(plan, source, ffi, lib.alt_forward, params, ws_bytes, stats, len(kernels))
+    net = Network(plan, source, ffi, lib.alt_forward, params, ws_bytes, stats, len(kernels))
+    net._foreign = cannot_run(target, f"network {graph.name}")
+    return net
 
 
 class Network:
@@ -105,6 +109,7 @@ class Network:
         self.inputs = plan.graph.inputs
         self.outputs = plan.outputs
         self.fallbacks = []
+        self._foreign = None  # the TargetError of a network compiled for a CPU this one is not
 
     def _io(self, inputs):
         if len(inputs) != len(self.inputs):
@@ -125,6 +130,8 @@ class Network:
         return self._ffi.cast("char*", self._workspace.address(self.workspace_bytes))
 
     def __call__(self, *inputs):
+        if self._foreign:
+            raise self._foreign
         arrays, outs, ptr, optr = self._io(inputs)
         rc = self._fn(ptr, optr, self._param_ptrs, self._ws())
         if rc != 0:

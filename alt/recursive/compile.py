@@ -40,7 +40,7 @@ from ..lower import lower
 from ..schedule import topo_order
 from ..tensor import PlaceholderOp
 from .model import ModelError, cell_definition, projection_definition, projections
-from .schedule import BLOCK_VECTORS, schedule_cell, unfused_products
+from .schedule import BLOCK_VECTORS, cell_register_tile, schedule_cell, unfused_products
 from .structure import StructureError, Tree, concat, to_arrays
 
 LINEARIZE_ERRORS = {-1: "reads a node outside the structure", -2: "has two parents; a tree node has one",
@@ -51,23 +51,22 @@ LINEARIZE_ERRORS = {-1: "reads a node outside the structure", -2: "has two paren
 
 class Options:
     """The compile options of a recursive model (see the module's doc for the switches), checked.
-    Cell knobs: `rows` nodes a full tile (default: the rows of the target's register tile),
+    Cell knobs: `rows` nodes a full tile (default: the rows of the cells' register tile),
     `block_vectors` vectors of hidden units per block of a fused cell, `blocked_weights` (weights
     stored as one stream per block, else only transposed), `register_tile` (rows, vectors) of
-    accumulators (default: the target's)."""
+    accumulators (default: alt.recursive.schedule.cell_register_tile, from the target's registers)."""
     SWITCHES = ("batching", "leaf_specialization", "fusion", "level_tiles", "hoist", "blocked_weights", "refactor")
 
     def __init__(self, batching=True, leaf_specialization=True, fusion=True, rows=None, level_tiles=True, hoist=True,
                  block_vectors=BLOCK_VECTORS, blocked_weights=True, register_tile=None, unroll=1, refactor=None):
-        from ..target import current
-        if rows is None:  # a tile of nodes: the rows of the target's register tile
-            rows = current().register_tile()[0]
+        if rows is None:  # a tile of nodes: the rows of the cells' register tile
+            rows = cell_register_tile()[0]
         _whole("rows", rows, 256, "a tile of 1..256 nodes")
         _whole("block_vectors", block_vectors, 64, "1..64 vectors of hidden units per block")
         _whole("unroll", unroll, 16, "an unrolling depth of 1 (off) to 16 heights")
         self.unroll = unroll
         if register_tile is None:
-            register_tile = current().register_tile()
+            register_tile = cell_register_tile()
         else:
             if not (isinstance(register_tile, (tuple, list)) and len(register_tile) == 2 and all(
                     isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 16 for v in register_tile)):
@@ -136,6 +135,8 @@ def refactoring_fuses(model, opts):
 def _compile(model, opts, target):
     from codegen import compile_c
     from codegen.recursive import RecursiveSpec, render
+
+    from ..target import cannot_run
     t0 = time.perf_counter()
     packed = _Packer()
     spec = RecursiveSpec(k=model.max_children, state_size=model.state_size, rows=opts.rows,
@@ -151,8 +152,10 @@ def _compile(model, opts, target):
     t1 = time.perf_counter()
     source, layout = render(spec, cells, target)
     path = compile_c(source, target, what=f"recursive model {model.name}")
-    return CompiledModel(model, opts, source, str(path), layout, packed.buffer(),
-                         {"schedule+lower": t1 - t0, "render+gcc": time.perf_counter() - t1})
+    net = CompiledModel(model, opts, source, str(path), layout, packed.buffer(),
+                        {"schedule+lower": t1 - t0, "render+gcc": time.perf_counter() - t1})
+    net._foreign = cannot_run(target, f"recursive model {model.name}")
+    return net
 
 
 def _cell(model, which, rows, opts, packed):
@@ -236,6 +239,7 @@ class CompiledModel:
         self._bound = workspace_bound(layout)
         self._w = self._ffi.cast("float*", weights.ctypes.data)
         self._out_size = model.states[model.output]
+        self._foreign = None  # the TargetError of a model compiled for a CPU this one is not
 
     def __call__(self, batch):
         return self._trees(batch, 0)
@@ -246,6 +250,8 @@ class CompiledModel:
 
     def _trees(self, batch, linearize_only):
         """The C path for a batch of trees; the Python path (prepare, run) for anything else."""
+        if self._foreign:
+            raise self._foreign
         if type(batch) is not list or not batch:
             return self.run(self.prepare(batch), linearize_only)
         parents, words = [], []
@@ -303,6 +309,8 @@ class CompiledModel:
         return prepare_batch(self.model, batch)
 
     def run(self, prepared, linearize_only=False):
+        if self._foreign:
+            raise self._foreign
         child, word, roots = prepared
         out = np.empty((len(roots), self._out_size), np.float32)
         bad = np.zeros(1, np.int32)

@@ -114,3 +114,22 @@ def test_a_calibration_batch_that_waited_is_not_taken_as_the_batch_size(monkeypa
     t = T.benchmark(run, repeat=3, min_time=0.02)
     assert t.number >= 16 and t.discarded == 0
     assert t.min == pytest.approx(0.001)
+
+
+def test_networks_and_recursive_models_for_another_cpu_refuse_to_run_instead_of_crashing():
+    from alt.graph import compile_network, zoo
+    from alt.recursive import compile as compile_model
+    from alt.recursive import data, models
+    foreign = [t for t in TARGETS if not t.runs_here()]
+    if not foreign:
+        pytest.skip("this CPU runs code for every target of the list")
+    t = foreign[0]
+    model = models.tree_fc(hidden=16, vocab=10)
+    net = compile_model(model, target=t)
+    with pytest.raises(alt.TargetError, match=f"recursive model treefc was compiled for {t.name} .* lacks"):
+        net(data.sst_like(1, vocab=10))
+    with pytest.raises(alt.TargetError, match="lacks"):
+        net.run(net.prepare(data.sst_like(1, vocab=10)))
+    g = zoo.bert_layer(seq=8, hidden=32, heads=2, ffn=64)
+    with pytest.raises(alt.TargetError, match=f"network {g.name} was compiled for {t.name}"):
+        compile_network(g, target=t)(*[np.zeros(v.shape, "f4") for v in g.inputs])
