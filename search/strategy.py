@@ -174,6 +174,8 @@ class LayoutThenLoop(Strategy):
 class AltStrategy(Strategy):
     """ALT's cross-exploration in two stages over a budget of `trials` measurements."""
 
+    LAYOUT_SAMPLES = 16  # loop points per untried layout whose best prediction is the layout's score
+
     def __init__(self, space, rng, trials=64, joint_share=0.5, per_layout=4, top_layouts=2, **kw):
         super().__init__(space, rng, **kw)
         self.joint_budget = int(trials * joint_share)
@@ -181,6 +183,7 @@ class AltStrategy(Strategy):
         self.layouts = enumerate_layouts(space)
         self.reward = {}  # layout key -> best GFLOP/s of its short loop search
         self.spent = 0
+        self._owed = 0.0  # random layouts owed to exploration (the share accrues over batches)
 
     def _layout_of(self, p):
         return {k: p[k] for k in self.space.layout_knobs}
@@ -214,13 +217,17 @@ class AltStrategy(Strategy):
         """Layouts to try next: the model's favourites among unexplored ones, and random ones."""
         untried = [lay for lay in self.layouts if key(lay) not in self.reward]
         k = max(1, n // self.per_layout)
-        if untried and (self.seen or self.model.trained()):
+        if untried and self.model.trained():
             scored = []
             for lay in untried:
-                samples = [self.space.sample(self.rng, lay) for _ in range(4)]
+                samples = [self.space.sample(self.rng, lay) for _ in range(self.LAYOUT_SAMPLES)]
                 scored.append((float(np.max(self._score(samples))), lay))
             scored.sort(key=lambda t: -t[0])
-            n_model = k - max(1, int(round(k * self.explore)))
+            # `explore` of the layouts are random over the stage; with 2 layouts a batch, rounding each
+            # batch's share up to one made half of them random and left the model little to decide
+            self._owed += k * self.explore
+            n_model = k - min(k, int(self._owed))
+            self._owed -= k - n_model
             chosen = [lay for _, lay in scored[:n_model]]
             rest = [lay for _, lay in scored[n_model:]]
             order = self.rng.permutation(len(rest))
