@@ -11,10 +11,11 @@ refactoring forced off and on).
 batch size of the row: at batch 1 on the SST or grid batch of one structure, at batch 10 on ten
 complete trees of height 7 (or ten grids), the heavier of the two batch-10 data, whose tuned knobs
 serve both batch-10 rows; the log <out>-cells.jsonl resumes. Latency: 10 warm-up runs, then 7
-rounds in which every contender of a row runs in turn for at least 10 ms (side by side, so a slow spell of the machine falls on all alike); mean, median and
-min over the timed runs, ratios of medians. alt's includes linearization (its share at batch 1 is
-printed). Every contender's output is checked against the per-node numpy
-recursion before it is timed. Writes <out>.json, <out>.md and <out>.png.
+rounds in which every contender of a row runs in turn for at least 10 ms (side by side, so a slow
+spell of the machine falls on all alike); mean, median and min over the timed runs, ratios of
+medians. alt's includes linearization (its share at batch 1 is printed). Every contender's output
+is checked against the per-node numpy recursion before it is timed. Writes <out>.json, <out>.md and
+<out>.png.
 """
 import argparse
 import json

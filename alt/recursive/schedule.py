@@ -29,7 +29,7 @@ def cell_register_tile(target=None):
     loads per multiply-add, with tiles of 3 and 6 rows allowed. 3 x 4 vectors on 16 registers
     (operators take 4 x 2; the weight vectors become memory operands), 6 x 4 on 32. On a Zen 3,
     tuned cells chose a tile of 12 accumulators for 13 of 16 models and batches, and 3 x 4 was
-    1.2-1.4x faster than 4 x 2 on TreeLSTM and TreeGRU."""
+    1.1-1.5x faster than 4 x 2 on TreeFC, TreeGRU and TreeLSTM (MV-RNN-64: 0.9x)."""
     regs = (target or current()).registers
     fit = [(r, v) for r in CELL_ROWS for v in CELL_VECTORS if r * v + SPARE <= regs] or [(1, 1)]
     return max(fit, key=lambda t: (t[0] * t[1], -(t[0] + t[1]) / (t[0] * t[1]), t[0]))
