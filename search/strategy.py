@@ -213,6 +213,14 @@ class AltStrategy(Strategy):
                     if p not in out]
         return out[:n] if len(out) >= n else out + self._random(n - len(out))
 
+    def _random_layouts(self, k):
+        """How many of the next `k` layouts are random: `explore` of them over the stage. (Rounding
+        each batch's share up to one made half of them random with 2 layouts a batch.)"""
+        self._owed += k * self.explore
+        n = min(k, int(self._owed))
+        self._owed -= n
+        return n
+
     def _joint(self, n):
         """Layouts to try next: the model's favourites among unexplored ones, and random ones."""
         untried = [lay for lay in self.layouts if key(lay) not in self.reward]
@@ -223,11 +231,7 @@ class AltStrategy(Strategy):
                 samples = [self.space.sample(self.rng, lay) for _ in range(self.LAYOUT_SAMPLES)]
                 scored.append((float(np.max(self._score(samples))), lay))
             scored.sort(key=lambda t: -t[0])
-            # `explore` of the layouts are random over the stage; with 2 layouts a batch, rounding each
-            # batch's share up to one made half of them random and left the model little to decide
-            self._owed += k * self.explore
-            n_model = k - min(k, int(self._owed))
-            self._owed -= k - n_model
+            n_model = k - self._random_layouts(k)
             chosen = [lay for _, lay in scored[:n_model]]
             rest = [lay for _, lay in scored[n_model:]]
             order = self.rng.permutation(len(rest))

@@ -178,6 +178,14 @@ def test_strategies_measure_the_target_hand_schedules_first(name):
     assert not any(p in seeds for p in bare.next_batch(8))  # an ablation of the search itself
 
 
+def test_alt_strategy_explores_its_share_of_layouts_over_the_joint_stage():
+    space = space_for(Workload("C2D", "C2D-t", (1, 64, 28, 64, 3, 1, 1)))
+    strat = make_strategy("alt", space, np.random.default_rng(0), 64)
+    picks = [strat._random_layouts(2) for _ in range(8)]  # the joint stage of 64 trials: 8 batches of 2 layouts
+    assert sum(picks) == 3 and max(picks) == 1  # 20% of 16 layouts, not one of every two
+    assert make_strategy("alt", space, np.random.default_rng(0), 64)._random_layouts(12) == 2
+
+
 def test_features_fixed_length_and_informative():
     space = space_for(CONV)
     rng = np.random.default_rng(0)
