@@ -32,14 +32,13 @@ import numpy as np
 
 from alt.errors import AltError, OptionError
 from alt.recursive.model import projections
-from alt.recursive.schedule import CELL_ROWS, CELL_VECTORS, SPARE, cell_register_tile
+from alt.recursive.schedule import CELL_ROWS, cell_register_tile, cell_register_tiles
 
 from . import records as R
 from .space import Space
 from .strategy import make_strategy
 
 ROWS = CELL_ROWS  # register tile rows
-VECTORS = CELL_VECTORS
 TILES = ROWS + (12, 16, 24, 32)  # tile heights: a wide level's tile of 12 to 32 nodes reads each weight block once
 # for several register tiles (TreeGRU-256, complete trees at batch 10, refactored: 24 -> 19 ms on a Zen 3)
 BLOCKS = (1, 2, 4, 8)
@@ -80,7 +79,7 @@ class CellSpace(Space):
         super().__init__(cell_workload(model, batch), target)
         self.model = model
         fit = cell_register_tile(self.target)  # what compile uses untuned
-        tiles = sorted({(r, v) for r in ROWS for v in VECTORS if r * v + SPARE <= self.target.registers} | {fit})
+        tiles = cell_register_tiles(self.target)
         self.knobs = {"blocked_weights": [1, 0], "block_vectors": list(BLOCKS), "rows": list(TILES),
                       "register_tile": [list(t) for t in tiles], "level_tiles": [1, 0], "fusion": [1, 0],
                       "unroll": [1] if model.kind == "dag" else [1, 2, 3],

@@ -30,9 +30,14 @@ def cell_register_tile(target=None):
     (operators take 4 x 2; the weight vectors become memory operands), 6 x 4 on 32. On a Zen 3,
     tuned cells chose a tile of 12 accumulators for 13 of 16 models and batches, and 3 x 4 was
     1.1-1.5x faster than 4 x 2 on TreeFC, TreeGRU and TreeLSTM (MV-RNN-64: 0.9x)."""
+    return max(cell_register_tiles(target), key=lambda t: (t[0] * t[1], -(t[0] + t[1]) / (t[0] * t[1]), t[0]))
+
+
+def cell_register_tiles(target=None):
+    """Every (rows, vectors) register tile a cell may take on `target`: those that leave SPARE
+    registers free (the tuner's choices; cell_register_tile picks the default among them)."""
     regs = (target or current()).registers
-    fit = [(r, v) for r in CELL_ROWS for v in CELL_VECTORS if r * v + SPARE <= regs] or [(1, 1)]
-    return max(fit, key=lambda t: (t[0] * t[1], -(t[0] + t[1]) / (t[0] * t[1]), t[0]))
+    return [(r, v) for r in CELL_ROWS for v in CELL_VECTORS if r * v + SPARE <= regs] or [(1, 1)]
 
 
 def schedule_cell(state, fusion=True, block_vectors=BLOCK_VECTORS, blocked_weights=True, tile=None):
