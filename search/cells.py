@@ -32,7 +32,7 @@ import numpy as np
 
 from alt.errors import AltError, OptionError
 from alt.recursive.model import projections
-from alt.recursive.schedule import CELL_ROWS, cell_register_tile, cell_register_tiles
+from alt.recursive.schedule import CELL_ROWS, cell_register_tiles, cell_rows
 
 from . import records as R
 from .space import Space
@@ -42,6 +42,7 @@ ROWS = CELL_ROWS  # register tile rows
 TILES = ROWS + (12, 16, 24, 32)  # tile heights: a wide level's tile of 12 to 32 nodes reads each weight block once
 # for several register tiles (TreeGRU-256, complete trees at batch 10, refactored: 24 -> 19 ms on a Zen 3)
 BLOCKS = (1, 2, 4, 8)
+AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -78,17 +79,18 @@ class CellSpace(Space):
     def __init__(self, model, target=None, batch=None):
         super().__init__(cell_workload(model, batch), target)
         self.model = model
-        fit = cell_register_tile(self.target)  # what compile uses untuned
         tiles = cell_register_tiles(self.target)
+        # register_tile AUTO: each product and tile height its own (alt.recursive.schedule.cell_register_tile)
         self.knobs = {"blocked_weights": [1, 0], "block_vectors": list(BLOCKS), "rows": list(TILES),
-                      "register_tile": [list(t) for t in tiles], "level_tiles": [1, 0], "fusion": [1, 0],
+                      "register_tile": [AUTO] + [list(t) for t in tiles], "level_tiles": [1, 0], "fusion": [1, 0],
                       "unroll": [1] if model.kind == "dag" else [1, 2, 3],
                       "refactor": [0, 1] if projections(model) else [0]}
-        self._default = {"blocked_weights": 1, "block_vectors": 4, "rows": fit[0], "register_tile": list(fit),
+        self._default = {"blocked_weights": 1, "block_vectors": 4, "rows": cell_rows(self.target),
+                         "register_tile": AUTO,
                          "level_tiles": 1, "fusion": 1, "unroll": 1, "refactor": int(_refactors(model, self.target))}
 
     def _check(self, point):
-        r, v = point["register_tile"]
+        r, v = _tile(point)
         if r > point["rows"]:
             return f"register_tile rows {r} exceed the tile of {point['rows']} nodes"
         return None
@@ -99,9 +101,9 @@ class CellSpace(Space):
         then the defaults with each register tile of the most accumulators the registers hold (a tile
         of that many rows): which shape of it is fastest depends on the cell's gates and blocks."""
         flipped = dict(self._default, refactor=1 - self._default["refactor"])
-        most = max(r * v for r, v in self.knobs["register_tile"])
-        widest = [dict(self._default, register_tile=[r, v], rows=r) for r, v in self.knobs["register_tile"]
-                  if r * v == most and [r, v] != self._default["register_tile"]]
+        fixed = [t for t in self.knobs["register_tile"] if t != AUTO]
+        most = max(r * v for r, v in fixed)
+        widest = [dict(self._default, register_tile=[r, v], rows=r) for r, v in fixed if r * v == most]
         return [dict(self._default)] + ([flipped] if self.knobs["refactor"] != [0] else []) + widest
 
     def default_layout(self):
@@ -111,18 +113,24 @@ class CellSpace(Space):
         """alt.recursive.compile's options for `point`."""
         p = self.complete(point)
         return {"blocked_weights": bool(p["blocked_weights"]), "block_vectors": p["block_vectors"], "rows": p["rows"],
-                "register_tile": tuple(p["register_tile"]), "level_tiles": bool(p["level_tiles"]),
+                "register_tile": None if p["register_tile"] == AUTO else tuple(p["register_tile"]),
+                "level_tiles": bool(p["level_tiles"]),
                 "fusion": bool(p["fusion"]), "unroll": p["unroll"], "refactor": bool(p["refactor"])}
 
     def features(self, point):
         """The cost model's view of a point: the knob values, sizes on a log scale."""
         p = self.complete(point)
-        r, v = p["register_tile"]
+        r, v = _tile(p)
         return [p["blocked_weights"], math.log2(p["block_vectors"]), math.log2(p["rows"]), r, v, r * v,
                 p["level_tiles"], p["fusion"], p["unroll"], p["refactor"]]
 
     def apply(self, point):
         raise AltError("CellSpace points are whole compiled models: use search.cells.measure_cell")
+
+
+def _tile(point):
+    """A point's register tile (rows, vectors); (0, 0) for AUTO."""
+    return (0, 0) if point["register_tile"] == AUTO else point["register_tile"]
 
 
 def _refactors(model, target):

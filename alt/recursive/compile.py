@@ -13,8 +13,9 @@ Each switch is one of Cortex's recursion optimizations:
   (or of rows, for small cells); off: each operator of the cell its own loop nest, intermediates
   through memory;
 - level_tiles: each level's last tile (a whole narrow level, e.g. the one-node levels near a root)
-  runs a cell compiled for the smallest tile height that holds it (1, 2, ... up to `rows`); off:
-  every tile is `rows` high and a partial tile repeats its last node;
+  runs a cell compiled for the smallest tile height that holds it (1, 2, 3, 4, 6, 8 and powers of
+  two below `rows`, then `rows`); off: every tile is `rows` high and a partial tile repeats its
+  last node;
 - hoist: leaves without input (word -1, or every leaf when the leaf cell reads none) are one
   constant state, computed once per call and copied; off: computed like the other leaves;
 - unroll (a depth d, default 1: off): heights are taken d at a time, and each tile of nodes of the
@@ -40,7 +41,7 @@ from ..lower import lower
 from ..schedule import topo_order
 from ..tensor import PlaceholderOp
 from .model import ModelError, cell_definition, projection_definition, projections
-from .schedule import BLOCK_VECTORS, cell_register_tile, schedule_cell, unfused_products
+from .schedule import BLOCK_VECTORS, CELL_ROWS, cell_rows, schedule_cell, unfused_products
 from .structure import StructureError, Tree, concat, to_arrays
 
 LINEARIZE_ERRORS = {-1: "reads a node outside the structure", -2: "has two parents; a tree node has one",
@@ -51,23 +52,22 @@ LINEARIZE_ERRORS = {-1: "reads a node outside the structure", -2: "has two paren
 
 class Options:
     """The compile options of a recursive model (see the module's doc for the switches), checked.
-    Cell knobs: `rows` nodes a full tile (default: the rows of the cells' register tile),
-    `block_vectors` vectors of hidden units per block of a fused cell, `blocked_weights` (weights
-    stored as one stream per block, else only transposed), `register_tile` (rows, vectors) of
-    accumulators (default: alt.recursive.schedule.cell_register_tile, from the target's registers)."""
+    Cell knobs: `rows` nodes a full tile (default: alt.recursive.schedule.cell_rows, two passes of
+    the register tile), `block_vectors` vectors of hidden units per block of a fused cell,
+    `blocked_weights` (weights stored as one stream per block, else only transposed),
+    `register_tile` (rows, vectors) of accumulators for every tile height (default: each height its
+    own, alt.recursive.schedule.cell_register_tile, from the target's registers)."""
     SWITCHES = ("batching", "leaf_specialization", "fusion", "level_tiles", "hoist", "blocked_weights", "refactor")
 
     def __init__(self, batching=True, leaf_specialization=True, fusion=True, rows=None, level_tiles=True, hoist=True,
                  block_vectors=BLOCK_VECTORS, blocked_weights=True, register_tile=None, unroll=1, refactor=None):
-        if rows is None:  # a tile of nodes: the rows of the cells' register tile
-            rows = cell_register_tile()[0]
+        if rows is None:  # a tile of nodes: two passes of the cells' register tile
+            rows = cell_rows()
         _whole("rows", rows, 256, "a tile of 1..256 nodes")
         _whole("block_vectors", block_vectors, 64, "1..64 vectors of hidden units per block")
         _whole("unroll", unroll, 16, "an unrolling depth of 1 (off) to 16 heights")
         self.unroll = unroll
-        if register_tile is None:
-            register_tile = cell_register_tile()
-        else:
+        if register_tile is not None:  # else each tile height its own
             if not (isinstance(register_tile, (tuple, list)) and len(register_tile) == 2 and all(
                     isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 16 for v in register_tile)):
                 raise ModelError(f"recursive compile: register_tile={register_tile!r}; give (rows, vectors) of "
@@ -78,8 +78,9 @@ class Options:
         self.level_tiles, self.hoist = bool(level_tiles), bool(hoist)
         self.refactor = None if refactor is None else bool(refactor)  # None: compile decides (fusion)
         self.block_vectors, self.blocked_weights, self.register_tile = block_vectors, bool(blocked_weights), register_tile
-        # tile heights compiled: powers of two below rows, then rows
-        self.tiles = tuple(sorted({1 << i for i in range(8) if 1 << i < self.rows} | {self.rows})) \
+        # tile heights compiled: register tile heights and powers of two below rows, then rows
+        self.tiles = tuple(sorted({h for h in (*CELL_ROWS, *(1 << i for i in range(8))) if h < self.rows}
+                                  | {self.rows})) \
             if self.level_tiles else (self.rows,)
 
     def to_dict(self):

@@ -219,9 +219,11 @@ class Cell:
                 return compute(shape, total, name=name, tag="view")
             return compute(shape, lambda n, g, j: total(n, g * out + j), name=name, tag="view")
         kk, views = reduce_axis(size, "k"), [self.child(k, state) for k in ks]
+        if len(views) > 1:  # the children's states summed once, not in the product's inner loop
+            views = [compute((self.rows, size), lambda n, k: _sum([v[n, k] for v in views]), name=name + "_sum")]
 
         def prod(n, row):
-            return E.sum_(W[row + start, kk + column] * _sum([v[n, kk] for v in views]), axis=kk)
+            return E.sum_(W[row + start, kk + column] * views[0][n, kk], axis=kk)
         if gates == 1:
             return compute(shape, prod, name=name)
         return compute(shape, lambda n, g, j: prod(n, g * out + j), name=name)

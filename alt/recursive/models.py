@@ -102,7 +102,8 @@ def tree_lstm(hidden=256, vocab=1000, seed=0):
     def internal(c):
         hl, hr, cl, cr = c.child(0, "h"), c.child(1, "h"), c.child(0, "c"), c.child(1, "c")
         U, b_f = c.weight("U_iou"), c.weight("b_f")
-        iou = _gates(c.rows, 3, H, H, lambda n, g, j, k: U[g * H + j, k] * (hl[n, k] + hr[n, k]), "iou")
+        hlr = compute((c.rows, H), lambda n, k: hl[n, k] + hr[n, k], name="hlr")
+        iou = _gates(c.rows, 3, H, H, lambda n, g, j, k: U[g * H + j, k] * hlr[n, k], "iou")
         fl, fr = c.project(0, "U_f", "h"), c.project(1, "U_f", "h")  # U_f h_k: refactorable
         return tail(c, iou, c.weight("b_iou"), lambda n, j: E.sigmoid(fl[n, j] + b_f[j]) * cl[n, j] +
                     E.sigmoid(fr[n, j] + b_f[j]) * cr[n, j])
@@ -155,7 +156,8 @@ def dag_rnn(hidden=256, vocab=1000, seed=0):
         # reduction of its own, 10-20% slower here, and refactored no faster (each node has few successors)
         x, p0, p1 = c.input("word"), c.child(0), c.child(1)
         W, U, b = c.weight("W"), c.weight("U"), c.weight("b")
-        pre = _mv(c.rows, H, H, lambda n, j, k: W[j, k] * x[n, k] + U[j, k] * (p0[n, k] + p1[n, k]), "pre")
+        p = compute((c.rows, H), lambda n, k: p0[n, k] + p1[n, k], name="p")
+        pre = _mv(c.rows, H, H, lambda n, j, k: W[j, k] * x[n, k] + U[j, k] * p[n, k], "pre")
         return {"h": compute((c.rows, H), lambda n, j: E.max_(pre[n, j] + b[j], 0.0), name="h")}
     return RecursiveModel("dagrnn", "dag", 2, {"h": H}, leaf, internal, w, {"word": emb})
 

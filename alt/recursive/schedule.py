@@ -23,14 +23,36 @@ CELL_VECTORS = (1, 2, 4)
 SPARE = 4  # registers a cell's register tile leaves free: operand vectors (or memory operands) and the broadcast
 
 
-def cell_register_tile(target=None):
-    """The default register tile (rows, vectors) of a cell's matrix products on `target` (default:
-    the target in effect): the most accumulators that leave SPARE registers free, then the fewest
-    loads per multiply-add, with tiles of 3 and 6 rows allowed. 3 x 4 vectors on 16 registers
-    (operators take 4 x 2; the weight vectors become memory operands), 6 x 4 on 32. On a Zen 3,
-    tuned cells chose a tile of 12 accumulators for 13 of 16 models and batches, and 3 x 4 was
-    1.1-1.5x faster than 4 x 2 on TreeFC, TreeGRU and TreeLSTM (MV-RNN-64: 0.9x)."""
-    return max(cell_register_tiles(target), key=lambda t: (t[0] * t[1], -(t[0] + t[1]) / (t[0] * t[1]), t[0]))
+def cell_register_tile(target=None, rows=None, streams=1, reuse=True):
+    """The default register tile (rows, vectors) of a matrix product in a cell of `rows` nodes
+    (None: a tall tile) on `target` (default: the target in effect). Its reduction sums `streams`
+    products a step (TreeFC's W [h_l; h_r]: 2); with `reuse`, each vector operand serves every row
+    of the tile (a weight shared by the nodes), else one (MV-RNN's M_r v_l).
+
+    Among cell_register_tiles: the most accumulators doing useful work (a tile of r rows takes
+    ceil(rows / r) passes over `rows` nodes), then the fewest loads per useful multiply-add, then
+    more rows. A step loads the weights' streams x v vectors once where they fit in the registers
+    beside the accumulators and the broadcast (else every multiply-add reads its operand from
+    memory), and broadcasts streams x r activations. On 16 registers, tall tiles: 6 x 2 for one
+    shared stream (8 loads a step where 3 x 4 needs 15: 1.2-1.3x faster on a Zen 3's wide levels
+    of TreeLSTM and TreeGRU), 3 x 4 for two (6 x 2 was 0.9-1.0x there) or unshared ones; 3, 2
+    and 1 nodes: 3 x 4, 2 x 4, 1 x 4. On 32 registers: 6 x 4."""
+    regs = (target or current()).registers
+
+    def rank(tile):
+        r, v = tile
+        passes, useful = (-(-rows // r), rows) if rows else (1, r)
+        weights = streams * v if reuse and r * v + streams * v + 1 <= regs else streams * r * v
+        loads = passes * (weights + streams * r)
+        return -useful * v / passes, loads / (streams * useful * v), -r
+    return min([t for t in cell_register_tiles(target) if rows is None or t[0] <= rows], key=rank)
+
+
+def cell_rows(target=None):
+    """The default tile height of a cell (nodes a full tile): two passes of the tall register tile,
+    so that each weight block a core streams serves two register tiles (12 nodes on 16 or 32
+    registers: 1.03-1.1x over one pass on a Zen 3's wide levels)."""
+    return 2 * cell_register_tile(target)[0]
 
 
 def cell_register_tiles(target=None):
@@ -43,7 +65,8 @@ def cell_register_tiles(target=None):
 def schedule_cell(state, fusion=True, block_vectors=BLOCK_VECTORS, blocked_weights=True, tile=None):
     """The schedule of a cell's state tensor: fused (see the module's doc) by blocks of
     `block_vectors` vectors of hidden units, its weights stored blocked (one stream per block) or
-    only transposed; `tile` (rows, vectors) the accumulator tile (default: cell_register_tile())."""
+    only transposed; `tile` (rows, vectors) the accumulator tile (default: cell_register_tile for
+    the cell's rows)."""
     s = create_schedule(state)
     transposed = _transpose_weights(s)
     costly = _read_by_reductions(s) if fusion else set()
@@ -53,7 +76,10 @@ def schedule_cell(state, fusion=True, block_vectors=BLOCK_VECTORS, blocked_weigh
             st.compute_inline()
     for st in list(s.stages):  # kept out of a matrix product's inner loop: computed once per element
         if id(st.tensor) in costly:
-            schedule_stage(s, st)
+            if any(isinstance(x, E.Call) for x in E.walk(st.op.body)):
+                schedule_stage(s, st)
+            else:  # a few adds a node: not worth waking the other cores for
+                _vectorized(st)
     if not fusion:
         for st in list(s.stages):
             if st.attach is None:
@@ -61,8 +87,7 @@ def schedule_cell(state, fusion=True, block_vectors=BLOCK_VECTORS, blocked_weigh
         return s
     out = s[state]
     hidden = state.shape[-1]
-    tile = tile or cell_register_tile()
-    rows = tile[0]
+    nodes = state.shape[0]  # of a block
     block = block_vectors * _width(out)
     by_columns = hidden % block == 0 and hidden // block >= 2
     n, *mid, j = out.axis
@@ -74,8 +99,9 @@ def schedule_cell(state, fusion=True, block_vectors=BLOCK_VECTORS, blocked_weigh
         out.vectorize(jii)
         out.parallel(jo)
         at = jo
-    else:
-        at, ni = out.split(n, factor=rows)
+    else:  # a block of nodes a core
+        nodes = -(-nodes // current().cores)
+        at, ni = out.split(n, factor=nodes)
         jo, ji = out.split(j, factor=_width(out))
         out.reorder(at, ni, *mid, jo, ji)
         out.vectorize(ji)
@@ -87,7 +113,7 @@ def schedule_cell(state, fusion=True, block_vectors=BLOCK_VECTORS, blocked_weigh
         # a gate block of the state block: its hidden axis is the state's (by columns), or any matrix (by rows)
         fits = st.tensor.shape[-1] == hidden if by_columns else len(st.axis) == 2
         if consumers.get(id(st.tensor)) == [id(state)] and fits:
-            _register_tile(s, st, tile)
+            _register_tile(s, st, tile or _default_tile(st, nodes))
             st.compute_at(out, at)
         else:  # read by several stages: computed for the whole tile first
             schedule_stage(s, st)
@@ -111,9 +137,33 @@ def _read_by_reductions(s):
             continue
         for e in E.walk(st.op.body):
             if isinstance(e, E.Read) and not isinstance(e.tensor.op, PlaceholderOp) \
-                    and not e.tensor.op.reduce_axis and any(isinstance(x, E.Call) for x in E.walk(e.tensor.op.body)):
+                    and not e.tensor.op.reduce_axis and _arithmetic(e.tensor.op.body):
                 out.add(id(e.tensor))
     return out
+
+
+def _vectorized(st):
+    """A serial loop nest whose last axis is vectorized by the target's width."""
+    *_, last = st.axis
+    width = _width(st)
+    if last.extent > width:
+        st.vectorize(st.split(last, factor=width)[1])
+    elif last.extent > 1:
+        st.vectorize(last)
+
+
+def _arithmetic(body):
+    """Whether an elementwise stage's body computes (a math call, a sum ...) rather than reads."""
+    return any(isinstance(x, (E.Call, E.Binary, E.Select)) for x in E.walk(body))
+
+
+def _default_tile(st, nodes):
+    """cell_register_tile for reduction stage `st` of a block of `nodes` nodes: the extent of its
+    tile's row axis there, the products a step, and whether they reuse a vector across the rows."""
+    reads, row = _vector_reads(st), _shared_axis(st)
+    axis = st.axis[row]
+    reuse = not any(E.uses(x, axis) for r in reads for x in r.indices)
+    return cell_register_tile(rows=nodes if row == 0 else axis.extent, streams=len(reads), reuse=reuse)
 
 
 def _register_tile(s, st, tile):
@@ -143,11 +193,17 @@ def _register_tile(s, st, tile):
 def _shared_axis(st):
     """Index of the output axis (not the last) that no operand read with the last axis depends on."""
     *lead, v = st.axis
-    vector_reads = [e for e in E.walk(st.op.body) if isinstance(e, E.Read) and any(E.uses(i, v) for i in e.indices)]
+    vector_reads = _vector_reads(st)
     for i in reversed(range(len(lead))):
         if not any(E.uses(x, lead[i]) for r in vector_reads for x in r.indices):
             return i
     return 0
+
+
+def _vector_reads(st):
+    """The reads of a reduction's body that its last (vectorized) axis indexes: the products a step."""
+    v = st.axis[-1]
+    return [e for e in E.walk(st.op.body) if isinstance(e, E.Read) and any(E.uses(i, v) for i in e.indices)]
 
 
 def _consumers(s):

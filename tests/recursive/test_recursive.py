@@ -218,6 +218,39 @@ def test_refactoring_lets_treegrus_cell_fuse():
     assert not compile(make("treegru"), fusion=False).options.refactor
 
 
+def test_cell_register_tiles_follow_the_registers_and_the_products():
+    """Each product of a cell gets the register tile its registers and operands call for: 6 x 2 on
+    16 registers for one weight stream shared by the nodes (the 2 weight vectors stay in registers:
+    8 loads a step where 3 x 4 needs 15), 3 x 4 for two streams or operands not shared; short tiles
+    take their own; 6 x 4 on 32 registers. Every tile fits beside SPARE registers."""
+    from alt.recursive.schedule import SPARE, cell_register_tile, cell_rows
+    avx2, avx512 = alt.target.resolve("avx2"), alt.target.resolve("avx512")
+    assert cell_register_tile(avx2) == (6, 2) and cell_register_tile(avx512) == (6, 4)
+    assert cell_register_tile(avx2, streams=2) == cell_register_tile(avx2, reuse=False) == (3, 4)
+    assert [cell_register_tile(avx2, rows=r) for r in (1, 2, 3, 4)] == [(1, 4), (2, 4), (3, 4), (4, 2)]
+    assert cell_rows(avx2) == cell_rows(avx512) == 12  # two passes of the tall tile
+    for t in (avx2, avx512):
+        for rows in (None, *range(1, 33)):
+            for streams, reuse in ((1, True), (2, True), (1, False)):
+                r, v = cell_register_tile(t, rows, streams, reuse)
+                assert r * v + SPARE <= t.registers and (rows is None or r <= rows)
+
+
+def test_a_computed_operand_of_a_product_is_computed_once_per_tile():
+    """TreeLSTM's h_l + h_r, DAG-RNN's h_p0 + h_p1 and an unrefactored TreeGRU's summed children are
+    stages of their own, computed once per tile (serial: a few adds a node) instead of inside the
+    products' inner loops; every product of TreeLSTM and DAG-RNN still runs in the fused block."""
+    from alt.recursive.schedule import schedule_cell, unfused_products
+    for name, operand, refactor in (("treelstm", "hlr", False), ("dagrnn", "p", False),
+                                    ("treegru", "P01_U_rz_0_sum", False)):
+        _, state = cell_definition(make(name), "internal", 12, refactor=refactor)
+        s = schedule_cell(state)
+        st = next(st for st in s.stages if st.name == operand)
+        assert st.attach is None and not any(kind == "parallel" for kind in st.annotations.values()), name
+        if name != "treegru":
+            assert unfused_products(s, state) == set(), name
+
+
 def test_refactoring_errors_name_the_model_and_the_projection():
     with pytest.raises(ModelError, match="treefc's internal cell has no projection to move"):
         compile(make("treefc"), refactor=True)

@@ -20,8 +20,9 @@ def test_space_starts_from_the_untuned_defaults_and_rejects_tiles_taller_than_th
     bad = dict(seed, rows=1, register_tile=[2, 1])
     assert "exceed the tile of 1 nodes" in space.check(bad)
     from alt.recursive.schedule import SPARE
-    tiles = space.knobs["register_tile"]
-    assert seed["register_tile"] in tiles and all(r * v + SPARE <= space.target.registers for r, v in tiles)
+    tiles = [t for t in space.knobs["register_tile"] if t != "auto"]  # auto: each product its own (the default)
+    assert seed["register_tile"] == "auto" and compile(_model(), **space.options(seed)).options.register_tile is None
+    assert all(r * v + SPARE <= space.target.registers for r, v in tiles)
     most = max(r * v for r, v in tiles)  # then the tiles of the most accumulators, each the only change
     assert widest and all(p["register_tile"][0] * p["register_tile"][1] == most for p in widest)
     assert all({k for k in p if p[k] != seed[k]} <= {"register_tile", "rows"} for p in widest)
