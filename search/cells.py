@@ -80,12 +80,12 @@ class CellSpace(Space):
         super().__init__(cell_workload(model, batch), target)
         self.model = model
         tiles = cell_register_tiles(self.target)
-        # register_tile AUTO: each product and tile height its own (alt.recursive.schedule.cell_register_tile)
-        self.knobs = {"blocked_weights": [1, 0], "block_vectors": list(BLOCKS), "rows": list(TILES),
+        # AUTO: what compile does untuned, each tile height its own register tiles (cell_register_tile) and block
+        self.knobs = {"blocked_weights": [1, 0], "block_vectors": [AUTO, *BLOCKS], "rows": list(TILES),
                       "register_tile": [AUTO] + [list(t) for t in tiles], "level_tiles": [1, 0], "fusion": [1, 0],
                       "unroll": [1] if model.kind == "dag" else [1, 2, 3],
                       "refactor": [0, 1] if projections(model) else [0]}
-        self._default = {"blocked_weights": 1, "block_vectors": 4, "rows": cell_rows(self.target),
+        self._default = {"blocked_weights": 1, "block_vectors": AUTO, "rows": cell_rows(self.target),
                          "register_tile": AUTO,
                          "level_tiles": 1, "fusion": 1, "unroll": 1, "refactor": int(_refactors(model, self.target))}
 
@@ -112,7 +112,8 @@ class CellSpace(Space):
     def options(self, point):
         """alt.recursive.compile's options for `point`."""
         p = self.complete(point)
-        return {"blocked_weights": bool(p["blocked_weights"]), "block_vectors": p["block_vectors"], "rows": p["rows"],
+        return {"blocked_weights": bool(p["blocked_weights"]), "rows": p["rows"],
+                "block_vectors": None if p["block_vectors"] == AUTO else p["block_vectors"],
                 "register_tile": None if p["register_tile"] == AUTO else tuple(p["register_tile"]),
                 "level_tiles": bool(p["level_tiles"]),
                 "fusion": bool(p["fusion"]), "unroll": p["unroll"], "refactor": bool(p["refactor"])}
@@ -121,7 +122,8 @@ class CellSpace(Space):
         """The cost model's view of a point: the knob values, sizes on a log scale."""
         p = self.complete(point)
         r, v = _tile(p)
-        return [p["blocked_weights"], math.log2(p["block_vectors"]), math.log2(p["rows"]), r, v, r * v,
+        block = -1 if p["block_vectors"] == AUTO else math.log2(p["block_vectors"])
+        return [p["blocked_weights"], block, math.log2(p["rows"]), r, v, r * v,
                 p["level_tiles"], p["fusion"], p["unroll"], p["refactor"]]
 
     def apply(self, point):

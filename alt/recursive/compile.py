@@ -41,7 +41,7 @@ from ..lower import lower
 from ..schedule import topo_order
 from ..tensor import PlaceholderOp
 from .model import ModelError, cell_definition, projection_definition, projections
-from .schedule import BLOCK_VECTORS, CELL_ROWS, cell_rows, schedule_cell, unfused_products
+from .schedule import CELL_ROWS, cell_rows, schedule_cell, unfused_products
 from .structure import StructureError, Tree, concat, to_arrays
 
 LINEARIZE_ERRORS = {-1: "reads a node outside the structure", -2: "has two parents; a tree node has one",
@@ -53,18 +53,20 @@ LINEARIZE_ERRORS = {-1: "reads a node outside the structure", -2: "has two paren
 class Options:
     """The compile options of a recursive model (see the module's doc for the switches), checked.
     Cell knobs: `rows` nodes a full tile (default: alt.recursive.schedule.cell_rows, two passes of
-    the register tile), `block_vectors` vectors of hidden units per block of a fused cell,
+    the register tile), `block_vectors` vectors of hidden units per block of a fused cell (default:
+    the widest register tile of its products),
     `blocked_weights` (weights stored as one stream per block, else only transposed),
     `register_tile` (rows, vectors) of accumulators for every tile height (default: each height its
     own, alt.recursive.schedule.cell_register_tile, from the target's registers)."""
     SWITCHES = ("batching", "leaf_specialization", "fusion", "level_tiles", "hoist", "blocked_weights", "refactor")
 
     def __init__(self, batching=True, leaf_specialization=True, fusion=True, rows=None, level_tiles=True, hoist=True,
-                 block_vectors=BLOCK_VECTORS, blocked_weights=True, register_tile=None, unroll=1, refactor=None):
+                 block_vectors=None, blocked_weights=True, register_tile=None, unroll=1, refactor=None):
         if rows is None:  # a tile of nodes: two passes of the cells' register tile
             rows = cell_rows()
         _whole("rows", rows, 256, "a tile of 1..256 nodes")
-        _whole("block_vectors", block_vectors, 64, "1..64 vectors of hidden units per block")
+        if block_vectors is not None:  # else each tile height its own
+            _whole("block_vectors", block_vectors, 64, "1..64 vectors of hidden units per block")
         _whole("unroll", unroll, 16, "an unrolling depth of 1 (off) to 16 heights")
         self.unroll = unroll
         if register_tile is not None:  # else each tile height its own

@@ -223,12 +223,19 @@ def test_cell_register_tiles_follow_the_registers_and_the_products():
     16 registers for one weight stream shared by the nodes (the 2 weight vectors stay in registers:
     8 loads a step where 3 x 4 needs 15), 3 x 4 for two streams or operands not shared; short tiles
     take their own; 6 x 4 on 32 registers. Every tile fits beside SPARE registers."""
-    from alt.recursive.schedule import SPARE, cell_register_tile, cell_rows
+    from alt.recursive.schedule import SPARE, cell_register_tile, cell_rows, schedule_cell
     avx2, avx512 = alt.target.resolve("avx2"), alt.target.resolve("avx512")
     assert cell_register_tile(avx2) == (6, 2) and cell_register_tile(avx512) == (6, 4)
     assert cell_register_tile(avx2, streams=2) == cell_register_tile(avx2, reuse=False) == (3, 4)
     assert [cell_register_tile(avx2, rows=r) for r in (1, 2, 3, 4)] == [(1, 4), (2, 4), (3, 4), (4, 2)]
     assert cell_rows(avx2) == cell_rows(avx512) == 12  # two passes of the tall tile
+    for t, blocks in ((avx2, {"treelstm": 2, "treefc": 4}), (avx512, {"treelstm": 4, "treefc": 4})):
+        for name, vectors in blocks.items():  # a fused block's weight panel: as wide as its widest tile
+            with t:
+                cell, state = cell_definition(models.MODELS[name](hidden=256, vocab=VOCAB), "internal", 12)
+                s = schedule_cell(state)
+            w = next(iter(cell.weight_tensors.values()))
+            assert s.layout_of(w).shape[-1] == vectors * t.lanes("float32"), (t, name)
     for t in (avx2, avx512):
         for rows in (None, *range(1, 33)):
             for streams, reuse in ((1, True), (2, True), (1, False)):
