@@ -253,11 +253,36 @@ def div_mod(e, f, ranges, q_max=None, size=None):
     bq, br = bounds(q, ranges), bounds(r, ranges)
     if bq and br and 0 <= bq[0] and (q_max is None or bq[1] <= q_max) and 0 <= br[0] and br[1] < size:
         return q, r
+    if size == f:
+        nested = _div_mod_by_part(terms, c, f, ranges)
+        if nested is not None:
+            return nested
     div = simplify(E.Binary("//", e, E.Const(f, "int32"), "int32"))
     if size == f:
         return div, simplify(E.Binary("%", e, E.Const(f, "int32"), "int32"))
     q = simplify(E.Binary("min", div, E.Const(q_max, "int32"), "int32"))
     return q, simplify(e - q * f)
+
+
+def _div_mod_by_part(terms, c, f, ranges):
+    """(e // f, e % f) of e = g*h + l (the linear form `terms` + c), for a divisor g of f with every
+    term of h a multiple of g, h >= 0 and 0 <= l < g: (h // (f/g), (h % (f/g))*g + l). A tile of 16
+    columns in a layout of 32-column blocks, (a*16 + r) // 32 with r < 16, becomes a // 2: the
+    division leaves the inner (vectorized) loop. None where no such g exists."""
+    for g in range(f - 1, 1, -1):
+        if f % g:
+            continue
+        high = {k: (a, coef // g) for k, (a, coef) in terms.items() if coef % g == 0}
+        if not high:
+            continue
+        hc, lc = divmod(c, g)
+        h = from_linear(high, hc)
+        low = from_linear({k: t for k, t in terms.items() if k not in high}, lc)
+        bh, bl = bounds(h, ranges), bounds(low, ranges)
+        if bh and bl and bh[0] >= 0 and 0 <= bl[0] and bl[1] < g:
+            q, r = div_mod(h, f // g, ranges)
+            return q, simplify(r * g + low)
+    return None
 
 
 def simplify_ranges(e, ranges):

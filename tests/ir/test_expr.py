@@ -63,6 +63,37 @@ def test_simplify_cancels_linear_terms():
     assert arith.bounds(i * 4 + j % 4, {i: (0, 7), j: (0, 100)}) == (0, 31)
 
 
+def _value(e, env):
+    if isinstance(e, alt.expr.Const):
+        return e.value
+    if isinstance(e, alt.expr.Var):
+        return env[e.name]
+    import operator
+    ops = {"+": operator.add, "-": operator.sub, "*": operator.mul, "//": operator.floordiv, "%": operator.mod,
+           "min": min, "max": max}
+    return ops[e.op](_value(e.a, env), _value(e.b, env))
+
+
+def test_div_mod_moves_the_division_out_of_the_inner_term_and_stays_exact():
+    """(a*16 + r) // 32 with r < 16 (a tile of 16 columns in a layout of 32-column blocks) is a // 2
+    and its remainder (a % 2)*16 + r: no division left on r, the vectorized loop. Exact everywhere."""
+    f, r = alt.Var("f"), alt.Var("r")
+    ranges = {f: (0, 95), r: (0, 15)}
+    e = (f % 32) * 16 + r
+    q, m = arith.div_mod(e, 32, ranges)
+    assert (str(q), str(m)) == ("f % 32 // 2", "f % 32 % 2 * 16 + r")
+    rng = __import__("numpy").random.default_rng(0)
+    for coefs, const, fs in (((16, 1), 0, 32), ((8, 1), 3, 64), ((12, 1), 0, 48), ((16, 4), 2, 32), ((3, 1), 1, 9)):
+        g, lo = alt.Var("g"), alt.Var("lo")
+        ranges = {g: (0, 40), lo: (0, 3)}
+        e = arith.simplify(g * coefs[0] + lo * coefs[1] + const)
+        q, m = arith.div_mod(e, fs, ranges)
+        for _ in range(200):
+            env = {"g": int(rng.integers(0, 41)), "lo": int(rng.integers(0, 4))}
+            v = _value(e, env)
+            assert (_value(q, env), _value(m, env)) == (v // fs, v % fs), (coefs, const, fs, env)
+
+
 def test_lower_prints_the_documented_loop_names(gemm):
     args, C = gemm
     s = alt.create_schedule(C)
