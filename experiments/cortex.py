@@ -2,8 +2,8 @@
 (one operator call per node), PyTorch with level-by-level batching written by hand, and DyNet with
 automatic batching, on SST-shaped random parse trees and complete binary trees of height 7; then
 DAG-RNN on grid DAGs; then the ablation of alt's recursion optimizations (batching, leaf
-specialization, fusion, per-level tile heights, hoisting; unrolling switched on; recursive
-refactoring forced off and on).
+specialization, fusion, per-level tile heights, hoisting; unrolling and recursive refactoring
+switched on).
 
     python -m experiments.cortex [--quick] [--tune-trials N] [--out results/cortex]
 
@@ -38,10 +38,9 @@ CONFIGS = [("treefc", 256), ("treefc", 512), ("treegru", 256), ("treegru", 512),
 QUICK = [("treefc", 256), ("treelstm", 256), ("mvrnn", 64), ("dagrnn", 256)]
 ABLATION = {"no batching": {"batching": False}, "no leaf specialization": {"leaf_specialization": False},
             "no fusion": {"fusion": False}, "no level tiles": {"level_tiles": False}, "no hoisting": {"hoist": False},
-            "unrolled (depth 2)": {"unroll": 2}, "refactoring off": {"refactor": False},
-            "refactoring on": {"refactor": True}}
-# switches off, unrolling (off by default, trees only) on, and recursive refactoring (on by default where it
-# lets the cell fuse more; models whose cells project a child's state) forced off and on
+            "unrolled (depth 2)": {"unroll": 2}, "refactored": {"refactor": True}}
+# switches off; unrolling (trees only) and recursive refactoring (models whose cells project a child's state),
+# both off by default, on
 
 
 def applies(opts, model):

@@ -87,7 +87,7 @@ class CellSpace(Space):
                       "refactor": [0, 1] if projections(model) else [0]}
         self._default = {"blocked_weights": 1, "block_vectors": AUTO, "rows": cell_rows(self.target),
                          "register_tile": AUTO,
-                         "level_tiles": 1, "fusion": 1, "unroll": 1, "refactor": int(_refactors(model, self.target))}
+                         "level_tiles": 1, "fusion": 1, "unroll": 1, "refactor": 0}
 
     def _check(self, point):
         r, v = _tile(point)
@@ -96,11 +96,11 @@ class CellSpace(Space):
         return None
 
     def _seeds(self):
-        """The defaults (what compile does untuned), then the defaults with refactoring flipped
-        (where the cells project a child's state: it can change which stages fuse, 2x on TreeGRU),
+        """The defaults (what compile does untuned), then the defaults refactored (where the cells
+        project a child's state: it changes which stages fuse and what goes through memory),
         then the defaults with each register tile of the most accumulators the registers hold (a tile
         of that many rows): which shape of it is fastest depends on the cell's gates and blocks."""
-        flipped = dict(self._default, refactor=1 - self._default["refactor"])
+        flipped = dict(self._default, refactor=1)
         fixed = [t for t in self.knobs["register_tile"] if t != AUTO]
         most = max(r * v for r, v in fixed)
         widest = [dict(self._default, register_tile=[r, v], rows=r) for r, v in fixed if r * v == most]
@@ -133,13 +133,6 @@ class CellSpace(Space):
 def _tile(point):
     """A point's register tile (rows, vectors); (0, 0) for AUTO."""
     return (0, 0) if point["register_tile"] == AUTO else point["register_tile"]
-
-
-def _refactors(model, target):
-    """Whether alt.recursive.compile refactors `model` by default on `target`."""
-    from alt.recursive.compile import Options, refactoring_fuses
-    with target:
-        return refactoring_fuses(model, Options())
 
 
 def default_batch(model, seed=0):

@@ -26,9 +26,10 @@ Each switch is one of Cortex's recursion optimizations:
   internal cell asks for (cell.project) move across the recursion's back-edge: each node computes
   them in its own step, right after its state (a projection cell run on the tile it just wrote),
   and its parent reads and sums them instead of multiplying. The internal cell is left with the
-  work that depends on the node itself. Default (None): on where it lets more of the internal
-  cell's products fuse (fewer computed for the whole tile outside the fused block: TreeGRU's r),
-  off where it only moves work (TreeLSTM) or the model projects nothing.
+  work that depends on the node itself, and more of it may fuse (TreeGRU's r). Default off: the
+  projection step writes each node's projections and its parent reads them back, which costs more
+  than the fusion saves (Zen 3: TreeGRU 1.15-1.35x faster unrefactored, TreeLSTM 0.96-1.11x); the
+  cell tuner tries both.
 Weights live in one packed buffer, pre-transformed to the layouts the cells read.
 """
 import inspect
@@ -41,7 +42,7 @@ from ..lower import lower
 from ..schedule import topo_order
 from ..tensor import PlaceholderOp
 from .model import ModelError, cell_definition, projection_definition, projections
-from .schedule import CELL_ROWS, cell_rows, schedule_cell, unfused_products
+from .schedule import CELL_ROWS, cell_rows, schedule_cell
 from .structure import StructureError, Tree, concat, to_arrays
 
 LINEARIZE_ERRORS = {-1: "reads a node outside the structure", -2: "has two parents; a tree node has one",
@@ -61,7 +62,7 @@ class Options:
     SWITCHES = ("batching", "leaf_specialization", "fusion", "level_tiles", "hoist", "blocked_weights", "refactor")
 
     def __init__(self, batching=True, leaf_specialization=True, fusion=True, rows=None, level_tiles=True, hoist=True,
-                 block_vectors=None, blocked_weights=True, register_tile=None, unroll=1, refactor=None):
+                 block_vectors=None, blocked_weights=True, register_tile=None, unroll=1, refactor=False):
         if rows is None:  # a tile of nodes: two passes of the cells' register tile
             rows = cell_rows()
         _whole("rows", rows, 256, "a tile of 1..256 nodes")
@@ -78,7 +79,7 @@ class Options:
         self.batching, self.leaf_specialization, self.fusion = bool(batching), bool(leaf_specialization), bool(fusion)
         self.rows = rows if batching else 1
         self.level_tiles, self.hoist = bool(level_tiles), bool(hoist)
-        self.refactor = None if refactor is None else bool(refactor)  # None: compile decides (fusion)
+        self.refactor = bool(refactor)
         self.block_vectors, self.blocked_weights, self.register_tile = block_vectors, bool(blocked_weights), register_tile
         # tile heights compiled: register tile heights and powers of two below rows, then rows
         self.tiles = tuple(sorted({h for h in (*CELL_ROWS, *(1 << i for i in range(8))) if h < self.rows}
@@ -114,25 +115,10 @@ def compile(model, target=None, **options):  # noqa: A001 - the verb users know
         if opts.refactor and not projections(model):
             raise ModelError(f"recursive compile: refactor=True, but model {model.name}'s internal cell has no "
                              "projection to move (write W @ h_child as cell.project(k, 'W'))")
-        if opts.refactor is None:
-            opts.refactor = refactoring_fuses(model, opts)
         if opts.unroll > 1 and model.kind == "dag":
             raise ModelError(f"recursive compile: unroll={opts.unroll} needs trees or sequences; model {model.name} "
                              "walks DAGs, whose nodes may have several parents")
         return _compile(model, opts, target)
-
-
-def refactoring_fuses(model, opts):
-    """Does refactoring leave fewer of the internal cell's matrix products outside its fused block
-    (computed for the whole tile first) under `opts`? False where the model projects nothing."""
-    if not projections(model) or not opts.fusion:
-        return False
-
-    def outside(refactor):
-        _, state = cell_definition(model, "internal", opts.rows, refactor=refactor)
-        return len(unfused_products(schedule_cell(state, True, opts.block_vectors, opts.blocked_weights,
-                                                  opts.register_tile), state))
-    return outside(True) < outside(False)
 
 
 def _compile(model, opts, target):

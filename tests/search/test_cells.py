@@ -34,11 +34,10 @@ def test_space_starts_from_the_untuned_defaults_and_rejects_tiles_taller_than_th
     assert space.check(old) is None and space.options(old)["refactor"] is False
     assert space.knobs["refactor"] == [0]  # TreeFC's cell projects no child's state: nothing to move
     lstm, gru = models.tree_lstm(hidden=16, vocab=10), models.tree_gru(hidden=16, vocab=10)
-    plain, on, *_ = CellSpace(lstm).seeds()  # the defaults, then refactoring flipped
-    assert on == dict(plain, refactor=1) and plain["refactor"] == 0
-    assert CellSpace(lstm).knobs["refactor"] == [0, 1] and compile(lstm, **CellSpace(lstm).options(on)).options.refactor
-    on, off, *_ = CellSpace(gru).seeds()  # TreeGRU's cell fuses only refactored: compile refactors it by default
-    assert on["refactor"] == 1 and off == dict(on, refactor=0) and compile(gru).options.refactor
+    for m in (lstm, gru):  # the defaults (unrefactored, as compile does), then refactored
+        plain, on, *_ = CellSpace(m).seeds()
+        assert on == dict(plain, refactor=1) and plain["refactor"] == 0 and not compile(m).options.refactor
+        assert CellSpace(m).knobs["refactor"] == [0, 1] and compile(m, **CellSpace(m).options(on)).options.refactor
 
 
 def test_records_are_kept_per_batch_and_replayed_for_the_batch_asked(tmp_path):
