@@ -10,7 +10,8 @@ The knobs (CellSpace) are the compile options of alt.recursive that shape the ge
 the tile height (`rows`), the hidden block of a fused cell (`block_vectors`) and whether its
 weights are stored as one stream per block (`blocked_weights`: the layout knobs), the register tile
 of accumulators, the per-level tile and fusion switches, the unrolling depth (trees only) and
-recursive refactoring (models whose cells project a child's state). A candidate is the whole model
+recursive refactoring (models whose cells project a child's state). The block and the register
+tile may also be "auto": what compile does untuned, each cell and product its own. A candidate is the whole model
 compiled with its knobs and run on a batch of structures (default: SST-like parse trees at batch
 1, or a 10 x 10 grid for a DAG model): its output is checked against the per-node numpy recursion
 before it is timed (alt.timing.benchmark, which reruns repeats that another process disturbed),
@@ -40,7 +41,7 @@ from .strategy import make_strategy
 
 ROWS = CELL_ROWS  # register tile rows
 TILES = ROWS + (12, 16, 24, 32)  # tile heights: a wide level's tile of 12 to 32 nodes reads each weight block once
-# for several register tiles (TreeGRU-256, complete trees at batch 10, refactored: 24 -> 19 ms on a Zen 3)
+# for several register tiles
 BLOCKS = (1, 2, 4, 8)
 AUTO = "auto"
 
@@ -86,8 +87,7 @@ class CellSpace(Space):
                       "unroll": [1] if model.kind == "dag" else [1, 2, 3],
                       "refactor": [0, 1] if projections(model) else [0]}
         self._default = {"blocked_weights": 1, "block_vectors": AUTO, "rows": cell_rows(self.target),
-                         "register_tile": AUTO,
-                         "level_tiles": 1, "fusion": 1, "unroll": 1, "refactor": 0}
+                         "register_tile": AUTO, "level_tiles": 1, "fusion": 1, "unroll": 1, "refactor": 0}
 
     def _check(self, point):
         r, v = _tile(point)

@@ -55,10 +55,10 @@ class Options:
     """The compile options of a recursive model (see the module's doc for the switches), checked.
     Cell knobs: `rows` nodes a full tile (default: alt.recursive.schedule.cell_rows, two passes of
     the register tile), `block_vectors` vectors of hidden units per block of a fused cell (default:
-    the widest register tile of its products),
-    `blocked_weights` (weights stored as one stream per block, else only transposed),
-    `register_tile` (rows, vectors) of accumulators for every tile height (default: each height its
-    own, alt.recursive.schedule.cell_register_tile, from the target's registers)."""
+    the widest register tile of its products), `blocked_weights` (weights stored as one stream per
+    block, else only transposed), `register_tile` (rows, vectors) of accumulators for every product
+    (default: each product and tile height its own, alt.recursive.schedule.cell_register_tile, from
+    the target's registers and the product's operands)."""
     SWITCHES = ("batching", "leaf_specialization", "fusion", "level_tiles", "hoist", "blocked_weights", "refactor")
 
     def __init__(self, batching=True, leaf_specialization=True, fusion=True, rows=None, level_tiles=True, hoist=True,
@@ -66,11 +66,11 @@ class Options:
         if rows is None:  # a tile of nodes: two passes of the cells' register tile
             rows = cell_rows()
         _whole("rows", rows, 256, "a tile of 1..256 nodes")
-        if block_vectors is not None:  # else each tile height its own
+        if block_vectors is not None:  # else each cell its own
             _whole("block_vectors", block_vectors, 64, "1..64 vectors of hidden units per block")
         _whole("unroll", unroll, 16, "an unrolling depth of 1 (off) to 16 heights")
         self.unroll = unroll
-        if register_tile is not None:  # else each tile height its own
+        if register_tile is not None:  # else each product its own
             if not (isinstance(register_tile, (tuple, list)) and len(register_tile) == 2 and all(
                     isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 16 for v in register_tile)):
                 raise ModelError(f"recursive compile: register_tile={register_tile!r}; give (rows, vectors) of "

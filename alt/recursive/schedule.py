@@ -135,14 +135,15 @@ def unfused_products(s, state):
 
 
 def _read_by_reductions(s):
-    """Elementwise stages with a math call (exp, tanh ...) that a reduction reads: inlined, they
-    would be recomputed for every output column of the matrix product."""
+    """Elementwise stages that compute (a math call, a sum of children ...) and that a reduction
+    reads: inlined, they would be recomputed in the matrix product's inner loop, for every output
+    column. Views (children's states) only read, and are always inlined."""
     out = set()
     for st in s.stages:
         if not st.reduce_axis:
             continue
         for e in E.walk(st.op.body):
-            if isinstance(e, E.Read) and not isinstance(e.tensor.op, PlaceholderOp) \
+            if isinstance(e, E.Read) and not isinstance(e.tensor.op, PlaceholderOp) and e.tensor.op.tag != "view" \
                     and not e.tensor.op.reduce_axis and _arithmetic(e.tensor.op.body):
                 out.add(id(e.tensor))
     return out
@@ -159,8 +160,11 @@ def _vectorized(st):
 
 
 def _arithmetic(body):
-    """Whether an elementwise stage's body computes (a math call, a sum ...) rather than reads."""
-    return any(isinstance(x, (E.Call, E.Binary, E.Select)) for x in E.walk(body))
+    """Whether an elementwise stage's body computes values (a math call, a sum ...) rather than only
+    reads them (index arithmetic inside a read does not count)."""
+    if isinstance(body, E.Read):
+        return False
+    return isinstance(body, (E.Call, E.Binary, E.Select)) or any(_arithmetic(c) for c in body.children())
 
 
 def _default_tile(st, nodes):
