@@ -11,7 +11,12 @@ intermediates through memory.
 The vector width is the target's (alt.target.current()), and the register tile (rows x vectors of
 accumulators) follows from its registers (cell_register_tile).
 """
+import math
+
+import numpy as np
+
 from .. import expr as E
+from ..lower import STACK_LIMIT
 from ..ops.default import _width, schedule_stage
 from ..schedule import create_schedule
 from ..target import current
@@ -118,10 +123,13 @@ def schedule_cell(state, fusion=True, block_vectors=None, blocked_weights=True, 
             continue
         # a gate block of the state block: its hidden axis is the state's (by columns), or any matrix (by rows)
         fits = st.tensor.shape[-1] == hidden if by_columns else len(st.axis) == 2
-        if consumers.get(id(st.tensor)) == [id(state)] and fits:
+        # its tile in the block: the block's nodes and columns (MV-RNN's matrix state: nodes x H x columns)
+        region = [nodes, *st.tensor.shape[1:-1], block if by_columns and blocked_weights else st.tensor.shape[-1]]
+        small = math.prod(region) * np.dtype(st.tensor.dtype).itemsize <= STACK_LIMIT
+        if consumers.get(id(st.tensor)) == [id(state)] and fits and small:
             _register_tile(s, st, tile or _default_tile(st, nodes))
             st.compute_at(out, at)
-        else:  # read by several stages: computed for the whole tile first
+        else:  # read by several stages, or too large for a local tile: computed for the whole tile first
             schedule_stage(s, st)
     return s
 

@@ -257,6 +257,21 @@ def test_a_computed_operand_of_a_product_is_computed_once_per_tile():
             assert unfused_products(s, state) == set(), name
 
 
+def test_a_product_too_large_for_a_local_tile_is_computed_for_the_whole_tile():
+    """MV-RNN's matrix state in a block of a tall tile (128 nodes x 64 x the block's columns) would
+    exceed a local tile: the product is computed for the whole tile first, and the result is right;
+    MV-RNN-256 builds for AVX-512's wider blocks too."""
+    from alt.recursive.schedule import schedule_cell
+    model = models.mv_rnn(hidden=64, vocab=VOCAB, seed=1)
+    _, state = cell_definition(model, "internal", 128)
+    assert next(st for st in schedule_cell(state).stages if st.name == "M").attach is None
+    _, state = cell_definition(model, "internal", 12)
+    assert next(st for st in schedule_cell(state).stages if st.name == "M").attach is not None
+    batch = TREES["mixed batch"] + [data.complete(7, vocab=VOCAB)]
+    np.testing.assert_allclose(compile(model, rows=128)(batch), reference(model, batch), rtol=1e-4, atol=1e-5)
+    compile(models.mv_rnn(hidden=256, vocab=VOCAB), target=alt.target.resolve("avx512"))
+
+
 def test_refactoring_errors_name_the_model_and_the_projection():
     with pytest.raises(ModelError, match="treefc's internal cell has no projection to move"):
         compile(make("treefc"), refactor=True)
