@@ -258,11 +258,11 @@ def test_a_computed_operand_of_a_product_is_computed_once_per_tile():
 
 
 def test_a_product_too_large_for_a_local_tile_is_computed_for_the_whole_tile():
-    """MV-RNN's matrix state in a block of a tall tile (128 nodes x 64 x the block's columns) would
-    exceed a local tile: the product is computed for the whole tile first, and the result is right;
-    MV-RNN-256 builds for AVX-512's wider blocks too."""
+    """MV-RNN's matrix state in a block of a tall tile (128 nodes x 128 x the block's columns: 2 MiB
+    or more on any target) would exceed a local tile: the product is computed for the whole tile
+    first, and the result is right; MV-RNN-256 builds for AVX-512's wider blocks too."""
     from alt.recursive.schedule import schedule_cell
-    model = models.mv_rnn(hidden=64, vocab=VOCAB, seed=1)
+    model = models.mv_rnn(hidden=128, vocab=VOCAB, seed=1)
     _, state = cell_definition(model, "internal", 128)
     assert next(st for st in schedule_cell(state).stages if st.name == "M").attach is None
     _, state = cell_definition(model, "internal", 12)
