@@ -269,9 +269,8 @@ def _div_mod_by_part(terms, c, f, ranges):
     term of h a multiple of g, h >= 0 and 0 <= l < g: (h // (f/g), (h % (f/g))*g + l). A tile of 16
     columns in a layout of 32-column blocks, (a*16 + r) // 32 with r < 16, becomes a // 2: the
     division leaves the inner (vectorized) loop. None where no such g exists."""
-    for g in range(f - 1, 1, -1):
-        if f % g:
-            continue
+    small = [d for d in range(2, int(f ** 0.5) + 1) if f % d == 0]
+    for g in sorted(set(small) | {f // d for d in small}, reverse=True):  # the divisors of f but 1 and f
         high = {k: (a, coef // g) for k, (a, coef) in terms.items() if coef % g == 0}
         if not high:
             continue
