@@ -4,6 +4,7 @@ import pytest
 
 import alt
 from alt.graph import Plan, compile_network, zoo
+from alt.graph.compile import _kernel
 from alt.graph.plan import layout_steps, tiled_name
 from alt.graph.reference import run_torch
 
@@ -106,7 +107,31 @@ def test_workspace_is_shared_and_repeated_kernels_compiled_once():
     assert net.workspace_bytes < total / 2
     n_funcs = net.source.count("static int k")
     assert n_funcs < net.n_kernels
-    assert net.source.count("if ((rc = k") == net.n_kernels  # the driver calls every kernel once
+    forward = net.source[net.source.index("int alt_forward("):net.source.index("int alt_profile(")]
+    assert forward.count("if ((rc = k") == net.n_kernels  # the driver calls every kernel once
+
+
+def test_profile_times_every_kernel_and_pools_read_blocked_padding():
+    g = SMALL["resnet18"]()
+    net = compile_network(g, assignments(g)["mixed"], fuse_conversions=False)
+    x = np.random.default_rng(1).standard_normal(g.inputs[0].shape).astype(np.float32)
+    prof = net.profile(x, repeat=5)
+    assert [r["index"] for r in prof.rows] == list(range(net.n_kernels))
+    assert all(r["min_s"] <= r["median_s"] and r["median_s"] > 0 for r in prof.rows)
+    assert abs(sum(r["share"] for r in prof.rows) - 1) < 1e-9
+    kinds = {r["kernel"].split(":")[0].split("(")[0]: r["gflops"] for r in prof.rows}
+    assert kinds["layout_transform"] is None and kinds["conv1"] > 0.1
+    assert prof.top(3)[0]["median_s"] == max(r["median_s"] for r in prof.rows)
+    assert "conv1: conv2d" in str(prof) and set(prof.by_op()) >= {"conv2d", "max_pool2d", "layout_transform"}
+    np.testing.assert_allclose(net(x), run_torch(g, x)[0], rtol=1e-4, atol=1e-4)  # still right after profiling
+    with pytest.raises(alt.ArgumentError, match="repeat >= 1"):
+        net.profile(x, repeat=0)
+    # a max pool's padding takes its input's channel blocks: its copy and the pool's reads are whole
+    # vectors, not one float per channel
+    for lay, shape in (("NCHW16c", (1, 4, 34, 34, 16)), ("NHWC", (1, 34, 34, 64)), ("NCHW", (1, 64, 34, 34))):
+        plan = Plan(g, {"conv1": lay})
+        i = next(i for i, gr in enumerate(plan.groups) if gr.anchor is not None and gr.anchor.op == "max_pool2d")
+        assert [b.shape for b in _kernel(plan, i, plan.groups[i], {}).func.temps] == [shape]
 
 
 def test_network_errors():
