@@ -86,7 +86,8 @@ def _compile(graph, layouts, target, schedules, fuse_conversions):
     path = compile_c(source, target, what=f"network {graph.name}")
     stats["gcc"] = time.perf_counter() - t0
     ffi, lib = load_library(str(path), "alt_forward", 4)
-    pffi, plib = load_library(str(path), "alt_profile", signature="int alt_profile(void*, void*, void*, char*, double*)")
+    pffi, plib = load_library(str(path), "alt_profile",
+                              signature="int alt_profile(void*, void*, void*, char*, double*)")
     net = Network(plan, source, ffi, lib.alt_forward, params, ws_bytes, stats, len(kernels))
     net._profile_fn, net._pffi = plib.alt_profile, pffi
     net._flops = [k.flops for k in kernels]
