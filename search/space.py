@@ -24,7 +24,7 @@ import numpy as np
 import alt
 from alt.errors import AltError
 from alt.ops.hand import nchwc_tile_axes, relayout_conv2d, tile_target
-from alt.ops.default import schedule_stage
+from alt.ops.default import rfactor_axis, schedule_stage
 
 
 class Invalid(AltError, ValueError):
@@ -432,18 +432,6 @@ class DenseSpace(GemmSpace):
         return self._tile(s, red, end, p)
 
 
-def rfactor_axis(st, lanes):
-    """The reduce axis of stage `st` that rfactor should split, or None: a reduction whose output
-    cannot be vectorized (one axis, or a last axis narrower than a vector: softmax's and layer
-    norm's row sums, NRM's total) over a last reduce axis of at least two vectors."""
-    if not st.is_reduction or st.attach is not None or st.is_scheduled:
-        return None
-    if len(st.axis) > 1 and st.axis[-1].extent >= lanes:
-        return None
-    k = st.op.reduce_axis[-1]
-    return k if k.extent >= 2 * lanes else None
-
-
 class GenericSpace(Space):
     """Any operator: the knobs of alt's default schedule (register tile of reductions, parallel
     fusion, unrolling, padding inlined or not), for 4-d outputs the output's layout, and for
@@ -465,7 +453,8 @@ class GenericSpace(Space):
         self.rank = len(out.shape)
         self.knobs = {"out_layout": layouts, "row_tile": [1, 2, 4, 8], "vectors": [1, 2, 4],
                       "fuse": [1, 2, 3], "unroll": [0, 1], "inline_pad": [0, 1]}
-        if any(rfactor_axis(st, self.lanes) is not None for st in alt.create_schedule(out).stages):
+        base = alt.create_schedule(out)
+        if any(rfactor_axis(base, st, self.lanes) is not None for st in base.stages):
             self.knobs["rfactor"] = [0, 1]
 
     def default_layout(self):
@@ -488,7 +477,7 @@ class GenericSpace(Space):
         if p.get("rfactor"):
             cores = self.target.cores
             for st in list(s.stages):
-                k = rfactor_axis(st, self.lanes)
+                k = rfactor_axis(s, st, self.lanes)
                 if k is None:
                     continue
                 factor = self.lanes * p["vectors"] * (cores if math.prod(a.extent for a in st.axis) < cores else 1)

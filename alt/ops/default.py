@@ -2,11 +2,14 @@
 
 Every root stage gets: its last spatial axis split by the vector width and vectorized, the
 reduction loops moved just outside that last axis, and the leading spatial loops fused (until
-there are enough iterations to share) and parallelized. Never a naive loop nest. The vector width,
+there are enough iterations to share) and parallelized. A row reduction whose output would only
+vectorize by gathering (softmax, layer norm, a norm) is first rfactored along its contiguous reduce
+axis (rfactor_axis). Never a naive loop nest. The vector width,
 the register tile and the cores come from the target in effect (alt.target.current()).
 """
 import math
 
+from .. import expr as E
 from ..schedule import Schedule, create_schedule
 from ..target import current
 
@@ -20,10 +23,48 @@ def default_schedule(outputs):
         if st.op.tag == "injective" and not any(st.tensor is t for t in s.outputs) \
                 and id(st.tensor) not in s.layouts:
             st.compute_inline()
+    cores = current().cores
+    for st in list(s.stages):
+        k = rfactor_axis(s, st, _width(st))
+        if k is not None:
+            s.rfactor(st.tensor, k, _width(st) * (cores if _extent(st.axis) < cores else 1))
     for st in list(s.stages):  # scheduling a reduction adds its local accumulator stage
         if st.attach is None:
             schedule_stage(s, st)
     return s
+
+
+def rfactor_axis(s, st, lanes):
+    """The reduce axis of root stage `st` that rfactor should split (TVM's rfactor: partial results
+    side by side along the reduce axis, then reduced), or None. A reduction over a last reduce axis
+    of at least two vectors qualifies where its output cannot be vectorized well:
+    - an output's last axis narrower than a vector (NRM's total);
+    - or every vector along the output's last axis would gather: some input is read contiguously
+      along the reduce axis (its last index is that axis, in its logical layout) but not along the
+      output's last axis (softmax's and layer norm's row reductions of a 3-d or 2-d input, which
+      otherwise read one float per row and vector lane). A contraction (an operand the output's last
+      axis does not index, as X in a dense layer) is register-tiled instead."""
+    if not st.is_reduction or st.attach is not None or st.is_scheduled:
+        return None
+    k = st.op.reduce_axis[-1]
+    if k.extent < 2 * lanes:
+        return None
+    if st.axis[-1].extent < lanes:
+        return k
+    last = st.op.axis[-1]
+    contiguous = False
+    for r in E.walk(st.op.body):
+        if not isinstance(r, E.Read) or id(r.tensor) in s.layouts:
+            continue
+        uses = [{id(v) for v in E.walk(i) if isinstance(v, E.Var)} for i in r.indices]
+        if not any(id(k) in u for u in uses):
+            continue  # read once per output element, not in the reduction's loop
+        if id(last) in uses[-1]:
+            return None  # this read is contiguous along the output's last axis: vectorize that
+        if not any(id(last) in u for u in uses):
+            return None  # an operand shared along the output's last axis (a contraction): register-tile it
+        contiguous |= r.indices[-1] is k and any(id(last) in u for u in uses[:-1])
+    return k if contiguous else None
 
 
 def schedule_stage(s, st, row_tile=None, vectors=None, fuse=None, unroll=True):

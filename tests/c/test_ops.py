@@ -87,6 +87,28 @@ def test_dense_in_weight_panels_matches_numpy(m, n, k, order):
     np.testing.assert_allclose(y, inputs[X] @ inputs[W].T, rtol=1e-4, atol=1e-4)
 
 
+def test_default_schedule_rfactors_row_reductions_only():
+    """Row reductions over a contiguous last axis (softmax's max and sum, layer norm's sums) are
+    rfactored so that they read whole vectors; contractions (dense, GEMM) and reductions whose
+    output's last axis is contiguous in the input are not. Results match PyTorch either way."""
+    X = alt.placeholder((3, 5, 40), name="X")
+    Y = alt.ops.softmax(X)
+    s = alt.ops.default_schedule(Y)
+    assert {st.name for st in s.stages} >= {"softmax.max.rf", "softmax.sum.rf"}
+    x = random_inputs([X], seed=5)[X]
+    y = np.empty(X.shape, np.float32)
+    alt.build(s, [X, Y])(x, y)
+    np.testing.assert_allclose(y, torch.softmax(torch.from_numpy(x), -1).numpy(), rtol=1e-5, atol=1e-6)
+    A, B = alt.placeholder((8, 64), name="A"), alt.placeholder((16, 64), name="B")
+    for out in (alt.ops.dense(A, B), alt.ops.matmul(A, alt.placeholder((64, 16), name="Bt"))):
+        assert not any(st.name.endswith(".rf") for st in alt.ops.default_schedule(out).stages)
+    k = alt.reduce_axis(64, name="k")
+    columns = alt.compute((16,), lambda j: alt.sum(alt.placeholder((64, 16), name="D")[k, j], axis=k), name="S")
+    rows = alt.compute((16,), lambda j: alt.sum(B[j, k], axis=k), name="R")
+    assert not any(st.name.endswith(".rf") for st in alt.ops.default_schedule(columns).stages)
+    assert any(st.name.endswith(".rf") for st in alt.ops.default_schedule(rows).stages)
+
+
 def test_op_shape_errors():
     A, B = alt.placeholder((3, 4), name="A"), alt.placeholder((5, 6), name="B")
     with pytest.raises(alt.ComputeError, match=r"A is \[3, 4\] and B is \[5, 6\]"):
