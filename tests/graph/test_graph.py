@@ -5,7 +5,7 @@ import pytest
 import alt
 from alt.graph import Plan, compile_network, zoo
 from alt.graph.compile import _kernel
-from alt.graph.plan import layout_steps, tiled_name
+from alt.graph.plan import blocked_parts, layout_steps, tiled_name
 from alt.graph.reference import run_torch
 
 SMALL = {
@@ -132,6 +132,14 @@ def test_profile_times_every_kernel_and_pools_read_blocked_padding():
         plan = Plan(g, {"conv1": lay})
         i = next(i for i, gr in enumerate(plan.groups) if gr.anchor is not None and gr.anchor.op == "max_pool2d")
         assert [b.shape for b in _kernel(plan, i, plan.groups[i], {}).func.temps] == [shape]
+    # a depthwise convolution stored in NCHW is vectorized along rows: its padding stays NCHW even
+    # where its input is blocked
+    m = SMALL["mobilenet_v2"]()
+    plan = Plan(m, assignments(m)["NCHW16c"])
+    i, dw = next((i, gr) for i, gr in enumerate(plan.groups) if gr.anchor is not None and gr.anchor.op == "conv2d"
+                 and gr.anchor.attrs["groups"] > 1 and blocked_parts(plan.value_layout(gr.anchor.inputs[0])))
+    assert plan.value_layout(dw.output) == "NCHW"
+    assert [len(b.shape) for b in _kernel(plan, i, dw, {}).func.temps if b.name.endswith(".pad")] == [4]
 
 
 def test_network_errors():
