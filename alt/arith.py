@@ -112,7 +112,7 @@ def _simplify_node(e):
         if E.dtypes.is_int(e.dtype):
             if e.op in "+-*":
                 terms, c = linear(e)
-                return from_linear(terms, c, e.dtype)
+                return from_linear(_merge_div_mod(terms), c, e.dtype)
             if e.op in ("//", "%") and isinstance(b, E.Const) and b.value == 1:
                 return a if e.op == "//" else E.Const(0, e.dtype)
             if e.op in ("min", "max"):
@@ -141,6 +141,27 @@ def _simplify_node(e):
     if isinstance(e, E.Cast) and isinstance(e.value, E.Const):
         return E.const(e.value.value, e.dtype)
     return None
+
+
+def _merge_div_mod(terms):
+    """Terms (x // f) * (k * f) + (x % f) * k of a linear form merged into x * k: the identity holds
+    for floor and for C's truncating division alike. A fused loop whose parts index one contiguous
+    run (a convolution's rx * 16 + rc.inner) then indexes it directly, without a division."""
+    for key, (atom, k) in list(terms.items()):
+        if key not in terms or not (isinstance(atom, E.Binary) and atom.op == "%" and isinstance(atom.b, E.Const)
+                                    and atom.b.value > 0):
+            continue
+        f = atom.b.value
+        div = skey(E.Binary("//", atom.a, atom.b, atom.dtype))
+        if div in terms and terms[div][1] == k * f:
+            del terms[key], terms[div]
+            x = skey(atom.a)
+            coef = terms.get(x, (atom.a, 0))[1] + k
+            if coef:
+                terms[x] = (atom.a, coef)
+            else:
+                terms.pop(x, None)
+    return terms
 
 
 def simplify(e):

@@ -25,7 +25,7 @@ int alt_main_(const float* restrict X_, const float* restrict W_, float* restric
   for (int32_t i0_i1_i2_fused_ = 0; i0_i1_i2_fused_ < 130; ++i0_i1_i2_fused_) {
     #pragma omp simd
     for (int32_t i3_ = 0; i3_ < 15; ++i3_) {
-      conv_pad_[i0_i1_i2_fused_ / 13 / 5 * 975 + i0_i1_i2_fused_ / 13 % 5 * 195 + i0_i1_i2_fused_ % 13 * 15 + i3_] = (i0_i1_i2_fused_ % 13 >= 1 && i0_i1_i2_fused_ % 13 < 12 && i3_ >= 1 && i3_ < 14 ? X_[i0_i1_i2_fused_ / 13 / 5 * 715 + i0_i1_i2_fused_ / 13 % 5 * 143 + i0_i1_i2_fused_ % 13 * 13 + i3_ - 14] : 0.0f);
+      conv_pad_[i3_ + i0_i1_i2_fused_ * 15] = (i0_i1_i2_fused_ % 13 >= 1 && i0_i1_i2_fused_ % 13 < 12 && i3_ >= 1 && i3_ < 14 ? X_[i0_i1_i2_fused_ % 13 * 13 + i3_ + i0_i1_i2_fused_ / 13 * 143 - 14] : 0.0f);
     }
   }
   #pragma omp parallel for
@@ -58,7 +58,7 @@ int alt_main_(const float* restrict X_, const float* restrict W_, float* restric
     for (int32_t y_inner_ = 0; y_inner_ < alt_min_i32(4, 11 - n_o_y_outer_fused_ % 3 * 4); ++y_inner_) {
       #pragma omp simd
       for (int32_t x_ = 0; x_ < 13; ++x_) {
-        conv_[n_o_y_outer_fused_ / 3 / 6 * 858 + n_o_y_outer_fused_ / 3 % 6 * 143 + n_o_y_outer_fused_ % 3 * 52 + y_inner_ * 13 + x_] = conv_local_[y_inner_ * 13 + x_];
+        conv_[n_o_y_outer_fused_ % 3 * 52 + y_inner_ * 13 + x_ + n_o_y_outer_fused_ / 3 * 143] = conv_local_[y_inner_ * 13 + x_];
       }
     }
   }
