@@ -167,7 +167,7 @@ def _divisors(n, limit=None):
 
 class Conv2dSpace(Space):
     layout_knobs = ("layout", "ob", "ib", "spatial")
-    added = {"spatial": 0}
+    added = {"spatial": 0, "fuse_rx": 0}
 
     def __init__(self, workload, target=None):
         super().__init__(workload, target)
@@ -180,7 +180,8 @@ class Conv2dSpace(Space):
             # NCHW: rows; else whole vectors (and a grouped conv's whole group, see _check)
             "ob": sorted({4, 8} | {self.lanes * m for m in (1, 2, 4)} |
                          ({o // self.groups} if self.groups > 1 and (o // self.groups) % self.lanes == 0 else set())),
-            "ib": sorted({1, 4, 8, 16, 32, self.lanes * 4}),  # an input block may be any output block
+            # an input block may be any output block; a first layer's few channels (3) one block
+            "ib": sorted({1, 4, 8, 16, 32, self.lanes * 4} | ({c} if c < self.lanes else set())),
             "tile_y": [1, 2, 4],
             "tile_x": [1, 2, 4, 7, 8, 14, 16, 28],
             "reduce_order": ["c-y-x", "y-x-c"],
@@ -188,6 +189,9 @@ class Conv2dSpace(Space):
             "par_depth": [1, 2, 3],
             "attach": [0, 1],
             "spatial": [0, 1],  # NCHWc: the output also tiled spatially, one register tile contiguous
+            # the kernel's columns fused with the channels read next to them (NCHWc in order c-y-x, NHWC
+            # in y-x-c): in whole input blocks that is one contiguous run of input and of weights
+            "fuse_rx": [0, 1],
         }
 
     def default_layout(self):
@@ -229,8 +233,11 @@ class Conv2dSpace(Space):
             rows = conv_tile(self.out_size, target=self.target, vectors=(vectors,))[1]
             ib = lay["ib"] or max([i for i in self.knobs["ib"] if i <= min(lay["ob"], self.c)] or [1])
             tile_x = max([x for x in self.knobs["tile_x"] if x <= rows and self.out_size % x == 0] or [1])
-            out.append(dict(lay, ib=ib, tile_y=1, tile_x=tile_x, reduce_order="c-y-x", unroll=1, par_depth=2,
-                            attach=0, spatial=0))
+            seed = dict(lay, ib=ib, tile_y=1, tile_x=tile_x, reduce_order="c-y-x", unroll=1, par_depth=2,
+                        attach=0, spatial=0, fuse_rx=1)
+            if layout == "NHWC":
+                seed["reduce_order"] = "y-x-c"
+            out.append(seed if self._check(seed) is None else dict(seed, fuse_rx=0))
         return out
 
     def _check(self, p):
@@ -255,6 +262,11 @@ class Conv2dSpace(Space):
         if p["spatial"] and (self.out_size % p["tile_y"] or self.out_size % p["tile_x"]):
             return (f"a spatial tile {p['tile_y']}x{p['tile_x']} does not divide the "
                     f"{self.out_size}x{self.out_size} output")
+        if p.get("fuse_rx") and (p["layout"], p["reduce_order"]) not in (("NCHWc", "c-y-x"), ("NHWC", "y-x-c")):
+            return ("fuse_rx fuses the kernel's columns with the channels after them: NCHWc in order c-y-x, "
+                    "NHWC in y-x-c")
+        if p.get("fuse_rx") and (self.c // self.groups) % p["ib"]:
+            return f"fuse_rx needs whole input blocks: ib={p['ib']} does not divide {self.c // self.groups} channels"
         lanes = self.lanes
         regs = p["tile_y"] * (p["tile_x"] * p["ob"] // lanes if p["layout"] != "NCHW"
                               else p["ob"] * -(-max(lanes, p["tile_x"]) // lanes))
@@ -325,6 +337,8 @@ class Conv2dSpace(Space):
             cn, co, cy, cx = caxes
             L.reorder(cn, *red, co, cy, cx)
             vec, unroll = cx, [co, cy]
+        if p.get("fuse_rx"):  # checked: the order ends in rx, rci (NCHWc) or rx, rco, rci (NHWC)
+            L.fuse(*red[red.index(rx):])
         L.vectorize(vec)
         if p["unroll"]:
             for u in unroll:

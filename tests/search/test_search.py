@@ -165,6 +165,30 @@ def test_conv_space_tiles_outputs_spatially_and_reads_points_logged_before_the_k
     check_schedule(sch, inputs + [out])
 
 
+def test_conv_space_fuses_kernel_columns_with_channels():
+    """fuse_rx: the kernel's columns and the channels read after them are one loop (one contiguous
+    run of input and weights) in NCHWc (order c-y-x) and NHWC (y-x-c), in whole input blocks only;
+    the seeds use it; a point logged before the knob replays unfused. Results stay right."""
+    space = space_for(Workload("C2D", "C2D-f", (1, 16, 8, 32, 3, 1, 1)))
+    seeds = space.seeds()
+    assert seeds and all(p["fuse_rx"] == 1 for p in seeds)
+    for p in seeds:
+        sch, args = space.apply(p)
+        check_schedule(sch, args)
+        cc = next(st for st in sch.stages if st.name.endswith(".local"))
+        assert any(a.name.startswith("rx.") and a.name.endswith(".fused") for a in cc.leaves)
+    p = seeds[0]
+    assert "c-y-x" in space.check(dict(p, reduce_order="y-x-c"))
+    assert "whole input blocks" in space.check(dict(p, ib=32))
+    old = {k: v for k, v in p.items() if k != "fuse_rx"}
+    sch, args = space.apply(old)
+    assert not any(a.name.endswith(".fused") and a.name.startswith("rx")
+                   for a in next(st for st in sch.stages if st.name.endswith(".local")).leaves)
+    first = space_for(Workload("C2D", "C2D-rgb", (1, 3, 16, 16, 3, 1, 1)))  # 3 colour channels: one block
+    assert 3 in first.knobs["ib"] and all(p["ib"] == 3 and p["fuse_rx"] == 1 for p in first.seeds())
+    check_schedule(*first.apply(first.seeds()[0]))
+
+
 @pytest.mark.parametrize("name", ["alt", "loop-only"])
 def test_strategies_measure_the_target_hand_schedules_first(name):
     space = space_for(Workload("C2D", "C2D-t", (1, 64, 28, 64, 3, 1, 1)))
