@@ -208,12 +208,15 @@ def test_gcc_rejection_is_a_build_error_naming_the_kernel_and_steps(monkeypatch)
 
 # semantics shared by the C and the interpreter ------------------------------------------------
 
-@pytest.mark.parametrize("op", ["relu", "clip", "max_pool2d", "min"])
+@pytest.mark.parametrize("op", ["relu", "clip", "max_pool2d", "min", "min_b", "max_b"])
 def test_nan_propagates_as_in_the_interpreter(op):
+    """NaN in either operand of min/max gives NaN; a tie gives the second operand (signed zeros)."""
     X = alt.placeholder((2, 3, 8, 8), name="X")
     Y = {"relu": lambda: alt.ops.nn.relu(X), "clip": lambda: alt.ops.nn.clip(X, -1.0, 1.0),
          "max_pool2d": lambda: alt.ops.nn.max_pool2d(X, 2),
-         "min": lambda: alt.compute(X.shape, lambda *i: alt.min(X[i], 0.5), name="m")}[op]()
+         "min": lambda: alt.compute(X.shape, lambda *i: alt.min(X[i], 0.5), name="m"),
+         "min_b": lambda: alt.compute(X.shape, lambda *i: alt.min(X[i] * -1.0, X[i]), name="mb"),
+         "max_b": lambda: alt.compute(X.shape, lambda *i: alt.max(X[i] * 0.0, X[i] * -0.0), name="xb")}[op]()
     f = alt.build(alt.ops.default_schedule(Y), [X, Y])
     x = np.random.default_rng(0).standard_normal(X.shape).astype("f4")
     x[0, 0, 0, :] = np.nan
@@ -223,6 +226,7 @@ def test_nan_propagates_as_in_the_interpreter(op):
     want = evaluate(Y, {X: x})
     assert np.isnan(want).any()
     np.testing.assert_array_equal(y, want)  # NaN where the interpreter has NaN, equal elsewhere
+    np.testing.assert_array_equal(np.signbit(y), np.signbit(want))  # max(0.0, -0.0) is -0.0, as in numpy
 
 
 @pytest.mark.parametrize("dtype", ["int32", "int64"])
