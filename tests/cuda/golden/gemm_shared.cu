@@ -25,7 +25,7 @@ extern "C" __global__ void alt_main_k0(const float* __restrict__ A_, const float
               if (ax0_ax1_fused_inner_outer_ < 8) {
                 { const int32_t ax0_ax1_fused_inner_inner_ = (int32_t)threadIdx.x;
                 if (ax0_ax1_fused_inner_inner_ < 8) {
-                  A_shared_[(ax0_ax1_fused_outer_ * 64 + ax0_ax1_fused_inner_outer_ * 8 + ax0_ax1_fused_inner_inner_) / 8 * 8 + (ax0_ax1_fused_outer_ * 64 + ax0_ax1_fused_inner_outer_ * 8 + ax0_ax1_fused_inner_inner_) % 8] = A_[i_outer_ * 768 + ax0_ax1_fused_outer_ * 384 + ax0_ax1_fused_inner_outer_ * 48 + k_outer_ * 8 + ax0_ax1_fused_inner_inner_];
+                  A_shared_[ax0_ax1_fused_outer_ * 64 + ax0_ax1_fused_inner_outer_ * 8 + ax0_ax1_fused_inner_inner_] = A_[i_outer_ * 768 + ax0_ax1_fused_outer_ * 384 + ax0_ax1_fused_inner_outer_ * 48 + k_outer_ * 8 + ax0_ax1_fused_inner_inner_];
                 }
                 }
               }
@@ -37,7 +37,7 @@ extern "C" __global__ void alt_main_k0(const float* __restrict__ A_, const float
               if (ax0_ax1_fused_inner_outer_1_ < 8) {
                 { const int32_t ax0_ax1_fused_inner_inner_1_ = (int32_t)threadIdx.x;
                 if (ax0_ax1_fused_inner_inner_1_ < 8) {
-                  B_shared_[(ax0_ax1_fused_outer_1_ * 64 + ax0_ax1_fused_inner_outer_1_ * 8 + ax0_ax1_fused_inner_inner_1_) / 8 * 8 + (ax0_ax1_fused_outer_1_ * 64 + ax0_ax1_fused_inner_outer_1_ * 8 + ax0_ax1_fused_inner_inner_1_) % 8] = B_[k_outer_ * 512 + ax0_ax1_fused_outer_1_ * 512 + ax0_ax1_fused_inner_outer_1_ * 64 + j_outer_ * 8 + ax0_ax1_fused_inner_inner_1_];
+                  B_shared_[ax0_ax1_fused_outer_1_ * 64 + ax0_ax1_fused_inner_outer_1_ * 8 + ax0_ax1_fused_inner_inner_1_] = B_[k_outer_ * 512 + ax0_ax1_fused_outer_1_ * 512 + ax0_ax1_fused_inner_outer_1_ * 64 + j_outer_ * 8 + ax0_ax1_fused_inner_inner_1_];
                 }
                 }
               }
