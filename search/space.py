@@ -16,7 +16,6 @@ width, and an accumulator tile must fit its vector registers; a point is applied
 in effect, so the default schedules inside it read the same machine.
 """
 import itertools
-import math
 import json
 
 import numpy as np
@@ -24,7 +23,7 @@ import numpy as np
 import alt
 from alt.errors import AltError
 from alt.ops.hand import nchwc_tile_axes, relayout_conv2d, tile_target
-from alt.ops.default import rfactor_axis, schedule_stage
+from alt.ops.default import rfactor_axis, rfactor_rows, schedule_stage
 
 
 class Invalid(AltError, ValueError):
@@ -489,14 +488,7 @@ class GenericSpace(Space):
     def _apply(self, s, out, p):
         self._prepare(s, out, p)
         if p.get("rfactor"):
-            cores = self.target.cores
-            for st in list(s.stages):
-                k = rfactor_axis(s, st, self.lanes)
-                if k is None:
-                    continue
-                factor = self.lanes * p["vectors"] * (cores if math.prod(a.extent for a in st.axis) < cores else 1)
-                if k.extent >= factor:
-                    s.rfactor(st.tensor, k, factor)
+            rfactor_rows(s, p["vectors"])
         for st in list(s.stages):
             if st.attach is None:
                 schedule_stage(s, st, row_tile=p["row_tile"], vectors=p["vectors"], fuse=p["fuse"],

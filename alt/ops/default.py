@@ -23,15 +23,23 @@ def default_schedule(outputs):
         if st.op.tag == "injective" and not any(st.tensor is t for t in s.outputs) \
                 and id(st.tensor) not in s.layouts:
             st.compute_inline()
-    cores = current().cores
-    for st in list(s.stages):
-        k = rfactor_axis(s, st, _width(st))
-        if k is not None:
-            s.rfactor(st.tensor, k, _width(st) * (cores if _extent(st.axis) < cores else 1))
+    rfactor_rows(s)
     for st in list(s.stages):  # scheduling a reduction adds its local accumulator stage
         if st.attach is None:
             schedule_stage(s, st)
     return s
+
+
+def rfactor_rows(s, vectors=1):
+    """rfactor every root stage that rfactor_axis picks into `vectors` vectors of partial results
+    (times the cores where the output has fewer elements than cores, so that the partials also run
+    in parallel), where the reduce axis is at least that long."""
+    cores = current().cores
+    for st in list(s.stages):
+        k = rfactor_axis(s, st, _width(st))
+        factor = _width(st) * vectors * (cores if _extent(st.axis) < cores else 1)
+        if k is not None and k.extent >= factor:
+            s.rfactor(st.tensor, k, factor)
 
 
 def rfactor_axis(s, st, lanes):
