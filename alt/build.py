@@ -16,9 +16,17 @@ class Kernel:
         self.lowered, self.source, self.program, self.args = lowered, source, program, tuple(args)
         self.target = target
         self.layouts = layouts  # tensor name -> alt.layout.Layout of every argument
+        # tensor name -> [name, *params] of alt.ops.winograd.prepare_input: what `pack` does to the
+        # workload's logical array first (a Winograd kernel's weights: transformed)
+        self.prepare = {}
 
     def pack(self, tensor, array):
-        """A logical array of argument `tensor` (or its name) in the layout the kernel expects."""
+        """A logical array of argument `tensor` (or its name) in the layout the kernel expects
+        (and transformed first where the kernel reads a transform of it, see `prepare`)."""
+        name = tensor if isinstance(tensor, str) else tensor.name
+        if name in self.prepare:
+            from .ops.winograd import prepare_input
+            array = prepare_input(self.prepare[name], array)
         return self._layout(tensor).to_physical(array)
 
     def unpack(self, tensor, array):
@@ -110,13 +118,13 @@ def build(sch, args, target=None, name="main"):
     if target.kind == "cuda":
         return _build_cuda(sch, func, args, target)
     renderer = CRenderer(target)
-    source, fname = renderer.render(func)
+    source, fname = renderer.render(func, temps_as_args=True)  # the program keeps them, one set per thread
     try:
         path = compile_c(source, target, what=f"kernel {fname}")
     except CompileError as e:
         raise BuildError(_blame(str(e), sch, renderer.namer, source, e.lines)) from None
     from codegen.cstyle import writes
-    program = CProgram(path, fname, func.args, writes(func))
+    program = CProgram(path, fname, func.args, writes(func), func.temps)
     return Kernel(func, source, program, args, {t.name: sch.layout_of(t) for t in args}, target)
 
 

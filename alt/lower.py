@@ -369,10 +369,26 @@ def _nest(loops, body, with_attached=True):
     return body
 
 
+def _invariant_select(value, var):
+    """The one outermost select of `value` whose condition does not change with `var` (a select
+    chain counts once), or None where there is none or several side by side (unswitching those
+    would multiply the loops)."""
+    found, stack = [], [value]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, E.Select) and not uses(e.cond, var):
+            found.append(e)
+            continue
+        stack.extend(e.children())
+    return found[0] if len(found) == 1 else None
+
+
 def _unswitch(s):
-    """A vectorized loop storing select(c, a, b) where c does not change inside the loop becomes
-    if (c) loop storing a; if (!c) loop storing b: no branch left in the vector loop (gcc does not
-    vectorize one that calls exp or tanh)."""
+    """A vectorized loop storing f(select(c, a, b)) where c does not change inside the loop becomes
+    if (c) loop storing f(a); if (!c) loop storing f(b): no branch left in the vector loop (gcc does
+    not vectorize one that calls exp or tanh, and evaluates every arm of a select chain it does not
+    fold, such as a Winograd transform's positions under a fused batch norm). A chain of selects
+    unswitches into one loop per arm; a value with several unrelated such selects stays as it is."""
     if isinstance(s, Block):
         return Block([_unswitch(x) for x in s.stmts])
     if isinstance(s, If):
@@ -380,14 +396,12 @@ def _unswitch(s):
     if not isinstance(s, For):
         return s
     st = s.body
-    if s.kind == "vectorize" and isinstance(st, Store) and isinstance(st.value, E.Select) \
-            and not uses(st.value.cond, s.var):
-        sel = st.value
-        return Block([If(sel.cond, _unswitch(For(s.var, s.extent, s.kind, Store(st.buffer, st.indices, sel.t),
-                                                 s.bounds, s.pragmas))),
-                      If(E.logical("not", sel.cond), _unswitch(For(s.var, s.extent, s.kind,
-                                                                   Store(st.buffer, st.indices, sel.f),
-                                                                   s.bounds, s.pragmas)))])
+    sel = _invariant_select(st.value, s.var) if s.kind == "vectorize" and isinstance(st, Store) else None
+    if sel is not None:
+        def arm(side):
+            value = transform(st.value, lambda e: side if e is sel else None)
+            return _unswitch(For(s.var, s.extent, s.kind, Store(st.buffer, st.indices, value), s.bounds, s.pragmas))
+        return Block([If(sel.cond, arm(sel.t)), If(E.logical("not", sel.cond), arm(sel.f))])
     return For(s.var, s.extent, s.kind, _unswitch(s.body), s.bounds, s.pragmas)
 
 

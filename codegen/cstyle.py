@@ -130,11 +130,12 @@ class CStyleRenderer:
         self.vector_count = 0
 
     # entry points ------------------------------------------------------------------------------
-    def render(self, func):
-        """(C source of one kernel, its symbol name); temporaries are allocated inside."""
+    def render(self, func, temps_as_args=False):
+        """(C source of one kernel, its symbol name); temporaries are allocated inside, or with
+        `temps_as_args` passed after the arguments (scratch memory the caller keeps between calls)."""
         self.used = set()
         fname = "alt_" + c_identifier(func.name)
-        body = self.function(func, fname)
+        body = self.function(func, fname, temps_as_args=temps_as_args)
         return self.header + self.helpers(self.used) + "\n" + body, fname
 
     def render_module(self, bodies, driver):

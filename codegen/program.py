@@ -113,18 +113,32 @@ def check_arrays(what, arrays, buffers, writes):
 
 
 class CProgram:
-    """Calls `int fname(void*, ...)` in the shared library at `path` with numpy arrays."""
+    """Calls `int fname(void*, ...)` in the shared library at `path` with numpy arrays, and after
+    them its temporaries (`temps`, alt.stmt.Buffer each; a kernel rendered with temps_as_args):
+    scratch memory kept between calls, one set per calling thread (codegen.program.Workspace), so
+    that no call pays for allocating and faulting in megabytes of fresh pages, as no kernel in a
+    compiled network does, and concurrent calls from several threads stay correct."""
 
-    def __init__(self, path, fname, buffers, writes):
+    def __init__(self, path, fname, buffers, writes, temps=()):
         self.path, self.fname = str(path), fname
         self.buffers = tuple(buffers)  # alt.stmt.Buffer per argument: name, shape, dtype
         self.writes = tuple(writes)  # per argument: does the kernel write it
-        self._ffi, self._lib = load_library(self.path, fname, len(buffers))
+        self.temps = tuple(temps)
+        self._offsets, self._temp_bytes = [], 0
+        for b in self.temps:
+            self._offsets.append(self._temp_bytes)
+            self._temp_bytes += -(-max(1, b.size) * dtypes.to_numpy(b.dtype).itemsize // 64) * 64
+        self._workspace = Workspace(64)
+        self._ffi, self._lib = load_library(self.path, fname, len(buffers) + len(self.temps))
         self._fn = getattr(self._lib, fname)
 
     def _pointers(self, arrays):
         check_arrays(f"kernel {self.fname}", arrays, self.buffers, self.writes)
-        return [self._ffi.cast("void*", a.ctypes.data) for a in arrays]
+        ptrs = [self._ffi.cast("void*", a.ctypes.data) for a in arrays]
+        if self.temps:
+            ws = self._workspace.address(self._temp_bytes)
+            ptrs += [self._ffi.cast("void*", ws + off) for off in self._offsets]
+        return ptrs
 
     def __call__(self, *arrays):
         self._run(self._pointers(arrays))

@@ -10,7 +10,9 @@ same trial budget, next to PyTorch eager (NCHW and channels_last) and torch.comp
   wp + fused conversions  wp's network with alt's conversion fusion (into padding stages,
              producers, elementwise readers): splits alt's gain over wp into fusion and the DP
   loop-only  NHWC everywhere, loops tuned with the same budget (ALT-OL)
-  alt untuned (hand)  no tuning: the target's hand schedules with its channel blocks (a reference)
+  alt untuned (hand)  no tuning: the target's hand schedules with its channel blocks (a reference),
+             3x3 stride-1 convolutions as Winograd's (alt.graph.compile_network's default)
+  alt untuned, direct  the same with every convolution direct (what Winograd's algorithm buys)
 
 Each network gets `trials-per-task` x (its tasks) trials per strategy. Every contender's output is
 checked against PyTorch eager before it is timed; the timings are taken side by side in rounds
@@ -71,14 +73,16 @@ def contenders(g, tuned, logs, torch, tvm_budget=None):
         predicted = rec["predicted_s"] * 1e3 if rec["predicted_s"] is not None else None
         out[strategy] = (net, net.time, {"predicted_ms": predicted, "trials": rec["trials"],
                                          "tuning_s": rec["tuning_seconds"], "stats": rec["stats"],
-                                         "selection": rec.get("selection")})
+                                         "selection": rec.get("selection"), "winograd": net.winograd})
     if "wp" in tuned:
         fused = build_record(g, tuned["wp"][0], fuse_conversions=True)
         out["wp + fused conversions"] = (fused, fused.time, {})
     rebuilt = compile_network(g, log=str(logs / f"{g.name}-alt.jsonl"))
     out["alt (rebuilt from log)"] = (rebuilt, rebuilt.time, {"fallbacks": rebuilt.fallbacks})
     hand = compile_network(g, hand_layouts(g))  # untuned: the hand schedules in the target's blocks
-    out["alt untuned (hand)"] = (hand, hand.time, {})
+    out["alt untuned (hand)"] = (hand, hand.time, {"winograd": hand.winograd})
+    direct = compile_network(g, hand_layouts(g), winograd=False)
+    out["alt untuned, direct"] = (direct, direct.time, {})
     if torch is not None:
         for mode, label in (("eager", "PyTorch eager"), ("channels_last", "PyTorch channels_last"),
                             ("compile", "torch.compile")):

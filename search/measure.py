@@ -38,13 +38,14 @@ def build_task(workload_key, point, target=None):
         tgt = target_from_dict(target) if target is not None else current()
         w = Workload(workload_key["op"], workload_key["name"], tuple(workload_key["params"]))
         with tgt:
-            sch, args = space_for(w, tgt).apply(point)
+            space = space_for(w, tgt)
+            sch, args = space.apply(point)
             k = build(sch, args, tgt)
     except Invalid as e:
         return {"error": R.INVALID, "message": str(e)}
     except Exception as e:  # noqa: BLE001 - any failure of a candidate is data, not a tuner crash
         return {"error": R.BUILD_ERROR, "message": f"{type(e).__name__}: {e}"}
-    out = {"error": R.OK, "schedule": json.loads(sch.to_json()),
+    out = {"error": R.OK, "schedule": json.loads(sch.to_json()), "prepare": space.prepare(point),
            "layouts": [[list(k.layouts[t.name].logical_shape), k.layouts[t.name].to_list()] for t in args],
            "build_s": time.perf_counter() - t0}
     if tgt.kind == "cuda":
@@ -54,7 +55,8 @@ def build_task(workload_key, point, target=None):
                     temps=[[b.name, list(b.shape), b.dtype] for b in k.lowered.temps],
                     args=[[b.name, list(b.shape), b.dtype, w] for b, w in zip(k.lowered.args, k.writes)])
     return dict(out, path=k.program.path, fname=k.program.fname,
-                args=[[b.name, list(b.shape), b.dtype, w] for b, w in zip(k.program.buffers, k.program.writes)])
+                args=[[b.name, list(b.shape), b.dtype, w] for b, w in zip(k.program.buffers, k.program.writes)],
+                temps=[[b.name, list(b.shape), b.dtype] for b in k.program.temps])
 
 
 def run_task(task):
@@ -71,15 +73,20 @@ def run_task(task):
                            [Buffer(n, shape, dt, "heap") for n, shape, dt in task["temps"]],
                            [w for *_, w in task["args"]])
     else:
-        prog = CProgram(task["path"], task["fname"], bufs, [w for *_, w in task["args"]])
+        prog = CProgram(task["path"], task["fname"], bufs, [w for *_, w in task["args"]],
+                        [Buffer(n, shape, dt, "heap") for n, shape, dt in task.get("temps", [])])
+    from alt.ops.winograd import prepare_input
     arrays, outs = [], []
-    for (name, shape, dt, writes), (lshape, steps), src in zip(task["args"], task["layouts"], task["inputs"]):
+    prepare = task.get("prepare") or [None] * len(task["args"])
+    for (name, shape, dt, writes), (lshape, steps), src, how in zip(task["args"], task["layouts"], task["inputs"],
+                                                                    prepare):
         lay = Layout.from_list(lshape, steps)
         if writes:
             arrays.append(buffers.full(shape, np.nan, dt))  # aligned, as compiled code gets them in a network
             outs.append((len(arrays) - 1, lay))
         else:
-            arrays.append(lay.to_physical(np.load(src, allow_pickle=False)))
+            data = np.load(src, allow_pickle=False)
+            arrays.append(lay.to_physical(prepare_input(how, data) if how else data))
     prog(*arrays)
     for (i, lay), want_path in zip(outs, task["expected"]):
         got = lay.to_logical(arrays[i])

@@ -13,8 +13,10 @@
    built with the default schedules, and timed; for `alt`, so is the network with the target's
    hand layouts and each node's best tuned point under them (the DP predicts from kernels timed
    alone), and the untuned hand-scheduled network the tuning started from; the fastest measured
-   one is kept; a network record (the assignment, each node's
-   point, and what was measured) is appended to the log.
+   one is kept; a network record (the assignment, each node's point, which convolutions run as
+   Winograd's, and what was measured) is appended to the log. A task's convolution may be tuned
+   into a Winograd point (search.space.Conv2dSpace's `winograd` knob); a 3x3 convolution left with
+   its hand schedule runs as Winograd's where it can (alt.graph.compile_network's "auto").
 
 Strategies (the ablations of ALT, at the same budget):
   alt        tasks tuned jointly over layouts and loops; layouts chosen by the graph-level DP
@@ -68,6 +70,12 @@ class Choice:
     @property
     def layouts(self):
         return self.space.layouts(self.point)
+
+    @property
+    def winograd(self):
+        """The Winograd output tile m of the point, 0 for a direct convolution."""
+        tile = getattr(self.space, "winograd_tile", None)
+        return tile(self.point) if tile else 0
 
     def schedule(self, s, anchor, end):
         return self.space.schedule_into(s, anchor, end, self.point)
@@ -246,7 +254,10 @@ def _tune_network(graph, tasks, trials, strategy, log, seed, batch, model, quiet
         recs["hand schedules"] = _network_record(graph, tasks, strategy, hand, {}, None, convert, target, hand=True,
                                                  **extra)
     t0 = time.perf_counter()
-    nets = {k: build_record(graph, r, target) for k, r in recs.items()}
+    nets = {}
+    for k, r in recs.items():  # untuned 3x3 convolutions as Winograd's where they can; the record says which
+        nets[k] = build_record(graph, r, target, winograd="auto")
+        r["winograd"] = nets[k].winograd
     stats["compile"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     if check:
@@ -281,22 +292,26 @@ def _network_record(graph, tasks, strategy, assign, points, total, convert, targ
     layouts = {n: list(lay) for n, lay in assign.items() if lay[1] is not None}
     return R.make_network(graph.name, signature(graph), strategy, choices, layouts, target,
                           predicted_s=total, conversions=convert.to_json(), fuse_conversions=FUSE[strategy],
+                          winograd={},
                           untuned=sorted(n for t in tasks for n in t.nodes if n not in points and n not in layouts),
                           **extra)
 
 
-def build_record(graph, rec, target=None, fuse_conversions=None):
-    """The network of record `rec`, its conversions fused as the record says (or as given)."""
+def build_record(graph, rec, target=None, fuse_conversions=None, winograd=None):
+    """The network of record `rec`, its conversions fused as the record says (or as given), its
+    Winograd convolutions the record's (none in a record written before they existed; or as given,
+    see compile_network)."""
     from alt.graph import compile_network
-    layouts, schedules, fallbacks, fuse = _replay(graph, rec, target)
-    net = compile_network(graph, layouts, target, schedules=schedules,
+    layouts, schedules, fallbacks, fuse, wino = _replay(graph, rec, target)
+    net = compile_network(graph, layouts, target, schedules=schedules, winograd=wino if winograd is None else winograd,
                           fuse_conversions=fuse if fuse_conversions is None else fuse_conversions)
     net.fallbacks = fallbacks
     return net
 
 
 def _replay(graph, rec, target):
-    """(layouts, schedules, fallback node names, fuse_conversions) of a network record on `graph`."""
+    """(layouts, schedules, fallback node names, fuse_conversions, winograd) of a network record on
+    `graph`."""
     from alt.ops import Workload
     layouts, schedules, fallbacks = {}, {}, []
     names = {n.name: n for n in graph.nodes}
@@ -322,11 +337,12 @@ def _replay(graph, rec, target):
             schedules[name] = choice
             if names[name].op == "conv2d":
                 layouts[name] = tuple(rec["layouts"].get(name) or choice.layouts)
-    return layouts, schedules, fallbacks, bool(rec.get("fuse_conversions", True))
+    return layouts, schedules, fallbacks, bool(rec.get("fuse_conversions", True)), rec.get("winograd") or False
 
 
 def from_log(graph, log, target=None):
-    """(layouts, schedules, fallbacks, fuse_conversions) to compile `graph` as tuned in `log`: its fastest network
+    """(layouts, schedules, fallbacks, fuse_conversions, winograd) to compile `graph` as tuned in `log`: its
+    fastest network
     record for this graph measured on this machine (else one from elsewhere, with a warning); with
     no network record, the layouts are chosen now (alt's rule) from the operator records in the log.
     Nodes the log does not cover keep the defaults; a warning names them."""
@@ -347,11 +363,11 @@ def from_log(graph, log, target=None):
         tasks = extract_tasks(graph)
         assign, points, total, convert = select(graph, tasks, log, target, "alt")
         rec = _network_record(graph, tasks, "alt", assign, points, total, convert, target)
-    layouts, schedules, fallbacks, fuse = _replay(graph, rec, target)
+    layouts, schedules, fallbacks, fuse, winograd = _replay(graph, rec, target)
     if fallbacks:
         logger.warning("%s: %d nodes of %s are not covered by the log and keep the default schedules: %s", log.path,
                        len(fallbacks), graph.name, ", ".join(fallbacks))
-    return layouts, schedules, fallbacks, fuse
+    return layouts, schedules, fallbacks, fuse, winograd
 
 
 def verify(graph, net, target=None, rtol=1e-4):

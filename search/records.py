@@ -151,6 +151,9 @@ def network_problem(rec):
                                                 all(x is None or isinstance(x, str) for x in v)
                                                 for v in layouts.values()):
         return "layouts are not {node: [input layout or null, output layout]}"
+    wino = rec.get("winograd", {})
+    if not isinstance(wino, dict) or not all(isinstance(k, str) and v in (2, 4) for k, v in wino.items()):
+        return "winograd is not {node: output tile 2 or 4}"
     return None
 
 

@@ -8,7 +8,9 @@ Conv2dSpace is ALT's template for 2-d convolution, plain, dilated, with bias and
 input blocks of ib channels, weights OIHW{ib}i{ob}o, the output optionally tiled spatially as
 NCHW{ht}h{wt}w{ob}c), output tiles ht x wt x ot, the input-channel tile, the order of the reduction
 loops, unrolling, how many outer loops are fused for parallel work, and where the accumulator tile
-is computed. search.depthwise.DepthwiseSpace is the depthwise one. GemmSpace tiles a
+is computed; and for a 3x3 stride-1 convolution, the algorithm: direct, or Winograd's F(2x2, 3x3)
+or F(4x4, 3x3) (alt.ops.winograd; weights transformed ahead of time) in the same layouts.
+search.depthwise.DepthwiseSpace is the depthwise one. GemmSpace tiles a
 matrix multiply and may pack B into column panels (a layout of B).
 
 Spaces are per target (alt.Target): channel blocks and column tiles are multiples of its vector
@@ -120,7 +122,7 @@ class Space:
         why = self.check(point)
         if why:
             raise Invalid(why)
-        inputs, out = self.build()
+        inputs, out = self.build_point(point)
         with self.target:
             return self._apply(alt.create_schedule(out), out, point), inputs + [out]
 
@@ -159,6 +161,17 @@ class Space:
     def _seeds(self):
         return []
 
+    def build_point(self, point):
+        """(input placeholders, output) of the compute definition `point` schedules (the workload's
+        own, unless the point chooses another algorithm for it)."""
+        return self.build()
+
+    def prepare(self, point):
+        """Per argument of `apply(point)`'s kernel: None, or how the workload's logical input becomes
+        the kernel's ([name, *params] for alt.ops.prepare_input: a Winograd kernel reads transformed
+        weights)."""
+        return None
+
 
 def _divisors(n, limit=None):
     return [d for d in range(1, (limit or n) + 1) if n % d == 0]
@@ -166,13 +179,18 @@ def _divisors(n, limit=None):
 
 class Conv2dSpace(Space):
     layout_knobs = ("layout", "ob", "ib", "spatial")
-    added = {"spatial": 0, "fuse_rx": 0}
+    added = {"spatial": 0, "fuse_rx": 0, "winograd": 0}
+    # what the direct loop knobs must be at in a Winograd point (its schedule does not read them)
+    WINOGRAD_FIXED = {"tile_y": 1, "tile_x": 1, "reduce_order": "c-y-x", "unroll": 0, "par_depth": 1, "attach": 0,
+                      "spatial": 0, "fuse_rx": 0}
 
     def __init__(self, workload, target=None):
         super().__init__(workload, target)
         _, c, size, o, k, s, p, *rest = workload.params
-        self.c, self.o, self.k = c, o, k
+        self.c, self.o, self.k, self.pad = c, o, k, p
         self.groups = rest[1] if len(rest) > 1 else 1  # GRP: (..., dilation, groups)
+        from alt.ops.winograd import eligible
+        self.winograd_ok = workload.op == "C2D" and eligible(s, p, 1, 1, (k, k))
         self.out_size = (size + 2 * p - (rest[0] if rest else 1) * (k - 1) - 1) // s + 1
         self.knobs = {
             "layout": ["NCHWc", "NHWC", "NCHW"],
@@ -191,6 +209,8 @@ class Conv2dSpace(Space):
             # the kernel's columns fused with the channels read next to them (NCHWc in order c-y-x, NHWC
             # in y-x-c): in whole input blocks that is one contiguous run of input and of weights
             "fuse_rx": [0, 1],
+            # the algorithm: direct (0) or Winograd F(m x m, 3 x 3), m = 2 or 4 (3x3 stride-1 C2D only)
+            "winograd": [0, 2, 4] if self.winograd_ok else [0],
         }
 
     def default_layout(self):
@@ -237,9 +257,15 @@ class Conv2dSpace(Space):
             if layout == "NHWC":
                 seed["reduce_order"] = "y-x-c"
             out.append(seed if self._check(seed) is None else dict(seed, fuse_rx=0))
+        if self.winograd_ok:  # the Winograd convolution in each seed's layout, alt.ops.winograd's tile
+            from alt.ops.winograd import default_tile
+            m = default_tile(self.out_size, self.out_size)
+            out += [dict(s, **self.WINOGRAD_FIXED, winograd=m) for s in out]
         return out
 
     def _check(self, p):
+        if p.get("winograd"):
+            return self._check_winograd(p)
         if p["layout"] == "NCHWc" and self.o % p["ob"]:
             return f"ob={p['ob']} does not divide the {self.o} output channels"
         if self.groups > 1 and p["layout"] == "NCHWc" and (p["ob"] != self.o // self.groups or
@@ -274,6 +300,40 @@ class Conv2dSpace(Space):
                     f"{self.target.registers}")
         return None
 
+    def _check_winograd(self, p):
+        off = {k: p[k] for k, v in self.WINOGRAD_FIXED.items() if p[k] != v}
+        if off:
+            return f"a Winograd point keeps the direct loop knobs at {self.WINOGRAD_FIXED}; it has {off}"
+        if p["layout"] == "NCHW":
+            return "a Winograd convolution reads and writes NHWC or NCHWc (its transforms run along channels)"
+        blocks_in = p["layout"] != "NCHWc" or (p["ib"] % self.lanes == 0 and self.c % p["ib"] == 0)
+        if p["ob"] % self.lanes or self.o % p["ob"] or not blocks_in:
+            return (f"a Winograd convolution needs channel blocks ob={p['ob']}, ib={p['ib']} of whole vectors "
+                    f"({self.lanes} floats) dividing its {self.c} input and {self.o} output channels")
+        if self.c % self.lanes:
+            return f"a Winograd convolution needs whole vectors of input channels, not {self.c}"
+        if p["layout"] == "NHWC" and (p["ob"], p["ib"]) != (self.lanes, self.default_layout()["ib"]):
+            nhwc = self.default_layout()
+            return f"NHWC has no channel blocks: a Winograd point keeps ob={nhwc['ob']}, ib={nhwc['ib']}"
+        return None
+
+    def winograd_tile(self, point):
+        """The Winograd output tile m of `point`, 0 for a direct convolution."""
+        return self.complete(point).get("winograd", 0)
+
+    def build_point(self, point):
+        m = self.winograd_tile(point)
+        if not m:
+            return self.build()
+        from alt.ops.winograd import conv2d_winograd
+        (X, W), _ = self.build()
+        U = alt.placeholder(((m + 2) ** 2, self.o, self.c), name=W.name)
+        return [X, U], conv2d_winograd(X, U, m, self.pad)
+
+    def prepare(self, point):
+        m = self.winograd_tile(point)
+        return [None, ["winograd", m], None] if m else None
+
     def layouts(self, p):
         from alt.graph.plan import tiled_name
         p = self.complete(p)
@@ -286,6 +346,8 @@ class Conv2dSpace(Space):
         self._schedule(s, anchor, end, p, relayout_input=False)  # the planner laid the input out
 
     def _apply(self, s, out, p):
+        if p.get("winograd"):
+            return self._schedule(s, out, None, p)
         conv = out
         while not conv.op.reduce_axis:  # CBR: the convolution under bias and ReLU
             conv = conv.op.input_tensors[0]
@@ -293,6 +355,11 @@ class Conv2dSpace(Space):
 
     def _schedule(self, s, conv, epilogue, p, relayout_input=True):
         ob, ib = p["ob"], p["ib"]
+        if p.get("winograd"):
+            from alt.ops.winograd import schedule_winograd
+            lay_in, lay_out = self.layouts(p)
+            return schedule_winograd(s, conv, layout=lay_out, in_layout=lay_in, out=epilogue,
+                                     relayout_input=relayout_input)
         tiles = (p["tile_y"], p["tile_x"]) if p["spatial"] else (1, 1)
         relayout_conv2d(s, conv, p["layout"], ob=ob, ib=ib, out=epilogue, relayout_input=relayout_input, tile=tiles)
         T, CC = tile_target(s, conv, epilogue)

@@ -266,22 +266,29 @@ def _remeasure(w, records_so_far, final, strategy, measurer, records, progress):
 
 def kernel_of(rec, workload, target=None):
     """Build the kernel of a record: its saved schedule replayed onto a fresh compute definition
-    (the knob point through today's space where the record has no schedule or it no longer replays)."""
+    (the knob point through today's space where the record has no schedule or it no longer replays).
+    A Winograd point's kernel reads transformed weights: its `pack` transforms them (Kernel.prepare)."""
     import alt
     from alt.errors import ScheduleError
     from alt.target import resolve
     target = resolve(target)
     with target:
+        space = space_for(workload, target)
+        k = None
         if rec.get("schedule"):
-            inputs, out = workload.build()
+            inputs, out = space.build_point(rec["point"])
             try:
                 sch = alt.Schedule.from_json(json.dumps(rec["schedule"]), [out])
-                return build(sch, inputs + [out], target)
+                k = build(sch, inputs + [out], target)
             except (ScheduleError, AltError) as e:
                 logger.warning("%s: the saved schedule does not replay (%s); rebuilding from its knob point",
                                workload.name, e)
-        sch, args = space_for(workload, target).apply(rec["point"])
-        return build(sch, args, target)
+        if k is None:
+            sch, args = space.apply(rec["point"])
+            inputs = args[:-1]
+            k = build(sch, args, target)
+        k.prepare = {t.name: how for t, how in zip(inputs, space.prepare(rec["point"]) or []) if how}
+        return k
 
 
 def apply_best(log, workload, args=None, target=None):

@@ -17,6 +17,7 @@ from ..timing import measure
 from ..ops import default_schedule, layout_transform, schedule_stage
 from ..ops.suite import flop_count
 from ..ops.hand import blocked_layout, conv_schedule, dense_tiled
+from ..ops.winograd import conv2d_winograd, schedule_winograd, winograd_weight
 from ..schedule import create_schedule
 from ..tensor import placeholder
 from .opdefs import OPS
@@ -34,7 +35,8 @@ def hand_layouts(graph, target=None):
     return {k: v for k, v in blocks.items() if v}
 
 
-def compile_network(graph, layouts=None, target=None, log=None, schedules=None, fuse_conversions=None):
+def compile_network(graph, layouts=None, target=None, log=None, schedules=None, fuse_conversions=None,
+                    winograd="auto"):
     """Compile `graph` for `target` (default: the target in effect).
 
     By hand: `layouts` {conv2d node name: 'NCHW' | 'NHWC' | 'NCHW<b>c', or a pair (input layout or
@@ -43,6 +45,15 @@ def compile_network(graph, layouts=None, target=None, log=None, schedules=None, 
     `fuse_conversions` (default True) fuses layout conversions into padding stages, producers and
     elementwise readers; False places an explicit conversion kernel at every layout mismatch
     (ALT-WP's network: layouts not propagated).
+
+    `winograd`: which 3x3 stride-1 convolutions run as Winograd convolutions (alt.ops.winograd;
+    weights transformed once, at build time). A node with a tuned schedule runs as its tuned point
+    says (direct or Winograd) unless this option names it. "auto" (default): every other one that
+    can (written in NHWC or channel blocks, channels in whole vectors), with the output tile of
+    alt.ops.winograd.default_tile and the hand schedule; False: none of the others, and tuned
+    Winograd points run direct with the hand schedule; {node name: 2 | 4 | 0 (direct)}: those nodes
+    so (a tuned point that disagrees gives way to the hand schedule), the others as for False.
+    `Network.winograd` says which ran so.
 
     From tuning: `log`, a log written by search.tune_network (or `alt tune-net`), rebuilds the
     tuned network without tuning again: its layout assignment and every operator's tuned schedule;
@@ -56,14 +67,58 @@ def compile_network(graph, layouts=None, target=None, log=None, schedules=None, 
             raise ArgumentError("compile_network: give a tuning log, or layouts, schedules and fuse_conversions, "
                                 "not both")
         from search.network import from_log
-        layouts, schedules, fallbacks, fuse_conversions = from_log(graph, log, target)
+        layouts, schedules, fallbacks, fuse_conversions, winograd = from_log(graph, log, target)
     with target:
-        net = _compile(graph, layouts, target, schedules or {}, True if fuse_conversions is None else fuse_conversions)
+        net = _compile(graph, layouts, target, schedules or {}, True if fuse_conversions is None else fuse_conversions,
+                       winograd)
     net.fallbacks = fallbacks
     return net
 
 
-def _compile(graph, layouts, target, schedules, fuse_conversions):
+def winograd_tiles(plan, option, schedules, target):
+    """{conv2d node name: output tile m} of the nodes that run as Winograd convolutions under
+    compile_network's `winograd` option (see there), the tuned `schedules` and the plan's layouts."""
+    from ..ops import winograd as W
+    lanes = target.lanes("float32")
+
+    def fits(n):
+        a = n.attrs
+        if n.op != "conv2d" or not W.eligible(a["stride"], a["padding"], a["dilation"], a["groups"],
+                                              n.inputs[1].shape[2:]):
+            return "it is not a 3x3, stride-1, undilated, single-group convolution"
+        if n.inputs[0].shape[1] % lanes:
+            return f"its {n.inputs[0].shape[1]} input channels are not whole vectors of {lanes}"
+        if W.winograd_layout(plan.value_layout(n.output), n.output.shape[1], lanes) is None:
+            return (f"its output layout {plan.value_layout(n.output)} is not NHWC or NCHW<b>c in whole vectors "
+                    f"of {lanes} channels")
+        return None
+
+    nodes = {n.name: n for n in plan.graph.nodes}
+    if option is False or option is None:
+        return {}
+    if option == "auto":
+        tuned = {name: c.winograd for name, c in schedules.items() if getattr(c, "winograd", 0)}
+        hand = {n.name: W.default_tile(*n.output.shape[2:]) for n in plan.graph.nodes
+                if n.name not in schedules and fits(n) is None}
+        return {**hand, **tuned}
+    if not isinstance(option, dict):
+        raise ArgumentError(f"compile_network: winograd={option!r} must be 'auto', False or {{node name: 2, 4 or 0}}")
+    out = {}
+    for name, m in option.items():
+        if name not in nodes:
+            raise ArgumentError(f"compile_network: winograd names node {name!r}, which is not in graph "
+                                f"{plan.graph.name!r}")
+        if m not in (0, 2, 4):
+            raise ArgumentError(f"compile_network: winograd tile {m!r} for node {name!r} must be 2, 4 or 0 (direct)")
+        why = fits(nodes[name]) if m else None
+        if why:
+            raise ArgumentError(f"compile_network: node {name!r} cannot run as a Winograd convolution: {why}")
+        if m:
+            out[name] = m
+    return out
+
+
+def _compile(graph, layouts, target, schedules, fuse_conversions, winograd="auto"):
     from codegen import CRenderer, compile_c
     from codegen.program import load_library
 
@@ -77,7 +132,8 @@ def _compile(graph, layouts, target, schedules, fuse_conversions):
         if not any(n.name == name for n in graph.nodes):
             raise ArgumentError(f"compile_network: a schedule is given for node {name!r}, which is not in graph "
                                 f"{graph.name!r}")
-    kernels = [_kernel(plan, i, gr, schedules) for i, gr in enumerate(plan.groups)]
+    tiles = winograd_tiles(plan, winograd, schedules, target)
+    kernels = [_kernel(plan, i, gr, schedules, tiles) for i, gr in enumerate(plan.groups)]
     stats["schedule+lower"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     source, params, ws_bytes = _module(plan, kernels, CRenderer(target))
@@ -92,6 +148,7 @@ def _compile(graph, layouts, target, schedules, fuse_conversions):
     net._profile_fn, net._pffi = plib.alt_profile, pffi
     net._flops = [k.flops for k in kernels]
     net._foreign = cannot_run(target, f"network {graph.name}")
+    net.winograd = tiles
     return net
 
 
@@ -114,6 +171,7 @@ class Network:
         self.inputs = plan.graph.inputs
         self.outputs = plan.outputs
         self.fallbacks = []
+        self.winograd = {}  # {conv2d node: output tile m} of the Winograd convolutions
         self._foreign = None  # the TargetError of a network compiled for a CPU this one is not
         self._profile_fn = self._pffi = None  # alt_profile: the driver with a clock reading per kernel
         self._flops = [0.0] * n_kernels
@@ -247,7 +305,7 @@ def _relayout_pads(s, layouts, out_layout):
             _relayout(s, st.tensor, name if name == "NHWC" else f"NCHW{parts[2]}c", st.tensor.shape)
 
 
-def _kernel(plan, i, gr, schedules):
+def _kernel(plan, i, gr, schedules, winograd=None):
     if gr.convert:
         v, a, b = gr.convert
         X = placeholder(v.shape, name="in0")
@@ -266,7 +324,18 @@ def _kernel(plan, i, gr, schedules):
 
     a = gr.anchor
     anchor_ins = [tensor_for(plan.reads.get((id(a), j), v)) for j, v in enumerate(a.inputs)]
-    anchor = out = OPS[a.op].build(anchor_ins, a.attrs, a.op)
+    m = (winograd or {}).get(a.name)
+    transformed = {}  # id(param tensor) -> its data as the kernel reads it (before its layout)
+    if m:  # weights transformed here, once: the kernel reads U = G w G^T
+        u = winograd_weight(a.inputs[1].data, m)
+        anchor_ins[1] = placeholder(u.shape, name=anchor_ins[1].name)
+        tensors[id(a.inputs[1])] = (anchor_ins[1], a.inputs[1])
+        transformed[id(anchor_ins[1])] = u
+        pad = a.attrs["padding"]
+        anchor = out = conv2d_winograd(anchor_ins[0], anchor_ins[1], m, pad if isinstance(pad, int) else pad[0],
+                                       name=a.op)
+    else:
+        anchor = out = OPS[a.op].build(anchor_ins, a.attrs, a.op)
     for j, e in enumerate(gr.epilogue):
         extra = [tensor_for(plan.reads.get((id(e), q), v)) for q, v in enumerate(e.inputs[1:], 1)]
         out = OPS[e.op].build([out] + extra, e.attrs, f"{e.op}{j}")
@@ -277,7 +346,15 @@ def _kernel(plan, i, gr, schedules):
     lay = plan.value_layout(gr.output)
     hand = conv_schedule(lay) if a.op == "conv2d" and a.attrs["groups"] == 1 else None
     tuned = schedules.get(a.name)
-    if tuned is not None:
+    if tuned is not None and getattr(tuned, "winograd", 0) != m:
+        tuned = None  # the option overrode the tuned algorithm: the hand schedule of the one chosen
+    if m and tuned is not None:
+        tuned.schedule(s, anchor, out if gr.epilogue else None)
+    elif m:
+        x = plan.reads.get((id(a), 0), a.inputs[0])
+        schedule_winograd(s, anchor, layout=lay, in_layout=plan.value_layout(x), out=out if gr.epilogue else None,
+                          relayout_input=False)
+    elif tuned is not None:
         tuned.schedule(s, anchor, out if gr.epilogue else None)
     elif hand is not None:
         hand(s, anchor, relayout_input=False, out=out if gr.epilogue else None)
@@ -292,12 +369,16 @@ def _kernel(plan, i, gr, schedules):
         args.append(t)
         if v.is_param:
             sources.append(("param", len(packed)))
-            packed.append(s.layout_of(t).to_physical(v.data))
+            packed.append(s.layout_of(t).to_physical(transformed.get(id(t), v.data)))
         else:
             sources.append(v)
     args.append(out)
     sources.append(gr.output)
-    return _Kernel(lower(s, args, name=f"k{i}"), sources, packed, flop_count(out))
+    flops = flop_count(out)
+    if m:  # the operator's flops (a direct convolution's), so that GFLOP/s compare across algorithms
+        direct = OPS[a.op].build([anchor_ins[0], placeholder(a.inputs[1].shape)], a.attrs, a.op)
+        flops += flop_count(direct) - flop_count(anchor)
+    return _Kernel(lower(s, args, name=f"k{i}"), sources, packed, flops)
 
 
 def _module(plan, kernels, renderer):

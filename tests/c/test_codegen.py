@@ -109,11 +109,13 @@ def test_time_helper_returns_seconds_per_call():
     assert t1 > 0
 
 
-def test_heap_temporaries_for_root_intermediates():
+def test_root_intermediates_are_temporaries_the_program_passes():
     args, Y = make_conv()
     s = alt.create_schedule(Y)
     f = alt.build(s, args)
-    assert "aligned_alloc" in f.source and "free(conv_pad_)" in f.source
+    signature = next(line for line in f.source.splitlines() if line.startswith("int alt_main"))
+    assert [b.name for b in f.program.temps] == ["conv.pad"] and "conv_pad_" in signature
+    assert "aligned_alloc" not in f.source and "free(" not in f.source
 
 
 @pytest.mark.parametrize("name,make", [("gemm_tiled", tiled_gemm),
@@ -126,10 +128,36 @@ def test_golden_sources(name, make):
         s, args = make()
         if args is None:
             args = s.inputs + s.outputs
-        source, _ = CRenderer(target).render(alt.lower(s, args))
+        source, _ = CRenderer(target).render(alt.lower(s, args), temps_as_args=True)  # as alt.build renders
     f = alt.build(s, args, target)  # compiles on any host; runs only where AVX-512 is
     path = GOLDEN / f"{name}.c"
     if os.environ.get("ALT_UPDATE_GOLDEN"):
         path.write_text(source)
     assert source == path.read_text(), f"generated C for {name} changed; review and rerun with ALT_UPDATE_GOLDEN=1"
     assert f.source == source
+
+
+def test_kernel_temporaries_are_kept_per_thread_and_concurrent_calls_stay_right():
+    """A kernel's temporaries (here a padding stage at root) are arguments of the C function that
+    the program keeps between calls, one set per calling thread: no allocation in the kernel, and
+    two threads calling at once both get right answers."""
+    from concurrent.futures import ThreadPoolExecutor
+    X = alt.placeholder((1, 8, 20, 20), name="X")
+    W = alt.placeholder((8, 8, 3, 3), name="W")
+    Y = alt.ops.conv2d_nchw(X, W, padding=1)
+    f = alt.build(alt.ops.default_schedule(Y), [X, W, Y])
+    assert [b.name for b in f.program.temps] and "aligned_alloc" not in f.source
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((1, 8, 20, 20)).astype("f4") for _ in range(4)]
+    w = rng.standard_normal((8, 8, 3, 3)).astype("f4")
+
+    def run(x):
+        y = np.empty((1, 8, 20, 20), "f4")
+        for _ in range(20):
+            f(x, w, y)
+        return y
+
+    with ThreadPoolExecutor(4) as ex:
+        outs = list(ex.map(run, xs))
+    for x, y in zip(xs, outs):
+        np.testing.assert_allclose(y, alt.ops.reference.conv2d_nchw(x, w, padding=1), rtol=1e-4, atol=1e-4)

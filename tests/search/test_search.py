@@ -6,6 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
 
 import alt
 from alt.ops import Workload
@@ -170,7 +172,7 @@ def test_conv_space_fuses_kernel_columns_with_channels():
     run of input and weights) in NCHWc (order c-y-x) and NHWC (y-x-c), in whole input blocks only;
     the seeds use it; a point logged before the knob replays unfused. Results stay right."""
     space = space_for(Workload("C2D", "C2D-f", (1, 16, 8, 32, 3, 1, 1)))
-    seeds = space.seeds()
+    seeds = [p for p in space.seeds() if not p.get("winograd")]
     assert seeds and all(p["fuse_rx"] == 1 for p in seeds)
     for p in seeds:
         sch, args = space.apply(p)
@@ -187,6 +189,43 @@ def test_conv_space_fuses_kernel_columns_with_channels():
     first = space_for(Workload("C2D", "C2D-rgb", (1, 3, 16, 16, 3, 1, 1)))  # 3 colour channels: one block
     assert 3 in first.knobs["ib"] and all(p["ib"] == 3 and p["fuse_rx"] == 1 for p in first.seeds())
     check_schedule(*first.apply(first.seeds()[0]))
+
+
+def test_conv_space_chooses_winograd_for_3x3_stride_1_convolutions(monkeypatch):
+    """The winograd knob: offered for 3x3 stride-1 C2D only; a Winograd point keeps the direct loop
+    knobs fixed and reads NHWC or NCHWc; the seeds add one per layout; it is measured against the
+    direct convolution's reference (its weights transformed on the way in) and replays from a
+    record into a kernel whose `pack` transforms the weights."""
+    from search.tune import kernel_of
+    space = space_for(CONV)
+    assert space.knobs["winograd"] == [0, 2, 4]
+    for w in (Workload("C2D", "s2", (1, 16, 10, 32, 3, 2, 1)), Workload("C2D", "k1", (1, 16, 10, 32, 1, 1, 0)),
+              Workload("CBR", "cbr", (1, 16, 10, 32, 3, 1, 1))):
+        assert space_for(w).knobs["winograd"] == [0]
+    wino = [p for p in space.seeds() if p.get("winograd")]
+    assert {p["layout"] for p in wino} == {"NCHWc", "NHWC"} and all(p["winograd"] == 2 for p in wino)
+    p = wino[0]
+    assert "direct loop knobs" in space.check(dict(p, tile_x=2))
+    assert "NHWC or NCHWc" in space.check(dict(p, layout="NCHW", ob=8, ib=8))
+    assert space.complete({k: v for k, v in p.items() if k != "winograd"})["winograd"] == 0  # logged before
+    sch, args = space.apply(dict(p, winograd=4))
+    assert args[1].shape == (36, 32, 16) and space.prepare(dict(p, winograd=4)) == [None, ["winograd", 4], None]
+    with ThreadPoolExecutor(2) as ex, Measurer(CONV, executor=ex, repeat=2, min_time=0.001) as m:
+        ok = m.measure([p, dict(p, winograd=4)])
+        monkeypatch.setattr(type(space), "prepare", lambda self, point: None)  # weights not transformed
+        (bad,) = m.measure([p])
+    assert [r["error"] for r in ok] == [R.OK, R.OK]
+    assert bad["error"] != R.OK
+    monkeypatch.undo()
+    rec = {"point": dict(p, winograd=4), "schedule": None}
+    k = kernel_of(rec, CONV)
+    assert k.prepare == {"W": ["winograd", 4]}
+    x = np.random.default_rng(0).standard_normal((1, 16, 10, 10)).astype("f4")
+    w = np.random.default_rng(1).standard_normal((32, 16, 3, 3)).astype("f4")
+    y = np.empty(k.pack(k.args[2], np.zeros((1, 32, 10, 10), "f4")).shape, "f4")
+    k(k.pack(k.args[0], x), k.pack("W", w), y)
+    want = F.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1).numpy()
+    np.testing.assert_allclose(k.unpack(k.args[2], y), want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
 
 
 @pytest.mark.parametrize("name", ["alt", "loop-only"])

@@ -18,9 +18,7 @@ double tanh(double);
 #endif
 static inline int32_t alt_min_i32(int32_t a, int32_t b) { return a < b ? a : b; }
 
-int alt_main_(const float* restrict X_, const float* restrict W_, float* restrict conv_) {
-  float* restrict conv_pad_ = (float*)aligned_alloc(64, 7808);
-  if (!conv_pad_) return 1;
+int alt_main_(const float* restrict X_, const float* restrict W_, float* restrict conv_, float* restrict conv_pad_) {
   #pragma omp parallel for
   for (int32_t i0_i1_i2_fused_ = 0; i0_i1_i2_fused_ < 130; ++i0_i1_i2_fused_) {
     #pragma omp simd
@@ -62,6 +60,5 @@ int alt_main_(const float* restrict X_, const float* restrict W_, float* restric
       }
     }
   }
-  free(conv_pad_);
   return 0;
 }
