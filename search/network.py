@@ -363,6 +363,7 @@ def from_log(graph, log, target=None):
         tasks = extract_tasks(graph)
         assign, points, total, convert = select(graph, tasks, log, target, "alt")
         rec = _network_record(graph, tasks, "alt", assign, points, total, convert, target)
+        rec["winograd"] = "auto"  # tuned points as measured, untuned 3x3 layers as tune_network builds them
     layouts, schedules, fallbacks, fuse, winograd = _replay(graph, rec, target)
     if fallbacks:
         logger.warning("%s: %d nodes of %s are not covered by the log and keep the default schedules: %s", log.path,

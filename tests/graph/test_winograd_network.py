@@ -99,3 +99,21 @@ def test_a_network_record_says_which_convolutions_ran_as_winograd():
     assert R.network_problem(rec) is None
     assert "winograd" in R.network_problem(dict(rec, winograd={"c2": 3}))
     assert "winograd" in R.network_problem(dict(rec, winograd=["c2"]))
+
+
+def test_a_log_without_a_network_record_builds_its_tuned_winograd_points(tmp_path):
+    """compile_network(graph, log=...) with only operator records: the layouts are chosen now, a
+    tuned Winograd point runs as Winograd's with its schedule, untuned 3x3 layers as 'auto'."""
+    from search import records as R
+    from search.space import space_for
+    from search.tasks import extract_tasks
+    g = _net()
+    task = next(t for t in extract_tasks(g) if "c2" in t.nodes)
+    space = space_for(task.workload)
+    point = next(p for p in space.seeds() if p.get("winograd") and p["layout"] == "NHWC")
+    point = dict(point, winograd=4)
+    log = R.Log(str(tmp_path / "ops.jsonl"))
+    log.append(R.make(task.workload, point, [1e-4], R.OK, strategy="alt", target=current()))
+    net = compile_network(g, log=str(tmp_path / "ops.jsonl"))
+    assert net.winograd.get("c2") == 4 and "c2" not in net.fallbacks
+    assert _close(net(_x(g)), run_torch(g, _x(g))[0])
