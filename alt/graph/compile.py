@@ -324,7 +324,7 @@ def _kernel(plan, i, gr, schedules, winograd=None):
 
     a = gr.anchor
     anchor_ins = [tensor_for(plan.reads.get((id(a), j), v)) for j, v in enumerate(a.inputs)]
-    m = (winograd or {}).get(a.name)
+    m = (winograd or {}).get(a.name, 0)
     transformed = {}  # id(param tensor) -> its data as the kernel reads it (before its layout)
     if m:  # weights transformed here, once: the kernel reads U = G w G^T
         u = winograd_weight(a.inputs[1].data, m)

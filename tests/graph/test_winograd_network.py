@@ -117,3 +117,26 @@ def test_a_log_without_a_network_record_builds_its_tuned_winograd_points(tmp_pat
     net = compile_network(g, log=str(tmp_path / "ops.jsonl"))
     assert net.winograd.get("c2") == 4 and "c2" not in net.fallbacks
     assert _close(net(_x(g)), run_torch(g, _x(g))[0])
+
+
+@pytest.mark.parametrize("algorithm", [0, 2])
+def test_a_tuned_point_schedules_its_node_whatever_its_algorithm(algorithm):
+    """A node given a tuned schedule is scheduled by it (direct or Winograd), and the others are
+    not affected."""
+    from search.network import Choice
+    from search.space import space_for
+    from search.tasks import extract_tasks
+    g = _net()
+    task = next(t for t in extract_tasks(g) if "c2" in t.nodes)
+    point = next(p for p in space_for(task.workload).seeds()
+                 if p.get("winograd", 0) == algorithm and p["layout"] == "NHWC")
+    calls = []
+
+    class Spy(Choice):
+        def schedule(self, s, anchor, end):
+            calls.append(anchor.name)
+            return super().schedule(s, anchor, end)
+
+    net = compile_network(g, {**_layouts(), "c2": "NHWC"}, schedules={"c2": Spy(task.workload, point)})
+    assert calls == ["conv2d"] and net.winograd.get("c2", 0) == algorithm and net.winograd.get("c1") == 2
+    assert _close(net(_x(g)), run_torch(g, _x(g))[0])
