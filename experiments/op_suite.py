@@ -1,6 +1,8 @@
 """Every operator of the suite with its default schedule next to PyTorch, and the ResNet conv2d
 layers under three layouts (NCHW, NHWC, and NCHW{b}c with b channels a vector of the target:
-NCHW16c on AVX-512, NCHW8c on AVX2) with one fixed loop schedule each.
+NCHW16c on AVX-512, NCHW8c on AVX2) with one fixed loop schedule each, and the 3x3 stride-1 ones
+as Winograd convolutions F(2x2) and F(4x4) in the target's channel blocks (GFLOP/s of the direct
+convolution's flops: the time against the same work).
 
     python -m experiments.op_suite [--ops C2D,GMM] [--quick] [--out results/op_suite]
 
@@ -71,8 +73,39 @@ def run_layouts(w, repeat):
         f(*arrays, got)
         check_close(f.unpack(out, got), want, f"{w.name} {layout}", rtol=1e-3)
         row[layout] = w.flops / time_kernel(f, *arrays, got, repeat=repeat) / 1e9
+    row.update(run_winograd(w, feed, want, repeat))
     row["torch NCHW"] = w.flops / _torch_timer(w, logical) / 1e9
     row["torch NHWC"] = w.flops / _torch_timer(w, logical, channels_last=True) / 1e9
+    return row
+
+
+WINOGRAD = ["F(2x2)", "F(4x4)"]
+
+
+def _cell(v, width):
+    return f"{v:{width}.1f}" if v is not None else f"{'-':>{width}}"
+
+
+def run_winograd(w, feed, want, repeat):
+    """{F(2x2), F(4x4)}: GFLOP/s (the direct convolution's flops) of the Winograd convolution in the
+    target's channel blocks, checked against PyTorch; None where the layer is not 3x3 stride 1."""
+    from alt.ops.winograd import conv2d_winograd, eligible, schedule_winograd, winograd_weight
+    n, c, size, o, k, s, p = w.params
+    lanes = current().lanes("float32")
+    if not eligible(s, p, 1, 1, (k, k)) or c % lanes or o % lanes:
+        return dict.fromkeys(WINOGRAD)
+    row = {}
+    for m, col in zip((2, 4), WINOGRAD):
+        (X, W), _ = w.build()
+        U = alt.placeholder(((m + 2) ** 2, o, c), name="U")
+        Y = conv2d_winograd(X, U, m, p)
+        s_ = schedule_winograd(alt.create_schedule(Y), Y, layout=blocked_layout(channels=o, width=Y.shape[3]))
+        f = alt.build(s_, [X, U, Y])
+        arrays = [f.pack(X, feed[X.name]), f.pack(U, winograd_weight(feed[W.name], m))]
+        got = np.empty(s_.layout_of(Y).shape, np.float32)
+        f(*arrays, got)
+        check_close(f.unpack(Y, got), want, f"{w.name} {col}", rtol=1e-3)
+        row[col] = w.flops / time_kernel(f, *arrays, got, repeat=repeat) / 1e9
     return row
 
 
@@ -97,15 +130,15 @@ def main(argv=None):
         rows.append(r)
         print(f"{w.name:8} {r['gflops_alt']:11.1f} {r['gflops_torch']:13.1f} {r['gflops_alt'] / r['gflops_torch']:9.2f}",
               flush=True)
-    cols = layouts() + ["torch NCHW", "torch NHWC"]
+    cols = layouts() + WINOGRAD + ["torch NCHW", "torch NHWC"]
     if layers:
         print(f"\n{'layer':6} {'(c, hw, o, k, s, p)':24} " + " ".join(f"{c:>10}" for c in cols) + "  best alt layout")
     for w in layers:
         r = run_layouts(w, args.repeat)
         r["best"] = max(layouts(), key=lambda k: r[k])
         lrows.append(r)
-        print(f"{w.name:6} {str(tuple(w.params[1:])):24} " + " ".join(f"{r[c]:10.1f}" for c in cols) + f"  {r['best']}",
-              flush=True)
+        cells = " ".join(_cell(r[c], 10) for c in cols)
+        print(f"{w.name:6} {str(tuple(w.params[1:])):24} {cells}  {r['best']}", flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"machine": current().describe(), "repeat": args.repeat,
@@ -117,7 +150,7 @@ def main(argv=None):
     if lrows:
         md += ["", "| layer | (n, c, hw, o, k, s, p) | " + " | ".join(cols) + " | best alt layout |",
                "|---|---|" + "---|" * (len(cols) + 1)]
-        md += [f"| {r['workload']} | {tuple(r['params'])} | " + " | ".join(f"{r[c]:.1f}" for c in cols) +
+        md += [f"| {r['workload']} | {tuple(r['params'])} | " + " | ".join(_cell(r[c], 0) for c in cols) +
                f" | {r['best']} |" for r in lrows]
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
     print(f"\nwrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
