@@ -59,15 +59,16 @@ def measure_on_worker(workload_key, point, target_dict, options):
     from alt.target import Target, target_from_dict
     try:
         from distributed import get_worker
-        where = get_worker().address
+        worker = get_worker()
+        where, workdir = worker.address, worker.local_directory
     except (ImportError, ValueError):
-        where = "local"
+        where, workdir = "local", None
     key = json.dumps([workload_key, target_dict, options], sort_keys=True)
     with _LOCK:  # one candidate at a time on a worker: two timings at once would disturb each other
         m = _SESSIONS.get(key)
         if m is None:
             w = Workload(workload_key["op"], workload_key["name"], tuple(workload_key["params"]))
-            m = _SESSIONS[key] = Measurer(w, target=target_from_dict(target_dict), **options)
+            m = _SESSIONS[key] = Measurer(w, target=target_from_dict(target_dict), workdir=workdir, **options)
         before = dict(m.timings)
         (r,) = m.measure([point])
         spent = {k: m.timings[k] - before[k] for k in before}

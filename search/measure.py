@@ -186,7 +186,8 @@ class Measurer:
     (workers that cannot start, an executor that breaks) raises MeasureError and records nothing."""
 
     def __init__(self, workload, executor=None, build_timeout=120.0, run_timeout=30.0, repeat=5, min_time=0.02,
-                 rtol=1e-3, seed=0, target=None, threads=None, proc_bind="close", wait_policy="default", attempts=3):
+                 rtol=1e-3, seed=0, target=None, threads=None, proc_bind="close", wait_policy="default", attempts=3,
+                 workdir=None):
         from alt.target import resolve
         self.workload = workload
         self.target = check_runs_here(resolve(target))
@@ -202,7 +203,9 @@ class Measurer:
         else:
             self.executor = WorkerPool(os.cpu_count() or 1, build_timeout)
         self.worker = Worker(env=omp_env(self.run_settings))
-        self._dir = tempfile.TemporaryDirectory(prefix="alt-measure-")
+        # the reference inputs and outputs: under `workdir` where given (a dask worker's own directory,
+        # which dask removes even when the worker is killed), else the system's temporary directory
+        self._dir = tempfile.TemporaryDirectory(prefix="alt-measure-", dir=workdir)
         self.inputs, self.expected = _reference_files(workload, self._dir.name, seed)
         self.timings = {"build": 0.0, "run": 0.0}
 
