@@ -86,13 +86,19 @@ def tile_target(s, conv, out):
     (bias, batch norm, residual add, ReLU...), inline conv and the epilogue into `out`, whose loops
     then carry the tile. Returns (the stage to tile, the local accumulator tensor)."""
     CC = s.cache_write(conv)
-    if out is None or out is conv:
-        return s[conv], CC
-    s[conv].compute_inline()
+    return inline_epilogue(s, conv, out), CC
+
+
+def inline_epilogue(s, t, out):
+    """The stage that carries `t`'s loops: `out`'s, with `t` and the elementwise epilogue before
+    `out` inlined into it, where there is an epilogue; else `t`'s own."""
+    if out is None or out is t:
+        return s[t]
+    s[t].compute_inline()
     for st in s.stages:
         if st.op.tag == "injective" and st.tensor is not out and st.attach is None:
             st.compute_inline()
-    return s[out], CC
+    return s[out]
 
 
 def conv_inputs(conv):

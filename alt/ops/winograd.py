@@ -200,7 +200,7 @@ def schedule_winograd(s, Y, layout=None, in_layout=None, rows=None, out=None, re
     channels (U[t][k // b][c][k % b]); the output transform runs per m x m tile and vector of output
     channels, unrolled over the tile. Returns s."""
     from .default import schedule_stage
-    from .hand import conv_tile
+    from .hand import conv_tile, inline_epilogue
     from ..target import current
     lanes = current().lanes(Y.dtype)
     P, V, M = winograd_stages(Y)
@@ -249,16 +249,8 @@ def schedule_winograd(s, Y, layout=None, in_layout=None, rows=None, out=None, re
     s[MC].unroll(cq)
     s[MC].vectorize(ck)
     # output transform, with the epilogue
-    T = s[Y]
-    if out is not None and out is not Y:
-        _relayout(s, out, ob)
-        s[Y].compute_inline()
-        for st in s.stages:
-            if st.op.tag == "injective" and st.tensor is not out and st.attach is None:
-                st.compute_inline()
-        T = s[out]
-    else:
-        _relayout(s, Y, ob)
+    _relayout(s, Y if out is None else out, ob)  # an inlined Y needs no layout
+    T = inline_epilogue(s, Y, out)
     if ob:
         nb, ko, y, x, ki = T.axis
         kio, kii = T.split(ki, factor=lanes)
