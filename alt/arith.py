@@ -4,6 +4,8 @@ Lowering builds index expressions such as `(i.outer*8 + i.inner) - i.outer*8`; t
 fold them to `i.inner` so that generated code and the printed loop nest stay readable, and
 prove guards redundant where the loop ranges allow.
 """
+import threading
+
 import numpy as np
 
 from . import expr as E
@@ -26,11 +28,18 @@ def skey(e):
 
 # linear forms -------------------------------------------------------------------
 
+_known = threading.local()  # .forms: {id(node): (node, terms, const)} during one simplification
+
+
 def linear(e):
     """Write an integer expression as ({key: (atom, coef)}, const); non-linear parts are atoms."""
     if isinstance(e, E.Const) and E.dtypes.is_int(e.dtype):
         return {}, e.value
     if isinstance(e, E.Binary) and E.dtypes.is_int(e.dtype) and e.op in "+-*":
+        forms = getattr(_known, "forms", None)
+        hit = forms.get(id(e)) if forms is not None else None
+        if hit is not None and hit[0] is e:
+            return dict(hit[1]), hit[2]
         la, ca = linear(e.a)
         lb, cb = linear(e.b)
         if e.op in "+-":
@@ -112,7 +121,16 @@ def _simplify_node(e):
         if E.dtypes.is_int(e.dtype):
             if e.op in "+-*":
                 terms, c = linear(e)
-                return from_linear(_merge_div_mod(terms), c, e.dtype)
+                n = len(terms)
+                out = from_linear(_merge_div_mod(terms), c, e.dtype)
+                forms = getattr(_known, "forms", None)
+                if forms is not None and len(terms) == n and isinstance(out, E.Binary):
+                    # nothing merged: out's linear form is (terms, c), in from_linear's order (positive
+                    # terms, then negative); a parent's linear() reads it instead of walking out again
+                    order = {k: t for k, t in terms.items() if t[1] > 0}
+                    order.update((k, t) for k, t in terms.items() if t[1] < 0)
+                    forms[id(out)] = (out, order, c)
+                return out
             if e.op in ("//", "%") and isinstance(b, E.Const) and b.value == 1:
                 return a if e.op == "//" else E.Const(0, e.dtype)
             if e.op in ("min", "max"):
@@ -164,8 +182,20 @@ def _merge_div_mod(terms):
     return terms
 
 
+def _remembering(fn):
+    """Run fn() with the linear forms of the nodes it builds remembered (per thread, for this call
+    only): simplifying bottom-up otherwise walks every sum again at each enclosing node."""
+    if getattr(_known, "forms", None) is not None:
+        return fn()
+    _known.forms = {}
+    try:
+        return fn()
+    finally:
+        _known.forms = None
+
+
 def simplify(e):
-    return E.transform(e, _simplify_node)
+    return _remembering(lambda: E.transform(e, _simplify_node))
 
 
 # constant bounds -------------------------------------------------------------------
@@ -315,7 +345,7 @@ def simplify_ranges(e, ranges):
                 q, r = div_mod(node.a, node.b.value, ranges)
                 return q if node.op == "//" else r
         return _simplify_node(node)
-    return E.transform(e, fn)
+    return _remembering(lambda: E.transform(e, fn))
 
 
 def flat_index(shape, indices):

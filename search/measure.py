@@ -118,22 +118,23 @@ def run_isolated(worker, task, timeout):
 
 
 class WorkerPool(Executor):
-    """An Executor of `n` worker processes (search.worker) for build_task and run_task; a task past
-    `timeout` seconds (counted from when a worker takes it) fails with WorkerTimeout and its worker
-    is killed and replaced, so a stuck build never outlives the tuner."""
+    """An Executor of `n` worker processes (search.worker) for build_task, run_task and the strategy's
+    features_task; a task past `timeout` seconds (counted from when a worker takes it) fails with
+    WorkerTimeout and its worker is killed and replaced, so a stuck build never outlives the tuner."""
 
     def __init__(self, n, timeout):
         self.timeout = timeout
         self._queue = queue.Queue()
         self._workers = [Worker() for _ in range(max(1, n))]
+        self.size = len(self._workers)
         self._threads = [threading.Thread(target=self._serve, args=(w,), daemon=True) for w in self._workers]
         for t in self._threads:
             t.start()
 
     def submit(self, fn, *args):
         name = getattr(fn, "__name__", "")
-        if name not in ("build_task", "run_task"):
-            raise TypeError(f"WorkerPool runs build_task and run_task, not {fn!r}")
+        if name not in ("build_task", "run_task", "features_task"):
+            raise TypeError(f"WorkerPool runs build_task, run_task and features_task, not {fn!r}")
         f = Future()
         self._queue.put((f, name, args))
         return f

@@ -30,32 +30,83 @@ def key(point):
     return json.dumps(point, sort_keys=True)
 
 
-class Featurizer:
-    """Features of points, cached (lowering a candidate takes about a millisecond)."""
+def point_features(space, point):
+    """The feature vector of one point of `space` (lowered, then read; search.features), or None
+    for a point the space rejects."""
+    try:
+        sch, args = space.apply(point)
+    except Invalid:
+        return None
+    return extract(lower(sch, args), space.target)
 
-    def __init__(self, space):
+
+_SPACES = {}  # a features worker's spaces, by workload and target
+
+
+def features_task(workload_key, points, target):
+    """In a worker process (search.worker): the features of `points` of a workload's space for
+    `target` (a Target's dict), as lists (None for a rejected point)."""
+    from alt.ops import Workload
+    from alt.target import target_from_dict
+    from .space import space_for
+    k = json.dumps([workload_key, target], sort_keys=True)
+    if k not in _SPACES:
+        tgt = target_from_dict(target)
+        with tgt:
+            _SPACES[k] = space_for(Workload(workload_key["op"], workload_key["name"],
+                                            tuple(workload_key["params"])), tgt)
+    space = _SPACES[k]
+    with space.target:
+        return [None if f is None else f.tolist() for f in (point_features(space, p) for p in points)]
+
+
+class Featurizer:
+    """Features of points, cached (lowering a candidate takes milliseconds). With a `pool` (the
+    measurer's build workers, idle while the strategy proposes), a batch of new points is split over
+    its processes; anything the pool cannot do is computed here."""
+
+    PARALLEL_FROM = 2  # a single new point is not worth the round trip
+
+    def __init__(self, space, pool=None, workload_key=None):
         self.space, self.cache = space, {}
+        self.pool, self.workload_key = pool, workload_key
 
     def __call__(self, points):
-        out = []
+        todo = {}
         for p in points:
             k = key(p)
+            if k not in self.cache and k not in todo:
+                todo[k] = p
+        if self.pool is not None and len(todo) >= self.PARALLEL_FROM:
+            self._in_pool(todo)
+        for k, p in todo.items():
             if k not in self.cache:
-                try:
-                    sch, args = self.space.apply(p)
-                    self.cache[k] = extract(lower(sch, args), self.space.target)
-                except Invalid:
-                    self.cache[k] = None
-            out.append(self.cache[k])
-        return out
+                self.cache[k] = point_features(self.space, p)
+        return [self.cache[key(p)] for p in points]
+
+    def _in_pool(self, todo):
+        from .worker import MeasureError, TaskError, WorkerCrash, WorkerTimeout
+        keys, n = list(todo), max(1, self.pool.size)
+        chunks = [keys[i::n] for i in range(n)]
+        target = self.space.target.to_dict()
+        futures = [(c, self.pool.submit(features_task, self.workload_key, [todo[k] for k in c], target))
+                   for c in chunks if c]
+        for chunk, f in futures:
+            try:
+                feats = f.result()
+            except (MeasureError, TaskError, WorkerCrash, WorkerTimeout):
+                continue  # computed here instead
+            for k, v in zip(chunk, feats):
+                self.cache[k] = None if v is None else np.array(v, float)
 
 
 class Strategy:
-    def __init__(self, space, rng, model=None, explore=0.2, chains=16, steps=24, hand_seeds=True):
+    def __init__(self, space, rng, model=None, explore=0.2, chains=16, steps=24, patience=4, hand_seeds=True):
         self.space, self.rng = space, rng
         self.hand_seeds = hand_seeds  # measure the space's seeds (the target's hand schedules) first
         self.model = model if model is not None else GBTModel(seed=int(rng.integers(1 << 31)))
         self.explore, self.chains, self.steps = explore, chains, steps
+        self.patience = patience  # annealing steps without a change in its best points before it stops
         self.features = Featurizer(space)
         self.seen = {}  # key -> score
         self.points = {}  # key -> point
@@ -88,6 +139,11 @@ class Strategy:
             out[ok] = self.model.predict(np.array([feats[i] for i in ok]))
         return out
 
+    def _top(self, found, n):
+        """The n best-predicted unmeasured points of annealing's `found` {key: (score, point)}."""
+        ranked = sorted((t for k, t in found.items() if k not in self.seen and t[0] > -np.inf), key=lambda t: -t[0])
+        return [p for _, p in ranked[:n]]
+
     def _random(self, n, fixed=None, taken=()):
         out, tries = [], 0
         while len(out) < n and tries < 50 * n:
@@ -116,6 +172,7 @@ class Strategy:
         chain = list(starts)
         scores = list(self._score(chain))
         found = {key(p): (s, p) for p, s in zip(chain, scores)}
+        top, still = None, 0
         for step in range(self.steps):
             temp = 1.0 - step / self.steps
             props = [self.space.neighbor(p, self.rng, knobs) or p for p in chain]
@@ -125,9 +182,12 @@ class Strategy:
                 d = s - scores[i]
                 if d >= 0 or self.rng.random() < math.exp(d / max(temp * 0.05, 1e-6)):
                     chain[i], scores[i] = p, s
-        ranked = [p for s, p in sorted(found.values(), key=lambda t: -t[0]) if key(p) not in self.seen
-                  and s > -np.inf]
-        picked = ranked[:n - n_random]
+            now = self._top(found, n - n_random)
+            still = still + 1 if now == top else 0
+            top = now
+            if still >= self.patience:  # AutoTVM's early stop: the points to propose stopped changing
+                break
+        picked = self._top(found, n - n_random)
         return picked + self._random(n - len(picked), fixed, taken={key(p) for p in picked})
 
 
@@ -184,6 +244,7 @@ class AltStrategy(Strategy):
         self.reward = {}  # layout key -> best GFLOP/s of its short loop search
         self.spent = 0
         self._owed = 0.0  # random layouts owed to exploration (the share accrues over batches)
+        self._probes = {}  # layout key -> its probe points (see _probe)
 
     def _layout_of(self, p):
         return {k: p[k] for k in self.space.layout_knobs}
@@ -221,15 +282,22 @@ class AltStrategy(Strategy):
         self._owed -= n
         return n
 
+    def _probe(self, lay):
+        """The loop points that score an untried layout: sampled once, so that each later batch only
+        predicts them again with the retrained model (their features are cached); sampling anew
+        every batch lowered 16 fresh points per layout, most of the proposing time."""
+        k = key(lay)
+        if k not in self._probes:
+            self._probes[k] = [self.space.sample(self.rng, lay) for _ in range(self.LAYOUT_SAMPLES)]
+        return self._probes[k]
+
     def _joint(self, n):
         """Layouts to try next: the model's favourites among unexplored ones, and random ones."""
         untried = [lay for lay in self.layouts if key(lay) not in self.reward]
         k = max(1, n // self.per_layout)
         if untried and self.model.trained():
-            scored = []
-            for lay in untried:
-                samples = [self.space.sample(self.rng, lay) for _ in range(self.LAYOUT_SAMPLES)]
-                scored.append((float(np.max(self._score(samples))), lay))
+            self.features([p for lay in untried for p in self._probe(lay)])  # one batch: split over the pool
+            scored = [(float(np.max(self._score(self._probe(lay)))), lay) for lay in untried]
             scored.sort(key=lambda t: -t[0])
             n_model = k - self._random_layouts(k)
             chosen = [lay for _, lay in scored[:n_model]]

@@ -18,7 +18,7 @@ from alt.ops import Workload, suite
 from alt.ops.suite import check_workload, user_workload
 
 from . import records as R
-from .measure import Measurer, check_runs_here
+from .measure import Measurer, WorkerPool, check_runs_here
 from .space import space_for
 from .strategy import MODELS, STRATEGIES, make_strategy
 
@@ -192,6 +192,8 @@ def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure
     new = []
     try:
         with _measurer(w, executor, target, measure_options, scheduler) as m:
+            if isinstance(getattr(m, "executor", None), WorkerPool):  # idle while the strategy proposes
+                strat.features.pool, strat.features.workload_key = m.executor, R.workload_key(w)
             while remaining > 0:
                 t0 = time.perf_counter()
                 points = strat.next_batch(min(batch, remaining))

@@ -120,3 +120,27 @@ def test_lower_prints_the_documented_loop_names(gemm):
     assert f.name == "i.outer.i.inner.fused"
     text = str(alt.lower(s, args))
     assert "for i.outer.i.inner.fused in 0.." in text and "C[" in text
+
+
+def test_simplify_remembers_linear_forms_without_changing_any_result():
+    """simplify remembers the linear form of each sum it builds, so an enclosing node does not walk
+    it again; the results are exactly those of simplifying without that memory."""
+    from alt import expr as E
+    rng = __import__("numpy").random.default_rng(2)
+    xs = [alt.Var(n) for n in "abcd"]
+
+    def rand(depth):
+        if depth == 0 or rng.random() < 0.2:
+            return xs[rng.integers(4)] if rng.random() < 0.7 else E.const(int(rng.integers(-9, 10)), "int32")
+        op = ["+", "-", "*", "//", "%", "+", "*"][rng.integers(7)]
+        a = rand(depth - 1)
+        b = E.const(int(rng.integers(1, 9)), "int32") if op in ("*", "//", "%") and rng.random() < 0.8 else \
+            rand(depth - 1)
+        if op in ("//", "%") and not isinstance(b, E.Const):
+            b = E.const(4, "int32")
+        return E.Binary(op, a, b, "int32")
+
+    for _ in range(400):
+        e = rand(6)
+        assert str(arith.simplify(e)) == str(E.transform(e, arith._simplify_node))
+    assert getattr(arith._known, "forms", None) is None  # the memory lasts one call

@@ -452,3 +452,63 @@ def test_tune_a_user_operator(tmp_path, capsys):
         find_workload("no_such_module_xyz:op", (8,))
     with pytest.raises(alt.WorkloadError, match="no suite workload named 'C2D-99'"):
         find_workload("C2D-99")
+
+
+def test_featurizer_splits_new_points_over_the_build_pool_with_the_same_features():
+    """The strategy's features are computed in the measurer's idle build workers when it has them:
+    the same vectors as here, rejected points None, and a pool that fails leaves them to this process."""
+    from search.measure import WorkerPool
+    from search.strategy import Featurizer, point_features
+    space = space_for(CONV)
+    rng = np.random.default_rng(4)
+    points = [space.sample(rng) for _ in range(5)] + [dict(space.sample(rng), ob=3)]  # the last is invalid
+    here = [point_features(space, p) for p in points]
+    assert here[-1] is None
+    pool = WorkerPool(2, 60)
+    try:
+        feats = Featurizer(space, pool, R.workload_key(CONV))(points)
+    finally:
+        pool.kill()
+    assert feats[-1] is None
+    for a, b in zip(feats[:-1], here[:-1]):
+        np.testing.assert_array_equal(a, b)
+
+    class Failing:
+        size = 2
+
+        def submit(self, fn, *args):
+            from concurrent.futures import Future
+            from search.worker import WorkerCrash
+            f = Future()
+            f.set_exception(WorkerCrash("died (exit code -9)"))
+            return f
+
+    feats = Featurizer(space, Failing(), R.workload_key(CONV))(points)
+    for a, b in zip(feats[:-1], here[:-1]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_annealing_stops_when_its_best_points_stop_changing():
+    """AutoTVM's early stop: a model with no preference changes nothing, so annealing ends after
+    `patience` unchanged steps instead of running all of them; a real model keeps the full budget
+    available."""
+    space = space_for(CONV)
+    st = make_strategy("loop-only", space, np.random.default_rng(0), trials=16)
+    st.update([space.sample(np.random.default_rng(1), st.layout)], [1.0])
+    calls = []
+    score = st._score
+    st._score = lambda pts: calls.append(len(pts)) or np.zeros(len(pts))
+    st.anneal(4, fixed=st.layout, knobs=space.loop_knobs)
+    assert len(calls) == 1 + st.patience + 1 < 1 + st.steps  # the starts, then patience + 1 steps
+    st._score = score
+
+
+def test_alt_strategy_probes_each_layout_with_the_same_points_every_batch():
+    """The joint stage scores an untried layout by the best prediction over its probe points, which are
+    sampled once: later batches only predict them again (their features are cached)."""
+    space = space_for(CONV)
+    st = make_strategy("alt", space, np.random.default_rng(0), trials=64, hand_seeds=False)
+    lay = enumerate_layouts(space)[0]
+    first = st._probe(lay)
+    assert st._probe(lay) is first and len(first) == st.LAYOUT_SAMPLES
+    assert all(all(p[k] == v for k, v in lay.items()) for p in first)
