@@ -3,14 +3,17 @@ NHWC layout, loops tuned: ALT-OL, our Ansor stand-in) with the same trial budget
 and numpy where they have the operator, and TVM MetaSchedule with the same trial budget on the same
 compute definition when apache-tvm is installed, all measured in one run.
 
-    python -m experiments.single_op [--quick] [--trials 64] [--workloads C2D-1,R18-1] [--no-tvm] [--out results/single_op]
-                                    [--target cuda]
+    python -m experiments.single_op [--quick] [--trials 64] [--workloads C2D-1,R18-1 | all] [--no-tvm]
+                                    [--out results/single_op] [--resume] [--target cuda]
 
 With `--target cuda` (a GPU with pycuda): alt and loop-only tuned in the GPU space, against
 PyTorch on the same GPU (cuBLAS/cuDNN, TF32 off), timed with CUDA synchronization.
 
 Writes <out>.json, <out>.md and <out>.png (speedups normalized to loop-only). Every tuned result
 was checked against the interpreter before its time counted; the tuning logs are kept next to them.
+The JSON and Markdown are written again after every workload, and `--resume` keeps the rows of an
+earlier run on the same CPU with the same trials and seed: the whole suite (`--workloads all`, 93
+workloads, several hours with MetaSchedule on 2 cores) can be measured over several sittings.
 """
 import argparse
 import json
@@ -78,17 +81,70 @@ def tvm_gflops(w, trials, log_path):
     return w.flops / r["seconds"] / 1e9, r["tune_s"]
 
 
+def summarize(rows):
+    """The run's summary figures from its rows: tuning cost, and the geometric means."""
+    cost = {k: sum(r[f"{s} seconds"].get(k, 0.0) for r in rows for s in ("alt", "loop-only"))
+            for k in ("propose", "build", "run", "total", "measured")}
+    conv = [r["alt"] / r["loop-only"] for r in rows if r["op"] in CONV_FAMILY and r["loop-only"] > 0]
+    vs_tvm = [r["alt"] / r["tvm"] for r in rows if r.get("tvm")]
+    vs_torch = [r["alt"] / r["torch"] for r in rows if r.get("torch")]
+    return {"tuning_cost": cost,
+            "conv_geomean_alt_over_loop_only": statistics.geometric_mean(conv) if conv else None,
+            "conv_workloads": len(conv),
+            "geomean_alt_over_tvm": statistics.geometric_mean(vs_tvm) if vs_tvm else None,
+            "tvm_workloads": len(vs_tvm), "tvm_seconds": sum(r.get("tvm seconds") or 0.0 for r in rows),
+            "geomean_alt_over_torch": statistics.geometric_mean(vs_torch) if vs_torch else None,
+            "torch_workloads": len(vs_torch), "alt_at_least_torch": sum(v >= 1.0 for v in vs_torch)}
+
+
+def summary_lines(sm):
+    """The summary in words, one line a figure (printed, and under the Markdown table)."""
+    cost, out = sm["tuning_cost"], []
+    if cost["total"]:
+        out.append(f"tuning cost: {cost['measured'] / cost['total'] * 60:.0f} trials/min; of {cost['total']:.0f} s, "
+                   f"build {cost['build']:.0f} s, run {cost['run']:.0f} s, model + annealing {cost['propose']:.0f} s "
+                   f"({100 * cost['propose'] / cost['total']:.0f}%)")
+    if sm["conv_geomean_alt_over_loop_only"]:
+        out.append(f"geometric-mean speedup of alt over loop-only on the conv family: "
+                   f"{sm['conv_geomean_alt_over_loop_only']:.2f}x ({sm['conv_workloads']} workloads)")
+    if sm["geomean_alt_over_tvm"]:
+        out.append(f"geometric-mean speedup of alt over TVM MetaSchedule (same trials): "
+                   f"{sm['geomean_alt_over_tvm']:.2f}x "
+                   f"({sm['tvm_workloads']} workloads; MetaSchedule tuned for {sm['tvm_seconds']:.0f} s)")
+    if sm["geomean_alt_over_torch"]:
+        out.append(f"alt over PyTorch: geometric mean {sm['geomean_alt_over_torch']:.2f}x; alt at least as fast on "
+                   f"{sm['alt_at_least_torch']} of {sm['torch_workloads']} workloads")
+    return out
+
+
+def _resumable(path, cpu, trials, seed, use_tvm):
+    """Rows of an earlier run written to `path` with the same CPU, trials and seed (and with TVM's
+    figure where TVM runs now): kept by --resume instead of being measured again."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    if doc.get("cpu") != cpu or doc.get("seed") != seed:
+        return {}
+    return {r["workload"]: r for r in doc.get("rows", [])
+            if r.get("trials") == trials and (not use_tvm or r.get("tvm seconds") is not None)}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help=f"{QUICK} with 16 trials each (a couple of minutes)")
     p.add_argument("--trials", type=int, default=64)
-    p.add_argument("--workloads", help="comma-separated suite names")
+    p.add_argument("--workloads", help="comma-separated suite names, or 'all' for every suite workload")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-tvm", action="store_true", help="skip TVM MetaSchedule even when it is installed")
     p.add_argument("--out", default="results/single_op")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the rows of <out>.json measured on this CPU with the same trials and seed, and "
+                        "measure only the others (the results are written after every workload)")
     p.add_argument("--target", default=None, help="an alt target: the host by default, or 'cuda' (needs a GPU)")
     args = p.parse_args(argv)
     from alt.errors import AltError
+    from alt.ops import suite
     from alt.target import resolve
     from search.measure import check_runs_here
     try:
@@ -96,78 +152,84 @@ def main(argv=None):
     except AltError as e:
         p.error(str(e))
     gpu = target.kind == "cuda"
-    names = args.workloads.split(",") if args.workloads else (QUICK if args.quick else DEFAULT)
+    names = ([w.name for w in suite()] if args.workloads == "all" else args.workloads.split(",") if args.workloads
+             else (QUICK if args.quick else DEFAULT))
     trials = 16 if args.quick and not args.workloads else args.trials
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     use_tvm = not args.no_tvm and not gpu and tvm_baseline.available()
     if not use_tvm:
-        print("TVM MetaSchedule: " + ("skipped (--no-tvm)" if args.no_tvm else "not installed (pip install -e '.[baselines]')"))
+        print("TVM MetaSchedule: " + ("skipped (--no-tvm)" if args.no_tvm
+                                      else "not installed (pip install -e '.[baselines]')"))
+    cpu = target.describe()
+    kept = _resumable(out.with_suffix(".json"), cpu, trials, args.seed, use_tvm) if args.resume else {}
+    if kept:
+        print(f"resuming: {len([n for n in names if n in kept])} of {len(names)} workloads kept from "
+              f"{out.with_suffix('.json')}")
     rows = []
     peak = None if gpu else peak_gflops()
-    print(f"on {target.describe()}" + (f"; measured FMA peak {peak:.0f} GFLOP/s" if peak else ""))
+    print(f"on {cpu}" + (f"; measured FMA peak {peak:.0f} GFLOP/s" if peak else ""))
     print(f"{'workload':8} {'loop-only':>10} {'alt':>8} {'%peak':>6} {'alt/OL':>7} {'TVM-MS':>8} {'torch':>8} "
           f"{'alt/torch':>9} {'numpy':>8}  (GFLOP/s, {trials} trials each)  best layout")
     for name in names:
-        w = find_workload(name)
-        row = {"workload": name, "op": w.op, "params": list(w.params), "trials": trials}
-        for strategy in ("loop-only", "alt"):
-            log = out.parent / f"{out.name}.{name}.{strategy}.jsonl"
-            log.unlink(missing_ok=True)
-            stats = {}
-            rec, _ = tune(w, trials=trials, strategy=strategy, log=log, seed=args.seed, quiet=True, stats=stats,
-                          target=target)
-            row[strategy] = R.gflops(rec, w.flops)
-            row[f"{strategy} seconds"] = stats
-            row[f"{strategy} point"] = rec["point"]
-            recs = R.Log(log).read(w)
-            row[f"{strategy} errors"] = sum(r["error"] != R.OK for r in recs)
-        row["tvm"], row["tvm seconds"] = (tvm_gflops(w, trials, out.parent / f"{out.name}.{name}.tvm.log")
-                                          if use_tvm else (None, None))
-        for ref, fn in (("torch", lambda w: torch_time(w, gpu)), ("numpy", numpy_time if not gpu else lambda w: None)):
-            t = fn(w)
-            row[ref] = w.flops / t / 1e9 if t else None
+        row = kept.get(name) or _measure_row(find_workload(name), trials, args.seed, target, out, use_tvm, gpu)
         rows.append(row)
         fmt = lambda v: f"{v:8.1f}" if v else f"{'-':>8}"  # noqa: E731
         vs_torch = f"{row['alt'] / row['torch']:9.2f}" if row["torch"] else f"{'-':>9}"
         pct = f"{100 * row['alt'] / peak:5.0f}%" if peak else f"{'-':>6}"
         print(f"{name:8} {row['loop-only']:10.1f} {row['alt']:8.1f} {pct} "
-              f"{row['alt'] / row['loop-only']:7.2f} {fmt(row['tvm'])} {fmt(row['torch'])} {vs_torch} {fmt(row['numpy'])}  "
-              f"{row['alt point'].get('layout', row['alt point'].get('b_layout'))}", flush=True)
-    cost = {k: sum(r[f"{s} seconds"][k] for r in rows for s in ("alt", "loop-only"))
-            for k in ("propose", "build", "run", "total", "measured")}
-    print(f"tuning cost: {cost['measured'] / cost['total'] * 60:.0f} trials/min; of {cost['total']:.0f} s, "
-          f"build {cost['build']:.0f} s, run {cost['run']:.0f} s, model + annealing {cost['propose']:.0f} s")
-    conv = [r["alt"] / r["loop-only"] for r in rows if r["op"] in CONV_FAMILY and r["loop-only"] > 0]
-    geo = statistics.geometric_mean(conv) if conv else None
-    if geo:
-        print(f"geometric-mean speedup of alt over loop-only on the conv family: {geo:.2f}x ({len(conv)} workloads)")
-    vs_tvm = [r["alt"] / r["tvm"] for r in rows if r["tvm"]]
-    geo_tvm = statistics.geometric_mean(vs_tvm) if vs_tvm else None
-    if geo_tvm:
-        tvm_s = sum(r["tvm seconds"] for r in rows)
-        print(f"geometric-mean speedup of alt over TVM MetaSchedule (same trials): {geo_tvm:.2f}x "
-              f"({len(vs_tvm)} workloads; MetaSchedule tuned for {tvm_s:.0f} s)")
-    out.with_suffix(".json").write_text(json.dumps({"cpu": target.describe(), "peak_gflops": peak, "seed": args.seed,
-                                                    "rows": rows, "conv_geomean_alt_over_loop_only": geo,
-                                                    "geomean_alt_over_tvm": geo_tvm,
-                                                    "tuning_cost": cost}, indent=1))
-    md = [f"On {target.describe()}" + (f", measured FMA peak {peak:.0f} GFLOP/s" if peak else "") +
-          f"; {trials} trials each, seed {args.seed}.\n",
-          "| workload | loop-only GFLOP/s | alt GFLOP/s | alt % of peak | alt / loop-only | TVM MetaSchedule | PyTorch | "
-          "numpy | alt's layout |", "|---|---|---|---|---|---|---|---|---|"]
+              f"{row['alt'] / row['loop-only']:7.2f} {fmt(row['tvm'])} {fmt(row['torch'])} {vs_torch} "
+              f"{fmt(row['numpy'])}  {_layout(row)}" + (" (kept)" if name in kept else ""),
+              flush=True)
+        _write(out, cpu, peak, args.seed, trials, rows)  # after every workload: a stopped run keeps what it measured
+    for line in summary_lines(summarize(rows)):
+        print(line)
+    png = _plot(rows, out.with_suffix(".png"))
+    print(wrote(out.with_suffix(".json"), out.with_suffix(".md"), png))
+
+
+def _measure_row(w, trials, seed, target, out, use_tvm, gpu):
+    """One workload: alt and loop-only tuned, MetaSchedule, PyTorch and numpy; every figure checked."""
+    row = {"workload": w.name, "op": w.op, "params": list(w.params), "trials": trials}
+    for strategy in ("loop-only", "alt"):
+        log = out.parent / f"{out.name}.{w.name}.{strategy}.jsonl"
+        log.unlink(missing_ok=True)
+        stats = {}
+        rec, _ = tune(w, trials=trials, strategy=strategy, log=log, seed=seed, quiet=True, stats=stats,
+                      target=target)
+        row[strategy] = R.gflops(rec, w.flops)
+        row[f"{strategy} seconds"] = stats
+        row[f"{strategy} point"] = rec["point"]
+        recs = R.Log(log).read(w)
+        row[f"{strategy} errors"] = sum(r["error"] != R.OK for r in recs)
+    row["tvm"], row["tvm seconds"] = (tvm_gflops(w, trials, out.parent / f"{out.name}.{w.name}.tvm.log")
+                                      if use_tvm else (None, None))
+    for ref, fn in (("torch", lambda w: torch_time(w, gpu)), ("numpy", numpy_time if not gpu else lambda w: None)):
+        t = fn(w)
+        row[ref] = w.flops / t / 1e9 if t else None
+    return row
+
+
+def _layout(row):
+    return row["alt point"].get("layout", row["alt point"].get("b_layout"))
+
+
+def _write(out, cpu, peak, seed, trials, rows):
+    sm = summarize(rows)
+    out.with_suffix(".json").write_text(json.dumps({"cpu": cpu, "peak_gflops": peak, "seed": seed, "rows": rows, **sm},
+                                                   indent=1))
+    md = [f"On {cpu}" + (f", measured FMA peak {peak:.0f} GFLOP/s" if peak else "") +
+          f"; {trials} trials each, seed {seed}.\n",
+          "| workload | loop-only GFLOP/s | alt GFLOP/s | alt % of peak | alt / loop-only | TVM MetaSchedule | "
+          "PyTorch | numpy | alt's layout |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         f = lambda v: f"{v:.1f}" if v else "-"  # noqa: E731
         pct = f"{100 * r['alt'] / peak:.0f}%" if peak else "-"
-        md.append(f"| {r['workload']} | {r['loop-only']:.1f} | {r['alt']:.1f} | {pct} | {r['alt'] / r['loop-only']:.2f} | "
-                  f"{f(r['tvm'])} | {f(r['torch'])} | {f(r['numpy'])} | {r['alt point'].get('layout', r['alt point'].get('b_layout'))} |")
-    if geo:
-        md.append(f"\nGeometric-mean speedup of alt over loop-only, conv family: **{geo:.2f}x**")
-    if geo_tvm:
-        md.append(f"\nGeometric-mean speedup of alt over TVM MetaSchedule, same trials: **{geo_tvm:.2f}x**")
+        ratio = r["alt"] / r["loop-only"]
+        md.append(f"| {r['workload']} | {r['loop-only']:.1f} | {r['alt']:.1f} | {pct} | {ratio:.2f} "
+                  f"| {f(r['tvm'])} | {f(r['torch'])} | {f(r['numpy'])} | {_layout(r)} |")
+    md += [""] + summary_lines(sm)
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
-    png = _plot(rows, out.with_suffix(".png"))
-    print(wrote(out.with_suffix(".json"), out.with_suffix(".md"), png))
 
 
 def _plot(rows, path):

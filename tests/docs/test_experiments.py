@@ -1,4 +1,6 @@
 """The experiments' reports say only what they wrote."""
+import json
+
 import pytest
 
 from experiments import ablation, cortex, end_to_end, single_op
@@ -54,3 +56,35 @@ def test_ablation_counts_the_trials_a_guided_search_needs_to_match_its_reference
     (row,) = rows
     assert row["trials"] == {"w": 2, "v": None} and row["bound"]
     assert row["geomean"] == pytest.approx((2 * 4) ** 0.5)  # v never gets there: counted as the budget
+
+
+def _row(name, trials=64, tvm=None):
+    return {"workload": name, "op": "GMM", "params": [1, 1, 1], "trials": trials, "alt": 4.0, "loop-only": 2.0,
+            "alt point": {"b_layout": "packed"}, "tvm": tvm, "tvm seconds": None if tvm is None else 9.0,
+            "torch": 5.0, "numpy": None, "loop-only seconds": {"total": 1.0},
+            "alt seconds": {"propose": 1.0, "build": 1.0, "run": 2.0, "total": 4.0, "measured": 8}}
+
+
+def test_single_op_resumes_the_rows_of_an_earlier_run_on_the_same_cpu(tmp_path, monkeypatch, capsys):
+    """--resume keeps rows measured on this CPU with the same trials and seed, measures the rest,
+    and the results are written after every workload."""
+    from alt.target import resolve
+    cpu = resolve(None).describe()
+    out = tmp_path / "s"
+    out.with_suffix(".json").write_text(json.dumps({"cpu": cpu, "seed": 0, "rows": [_row("GMM-0"), _row("GMM-1", 16)]}))
+    assert set(single_op._resumable(out.with_suffix(".json"), cpu, 64, 0, False)) == {"GMM-0"}
+    assert single_op._resumable(out.with_suffix(".json"), cpu, 64, 0, True) == {}  # no TVM figure yet
+    assert single_op._resumable(out.with_suffix(".json"), "another CPU", 64, 0, False) == {}
+    assert single_op._resumable(out.with_suffix(".json"), cpu, 64, 1, False) == {}
+    measured = []
+    monkeypatch.setattr(single_op, "peak_gflops", lambda: 100.0)
+    monkeypatch.setattr(single_op, "_measure_row", lambda w, *a: measured.append(w.name) or _row(w.name))
+    monkeypatch.setattr(single_op, "_plot", lambda rows, path: None)
+    single_op.main(["--workloads", "GMM-0,GMM-1", "--no-tvm", "--resume", "--out", str(out)])
+    assert measured == ["GMM-1"]
+    text = capsys.readouterr().out
+    assert "1 of 2 workloads kept" in text and "(kept)" in text
+    assert "alt at least as fast on 0 of 2 workloads" in text and "(20%)" in text  # proposing 2 of 10 s
+    doc = json.loads(out.with_suffix(".json").read_text())
+    assert [r["workload"] for r in doc["rows"]] == ["GMM-0", "GMM-1"] and doc["alt_at_least_torch"] == 0
+    assert "geometric mean 0.80x" in out.with_suffix(".md").read_text()
