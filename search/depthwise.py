@@ -9,7 +9,7 @@ registers, the kernel taps outside the tile (unrolled or not), and fuse 2 or 3 o
 the parallel one. In a network the planner converts the input in the padding stage, as for any
 padded convolution.
 """
-from alt.ops.hand import pad_stage, tile_target
+from alt.ops.hand import depthwise_block, depthwise_conv, depthwise_tile
 
 from .space import Space
 
@@ -36,14 +36,9 @@ class DepthwiseSpace(Space):
         return {"layout": "NHWC", "cb": self.lanes}
 
     def _seeds(self):
-        cb = max([b for b in self.knobs["cb"] if self.c % b == 0 and b <= 2 * self.lanes] or [self.lanes])
-        out = []
-        for lay in ({"layout": "NCHWc", "cb": cb}, self.default_layout()):
-            vectors = lay["cb"] // self.lanes  # the widest row tile up to 8 that divides the output and fits
-            tile_x = max(x for x in self.knobs["tile_x"] if x <= 8 and self.out_size % x == 0 and
-                         x * vectors <= self.target.registers - 2)
-            out.append(dict(lay, tile_y=1, tile_x=tile_x, par_depth=2, unroll=1))
-        return out
+        cb = depthwise_block(self.c, self.target) or self.lanes  # the hand schedule's (alt.ops.hand)
+        return [dict(lay, tile_y=1, tile_x=depthwise_tile(self.out_size, lay["cb"], self.target), par_depth=2, unroll=1)
+                for lay in ({"layout": "NCHWc", "cb": cb}, self.default_layout())]
 
     def _check(self, p):
         if p["layout"] == "NCHWc" and self.c % p["cb"]:
@@ -67,50 +62,5 @@ class DepthwiseSpace(Space):
         return self._schedule(s, out, None, p)
 
     def _schedule(self, s, conv, epilogue, p, relayout_input=True):
-        from alt.ops.hand import conv_inputs, relayout_blocked
-        cb = p["cb"]
-        X, W = conv_inputs(conv)
-        pad = pad_stage(s, conv)
-        acts = ([X] if relayout_input else []) + ([pad.tensor] if pad else [])
-        outs = [conv] + ([epilogue] if epilogue is not None and epilogue is not conv else [])
-        if p["layout"] == "NCHWc":
-            for t in acts + outs:
-                relayout_blocked(s, t, cb, 0)
-            s.layout(W).split(0, cb).reorder(0, 2, 3, 4, 1)  # C/cb, 1, KH, KW, cb
-        else:
-            for t in acts + outs:
-                s.layout(t).reorder(0, 2, 3, 1)
-            s.layout(W).reorder(1, 2, 3, 0)  # 1, KH, KW, C
-        if pad is not None:
-            from alt.ops import schedule_stage
-            schedule_stage(s, pad)
-        T, CC = tile_target(s, conv, epilogue)
-        if p["layout"] == "NCHWc":
-            n, oo, y, x, oi = T.axis
-            yo, yi = T.split(y, factor=p["tile_y"])
-            xo, xi = T.split(x, factor=p["tile_x"])
-            outer = [n, oo, yo, xo]
-        else:
-            n, y, x, o = T.axis
-            yo, yi = T.split(y, factor=p["tile_y"])
-            xo, xi = T.split(x, factor=p["tile_x"])
-            oo, oi = T.split(o, factor=cb)
-            outer = [n, yo, oo, xo]
-        T.reorder(*outer, yi, xi, oi)
-        T.vectorize(oi)
-        T.parallel(T.fuse(*outer[:p["par_depth"] + 1]))
-        s[CC].compute_at(T, xo)
-        L = s[CC]
-        rc, ry, rx = L.reduce_axis
-        if p["layout"] == "NCHWc":
-            cn, coo, cy, cx, coi = L.axis
-            L.reorder(cn, coo, rc, ry, rx, cy, cx, coi)
-        else:
-            cn, cy, cx, co = L.axis
-            coo, coi = L.split(co, factor=cb)
-            L.reorder(cn, coo, rc, ry, rx, cy, cx, coi)
-        L.vectorize(coi)
-        if p["unroll"]:
-            L.unroll(cy)
-            L.unroll(cx)
-        return s
+        return depthwise_conv(s, conv, p["cb"], p["layout"] == "NCHWc", p["tile_y"], p["tile_x"], p["par_depth"],
+                              p["unroll"], out=epilogue, relayout_input=relayout_input)

@@ -126,12 +126,13 @@ def select(graph, tasks, log, target, strategy="alt", convert=None):
 def hand_candidate(graph, tasks, log, target, convert, strategy="alt"):
     """(assignment, points, predicted seconds of the tuned nodes) of the target's hand layouts
     (alt.graph.hand_layouts: each plain convolution read and written in its register tile's
-    channel blocks), each node given the best point its tuning measured under that layout (the
-    hand schedules are measured first, so one is there unless a node's task was never tuned; such
-    a node keeps its hand schedule), every weight-only-layout node (dense, matmul) its best, and
-    every other tuned node (depthwise and grouped convolutions, convolutions whose channels are
-    not whole vectors) its best point that reads and writes the layout its input is stored in
-    (its producer's hand layout, else NCHW), so that it adds no conversion, else its best."""
+    channel blocks, each depthwise one in its producer's), each node given the best point its
+    tuning measured under that layout (the hand schedules are measured first, so one is there
+    unless a node's task was never tuned or its hand block is not a seed's; such a node keeps its
+    hand schedule), every weight-only-layout node (dense, matmul) its best, and every other tuned
+    node (grouped convolutions, convolutions whose channels are not whole vectors) its best point
+    that reads and writes the layout its input is stored in (its producer's hand layout, else
+    NCHW), so that it adds no conversion, else its best."""
     from alt.graph import hand_layouts
     from .layouts import layout_source
     found = candidates_of(tasks, log, target, NETWORK_STRATEGIES[strategy])

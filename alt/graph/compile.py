@@ -16,9 +16,10 @@ from ..lower import lower
 from ..timing import measure
 from ..ops import default_schedule, layout_transform, schedule_stage
 from ..ops.suite import flop_count
-from ..ops.hand import blocked_layout, conv_schedule, dense_tiled
+from ..ops.hand import blocked_layout, conv_schedule, dense_tiled, depthwise_block, depthwise_schedule
 from ..ops.winograd import conv2d_winograd, schedule_winograd, winograd_weight
 from ..schedule import create_schedule
+from ..target import resolve as resolve_target
 from ..tensor import placeholder
 from .opdefs import OPS
 from .plan import Plan, blocked_parts, layout_steps
@@ -28,11 +29,34 @@ ALIGN = 64
 
 def hand_layouts(graph, target=None):
     """{conv2d node name: layout} the target's hand schedules store each plain convolution in: its
-    register tile's vectors of channels (alt.ops.hand.blocked_layout). Convolutions whose channels
-    are not whole vectors are left out (they keep NCHW)."""
+    register tile's vectors of channels (alt.ops.hand.blocked_layout). A depthwise convolution
+    reads and writes its producer's channel blocks where they are whole vectors and not spatially
+    tiled (no conversion on either side of it), else alt.ops.hand.depthwise_block's. Convolutions
+    whose channels are not whole vectors are left out (they keep NCHW)."""
     blocks = {n.name: blocked_layout(target, channels=n.output.shape[1], width=n.output.shape[3])
               for n in graph.nodes if n.op == "conv2d" and n.attrs["groups"] == 1}
-    return {k: v for k, v in blocks.items() if v}
+    out = {k: v for k, v in blocks.items() if v}
+    lanes = resolve_target(target).lanes("float32")
+    for n in graph.nodes:
+        if not is_depthwise(n) or depthwise_block(n.output.shape[1], target) is None:
+            continue
+        v = n.inputs[0]
+        while v.producer is not None and OPS[v.producer.op].kind == "simple":  # what the input is stored in
+            v = v.producer.inputs[0]
+        parts = blocked_parts(out.get(v.producer.name, "")) if v.producer is not None else None
+        if parts and parts[:2] == (1, 1) and parts[2] % lanes == 0 and n.output.shape[1] % parts[2] == 0:
+            out[n.name] = f"NCHW{parts[2]}c"
+        else:
+            out[n.name] = f"NCHW{depthwise_block(n.output.shape[1], target)}c"
+    return out
+
+
+def is_depthwise(node):
+    """A depthwise convolution: one filter per channel (groups = input channels = output channels)."""
+    if node.op != "conv2d":
+        return False
+    c = node.inputs[0].shape[1]
+    return node.attrs["groups"] == c > 1 and node.output.shape[1] == c
 
 
 def compile_network(graph, layouts=None, target=None, log=None, schedules=None, fuse_conversions=None,
@@ -344,7 +368,8 @@ def _kernel(plan, i, gr, schedules, winograd=None):
         if not v.is_param:
             _relayout(s, t, plan.value_layout(v), v.shape)
     lay = plan.value_layout(gr.output)
-    hand = conv_schedule(lay) if a.op == "conv2d" and a.attrs["groups"] == 1 else None
+    hand = (conv_schedule(lay) if a.op == "conv2d" and a.attrs["groups"] == 1 else
+            depthwise_schedule(lay) if is_depthwise(a) else None)
     tuned = schedules.get(a.name)
     if tuned is not None and getattr(tuned, "winograd", 0) != m:
         tuned = None  # the option overrode the tuned algorithm: the hand schedule of the one chosen

@@ -311,6 +311,92 @@ def conv_schedule(layout):
     return LAYOUT_SCHEDULES.get(layout)
 
 
+def depthwise_tile(out_width, block, target=None):
+    """The output columns of a depthwise convolution's accumulator tile of `block` channels: the
+    widest row up to 8 pixels that divides the output and leaves a register for the input and one
+    for the weight."""
+    t = target or current()
+    vectors = max(1, block // t.lanes("float32"))
+    return max([x for x in (1, 2, 4, 7, 8) if out_width % x == 0 and x * vectors <= t.registers - 2] or [1])
+
+
+def depthwise_block(channels, target=None):
+    """The channel block of a depthwise convolution on `target`: one or two vectors, dividing the
+    channels; None where the channels are not whole vectors."""
+    lanes = (target or current()).lanes("float32")
+    if channels % lanes:
+        return None
+    return 2 * lanes if channels % (2 * lanes) == 0 else lanes
+
+
+def depthwise_conv(s, conv, block, blocked=True, tile_y=1, tile_x=None, par_depth=2, unroll=True, out=None,
+                   relayout_input=True):
+    """A depthwise convolution (one filter per channel) with its channels in the vector lanes:
+    activations in NCHW<block>c (`blocked`) or NHWC, the weight (C, 1, KH, KW) as C/block x KH x KW x
+    block (or KH x KW x C), so that a filter tap is one vector load; the output tiled by tile_y rows x
+    tile_x columns x block channels held in registers (depthwise_tile by default), the taps outside
+    the tile, par_depth + 1 outer loops fused into the parallel one. `out` ends an elementwise
+    epilogue fused after it; with relayout_input=False the input keeps the layout it has (a network's)."""
+    X, W = conv_inputs(conv)
+    pad = pad_stage(s, conv)
+    acts = ([X] if relayout_input else []) + ([pad.tensor] if pad else [])
+    outs = [conv] + ([out] if out is not None and out is not conv else [])
+    if blocked:
+        for t in acts + outs:
+            relayout_blocked(s, t, block, 0)
+        s.layout(W).split(0, block).reorder(0, 2, 3, 4, 1)  # C/block, 1, KH, KW, block
+    else:
+        for t in acts + outs:
+            s.layout(t).reorder(0, 2, 3, 1)
+        s.layout(W).reorder(1, 2, 3, 0)  # 1, KH, KW, C
+    if pad is not None:
+        schedule_stage(s, pad)
+    tile_x = tile_x or depthwise_tile(conv.shape[3], block)
+    T, CC = tile_target(s, conv, out)
+    if blocked:
+        n, oo, y, x, oi = T.axis
+        yo, yi = T.split(y, factor=tile_y)
+        xo, xi = T.split(x, factor=tile_x)
+        outer = [n, oo, yo, xo]
+    else:
+        n, y, x, o = T.axis
+        yo, yi = T.split(y, factor=tile_y)
+        xo, xi = T.split(x, factor=tile_x)
+        oo, oi = T.split(o, factor=block)
+        outer = [n, yo, oo, xo]
+    T.reorder(*outer, yi, xi, oi)
+    T.vectorize(oi)
+    T.parallel(T.fuse(*outer[:par_depth + 1]))
+    s[CC].compute_at(T, xo)
+    L = s[CC]
+    rc, ry, rx = L.reduce_axis
+    if blocked:
+        cn, coo, cy, cx, coi = L.axis
+    else:
+        cn, cy, cx, co = L.axis
+        coo, coi = L.split(co, factor=block)
+    L.reorder(cn, coo, rc, ry, rx, cy, cx, coi)
+    L.vectorize(coi)
+    if unroll:
+        L.unroll(cy)
+        L.unroll(cx)
+    return s
+
+
+def depthwise_schedule(layout, target=None):
+    """The hand schedule of a depthwise convolution whose output is stored in `layout` ('NHWC' or
+    'NCHW<b>c' with b whole vectors), as a function (s, conv, relayout_input, out); None for another
+    layout (the default schedule then)."""
+    from alt.graph.plan import blocked_parts
+    lanes = (target or current()).lanes("float32")
+    parts = blocked_parts(layout)
+    if parts and parts[:2] == (1, 1) and parts[2] % lanes == 0:
+        return lambda s, conv, **kw: depthwise_conv(s, conv, parts[2], True, **kw)
+    if layout == "NHWC":
+        return lambda s, conv, **kw: depthwise_conv(s, conv, lanes, False, **kw)
+    return None
+
+
 def dense_tiled(s, dense, tile_i=None, tile_j=None, out=None, panels=True, order="ji"):
     """dense (X @ W.T) as a register-tiled GEMM (the target's GEMM register tile by default).
 

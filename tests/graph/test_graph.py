@@ -142,6 +142,30 @@ def test_profile_times_every_kernel_and_pools_read_blocked_padding():
     assert [len(b.shape) for b in _kernel(plan, i, dw, {}).func.temps if b.name.endswith(".pad")] == [4]
 
 
+def test_untuned_depthwise_convs_run_in_their_producers_channel_blocks():
+    """hand_layouts gives each depthwise convolution its producer's channel blocks, and the hand
+    depthwise schedule runs it there with the channels in the vector lanes: no conversion before or
+    after it, and PyTorch's answer. Layouts the schedule does not cover get the default one."""
+    from alt.graph import hand_layouts
+    from alt.ops.hand import depthwise_schedule
+    from search.layouts import layout_source
+    g = SMALL["mobilenet_v2"]()
+    hand = hand_layouts(g)
+    dws = [n for n in g.nodes if n.op == "conv2d" and n.attrs["groups"] > 1]
+    assert dws and all(hand[n.name] == hand[layout_source(n).name] for n in dws)
+    net = compile_network(g, hand)
+    plan = net.plan
+    assert all(plan.value_layout(n.output) == hand[n.name] for n in dws)
+    assert not any(gr.convert and gr.convert[0].producer in dws for gr in plan.groups)
+    i = next(i for i, gr in enumerate(plan.groups) if gr.anchor in dws)
+    kern = _kernel(plan, i, plan.groups[i], {})
+    assert [len(b.shape) for b in kern.func.temps if b.name.endswith(".pad")] == [5]  # its padding blocked too
+    x = np.random.default_rng(3).standard_normal(g.inputs[0].shape).astype(np.float32)
+    np.testing.assert_allclose(net(x), run_torch(g, x)[0], rtol=1e-4, atol=1e-4)
+    assert depthwise_schedule("NCHW") is None and depthwise_schedule("NCHW2h2w16c") is None
+    assert depthwise_schedule("NHWC") is not None and depthwise_schedule(hand[dws[0].name]) is not None
+
+
 def test_network_errors():
     g = SMALL["resnet18"]()
     with pytest.raises(alt.ComputeError, match="'nope' is not one of"):

@@ -10,6 +10,7 @@ import alt
 import alt.graph as G
 from alt.target import current  # the target the tuner uses (ALT_TARGET, else the host)
 from alt.graph import compile_network, zoo
+from alt.graph.plan import blocked_parts
 from search import records as R
 from search.layouts import ConversionCosts, independent, predicted, solve
 from search.network import Choice, candidates_of, signature, tune_network
@@ -281,18 +282,20 @@ def test_the_hand_candidate_gives_depthwise_convs_the_best_point_in_their_inputs
     g = zoo.mobilenet_v2(image=32, width=0.5)
     target = current()
     hand = G.hand_layouts(g, target)
-    node = next(n for n in g.nodes if n.name.endswith(".dw"))
+    nodes = [n for n in g.nodes if n.name.endswith(".dw")]
+    node = next(n for n in nodes if n.name in hand)  # its channels are whole vectors: its producer's blocks
     dw, src = node.name, layout_source(node)
-    want = hand.get(src.name, "NCHW") if src is not None else "NCHW"  # where its input is stored
+    want = hand[src.name]  # where its input is stored
+    assert hand[dw] == want and blocked_parts(want)
     fast, slow = {"k": 1}, {"k": 2}
     found = {dw: {(None, "NCHW7c"): (2e-3, slow), (None, "NHWC"): (1e-3, fast), (want, want): (1.5e-3, fast)}}
     monkeypatch.setattr(N, "candidates_of", lambda *a, **k: found)
     assign, points, total = N.hand_candidate(g, [], None, target, lambda *a: 0.0)
     assert assign[dw] == (want, want) and points[dw] is fast  # no conversion added to the hand network
     assert total == pytest.approx(1.5e-3)
-    found[dw] = {(None, "NHWC"): (1e-3, fast), (None, "NCHW7c"): (2e-3, slow)}  # none in that layout: its best
-    assign, points, _ = N.hand_candidate(g, [], None, target, lambda *a: 0.0)
-    assert assign[dw] == (None, "NHWC") and points[dw] is fast
+    found[dw] = {(None, "NHWC"): (1e-3, fast), (None, "NCHW7c"): (2e-3, slow)}  # none in that layout:
+    assign, points, _ = N.hand_candidate(g, [], None, target, lambda *a: 0.0)  # the hand schedule in it
+    assert assign[dw] == (want, want) and dw not in points
 
 
 def test_tune_network_rejects_bad_options():
