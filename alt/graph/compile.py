@@ -253,23 +253,27 @@ class Network:
                 raise self._failure(f"network {self.plan.graph.name!r}", rc)
             if i >= warmup:
                 runs.append(np.diff(np.frombuffer(self._pffi.buffer(stamps), np.float64)))
-        return Profile(self.plan, np.array(runs), self._flops)
+        return Profile(self.plan, np.array(runs), self._flops, self.winograd)
 
 
 class Profile:
     """Seconds per kernel of a compiled network over several passes (Network.profile).
 
     `rows`: one dict per kernel in call order: index, kernel (the plan's group: anchor node and
-    fused operators, or a layout conversion), median_s, min_s, share (of the summed medians) and
-    gflops (at the median; None for conversions). `total_s`: the median of the passes' sums.
-    str() is a table, slowest kernels first; `top(n)` the n slowest rows."""
+    fused operators, or a layout conversion), algorithm ('winograd F(m x m, 3 x 3)' for a Winograd
+    convolution, else None), median_s, min_s, share (of the summed medians) and gflops (at the
+    median, of the direct operator's flops; None for conversions). `total_s`: the median of the
+    passes' sums. str() is a table, slowest kernels first; `top(n)` the n slowest rows."""
 
-    def __init__(self, plan, seconds, flops):
+    def __init__(self, plan, seconds, flops, winograd=None):
         self.network = plan.graph.name
         med, low = np.median(seconds, axis=0), seconds.min(axis=0)
         self.total_s = float(np.median(seconds.sum(axis=1)))
         whole = float(med.sum()) or 1.0
+        tiles = {name: m for name, m in (winograd or {}).items() if m}
         self.rows = [{"index": k, "kernel": str(gr), "median_s": float(med[k]), "min_s": float(low[k]),
+                      "algorithm": (f"winograd F({tiles[gr.anchor.name]}x{tiles[gr.anchor.name]}, 3x3)"
+                                    if gr.anchor is not None and gr.anchor.name in tiles else None),
                       "share": float(med[k]) / whole,
                       "gflops": flops[k] / med[k] * 1e-9 if flops[k] and med[k] > 0 else None}
                      for k, gr in enumerate(plan.groups)]
@@ -293,7 +297,8 @@ class Profile:
         for r in self.top(len(self.rows)):
             g = f"{r['gflops']:8.1f}" if r["gflops"] is not None else f"{'-':>8}"
             lines.append(f"  {r['index']:>4} {r['median_s'] * 1e3:10.3f} {r['min_s'] * 1e3:9.3f} "
-                         f"{r['share'] * 100:5.1f}% {g}  {r['kernel']}")
+                         f"{r['share'] * 100:5.1f}% {g}  {r['kernel']}" +
+                         (f" [{r['algorithm']}]" if r["algorithm"] else ""))
         return "\n".join(lines)
 
 

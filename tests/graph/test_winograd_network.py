@@ -45,8 +45,11 @@ def test_auto_runs_every_eligible_convolution_as_winograd_and_matches_torch():
     assert direct.winograd == {}
     want = run_torch(g, _x(g))[0]
     assert _close(net(_x(g)), want) and _close(direct(_x(g)), want)
-    rows = net.profile(_x(g), repeat=2).rows
-    assert all(r["gflops"] > 0 for r in rows if "conv2d" in r["kernel"])
+    prof = net.profile(_x(g), repeat=2)
+    assert all(r["gflops"] > 0 for r in prof.rows if "conv2d" in r["kernel"])
+    algo = {r["kernel"].split(":")[0]: r["algorithm"] for r in prof.rows if "conv2d" in r["kernel"]}
+    assert algo == {"c0": None, "c1": "winograd F(2x2, 3x3)", "c2": "winograd F(2x2, 3x3)", "c3": None}
+    assert "c1: conv2d" in str(prof) and str(prof).count("[winograd F(2x2, 3x3)]") == 2
 
 
 def test_a_first_layer_converts_the_nchw_input_in_its_padding():
