@@ -4,7 +4,16 @@ of a kernel would straddle two cache lines, and how often depends on where mallo
 (packed weights, tuning inputs, outputs it allocates) comes from here."""
 import numpy as np
 
+from . import dtypes
+
 ALIGN = 64  # bytes: a cache line, and the widest vector (AVX-512)
+
+
+def padded_bytes(buffer, align=ALIGN):
+    """Bytes of an alt.stmt.Buffer (at least one element) rounded up to whole `align`-byte lines:
+    what aligned_alloc requires, and how far apart workspaces place buffers."""
+    n = max(1, buffer.size) * dtypes.to_numpy(buffer.dtype).itemsize
+    return -(-n // align) * align
 
 
 def empty(shape, dtype=np.float32, align=ALIGN):

@@ -1,5 +1,5 @@
 """CRenderer: C99 with OpenMP pragmas, for gcc (the CPU targets)."""
-from alt import dtypes
+from alt import buffers, dtypes
 
 from .cstyle import INDEX_OUT_OF_BOUNDS, CStyleRenderer
 
@@ -21,7 +21,7 @@ class CRenderer(CStyleRenderer):
         lines = []
         for b in temps:
             t, n = dtypes.to_c(b.dtype), self.namer(b, b.name)
-            lines.append(f"  {t}* {self.restrict} {n} = ({t}*)aligned_alloc(64, {_padded_bytes(b)});")
+            lines.append(f"  {t}* {self.restrict} {n} = ({t}*)aligned_alloc(64, {buffers.padded_bytes(b)});")
             lines.append(f"  if (!{n}) return 1;")
         return lines
 
@@ -55,9 +55,3 @@ def mvec_declarations(target):
                                          ("double", "float64", ("exp", "log", "tanh")))
                     for f in names) +
             "#endif\n")
-
-
-
-def _padded_bytes(b):
-    """Bytes of buffer b, rounded up to whole 64-byte lines (as aligned_alloc requires)."""
-    return -(-b.size * dtypes.to_numpy(b.dtype).itemsize // 64) * 64

@@ -7,6 +7,7 @@ import cffi
 import numpy as np
 
 from alt import buffers, dtypes
+from alt.buffers import ALIGN, padded_bytes
 from alt.errors import ArgumentError, BuildError, ComputeError
 from alt.timing import benchmark, measure
 
@@ -72,7 +73,6 @@ class Workspace:
         return loc.addr
 
 
-
 def failure(what, rc):
     """The AltError for a nonzero return code of generated code."""
     from .cstyle import INDEX_OUT_OF_BOUNDS, TEAM_TOO_SMALL
@@ -127,8 +127,8 @@ class CProgram:
         self._offsets, self._temp_bytes = [], 0
         for b in self.temps:
             self._offsets.append(self._temp_bytes)
-            self._temp_bytes += -(-max(1, b.size) * dtypes.to_numpy(b.dtype).itemsize // 64) * 64
-        self._workspace = Workspace(64)
+            self._temp_bytes += padded_bytes(b)
+        self._workspace = Workspace(ALIGN)
         self._ffi, self._lib = load_library(self.path, fname, len(buffers) + len(self.temps))
         self._fn = getattr(self._lib, fname)
 

@@ -24,7 +24,7 @@ from ..tensor import placeholder
 from .opdefs import OPS
 from .plan import Plan, blocked_parts, layout_steps
 
-ALIGN = 64
+ALIGN = buffers.ALIGN
 
 
 def hand_layouts(graph, target=None):
@@ -424,9 +424,9 @@ def _module(plan, kernels, renderer):
                 continue
             first.setdefault(id(src), k)
             last[id(src)] = k
-            size[id(src)] = _nbytes(buf)
+            size[id(src)] = buffers.padded_bytes(buf)
         for b in kern.func.temps:
-            first[id(b)], last[id(b)], size[id(b)] = k, k, _nbytes(b)
+            first[id(b)], last[id(b)], size[id(b)] = k, k, buffers.padded_bytes(b)
     offsets, ws_bytes = _first_fit(first, last, size)
     params, bodies, symbols, calls = [], [], {}, []
     for k, kern in enumerate(kernels):
@@ -459,11 +459,6 @@ def _module(plan, kernels, renderer):
                "int alt_profile(void** in, void** out, void** prm, char* ws, double* t) {\n  int rc;\n"
                "  t[0] = alt_clock();\n" + "\n".join(timed) + "\n  return 0;\n}\n")
     return renderer.render_module(bodies, driver), params, ws_bytes
-
-
-def _nbytes(buf):
-    n = buf.size * dtypes.to_numpy(buf.dtype).itemsize
-    return -(-n // ALIGN) * ALIGN
 
 
 def _first_fit(first, last, size):
