@@ -512,3 +512,39 @@ def test_alt_strategy_probes_each_layout_with_the_same_points_every_batch():
     first = st._probe(lay)
     assert st._probe(lay) is first and len(first) == st.LAYOUT_SAMPLES
     assert all(all(p[k] == v for k, v in lay.items()) for p in first)
+
+
+def test_a_final_round_that_ran_slower_everywhere_is_run_again(monkeypatch):
+    """When every one of the best candidates re-measures well above its earlier time, the machine
+    slowed down (no process of ours waited, so no single timing can tell): the round runs again,
+    and the winner comes from the clean round. One slower candidate alone is just that."""
+    import importlib
+    from alt.target import current
+    T = importlib.import_module("search.tune")  # the module (search.tune is also the function)
+    monkeypatch.setattr(T.time, "sleep", lambda s: None)
+    pts = [{"k": i} for i in range(3)]
+    earlier = [R.make(GEMM, p, [1e-3 * (i + 1)]) for i, p in enumerate(pts)]
+
+    class Fake:
+        target, run_settings = current(), {}
+
+        def __init__(self, factors):
+            self.factors, self.rounds = factors, 0
+
+        def measure(self, points, on_result):
+            f = self.factors[min(self.rounds, len(self.factors) - 1)]
+            self.rounds += 1
+            for i, p in enumerate(points):
+                on_result(i, {"costs": [1e-3 * (p["k"] + 1) * f(p["k"])], "error": R.OK, "message": ""})
+
+    class Quiet:
+        def say(self, text):
+            pass
+
+    m = Fake([lambda k: 2.0, lambda k: 1.0])  # the whole first round at half speed
+    out = T._remeasure(GEMM, earlier, 3, "alt", m, None, Quiet())
+    assert m.rounds == 2 and len(out) == 6
+    assert min(R.winner(earlier + out)["costs"]) == pytest.approx(1e-3)
+    m = Fake([lambda k: 2.0 if k == 0 else 1.0])  # one candidate slower: that is its time
+    out = T._remeasure(GEMM, earlier, 3, "alt", m, None, Quiet())
+    assert m.rounds == 1 and len(out) == 3 and R.winner(earlier + out)["point"] == {"k": 0}
