@@ -5,7 +5,8 @@ layout-then-loop, random), isolated measurement and JSON-lines records.
     best, kernel = search.tune("C2D-1", trials=64, strategy="alt", log="run.jsonl")
     record, net = search.tune_network(alt.graph.zoo.resnet18(), trials=512, log="r18.jsonl")
 """
-from .space import Conv2dSpace, GemmSpace, Invalid, space_for
+from .space import GemmSpace, Invalid, space_for  # first: the templates below build on its Space
+from .conv2d import Conv2dSpace
 from .strategy import STRATEGIES, make_strategy
 from .tune import TuningFailed, apply_best, tune
 from .worker import MeasureError

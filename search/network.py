@@ -15,7 +15,7 @@
    alone), and the untuned hand-scheduled network the tuning started from; the fastest measured
    one is kept; a network record (the assignment, each node's point, which convolutions run as
    Winograd's, and what was measured) is appended to the log. A task's convolution may be tuned
-   into a Winograd point (search.space.Conv2dSpace's `winograd` knob); a 3x3 convolution left with
+   into a Winograd point (search.conv2d.Conv2dSpace's `winograd` knob); a 3x3 convolution left with
    its hand schedule runs as Winograd's where it can (alt.graph.compile_network's "auto").
 
 Strategies (the ablations of ALT, at the same budget):
