@@ -117,9 +117,12 @@ def _eval(e, env, values, mask):
         bad = np.zeros(idx[0].shape, bool)
         for i, n in zip(idx, arr.shape):
             bad |= (i < 0) | (i >= n)
-        bad &= np.broadcast_to(mask, bad.shape) if not isinstance(mask, bool) else mask
+        # the arm's mask may vary along axes the indices do not (a select over positions whose arms
+        # read along other axes): broadcast both ways, not the mask into the indices' shape
+        bad = np.logical_and(bad, mask)
         if bad.any():
-            where = tuple(int(np.asarray(i)[bad].flat[0]) for i in idx)
+            full = np.broadcast_arrays(bad, *idx)
+            where = tuple(int(i[full[0]].flat[0]) for i in full[1:])
             raise ComputeError(f"tensor {e.tensor.name!r} of shape {list(arr.shape)} is read out of bounds at "
                                f"{list(where)}; guard the read with alt.select")
         idx = [np.clip(i, 0, n - 1) for i, n in zip(idx, arr.shape)]

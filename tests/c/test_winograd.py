@@ -39,6 +39,10 @@ def test_the_compute_definition_matches_torch(m, padding):
     want = _torch_conv(x, w, padding)
     assert y.shape == want.shape
     np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+    # the reference interpreter too (its arms' masks vary along the positions, their reads along channels)
+    from alt.interp import evaluate
+    ref = evaluate(Y, {X: x, U: W.winograd_weight(w, m)})
+    np.testing.assert_allclose(ref, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
 
 
 @pytest.mark.parametrize("layout", ["blocked", "NHWC"])
