@@ -23,6 +23,7 @@ def _divisors(n, limit=None):
 class Conv2dSpace(Space):
     layout_knobs = ("layout", "ob", "ib", "spatial")
     added = {"spatial": 0, "fuse_rx": 0, "winograd": 0}
+    leading = ("winograd",)  # the algorithm is drawn first: direct has far more invalid draws than Winograd
     # what the direct loop knobs must be at in a Winograd point (its schedule does not read them)
     WINOGRAD_FIXED = {"tile_y": 1, "tile_x": 1, "reduce_order": "c-y-x", "unroll": 0, "par_depth": 1, "attach": 0,
                       "spatial": 0, "fuse_rx": 0}
@@ -55,6 +56,15 @@ class Conv2dSpace(Space):
             # the algorithm: direct (0) or Winograd F(m x m, 3 x 3), m = 2 or 4 (3x3 stride-1 C2D only)
             "winograd": [0, 2, 4] if self.winograd_ok else [0],
         }
+
+    def canonical(self, point):
+        """A Winograd point's direct loop knobs at WINOGRAD_FIXED (its schedule does not read them),
+        and in NHWC its channel tiles at the default layout's (it has no blocks): a draw or a move that
+        picks the algorithm lands on a point that exists, and a move off it on a direct point."""
+        if not point.get("winograd"):
+            return point
+        nhwc = self.default_layout() if point.get("layout") == "NHWC" else {}
+        return {**point, **self.WINOGRAD_FIXED, **{k: nhwc[k] for k in ("ob", "ib") if k in nhwc}}
 
     def default_layout(self):
         """ALT-OL's fixed layout: activations NHWO (NHWC), channel tiles the template's defaults."""

@@ -49,11 +49,17 @@ class Space:
         return n
 
     def sample(self, rng, fixed=None):
-        """A random valid point (knobs in `fixed` keep their values)."""
-        for _ in range(200):
+        """A random valid point (knobs in `fixed` keep their values): every knob drawn uniformly,
+        then made canonical. The `leading` knobs are drawn once and kept while the others are drawn
+        again until the point is valid, so that how often each value comes up does not depend on
+        how many points it leaves valid (an algorithm with few valid points is not favoured)."""
+        lead = {k: self.knobs[k][rng.integers(len(self.knobs[k]))] for k in self.leading
+                if k in self.knobs and k not in (fixed or {})}
+        for attempt in range(200):
+            keep = dict(lead if attempt < 20 else {}, **(fixed or {}))  # then any value, if that one has none
             p = {k: v[rng.integers(len(v))] for k, v in self.knobs.items()}
-            p.update(fixed or {})
-            if self.check(p) is None:
+            p = self.canonical(dict(p, **keep))
+            if all(p[k] == v for k, v in (fixed or {}).items()) and self.check(p) is None:
                 return p
         valid = self._valid_points(fixed)  # few valid points (a small operator): draw among them all
         if not valid:
@@ -78,8 +84,17 @@ class Space:
         its meaning when a template gains a knob."""
         return {**{k: v for k, v in self.added.items() if k in self.knobs and k not in point}, **point}
 
+    leading = ()  # knobs sample() draws first and keeps (see sample)
+
+    def canonical(self, point):
+        """`point` with the knobs its other knobs make irrelevant at the values a valid point has
+        there (a Winograd convolution's direct loop knobs, search.conv2d): so that random draws and
+        single-knob moves reach such points at all. Here: every knob counts."""
+        return point
+
     def neighbor(self, point, rng, knobs=None):
-        """Change one knob (among `knobs`, default all) to another value; None if none is valid."""
+        """Change one knob (among `knobs`, default all) to another value, and make the point
+        canonical (knobs outside `knobs` keep their values); None if no such point is valid."""
         point = self.complete(point)
         names = list(knobs or self.knobs)
         for _ in range(50):
@@ -87,7 +102,9 @@ class Space:
             choices = [c for c in self.knobs[k] if c != point[k]]
             if not choices:
                 continue
-            q = dict(point, **{k: choices[rng.integers(len(choices))]})
+            q = self.canonical(dict(point, **{k: choices[rng.integers(len(choices))]}))
+            if q == point or any(q[x] != point[x] for x in q if x not in names):
+                continue
             if self.check(q) is None:
                 return q
         return None

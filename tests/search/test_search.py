@@ -38,15 +38,16 @@ def test_random_points_build_and_match_the_interpreter(w):
 
 def test_points_are_json_and_invalid_points_say_why():
     space = space_for(CONV)
-    p = space.sample(np.random.default_rng(0))
+    p = space.sample(np.random.default_rng(0), {"winograd": 0})
     assert json.loads(json.dumps(p)) == p
     narrow = space_for(Workload("C2D", "test-conv-24", (1, 16, 10, 24, 3, 1, 1)))  # 16 (a knob on AVX2 and
-    bad = dict(narrow.sample(np.random.default_rng(0)), layout="NCHWc", ob=16, tile_y=1, tile_x=1)  # AVX-512)
+    bad = dict(narrow.sample(np.random.default_rng(0), {"winograd": 0}), layout="NCHWc", ob=16, tile_y=1,
+               tile_x=1)  # AVX-512)
     with pytest.raises(Invalid, match="ob=16 does not divide the 24 output channels"):
         narrow.apply(bad)
     assert "is not one of" in space.check(dict(p, tile_x=3))
-    q = space.neighbor(p, np.random.default_rng(0))
-    assert sum(p[k] != q[k] for k in p) == 1
+    q = space.neighbor(p, np.random.default_rng(0), [k for k in space.knobs if k != "winograd"])
+    assert sum(p[k] != q[k] for k in p) == 1  # the algorithm's moves: test_random_draws_and_single_moves_...
     layouts = enumerate_layouts(space)
     assert {"layout": "NHWC", "ob": 16, "ib": 8, "spatial": 0} in layouts and len(layouts) > 10
     assert {"layout": "NCHWc", "ob": 16, "ib": 16, "spatial": 1} in layouts
@@ -228,6 +229,32 @@ def test_conv_space_chooses_winograd_for_3x3_stride_1_convolutions(monkeypatch):
     np.testing.assert_allclose(k.unpack(k.args[2], y), want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
 
 
+def test_random_draws_and_single_moves_reach_winograd_points():
+    """A Winograd point fixes the direct loop knobs, so drawing every knob at random or changing one
+    knob at a time never reached one (only the hand seeds did, and a search without them never found
+    the algorithm). Points are made canonical: the algorithm is drawn first (about a third direct,
+    whatever share of direct draws is invalid), a move onto it or off it from a layout that allows
+    it lands on a valid point, and a move under fixed layout knobs never changes them."""
+    space = space_for(Workload("C2D", "w", (1, 64, 28, 64, 3, 1, 1)))
+    rng = np.random.default_rng(0)
+    draws = [space.sample(rng) for _ in range(300)]
+    assert all(space.check(p) is None for p in draws)
+    share = np.mean([p["winograd"] != 0 for p in draws])
+    assert 0.55 < share < 0.8  # 2 of the knob's 3 values
+    lay = {"layout": "NCHWc", "ob": space.lanes * 2, "ib": space.lanes * 2, "spatial": 0}
+    direct = space.sample(rng, dict(lay, winograd=0))
+    moves = [space.neighbor(direct, rng, space.loop_knobs) for _ in range(200)]
+    assert all(q is not None and space.check(q) is None and all(q[k] == v for k, v in lay.items()) for q in moves)
+    wino = [q for q in moves if q["winograd"]]
+    assert wino and all(q == space.canonical(q) for q in wino)
+    back = [space.neighbor(wino[0], rng, space.loop_knobs) for _ in range(100)]
+    assert any(q["winograd"] == 0 and space.check(q) is None for q in back)
+    nhwc = dict(space.default_layout(), ob=space.lanes * 2)  # NHWC with a tile Winograd cannot keep
+    start = space.sample(rng, dict(nhwc, winograd=0))
+    assert not any((q := space.neighbor(start, rng, space.loop_knobs)) and q["winograd"] for _ in range(100))
+    assert space.sample(rng, nhwc)["winograd"] == 0  # no Winograd point there: a direct one
+
+
 @pytest.mark.parametrize("name", ["alt", "loop-only"])
 def test_strategies_measure_the_target_hand_schedules_first(name):
     space = space_for(Workload("C2D", "C2D-t", (1, 64, 28, 64, 3, 1, 1)))
@@ -238,7 +265,9 @@ def test_strategies_measure_the_target_hand_schedules_first(name):
     strat.update(first, [1.0] * len(first))
     assert not any(p in seeds for p in strat.next_batch(8))
     bare = make_strategy(name, space, np.random.default_rng(0), 64, hand_seeds=False)
-    assert not any(p in seeds for p in bare.next_batch(8))  # an ablation of the search itself
+    got = bare.next_batch(8)  # an ablation of the search itself: a Winograd point is one per layout and
+    assert got[:len(seeds)] != seeds and not any(p in seeds for p in got if not p["winograd"])  # tile, so
+    # a random draw may be one, but a direct seed's loop knobs do not come up by chance
 
 
 def test_alt_strategy_explores_its_share_of_layouts_over_the_joint_stage():
@@ -252,7 +281,7 @@ def test_alt_strategy_explores_its_share_of_layouts_over_the_joint_stage():
 def test_features_fixed_length_and_informative():
     space = space_for(CONV)
     rng = np.random.default_rng(0)
-    vecs = [extract(alt.lower(*space.apply(space.sample(rng)))) for _ in range(5)]
+    vecs = [extract(alt.lower(*space.apply(space.sample(rng, {"winograd": 0})))) for _ in range(5)]
     assert all(v.shape == (LENGTH,) and np.isfinite(v).all() for v in vecs)
     assert len({v.tobytes() for v in vecs}) == 5
 
