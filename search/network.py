@@ -227,7 +227,7 @@ def _tune_network(graph, tasks, trials, strategy, log, seed, batch, model, quiet
                 failed.add(i)
                 seconds = float("inf")
             stats["tune"] += time.perf_counter() - t0
-            for k in ("propose", "build", "run"):
+            for k in ("propose", "fit", "build", "run"):
                 stats[k] = stats.get(k, 0.0) + where.get(k, 0.0)
             if len(new) < goal - sched.trials[i]:
                 exhausted.add(i)  # the space has no unmeasured point left

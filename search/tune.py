@@ -124,7 +124,8 @@ def tune(workload, trials=64, strategy="alt", log=None, seed=0, batch=8, executo
     measured for another target or on another kind of CPU are left alone (their times say nothing
     of this machine, and their points are measured here anew). The best `final`
     candidates are measured again at the end and the winner is chosen from that. A dict passed as
-    `stats` receives where the time went: propose (model + annealing), build, run, seconds.
+    `stats` receives where the time went: propose (annealing against the model), fit (training
+    the model), build, run, seconds.
     Options are checked first (OptionError); a failure of the measuring machinery is a
     MeasureError that records nothing; Ctrl-C leaves a log that resumes.
 
@@ -190,7 +191,7 @@ def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure
         progress.say(f"{w.name}: resumed from {len(history)} records in {log} ({done} of this strategy)" +
                      (f"; {len(everywhere) - len(history)} measured for other targets or CPUs are left alone"
                       if len(everywhere) > len(history) else ""))
-    timings = {"propose": 0.0}
+    timings = {"propose": 0.0, "fit": 0.0}
     started = time.perf_counter()
     new = []
     try:
@@ -218,7 +219,9 @@ def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure
 
                 m.measure(points, on_result=record)
                 told = [(p, sc) for p, sc in zip(points, scores) if sc is not None]
-                strat.update([p for p, _ in told], [sc for _, sc in told])
+                t0 = time.perf_counter()
+                strat.update([p for p, _ in told], [sc for _, sc in told])  # the cost model retrained
+                timings["fit"] += time.perf_counter() - t0
                 remaining -= len(points)
             top = _remeasure(w, history + new, final, strategy, m, records, progress) if final else []
             new += top
