@@ -21,7 +21,8 @@ class CRenderer(CStyleRenderer):
         lines = []
         for b in temps:
             t, n = dtypes.to_c(b.dtype), self.namer(b, b.name)
-            lines.append(f"  {t}* {self.restrict} {n} = ({t}*)aligned_alloc(64, {buffers.padded_bytes(b)});")
+            size = buffers.padded_bytes(b)
+            lines.append(f"  {t}* {self.restrict} {n} = ({t}*)aligned_alloc({buffers.ALIGN}, {size});")
             lines.append(f"  if (!{n}) return 1;")
         return lines
 

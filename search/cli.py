@@ -23,7 +23,7 @@ import sys
 
 import alt
 from alt.errors import AltError
-from alt.ops import Workload, suite
+from alt.ops import suite
 from alt.ops.suite import operator_codes, operator_parameters
 from alt.target import Target, resolve
 
@@ -245,8 +245,7 @@ def _best(args):
         by.setdefault(r["workload"]["name"], []).append(r)
     names = {w.name: w for w in suite()}
     codes = set(operator_codes())  # a user operator named in a log is not imported to count its flops
-    names.update({r["workload"]["name"]: Workload(r["workload"]["op"], r["workload"]["name"],
-                                                  tuple(r["workload"]["params"]))
+    names.update({r["workload"]["name"]: R.workload_of(r["workload"])
                   for rs in by.values() for r in rs if r["workload"]["op"] in codes})
     target = resolve(args.target)
     print(f"{'workload':10} {'records':>7} {'errors':>6} {'best GFLOP/s':>12} {'ms':>8}  point  (measured on)")
@@ -274,7 +273,7 @@ def _show(args):
     if keys[0]["op"] not in operator_codes():  # never import a module a file names
         raise alt.WorkloadError(f"{args.workload} is the user operator {keys[0]['op']}: rebuild its best record "
                                 "from Python with alt.apply_best(log, function, args)")
-    k = apply_best(args.log, Workload(keys[0]["op"], keys[0]["name"], tuple(keys[0]["params"])), target=args.target)
+    k = apply_best(args.log, R.workload_of(keys[0]), target=args.target)
     if k is None:
         raise alt.WorkloadError(f"no successful record of {args.workload} in {args.log}")
     print(k.source)

@@ -55,7 +55,6 @@ def worker_machine(target_dict):
 def measure_on_worker(workload_key, point, target_dict, options):
     """On a worker: build, check and time one candidate with the worker's own Measurer. Returns the
     Measurer's result dict, plus the worker and its CPU."""
-    from alt.ops import Workload
     from alt.target import Target, target_from_dict
     try:
         from distributed import get_worker
@@ -67,7 +66,7 @@ def measure_on_worker(workload_key, point, target_dict, options):
     with _LOCK:  # one candidate at a time on a worker: two timings at once would disturb each other
         m = _SESSIONS.get(key)
         if m is None:
-            w = Workload(workload_key["op"], workload_key["name"], tuple(workload_key["params"]))
+            w = R.workload_of(workload_key)
             m = _SESSIONS[key] = Measurer(w, target=target_from_dict(target_dict), workdir=workdir, **options)
         before = dict(m.timings)
         (r,) = m.measure([point])

@@ -30,13 +30,12 @@ def build_task(workload_key, point, target=None):
     default the current target). Returns a dict."""
     import json
     from alt.build import build
-    from alt.ops import Workload
     from alt.target import current, target_from_dict
     from .space import Invalid, space_for
     t0 = time.perf_counter()
     try:
         tgt = target_from_dict(target) if target is not None else current()
-        w = Workload(workload_key["op"], workload_key["name"], tuple(workload_key["params"]))
+        w = R.workload_of(workload_key)
         with tgt:
             space = space_for(w, tgt)
             sch, args = space.apply(point)

@@ -313,7 +313,6 @@ def build_record(graph, rec, target=None, fuse_conversions=None, winograd=None):
 def _replay(graph, rec, target):
     """(layouts, schedules, fallback node names, fuse_conversions, winograd) of a network record on
     `graph`."""
-    from alt.ops import Workload
     layouts, schedules, fallbacks = {}, {}, []
     names = {n.name: n for n in graph.nodes}
     for t in extract_tasks(graph):
@@ -328,8 +327,7 @@ def _replay(graph, rec, target):
                 fallbacks.append(name)
                 continue
             try:
-                choice = Choice(Workload(c["workload"]["op"], c["workload"]["name"], tuple(c["workload"]["params"])),
-                                c["point"], target)
+                choice = Choice(R.workload_of(c["workload"]), c["point"], target)
             except (Invalid, AltError) as e:
                 logger.warning("%s: node %s's tuned point does not apply (%s); it keeps the default schedule",
                                rec["network"], name, e)

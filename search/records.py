@@ -32,6 +32,12 @@ def workload_key(w):
     return {"op": w.op, "name": w.name, "params": list(w.params)}
 
 
+def workload_of(key):
+    """The alt.ops.Workload a record's (or a task's) workload key names: workload_key undone."""
+    from alt.ops import Workload
+    return Workload(key["op"], key["name"], tuple(key["params"]))
+
+
 def target_record(target):
     """What a record says of the machine: the target's fields, the compiler flags, and the CPU the
     time was measured on (`host`: the same as `model` for the host target)."""

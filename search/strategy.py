@@ -21,6 +21,7 @@ import numpy as np
 from alt.errors import OptionError
 from alt.lower import lower
 
+from . import records as R
 from .features import extract
 from .model import GBTModel, RandomModel
 from .space import Invalid, enumerate_layouts
@@ -46,15 +47,13 @@ _SPACES = {}  # a features worker's spaces, by workload and target
 def features_task(workload_key, points, target):
     """In a worker process (search.worker): the features of `points` of a workload's space for
     `target` (a Target's dict), as lists (None for a rejected point)."""
-    from alt.ops import Workload
     from alt.target import target_from_dict
     from .space import space_for
     k = json.dumps([workload_key, target], sort_keys=True)
     if k not in _SPACES:
         tgt = target_from_dict(target)
         with tgt:
-            _SPACES[k] = space_for(Workload(workload_key["op"], workload_key["name"],
-                                            tuple(workload_key["params"])), tgt)
+            _SPACES[k] = space_for(R.workload_of(workload_key), tgt)
     space = _SPACES[k]
     with space.target:
         return [None if f is None else f.tolist() for f in (point_features(space, p) for p in points)]

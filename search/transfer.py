@@ -20,7 +20,6 @@ def transfer_data(logs, workload, target, limit=1024):
     """(X, y): features and normalized throughput of at most `limit` records of other workloads in
     `logs` (a path or a list of paths), measured on `target`'s machine; the newest first."""
     from alt.lower import lower
-    from alt.ops import Workload
     from .features import extract
     paths = [logs] if isinstance(logs, (str, bytes)) or hasattr(logs, "__fspath__") else list(logs)
     mine = R.workload_key(workload)
@@ -36,7 +35,7 @@ def transfer_data(logs, workload, target, limit=1024):
     per = max(1, limit // max(1, len(by_workload)))
     for recs in by_workload.values():
         wk = recs[0]["workload"]
-        w = Workload(wk["op"], wk["name"], tuple(wk["params"]))
+        w = R.workload_of(wk)
         space = space_for(w, target)
         best = max(1.0 / min(r["costs"]) for r in recs)
         for r in recs[-per:]:

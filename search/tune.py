@@ -22,7 +22,7 @@ from alt.ops.suite import check_workload, user_workload
 from . import records as R
 from .measure import Measurer, WorkerPool, check_runs_here
 from .space import space_for
-from .strategy import MODELS, STRATEGIES, make_strategy
+from .strategy import MODELS, STRATEGIES, key, make_strategy
 
 logger = logging.getLogger("alt.search")
 
@@ -255,25 +255,24 @@ def _remeasure(w, records_so_far, final, strategy, measurer, records, progress):
     """Measure the `final` fastest distinct candidates again, side by side; their records (phase
     "final") decide the winner."""
     good = sorted((r for r in records_so_far if r["error"] == R.OK), key=lambda r: min(r["costs"]))
-    points, seen = [], set()
+    points, before = [], {}  # before: each point's fastest time so far (its first record in `good`)
     for r in good:
-        k = json.dumps(r["point"], sort_keys=True)
-        if k not in seen:
-            seen.add(k)
+        k = key(r["point"])
+        if k not in before:
+            before[k] = min(r["costs"])
             points.append(r["point"])
         if len(points) == final:
             break
     if len(points) < 2:
         return []
     progress.say(f"{w.name}: measuring the best {len(points)} candidates again")
-    before = {json.dumps(p, sort_keys=True): min(min(r["costs"]) for r in good if r["point"] == p) for p in points}
     out = []
     for attempt in range(2):
         got = []
         measurer.measure(points, on_result=lambda i, r: got.append(_record(w, points[i], r, strategy, measurer,
                                                                            records, phase="final")))
         out += got
-        slower = [min(r["costs"]) / before[json.dumps(r["point"], sort_keys=True)] for r in got if r["error"] == R.OK]
+        slower = [min(r["costs"]) / before[key(r["point"])] for r in got if r["error"] == R.OK]
         if attempt or len(slower) < 2 or min(slower) <= SLOWED:
             break
         # every candidate ran slower than when it was first measured: the machine was, not the kernels
