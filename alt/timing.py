@@ -1,19 +1,33 @@
 """One way of timing a call, shared by kernels, networks, the tuner and the experiments' baselines.
 
-A busy machine distorts times: when another process holds a core, a small OpenMP kernel waits for
-its descheduled thread, and a 0.2 ms kernel measures 8 ms. `benchmark` sees that directly: it
-reads how long this process's threads sat runnable but waiting for a CPU (the kernel's schedstat,
-nanoseconds per thread) around every repeat, and a repeat that waited more than `max_wait` of its
-time is thrown away and run again. Repeats are batches of calls lasting at least `min_time`
-(TVM's min_repeat_ms), and the result keeps every repeat, so min and median are both at hand.
+A busy machine distorts times in two ways, and `benchmark` watches for both around every repeat:
+
+- another process holds a core: a small OpenMP kernel waits for its descheduled thread, and a
+  0.2 ms kernel measures 8 ms. This process's threads then sit runnable but waiting for a CPU, which
+  the kernel reports (schedstat, nanoseconds per thread);
+- the machine itself runs slower for a while: a virtual machine's CPUs lose speed to a neighbour on
+  the host, for seconds to minutes, one CPU more than the other (measured on a 2-core cloud VM: 24-80%
+  of two-minute windows ran a conv kernel 1.25-2.4x slower). No process of ours waits, so schedstat
+  sees nothing. A `Canary`, a fixed piece of work timed on each CPU between repeats against the
+  fastest it ever ran there, sees it.
+
+A repeat that waited more than `max_wait` of its time, or that ran while the canary (before and after
+it) was more than `max_slow` slower than its best, is thrown away and run again. Repeats are batches
+of calls lasting at least `min_time` (TVM's min_repeat_ms), and the result keeps every repeat, so min
+and median are both at hand.
 """
 import glob
+import os
 import statistics
+import threading
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
+
 MAX_WAIT = 0.05  # share of a repeat's time this process may spend waiting for a CPU
 MAX_SPREAD = 1.25  # median / min above which a timing counts as disturbed
+MAX_SLOW = 1.2  # the canary this much slower than its best, before and after a repeat: the machine was slow
 
 
 def runqueue_wait():
@@ -30,6 +44,89 @@ def runqueue_wait():
     return total * 1e-9 if seen else None
 
 
+def _allowed_cpus():
+    """The CPUs any thread of this process may run on (OpenMP may have bound the main thread to one)."""
+    cpus = set()
+    for path in glob.glob("/proc/self/task/*/status"):
+        try:
+            with open(path) as f:
+                line = next((l for l in f if l.startswith("Cpus_allowed_list:")), "")
+        except OSError:
+            continue
+        for part in line.partition(":")[2].strip().split(","):
+            lo, _, hi = part.partition("-")
+            if lo.strip().isdigit():
+                cpus.update(range(int(lo), int(hi or lo) + 1))
+    return sorted(cpus)
+
+
+class Canary:
+    """How much slower this machine runs now than at its best: a fixed piece of work (`calls`
+    elementwise products of `size` floats, about 50 us, the fastest of `runs`) timed on each CPU in
+    turn, the calling thread pinned there, against the fastest it has ever run on that CPU.
+    `slowdown()` is the largest ratio over the CPUs: a kernel spread over all of them waits for the
+    slowest. With more than `max_cpus` CPUs (or no way to pin a thread) it is timed where the thread
+    runs. One canary serves the process (`canary()`); probes are serialized by a lock."""
+
+    def __init__(self, size=16384, calls=20, runs=5, max_cpus=8):
+        rng = np.random.default_rng(0)
+        self._x, self._y = rng.random(size, np.float32), rng.random(size, np.float32)
+        self._z = np.empty_like(self._x)
+        self.calls, self.runs = calls, runs
+        cpus = _allowed_cpus() if hasattr(os, "sched_setaffinity") else []
+        self.cpus = cpus if 1 < len(cpus) <= max_cpus else [None]
+        self.best = {}
+        self._lock = threading.Lock()
+
+    def _time(self):
+        best = float("inf")
+        for _ in range(self.runs):
+            t0 = time.perf_counter()
+            for _ in range(self.calls):
+                np.multiply(self._x, self._y, out=self._z)
+            best = min(best, time.perf_counter() - t0)
+        return best
+
+    def slowdown(self):
+        """Now against the best seen, on the slowest CPU now (1.0: as fast as ever)."""
+        with self._lock:
+            worst = 1.0
+            home = os.sched_getaffinity(0) if self.cpus != [None] else None
+            try:
+                for cpu in self.cpus:
+                    if cpu is not None:
+                        try:
+                            os.sched_setaffinity(0, {cpu})
+                        except OSError:  # taken away from this process since
+                            continue
+                    t = self._time()
+                    best = self.best[cpu] = min(self.best.get(cpu, t), t)
+                    if best > 0:
+                        worst = max(worst, t / best)
+            finally:
+                if home is not None:
+                    os.sched_setaffinity(0, home)
+            return worst
+
+
+_canary = []
+_canary_lock = threading.Lock()
+
+
+def canary():
+    """The process's Canary (made on first use)."""
+    with _canary_lock:
+        if not _canary:
+            _canary.append(Canary())
+        return _canary[0]
+
+
+class _NoCanary:
+    @staticmethod
+    def slowdown():
+        return 1.0
+
+
 @dataclass
 class Timing:
     """Seconds per call of every kept repeat, with what was seen of interference."""
@@ -37,6 +134,7 @@ class Timing:
     number: int = 1  # calls per repeat
     discarded: int = 0  # repeats run again because the process waited for a CPU
     waited: list = field(default_factory=list)  # seconds waited for a CPU during each kept repeat
+    slowed: list = field(default_factory=list)  # how much slower than its best the machine ran, each kept repeat
 
     @property
     def min(self):
@@ -52,34 +150,53 @@ class Timing:
 
     @property
     def disturbed(self):
-        """Did interference survive the retries (a kept repeat that waited, or a wide spread)?"""
+        """Did interference survive the retries (a kept repeat that waited or ran on a slow machine,
+        or a wide spread)?"""
         return self.spread > MAX_SPREAD or any(w > MAX_WAIT * s * self.number for w, s in
-                                               zip(self.waited, self.samples))
+                                               zip(self.waited, self.samples)) or max(self.slowed, default=1) > MAX_SLOW
 
     def __str__(self):
+        slow = max(self.slowed, default=1.0)
         return (f"min {self.min * 1e3:.4g} ms, median {self.median * 1e3:.4g} ms over {len(self.samples)} x "
-                f"{self.number} calls" + (f", {self.discarded} repeats disturbed and rerun" if self.discarded else ""))
+                f"{self.number} calls" + (f", {self.discarded} repeats disturbed and rerun" if self.discarded else "")
+                + (f", the machine ran up to {slow:.2f}x slower than its best" if slow > MAX_SLOW else ""))
 
 
-def benchmark(run, number=None, repeat=5, warmup=1, min_time=0.01, max_wait=MAX_WAIT, retries=None):
+def benchmark(run, number=None, repeat=5, warmup=1, min_time=0.01, max_wait=MAX_WAIT, retries=None, probe=True,
+              max_slow=MAX_SLOW):
     """Time `run()`: `repeat` batches of `number` calls after `warmup` calls. With number=None, a
     batch is grown until it lasts at least `min_time` seconds. A batch during which this process
-    waited for a CPU more than `max_wait` of the time is discarded and run again, up to `retries`
-    times in all (default 2 * repeat); after that the disturbed batches are kept (Timing.disturbed)."""
+    waited for a CPU more than `max_wait` of the time is discarded and run again after a pause, up
+    to `retries` times in all (default 2 * repeat); so is a batch during which the machine ran more
+    than `max_slow` slower than its best (the canary before and after it; `probe=False` does not
+    look, and a Canary may be given), up to `repeat` times of those `retries` and without a pause
+    (a slow spell lasts seconds: waiting it out is the tuner's choice, not one timing's). After that
+    the disturbed batches are kept (Timing.disturbed)."""
     for _ in range(warmup):
         run()
     retries = 2 * repeat if retries is None else retries
     if number is None:
         number = _calibrate(run, min_time, max_wait, retries)
+    gauge = canary() if probe is True else (probe or _NoCanary)
     out = Timing([], number)
+    before, slow_reruns = gauge.slowdown(), 0
     while len(out.samples) < repeat:
         dt, waited = _batch(run, number)
-        if waited > max_wait * dt and out.discarded < retries:
-            out.discarded += 1
-            time.sleep(min(0.05 * out.discarded, 0.5))  # let the other process's burst pass
-            continue
+        after = gauge.slowdown()
+        slowed, before = min(before, after), after
+        if out.discarded < retries:
+            if waited > max_wait * dt:
+                out.discarded += 1
+                time.sleep(min(0.05 * out.discarded, 0.5))  # let the other process's burst pass
+                before = gauge.slowdown()
+                continue
+            if slowed > max_slow and slow_reruns < repeat:
+                out.discarded += 1
+                slow_reruns += 1
+                continue
         out.samples.append(dt / number)
         out.waited.append(waited)
+        out.slowed.append(slowed)
     return out
 
 

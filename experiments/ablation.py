@@ -3,7 +3,7 @@ a random model), on conv and GEMM workloads. Best GFLOP/s against trials spent, 
 seeds, and how many trials the model-guided search needs to reach what random guidance reaches.
 
     python -m experiments.ablation [--quick] [--trials 64] [--seeds 5] [--workloads R18-4,GMM-1]
-                                   [--configs alt,alt:random,random] [--out results/ablation]
+                                   [--configs alt,alt:random,random] [--out results/ablation] [--resume]
 
 A configuration is `strategy[:model[:unseeded|transfer]]`: model gbt (the default) or random
 (random guidance: the same annealing against a model that predicts noise); `unseeded` leaves out
@@ -17,6 +17,11 @@ geometric mean over the workloads (a workload that never reaches it counts as th
 so: a bound).
 
 Writes <out>.json (every seed's curve), <out>.md and <out>.png (median curves, min-max band).
+Every run's log is kept beside them (<out>.<workload>.<config>.<seed>.jsonl). A run starts from an
+empty log, unless `--resume`: then each run goes on from its log (search.tune's resume), so an
+ablation stopped midway is finished without measuring again what it had. Only records measured on
+this kind of CPU count; a resumed run continues the search from what its log holds, with a fresh
+random stream, so its curve is not the one an uninterrupted run would have drawn.
 """
 import argparse
 import json
@@ -52,9 +57,11 @@ def label(config):
 
 
 
-def curve(log, w, trials):
-    """Best GFLOP/s after each trial (records in log order, final re-measurements left out)."""
-    scores = [R.gflops(r, w.flops) for r in R.Log(log).read(w) if r.get("phase") != "final"][:trials]
+def curve(log, w, trials, target):
+    """Best GFLOP/s after each trial (records measured for `target` on this kind of CPU, in log order,
+    final re-measurements left out; a disturbed timing is a trial spent without a time)."""
+    scores = [R.gflops(r, w.flops) for r in R.Log(log).read(w)
+              if r.get("phase") != "final" and R.measured_on(r, target)][:trials]
     best = np.maximum.accumulate(scores).tolist() if scores else []
     return best + [best[-1] if best else 0.0] * (trials - len(best))
 
@@ -93,6 +100,7 @@ def main(argv=None):
     p.add_argument("--workloads")
     p.add_argument("--configs", default=",".join(CONFIGS), help="strategy or strategy:model, separated by commas")
     p.add_argument("--out", default="results/ablation")
+    p.add_argument("--resume", action="store_true", help="go on from the logs of an earlier, unfinished run")
     args = p.parse_args(argv)
     names = args.workloads.split(",") if args.workloads else (QUICK if args.quick else DEFAULT)
     trials = 16 if args.quick and not args.workloads else args.trials
@@ -103,8 +111,9 @@ def main(argv=None):
                          "workloads: give --configs with alt in it and at least two workloads")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    from alt.target import Target
+    from alt.target import Target, current
     cpu = Target.host().describe()  # names the CPU model, ISA, cores and caches
+    here = current()
     print(f"on {cpu}: {trials} trials, {seeds} seeds; best GFLOP/s, median over seeds [min, max]")
     curves = {}
 
@@ -118,11 +127,12 @@ def main(argv=None):
         runs = []
         for seed in range(seeds):
             log = log_of(name, config, seed)
-            log.unlink(missing_ok=True)
+            if not args.resume:
+                log.unlink(missing_ok=True)
             tune(w, trials=trials, strategy=strategy, model=model, log=log, seed=seed, quiet=True, build=False,
                  final=0, hand_seeds=seeded,
                  transfer=[log_of(n, "alt", seed) for n in names if n != name] if transfer else None)
-            runs.append(curve(log, w, trials))
+            runs.append(curve(log, w, trials, here))
         curves[(name, config)] = runs
         ends = [r[-1] for r in runs]
         print(f"{name:8} {label(config):36} {np.median(ends):7.1f} [{min(ends):.1f}, {max(ends):.1f}]", flush=True)

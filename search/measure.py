@@ -7,9 +7,10 @@ search.worker; a Dask client's `get_executor()` spreads them over machines). Run
 to a worker process of their own, restarted when a candidate kills it or exceeds the run timeout.
 
 Runs are explicit about threads and OpenMP (OMP_NUM_THREADS, OMP_PROC_BIND, OMP_WAIT_POLICY set in
-the run worker and written into every record). A timing that other processes distorted (the run
-worker's threads waited for a CPU, or the repeats spread too far; see alt.timing) is run again after
-a pause, and recorded as DISTURBED, never as a time, if it stays distorted.
+the run worker and written into every record). A timing that a busy machine distorted (the run
+worker's threads waited for a CPU, the machine ran slower than its best, or the repeats spread too
+far; see alt.timing) is run again after a pause, and recorded as DISTURBED, never as a time, if it
+stays distorted.
 """
 import os
 import queue
@@ -101,6 +102,18 @@ def run_task(task):
     return {"error": R.OK, "costs": t.samples, "disturbed": t.disturbed, "timing": str(t)}
 
 
+def settle_task(seconds):
+    """In the run worker: wait, up to `seconds`, until the machine runs near its best speed again
+    (alt.timing's canary); returns how much slower than its best it runs at the end."""
+    from alt.timing import MAX_SLOW, canary
+    deadline = time.monotonic() + seconds
+    while True:
+        slow = canary().slowdown()
+        if slow <= MAX_SLOW or time.monotonic() >= deadline:
+            return slow
+        time.sleep(0.2)
+
+
 def run_isolated(worker, task, timeout):
     """Run one built candidate (a run_task dict) in `worker` (search.worker.Worker): its result
     {error, message, costs}, a crash or a hang of the candidate included."""
@@ -187,12 +200,12 @@ class Measurer:
 
     def __init__(self, workload, executor=None, build_timeout=120.0, run_timeout=30.0, repeat=5, min_time=0.02,
                  rtol=1e-3, seed=0, target=None, threads=None, proc_bind="close", wait_policy="default", attempts=3,
-                 workdir=None):
+                 workdir=None, settle=1.0):
         from alt.target import resolve
         self.workload = workload
         self.target = check_runs_here(resolve(target))
         self.run_settings = run_settings(self.target, threads, proc_bind, wait_policy)
-        self.attempts = attempts
+        self.attempts, self.settle = attempts, settle
         self.build_timeout, self.run_timeout = build_timeout, run_timeout
         self.repeat, self.min_time, self.rtol = repeat, min_time, rtol
         self._own_executor = executor is None
@@ -258,14 +271,20 @@ class Measurer:
         return results
 
     def run(self, task):
-        """Run one built candidate; a disturbed timing is run again after a pause (`attempts` in all),
-        and stays DISTURBED (costs kept, not a time) if every attempt was disturbed."""
+        """Run one built candidate; a disturbed timing is run again (`attempts` in all) once the
+        machine runs near its best speed again or `settle` seconds have passed, and stays DISTURBED
+        (costs kept, not a time) if every attempt was disturbed."""
         for attempt in range(self.attempts):
             r = run_isolated(self.worker, task, self.run_timeout)
-            if r["error"] != R.OK or not r["disturbed"]:
-                return r
-            time.sleep(0.2 * (attempt + 1))
-        return dict(r, error=R.DISTURBED, message=f"other processes took the CPU during all {self.attempts} "
+            if r["error"] != R.OK or not r["disturbed"] or attempt + 1 == self.attempts:
+                break
+            try:
+                self.worker.call("settle_task", [self.settle], self.settle + self.run_timeout)
+            except (WorkerTimeout, WorkerCrash, TaskError):
+                time.sleep(0.2 * (attempt + 1))
+        if r["error"] != R.OK or not r["disturbed"]:
+            return r
+        return dict(r, error=R.DISTURBED, message=f"the machine was busy or slow during all {self.attempts} "
                                                    f"timings ({r['timing']}); not a time of this candidate")
 
     def _built(self, future):

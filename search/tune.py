@@ -3,7 +3,11 @@
 A run ends by measuring its best few candidates again, side by side (FINAL of them), and the winner
 is the fastest of that re-measurement: one lucky or unlucky timing does not pick the kernel. Where
 every one of them runs SLOWED times slower than before (the whole machine slowed down for a while,
-which no timing of one candidate can see), the round is run once more.
+and alt.timing's canary missed it), the round is run once more.
+
+A timing that a busy or slowed machine disturbed (recorded DISTURBED, see search.measure) is a trial
+spent, as a measurement error is in TVM; it is never a time, and its point is measured again on
+resume.
 """
 import json
 import logging
@@ -51,7 +55,7 @@ class TuningFailed(AltError, RuntimeError):
 
 
 MEASURE_OPTIONS = ("build_timeout", "run_timeout", "repeat", "min_time", "rtol", "seed", "threads", "proc_bind",
-                   "wait_policy", "attempts")
+                   "wait_policy", "attempts", "settle")
 FINAL = 4  # candidates measured again at the end of a run
 SLOWED = 1.25  # every final time this much above the same candidate's earlier one: the round is run again
 

@@ -58,6 +58,28 @@ def test_ablation_counts_the_trials_a_guided_search_needs_to_match_its_reference
     assert row["geomean"] == pytest.approx((2 * 4) ** 0.5)  # v never gets there: counted as the budget
 
 
+def test_ablation_resumes_from_its_logs_and_otherwise_starts_afresh(tmp_path, capsys):
+    out = tmp_path / "abl"
+    log = tmp_path / "abl.GMM-0.random.0.jsonl"
+    common = ["--workloads", "GMM-0", "--configs", "random", "--seeds", "1", "--out", str(out)]
+
+    def lines():
+        return [json.loads(l) for l in log.read_text().splitlines() if '"error"' in l]
+    ablation.main(common + ["--trials", "3"])
+    first = lines()
+    assert len(first) == 3
+    ablation.main(common + ["--trials", "5", "--resume"])  # two more, the first three kept
+    again = lines()
+    assert len(again) == 5 and again[:3] == first
+    from search import records as R
+    from search.tune import find_workload
+    flops = find_workload("GMM-0").flops
+    best = json.loads(out.with_suffix(".json").read_text())["curves"][0]["best_by_trial"]
+    assert best[2] == pytest.approx(max(R.gflops(r, flops) for r in first)) and best[4] >= best[2] > 0
+    ablation.main(common + ["--trials", "2"])  # no --resume: a new run
+    assert len(lines()) == 2
+
+
 def _row(name, trials=64, tvm=None):
     return {"workload": name, "op": "GMM", "params": [1, 1, 1], "trials": trials, "alt": 4.0, "loop-only": 2.0,
             "alt point": {"b_layout": "packed"}, "tvm": tvm, "tvm seconds": None if tvm is None else 9.0,

@@ -1,0 +1,77 @@
+"""alt.timing's canary: repeats run while the machine was slow are thrown away, and a timing that
+stays slow says so."""
+import os
+
+import pytest
+
+import alt.timing as T
+
+
+class Gauge:
+    """A canary whose readings are given: one per probe, the last repeated."""
+
+    def __init__(self, readings):
+        self.readings, self.probes = list(readings), 0
+
+    def slowdown(self):
+        self.probes += 1
+        return self.readings[min(self.probes - 1, len(self.readings) - 1)]
+
+
+def _clock(monkeypatch, seconds_per_call):
+    clock = {"t": 0.0}
+
+    def run():
+        clock["t"] += seconds_per_call
+    monkeypatch.setattr(T.time, "perf_counter", lambda: clock["t"])
+    monkeypatch.setattr(T.time, "sleep", lambda s: None)
+    monkeypatch.setattr(T, "runqueue_wait", lambda: 0.0)
+    return run
+
+
+def test_a_repeat_run_while_the_machine_was_slow_is_run_again(monkeypatch):
+    run = _clock(monkeypatch, 0.001)
+    # probes: before repeat 1, after it, after 2 (slow before and after: thrown away), after 3...
+    gauge = Gauge([1.0, 1.0, 1.6, 1.7, 1.0, 1.0])
+    t = T.benchmark(run, number=10, repeat=3, probe=gauge)
+    assert t.discarded == 1 and len(t.samples) == 3
+    assert max(t.slowed) <= T.MAX_SLOW and not t.disturbed
+    # a slow reading at one end only is a blip of the canary's own, not a slow repeat
+    t = T.benchmark(run, number=10, repeat=3, probe=Gauge([1.0, 1.5, 1.0, 1.0]))
+    assert t.discarded == 0 and not t.disturbed
+
+
+def test_a_machine_that_stays_slow_gives_a_disturbed_timing_not_a_hang(monkeypatch):
+    run = _clock(monkeypatch, 0.001)
+    t = T.benchmark(run, number=10, repeat=3, probe=Gauge([1.5]))
+    assert t.discarded == 3 and len(t.samples) == 3  # `repeat` reruns for slowness, then kept
+    assert t.disturbed and "1.50x slower than its best" in str(t)
+    t = T.benchmark(run, number=10, repeat=3, probe=False)
+    assert t.discarded == 0 and not t.disturbed
+
+
+def test_the_canary_compares_each_cpu_with_its_own_best_and_leaves_the_thread_where_it_was():
+    c = T.Canary()
+    home = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    first = c.slowdown()
+    assert first == 1.0 and set(c.best) == set(c.cpus)
+    assert all(b > 0 for b in c.best.values())
+    assert c.slowdown() >= 1.0
+    if home is not None:
+        assert os.sched_getaffinity(0) == home
+    # a CPU that ran its canary 2x faster once makes today's reading 2x slow
+    cpu = c.cpus[0]
+    c.best[cpu] /= 2
+    assert c.slowdown() > 1.5
+
+
+def test_one_canary_serves_the_process():
+    assert T.canary() is T.canary()
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no thread pinning on this OS")
+def test_the_canary_probes_every_cpu_a_thread_of_this_process_may_use():
+    cpus = T._allowed_cpus()
+    assert cpus and set(os.sched_getaffinity(0)) <= set(cpus)
+    c = T.Canary()
+    assert c.cpus == (cpus if 1 < len(cpus) <= 8 else [None])
