@@ -320,15 +320,24 @@ def identity(combiner, dtype):
 
 # traversal -------------------------------------------------------------------
 
-def transform(expr, fn):
-    """Rebuild `expr` bottom-up; fn(node) returns a replacement or None to keep the node."""
+def transform(expr, fn, _done=None):
+    """Rebuild `expr` bottom-up; fn(node) returns a replacement or None to keep the node. `fn` must
+    depend on the node alone: a node shared by several parents (substitution and inlining make
+    expressions DAGs, a Winograd transform's select chains share their reads) is rebuilt once."""
+    done = {} if _done is None else _done
+    hit = done.get(id(expr))
+    if hit is not None:
+        return hit[1]
+    node = expr
     kids = expr.children()
     if kids:
-        new = tuple(transform(c, fn) for c in kids)
+        new = tuple(transform(c, fn, done) for c in kids)
         if any(n is not c for n, c in zip(new, kids)):
             expr = expr.rebuild(new)
     out = fn(expr)
-    return expr if out is None else out
+    out = expr if out is None else out
+    done[id(node)] = (node, out)  # the node is kept alive, so its id is not reused during this call
+    return out
 
 
 def walk(expr):

@@ -383,6 +383,28 @@ def _invariant_select(value, var):
     return found[0] if len(found) == 1 else None
 
 
+def _replace_once(value, old, new):
+    """`value` with the one occurrence of node `old` (by identity) replaced by `new`: only the nodes
+    on the way down to it are rebuilt (a transform would rebuild the whole value, once per arm of a
+    long select chain)."""
+    parent, stack = {}, [value]
+    while stack:
+        e = stack.pop()
+        if e is old:
+            break
+        for i, c in enumerate(e.children()):
+            if id(c) not in parent:
+                parent[id(c)] = (e, i)
+                stack.append(c)
+    node, out = old, new
+    while node is not value:
+        up, i = parent[id(node)]
+        kids = list(up.children())
+        kids[i] = out
+        node, out = up, up.rebuild(tuple(kids))
+    return out
+
+
 def _unswitch(s):
     """A vectorized loop storing f(select(c, a, b)) where c does not change inside the loop becomes
     if (c) loop storing f(a); if (!c) loop storing f(b): no branch left in the vector loop (gcc does
@@ -399,7 +421,7 @@ def _unswitch(s):
     sel = _invariant_select(st.value, s.var) if s.kind == "vectorize" and isinstance(st, Store) else None
     if sel is not None:
         def arm(side):
-            value = transform(st.value, lambda e: side if e is sel else None)
+            value = _replace_once(st.value, sel, side)
             return _unswitch(For(s.var, s.extent, s.kind, Store(st.buffer, st.indices, value), s.bounds, s.pragmas))
         return Block([If(sel.cond, arm(sel.t)), If(E.logical("not", sel.cond), arm(sel.f))])
     return For(s.var, s.extent, s.kind, _unswitch(s.body), s.bounds, s.pragmas)

@@ -41,9 +41,39 @@ def _walk(s, loops, out):
         out.append((s, loops))
 
 
-def _accesses(store):
-    loads = [e for e in E.walk(store.value) if isinstance(e, S.Load)]
-    return [(store.buffer, store.indices, True)] + [(ld.buffer, ld.indices, False) for ld in loads]
+def _tally(value):
+    """(operations, loads) of an expression counted as its tree lists them (a node shared by several
+    parents, as inlining and Winograd's select chains make them, once per parent), computed once per
+    shared node: the operations (Binary and Call nodes) in all, and for each buffer size the first
+    BUFFERS loads of buffers of that size in walk order (parents first)."""
+    done = {}
+
+    def go(e):
+        hit = done.get(id(e))
+        if hit is not None:
+            return hit[1]
+        ops = 1 if isinstance(e, (E.Binary, E.Call)) else 0
+        first = {e.buffer.size: [e]} if isinstance(e, S.Load) else {}
+        for c in e.children():
+            n, theirs = go(c)
+            ops += n
+            for size, loads in theirs.items():
+                mine = first.setdefault(size, [])
+                mine.extend(loads[:BUFFERS - len(mine)])
+        done[id(e)] = (e, (ops, first))
+        return ops, first
+    return go(value)
+
+
+def _accesses(store, loads):
+    """The BUFFERS largest accesses of a store: the store first among buffers of its size, then the
+    loads in walk order (a stable sort of all of them by size)."""
+    out = []
+    for size in sorted(set(loads) | {store.buffer.size}, reverse=True):
+        if size == store.buffer.size:
+            out.append((store.buffer, store.indices, True))
+        out += [(ld.buffer, ld.indices, False) for ld in loads.get(size, ())]
+    return out[:BUFFERS]
 
 
 def _coef(flat, var):
@@ -63,6 +93,7 @@ def extract(func, target=None):
     _walk(func.body, [], stores)
     total = np.zeros(LENGTH)
     weight_sum = 0.0
+    flat_of = {}  # an access's flat index, by its buffer and index nodes (unswitched arms share them)
     for store, loops in stores:
         trips = float(np.prod([lp.extent for lp in loops])) if loops else 1.0
         f = np.zeros(LENGTH)
@@ -71,12 +102,14 @@ def extract(func, target=None):
             base = lvl * PER_LEVEL
             f[base] = _log(lp.extent)
             f[base + 1 + KINDS.index(GPU_KINDS.get(lp.kind, lp.kind))] = 1.0
-        acc = _accesses(store)
-        acc.sort(key=lambda a: -a[0].size)
+        ops, loads = _tally(store.value)
         bytes_total = 0.0
-        for b, (buf, idx, _) in enumerate(acc[:BUFFERS]):
+        for b, (buf, idx, _) in enumerate(_accesses(store, loads)):
             base = LEVELS * PER_LEVEL + b * PER_BUFFER
-            flat = arith.flat_index(buf.shape, idx)
+            k = (id(buf), *map(id, idx))
+            if k not in flat_of:
+                flat_of[k] = (buf, idx, arith.flat_index(buf.shape, idx))  # buf and idx kept alive: ids stay theirs
+            flat = flat_of[k][2]
             itemsize = E.dtypes.to_numpy(buf.dtype).itemsize
             if inner:
                 c = _coef(flat, inner[0].var)
@@ -89,7 +122,7 @@ def extract(func, target=None):
                 f[base + 2 + lvl] = _log(touched * itemsize)
             bytes_total += touched * itemsize
         g = LEVELS * PER_LEVEL + BUFFERS * PER_BUFFER
-        flops = max(1, sum(1 for e in E.walk(store.value) if isinstance(e, (E.Binary, E.Call))))
+        flops = max(1, ops)
         f[g] = _log(trips)
         f[g + 1] = _log(flops * trips / max(1.0, bytes_total))  # arithmetic intensity (per tile)
         par = [lp.extent for lp in loops if lp.kind == "parallel"]
