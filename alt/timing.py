@@ -50,7 +50,7 @@ def _allowed_cpus():
     for path in glob.glob("/proc/self/task/*/status"):
         try:
             with open(path) as f:
-                line = next((l for l in f if l.startswith("Cpus_allowed_list:")), "")
+                line = next((x for x in f if x.startswith("Cpus_allowed_list:")), "")
         except OSError:
             continue
         for part in line.partition(":")[2].strip().split(","):

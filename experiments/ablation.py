@@ -56,7 +56,6 @@ def label(config):
         ", model transferred" if transfer else "")
 
 
-
 def curve(log, w, trials, target):
     """Best GFLOP/s after each trial (records measured for `target` on this kind of CPU, in log order,
     final re-measurements left out; a disturbed timing is a trial spent without a time)."""
