@@ -12,7 +12,9 @@ A busy machine distorts times in two ways, and `benchmark` watches for both arou
   fastest it ever ran there, sees it.
 
 A repeat that waited more than `max_wait` of its time, or that ran while the canary (before and after
-it) was more than `max_slow` slower than its best, is thrown away and run again. Repeats are batches
+it) was more than `max_slow` slower than its best, is thrown away and run again; one kept anyway
+says so (`Timing.disturbed`, `Timing.slow`). A machine slow for minutes is not an error: its
+times are kept, with how slow it was, and the tuner tries again once it runs at speed. Repeats are batches
 of calls lasting at least `min_time` (TVM's min_repeat_ms), and the result keeps every repeat, so min
 and median are both at hand.
 """
@@ -150,13 +152,19 @@ class Timing:
 
     @property
     def disturbed(self):
-        """Did interference survive the retries (a kept repeat that waited or ran on a slow machine,
-        or a wide spread)?"""
+        """Did another process's interference survive the retries (a kept repeat that waited for a
+        CPU, or a wide spread)?"""
         return self.spread > MAX_SPREAD or any(w > MAX_WAIT * s * self.number for w, s in
-                                               zip(self.waited, self.samples)) or max(self.slowed, default=1) > MAX_SLOW
+                                               zip(self.waited, self.samples))
+
+    @property
+    def slow(self):
+        """How much slower than its best the machine ran during the kept repeats (the canary's
+        reading; over MAX_SLOW: the times are the machine's as much as the code's)."""
+        return max(self.slowed, default=1.0)
 
     def __str__(self):
-        slow = max(self.slowed, default=1.0)
+        slow = self.slow
         return (f"min {self.min * 1e3:.4g} ms, median {self.median * 1e3:.4g} ms over {len(self.samples)} x "
                 f"{self.number} calls" + (f", {self.discarded} repeats disturbed and rerun" if self.discarded else "")
                 + (f", the machine ran up to {slow:.2f}x slower than its best" if slow > MAX_SLOW else ""))
@@ -171,7 +179,7 @@ def benchmark(run, number=None, repeat=5, warmup=1, min_time=0.01, max_wait=MAX_
     than `max_slow` slower than its best (the canary before and after it; `probe=False` does not
     look, and a Canary may be given), up to `repeat` times of those `retries` and without a pause
     (a slow spell lasts seconds: waiting it out is the tuner's choice, not one timing's). After that
-    the disturbed batches are kept (Timing.disturbed)."""
+    the batches are kept, and say so (Timing.disturbed, Timing.slow)."""
     for _ in range(warmup):
         run()
     retries = 2 * repeat if retries is None else retries

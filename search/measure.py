@@ -7,10 +7,12 @@ search.worker; a Dask client's `get_executor()` spreads them over machines). Run
 to a worker process of their own, restarted when a candidate kills it or exceeds the run timeout.
 
 Runs are explicit about threads and OpenMP (OMP_NUM_THREADS, OMP_PROC_BIND, OMP_WAIT_POLICY set in
-the run worker and written into every record). A timing that a busy machine distorted (the run
-worker's threads waited for a CPU, the machine ran slower than its best, or the repeats spread too
-far; see alt.timing) is run again after a pause, and recorded as DISTURBED, never as a time, if it
-stays distorted.
+the run worker and written into every record). A timing that other processes distorted (the run
+worker's threads waited for a CPU, or the repeats spread too far; see alt.timing) is run again
+after a pause, and recorded as DISTURBED, never as a time, if it stays distorted. One taken while
+the machine itself ran slower than its best (alt.timing's canary) is run again once it runs at
+speed; if it never does, the fastest attempt is kept and its record's message says how slow the
+machine was.
 """
 import os
 import queue
@@ -99,7 +101,7 @@ def run_task(task):
         return {"error": R.OK, "costs": costs, "disturbed": False, "timing": f"min {min(costs) * 1e6:.1f} us (CUDA "
                                                                               "events)"}
     t = prog.benchmark(*arrays, repeat=task["repeat"], min_time=task["min_time"])
-    return {"error": R.OK, "costs": t.samples, "disturbed": t.disturbed, "timing": str(t)}
+    return {"error": R.OK, "costs": t.samples, "disturbed": t.disturbed, "slow": t.slow, "timing": str(t)}
 
 
 def settle_task(seconds):
@@ -126,7 +128,7 @@ def run_isolated(worker, task, timeout):
     except TaskError as e:
         r = {"error": R.RUN_ERROR, "message": str(e)}
     return {"error": r["error"], "message": r.get("message", ""), "costs": r.get("costs", []),
-            "disturbed": r.get("disturbed", False), "timing": r.get("timing", "")}
+            "disturbed": r.get("disturbed", False), "slow": r.get("slow", 1.0), "timing": r.get("timing", "")}
 
 
 class WorkerPool(Executor):
@@ -271,20 +273,29 @@ class Measurer:
         return results
 
     def run(self, task):
-        """Run one built candidate; a disturbed timing is run again (`attempts` in all) once the
-        machine runs near its best speed again or `settle` seconds have passed, and stays DISTURBED
-        (costs kept, not a time) if every attempt was disturbed."""
+        """Run one built candidate. A timing that other processes disturbed, or that ran while the
+        machine was slower than its best (alt.timing's canary), is run again (`attempts` in all)
+        once the machine runs near its best speed or `settle` seconds have passed. One that stays
+        disturbed is DISTURBED (costs kept, not a time); of timings that stay slow, the fastest is
+        kept and its message says how slow the machine ran."""
+        from alt.timing import MAX_SLOW
+        slow = []
         for attempt in range(self.attempts):
             r = run_isolated(self.worker, task, self.run_timeout)
-            if r["error"] != R.OK or not r["disturbed"] or attempt + 1 == self.attempts:
-                break
-            try:
-                self.worker.call("settle_task", [self.settle], self.settle + self.run_timeout)
-            except (WorkerTimeout, WorkerCrash, TaskError):
-                time.sleep(0.2 * (attempt + 1))
-        if r["error"] != R.OK or not r["disturbed"]:
-            return r
-        return dict(r, error=R.DISTURBED, message=f"the machine was busy or slow during all {self.attempts} "
+            if r["error"] != R.OK or (not r["disturbed"] and r["slow"] <= MAX_SLOW):
+                return r
+            if not r["disturbed"]:
+                slow.append(r)
+            if attempt + 1 < self.attempts:
+                try:
+                    self.worker.call("settle_task", [self.settle], self.settle + self.run_timeout)
+                except (WorkerTimeout, WorkerCrash, TaskError):
+                    time.sleep(0.2 * (attempt + 1))
+        if slow:
+            r = min(slow, key=lambda x: min(x["costs"]))
+            return dict(r, message=f"the machine ran {r['slow']:.2f}x slower than its best during all "
+                                   f"{len(slow)} timings of this candidate that other processes left alone")
+        return dict(r, error=R.DISTURBED, message=f"other processes took the CPU during all {self.attempts} "
                                                    f"timings ({r['timing']}); not a time of this candidate")
 
     def _built(self, future):

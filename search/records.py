@@ -22,7 +22,7 @@ READABLE = (1, 2)
 log = logging.getLogger("alt.search")
 
 # error codes of a measurement (0: a checked, timed run). DISTURBED: checked, but every timing of it
-# was distorted by a busy or slowed machine (alt.timing); its costs are kept, never used as its time.
+# was distorted by other processes taking the CPU; its costs are kept, never used as its time.
 OK, INVALID, BUILD_ERROR, BUILD_TIMEOUT, RUN_ERROR, RUN_TIMEOUT, WRONG_ANSWER, CRASH, DISTURBED = range(9)
 ERROR_NAMES = ("ok", "invalid", "build error", "build timeout", "run error", "run timeout", "wrong answer",
                "crash", "disturbed")

@@ -5,9 +5,9 @@ is the fastest of that re-measurement: one lucky or unlucky timing does not pick
 every one of them runs SLOWED times slower than before (the whole machine slowed down for a while,
 and alt.timing's canary missed it), the round is run once more.
 
-A timing that a busy or slowed machine disturbed (recorded DISTURBED, see search.measure) is a trial
-spent, as a measurement error is in TVM; it is never a time, and its point is measured again on
-resume.
+A timing that other processes disturbed (recorded DISTURBED, see search.measure) is a trial spent in
+its run, as a measurement error is in TVM; it is never a time, and its point is measured again on
+resume. One taken while the machine itself ran slow is timed again once it runs at speed.
 """
 import json
 import logging
