@@ -25,7 +25,11 @@ from concurrent.futures import TimeoutError as FutureTimeout
 import numpy as np
 
 from . import records as R
+from alt.timing import MAX_SLOW
+
 from .worker import MeasureError, TaskError, Worker, WorkerCrash, WorkerTimeout
+
+SLOW_STREAK = 3  # candidates in a row the machine stayed slow through: it is slow for minutes (Measurer.run)
 
 
 def build_task(workload_key, point, target=None):
@@ -100,7 +104,8 @@ def run_task(task):
         costs = prog.samples(*arrays, repeat=task["repeat"], min_time=task["min_time"])
         return {"error": R.OK, "costs": costs, "disturbed": False, "timing": f"min {min(costs) * 1e6:.1f} us (CUDA "
                                                                               "events)"}
-    t = prog.benchmark(*arrays, repeat=task["repeat"], min_time=task["min_time"])
+    t = prog.benchmark(*arrays, repeat=task["repeat"], min_time=task["min_time"],
+                       max_slow=task.get("max_slow", MAX_SLOW))
     return {"error": R.OK, "costs": t.samples, "disturbed": t.disturbed, "slow": t.slow, "timing": str(t)}
 
 
@@ -208,6 +213,7 @@ class Measurer:
         self.target = check_runs_here(resolve(target))
         self.run_settings = run_settings(self.target, threads, proc_bind, wait_policy)
         self.attempts, self.settle = attempts, settle
+        self._slow_streak = 0  # candidates in a row that the machine was slow through (see run)
         self.build_timeout, self.run_timeout = build_timeout, run_timeout
         self.repeat, self.min_time, self.rtol = repeat, min_time, rtol
         self._own_executor = executor is None
@@ -277,13 +283,19 @@ class Measurer:
         machine was slower than its best (alt.timing's canary), is run again (`attempts` in all)
         once the machine runs near its best speed or `settle` seconds have passed. One that stays
         disturbed is DISTURBED (costs kept, not a time); of timings that stay slow, the fastest is
-        kept and its message says how slow the machine ran."""
-        from alt.timing import MAX_SLOW
+        kept and its message says how slow the machine ran. Once the machine has stayed slow
+        through SLOW_STREAK candidates in a row, it is slow for minutes, not a spell: candidates are
+        timed once, as they run, until one runs at speed again (waiting would only cost time)."""
         slow = []
+        long_slow = self._slow_streak >= SLOW_STREAK
+        if long_slow:
+            task = dict(task, max_slow=float("inf"))
         for attempt in range(self.attempts):
             r = run_isolated(self.worker, task, self.run_timeout)
-            if r["error"] != R.OK or (not r["disturbed"] and r["slow"] <= MAX_SLOW):
-                return r
+            if r["error"] == R.OK and not r["disturbed"] and r["slow"] <= MAX_SLOW:
+                self._slow_streak = 0
+            if r["error"] != R.OK or (not r["disturbed"] and (r["slow"] <= MAX_SLOW or long_slow)):
+                break
             if not r["disturbed"]:
                 slow.append(r)
             if attempt + 1 < self.attempts:
@@ -291,10 +303,13 @@ class Measurer:
                     self.worker.call("settle_task", [self.settle], self.settle + self.run_timeout)
                 except (WorkerTimeout, WorkerCrash, TaskError):
                     time.sleep(0.2 * (attempt + 1))
-        if slow:
-            r = min(slow, key=lambda x: min(x["costs"]))
+        if r["error"] != R.OK or (not r["disturbed"] and r["slow"] <= MAX_SLOW):
+            return r
+        if slow or (long_slow and not r["disturbed"]):
+            r = min(slow or [r], key=lambda x: min(x["costs"]))
+            self._slow_streak += 1
             return dict(r, message=f"the machine ran {r['slow']:.2f}x slower than its best during all "
-                                   f"{len(slow)} timings of this candidate that other processes left alone")
+                                   f"{len(slow) or 1} timings of this candidate that other processes left alone")
         return dict(r, error=R.DISTURBED, message=f"other processes took the CPU during all {self.attempts} "
                                                    f"timings ({r['timing']}); not a time of this candidate")
 

@@ -342,6 +342,15 @@ def test_a_timing_the_slowed_machine_distorted_is_run_again_and_otherwise_says_s
     tune(GEMM, trials=1, strategy="random", log=tmp_path / "b.jsonl", quiet=True, final=0, measure_options=opts)
     (rec,) = R.Log(tmp_path / "b.jsonl").read(GEMM)
     assert rec["error"] == R.OK and "ran 1.50x slower than its best during all 3 timings" in rec["message"]
+    # slow for minutes (SLOW_STREAK candidates in a row): then each candidate is timed once, as it runs,
+    # until one runs at speed
+    m = search.measure.SLOW_STREAK
+    slowdowns[:] = [1.5] * (3 * m) + [1.4, 1.0]
+    tune(GEMM, trials=m + 2, batch=m + 2, strategy="random", log=tmp_path / "c.jsonl", quiet=True, final=0,
+         measure_options=opts)
+    recs = R.Log(tmp_path / "c.jsonl").read(GEMM)
+    assert [r["message"][:25] for r in recs] == ["the machine ran 1.50x slo"] * m + ["the machine ran 1.40x slo", ""]
+    assert not slowdowns  # 3 attempts each for the first m, one for the next, and one for the last
 
 
 def test_between_attempts_the_measurer_waits_for_the_machine_to_run_at_speed_again(tmp_path, monkeypatch):
