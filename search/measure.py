@@ -24,9 +24,9 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 import numpy as np
 
-from . import records as R
 from alt.timing import MAX_SLOW
 
+from . import records as R
 from .worker import MeasureError, TaskError, Worker, WorkerCrash, WorkerTimeout
 
 SLOW_STREAK = 3  # candidates in a row the machine stayed slow through: it is slow for minutes (Measurer.run)
@@ -112,7 +112,7 @@ def run_task(task):
 def settle_task(seconds):
     """In the run worker: wait, up to `seconds`, until the machine runs near its best speed again
     (alt.timing's canary); returns how much slower than its best it runs at the end."""
-    from alt.timing import MAX_SLOW, canary
+    from alt.timing import canary
     deadline = time.monotonic() + seconds
     while True:
         slow = canary().slowdown()
@@ -298,18 +298,24 @@ class Measurer:
                 break
             if not r["disturbed"]:
                 slow.append(r)
-            if attempt + 1 < self.attempts:
-                try:
-                    self.worker.call("settle_task", [self.settle], self.settle + self.run_timeout)
-                except (WorkerTimeout, WorkerCrash, TaskError):
-                    time.sleep(0.2 * (attempt + 1))
+            if attempt + 1 == self.attempts:
+                break
+            if r["disturbed"]:
+                time.sleep(0.2 * (attempt + 1))  # let the other process's burst pass
+                continue
+            try:
+                self.worker.call("settle_task", [self.settle], self.settle + self.run_timeout)
+            except (WorkerTimeout, WorkerCrash, TaskError):
+                time.sleep(0.2 * (attempt + 1))
         if r["error"] != R.OK or (not r["disturbed"] and r["slow"] <= MAX_SLOW):
             return r
         if slow or (long_slow and not r["disturbed"]):
             r = min(slow or [r], key=lambda x: min(x["costs"]))
             self._slow_streak += 1
-            return dict(r, message=f"the machine ran {r['slow']:.2f}x slower than its best during all "
-                                   f"{len(slow) or 1} timings of this candidate that other processes left alone")
+            n = len(slow) or 1
+            return dict(r, message=f"the machine ran {r['slow']:.2f}x slower than its best during "
+                                   + (f"all {n} timings" if n > 1 else "the timing")
+                                   + " of this candidate that other processes left alone")
         return dict(r, error=R.DISTURBED, message=f"other processes took the CPU during all {self.attempts} "
                                                    f"timings ({r['timing']}); not a time of this candidate")
 
