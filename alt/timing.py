@@ -134,7 +134,7 @@ class Timing:
     """Seconds per call of every kept repeat, with what was seen of interference."""
     samples: list
     number: int = 1  # calls per repeat
-    discarded: int = 0  # repeats run again because the process waited for a CPU
+    discarded: int = 0  # repeats run again: the process waited for a CPU, or the machine ran slow
     waited: list = field(default_factory=list)  # seconds waited for a CPU during each kept repeat
     slowed: list = field(default_factory=list)  # how much slower than its best the machine ran, each kept repeat
 
