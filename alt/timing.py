@@ -6,17 +6,18 @@ A busy machine distorts times in two ways, and `benchmark` watches for both arou
   0.2 ms kernel measures 8 ms. This process's threads then sit runnable but waiting for a CPU, which
   the kernel reports (schedstat, nanoseconds per thread);
 - the machine itself runs slower for a while: a virtual machine's CPUs lose speed to a neighbour on
-  the host, for seconds to minutes, one CPU more than the other (measured on a 2-core cloud VM: 24-80%
-  of two-minute windows ran a conv kernel 1.25-2.4x slower). No process of ours waits, so schedstat
+  the host, for seconds to minutes, one CPU more than the other (measured on a 2-core cloud VM: in
+  three runs of 2-3 minutes, 24%, 36% and 81% of a conv kernel's timings were 1.25-2.4x slower than
+  its best). No process of ours waits, so schedstat
   sees nothing. A `Canary`, a fixed piece of work timed on each CPU between repeats against the
   fastest it ever ran there, sees it.
 
 A repeat that waited more than `max_wait` of its time, or that ran while the canary (before and after
 it) was more than `max_slow` slower than its best, is thrown away and run again; one kept anyway
-says so (`Timing.disturbed`, `Timing.slow`). A machine slow for minutes is not an error: its
-times are kept, with how slow it was, and the tuner tries again once it runs at speed. Repeats are batches
-of calls lasting at least `min_time` (TVM's min_repeat_ms), and the result keeps every repeat, so min
-and median are both at hand.
+says so (`Timing.disturbed`, `Timing.slow`). A machine slow for minutes is not an error: its times
+are kept, with how slow it was, and the tuner tries again once it runs at speed. Repeats are
+batches of calls lasting at least `min_time` (TVM's min_repeat_ms), and the result keeps every
+repeat, so min and median are both at hand.
 """
 import glob
 import os
