@@ -109,16 +109,16 @@ class Conv2dSpace(Space):
                         attach=0, spatial=0, fuse_rx=1)
             if layout == "NHWC":
                 seed["reduce_order"] = "y-x-c"
-            out.append(seed if self._check(seed) is None else dict(seed, fuse_rx=0))
+            out.append(seed if self.check(seed) is None else dict(seed, fuse_rx=0))
         if self.winograd_ok:  # the Winograd convolution in each seed's layout, alt.ops.winograd's tile
             from alt.ops.winograd import default_tile
             m = default_tile(self.out_size, self.out_size)
             out += [dict(s, **self.WINOGRAD_FIXED, winograd=m) for s in out]
         return out
 
-    def _check(self, p):
-        if p.get("winograd"):
-            return self._check_winograd(p)
+    def check_layout(self, p):
+        """What no point of these layout knobs can have, direct or Winograd (Winograd's own
+        conditions on blocks are stricter still)."""
         if p["layout"] == "NCHWc" and self.o % p["ob"]:
             return f"ob={p['ob']} does not divide the {self.o} output channels"
         if self.groups > 1 and p["layout"] == "NCHWc" and (p["ob"] != self.o // self.groups or
@@ -133,10 +133,19 @@ class Conv2dSpace(Space):
             return "NCHW keeps at most 8 output channels in a tile (vectors run along x)"
         if p["ib"] > max(self.c, 1) * 2:
             return f"ib={p['ib']} is far larger than the {self.c} input channels"
+        if p["spatial"] and p["layout"] != "NCHWc":
+            return "a spatially tiled output needs layout NCHWc"
+        if p["spatial"] and not any(t > 1 and self.out_size % t == 0 for t in self.knobs["tile_y"]):
+            return f"no tile of more than one row divides the {self.out_size}x{self.out_size} output (spatial)"
+        return None
+
+    def _check(self, p):
+        if p.get("winograd"):
+            return self._check_winograd(p)
         if p["tile_x"] > self.out_size or p["tile_y"] > self.out_size:
             return f"tile {p['tile_y']}x{p['tile_x']} is larger than the {self.out_size}x{self.out_size} output"
-        if p["spatial"] and (p["layout"] != "NCHWc" or p["tile_y"] == 1):
-            return "a spatially tiled output needs layout NCHWc and tiles of more than one row (tile_y > 1)"
+        if p["spatial"] and p["tile_y"] == 1:
+            return "a spatially tiled output needs tiles of more than one row (tile_y > 1)"
         if p["spatial"] and (self.out_size % p["tile_y"] or self.out_size % p["tile_x"]):
             return (f"a spatial tile {p['tile_y']}x{p['tile_x']} does not divide the "
                     f"{self.out_size}x{self.out_size} output")

@@ -118,9 +118,16 @@ class Space:
         for k, v in point.items():
             if k not in self.knobs or v not in self.knobs[k]:
                 return f"knob {k}={v!r} is not one of {self.knobs.get(k)}"
-        return self._check(point)
+        return self.check_layout({k: point[k] for k in self.layout_knobs}) or self._check(point)
+
+    def check_layout(self, layout):
+        """None when some point may have these layout knobs, else the reason no point can: the
+        conditions of `check` that read only layout knobs, so that a layout is rejected without
+        trying its loop points (enumerate_layouts)."""
+        return None
 
     def _check(self, point):
+        """The conditions on a whole point (after `check_layout`)."""
         return None
 
     def build(self):
@@ -371,11 +378,13 @@ def space_for(workload, target=None):
 
 
 def enumerate_layouts(space):
-    """Every valid combination of the layout knobs (the others at their first valid values)."""
+    """Every combination of the layout knobs that some valid point has (in the knobs' order)."""
     names = space.layout_knobs
     out = []
     for values in itertools.product(*(space.knobs[k] for k in names)):
         fixed = dict(zip(names, values))
+        if space.check_layout(fixed) is not None:
+            continue  # no point has it: rejected without trying its loop points
         rest = {k: v for k, v in space.knobs.items() if k not in fixed}
         for combo in itertools.product(*rest.values()):
             p = dict(fixed, **dict(zip(rest, combo)))

@@ -1,5 +1,6 @@
 """The tuner: spaces, features, model, strategies on fabricated measurements, isolated measurement,
 records, and tuning end to end on a small workload."""
+import itertools
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -53,6 +54,24 @@ def test_points_are_json_and_invalid_points_say_why():
     assert {"layout": "NCHWc", "ob": 16, "ib": 16, "spatial": 1} in layouts
     with pytest.raises(alt.WorkloadError, match="no operator .XYZ."):
         space_for(Workload("XYZ", "s", (8, 8)))
+
+
+@pytest.mark.parametrize("params", [(1, 16, 10, 24, 3, 1, 1), (1, 3, 9, 16, 3, 2, 1), (1, 8, 7, 8, 1, 1, 0)])
+def test_enumerated_layouts_skip_rejected_layouts_and_miss_no_valid_one(params):
+    """enumerate_layouts skips the layouts check_layout rejects without trying their loop points; it
+    must still find exactly the layouts that an exhaustive search over all points finds."""
+    space = space_for(Workload("C2D", "test-conv-layouts", params))
+    names = space.layout_knobs
+    rest = [k for k in space.knobs if k not in names]
+    exhaustive, rejected, combos = [], 0, list(itertools.product(*(space.knobs[k] for k in names)))
+    for values in combos:
+        fixed = dict(zip(names, values))
+        if any(space.check(dict(fixed, **dict(zip(rest, combo)))) is None
+               for combo in itertools.product(*(space.knobs[k] for k in rest))):
+            exhaustive.append(fixed)
+        rejected += space.check_layout(fixed) is not None
+    assert enumerate_layouts(space) == exhaustive
+    assert 0 < rejected <= len(combos) - len(exhaustive)  # some pruned, and only invalid ones
 
 
 SMALL_OTHERS = [("BMM", (3, 7, 9, 5)),
