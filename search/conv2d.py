@@ -121,8 +121,8 @@ class Conv2dSpace(Space):
         conditions on blocks are stricter still)."""
         if p["layout"] == "NCHWc" and self.o % p["ob"]:
             return f"ob={p['ob']} does not divide the {self.o} output channels"
-        if self.groups > 1 and p["layout"] == "NCHWc" and (p["ob"] != self.o // self.groups or
-                                                          (self.c // self.groups) % p["ib"]):
+        whole_group = p["ob"] == self.o // self.groups and (self.c // self.groups) % p["ib"] == 0
+        if self.groups > 1 and p["layout"] == "NCHWc" and not whole_group:
             # a block smaller than a group leaves the group of a vector's lanes unproven, and the input
             # read becomes a gather (10x slower on GRP-0)
             return (f"a grouped conv's output block ob={p['ob']} must be a whole group ({self.o // self.groups} "

@@ -144,7 +144,8 @@ def test_depthwise_space_puts_channels_in_the_vector_lanes(params):
 @pytest.mark.parametrize("params", [(5, 7, 9), (1, 40, 300), (12, 33, 70)])
 def test_dense_space_tiles_a_gemm_with_its_weight_transposed_or_packed(params):
     space = space_for(Workload("DEN", "DEN-t", params))
-    assert type(space).__name__ == "DenseSpace" and space.layouts(space.sample(np.random.default_rng(0))) == (None, None)
+    assert type(space).__name__ == "DenseSpace"
+    assert space.layouts(space.sample(np.random.default_rng(0))) == (None, None)
     rng = np.random.default_rng(3)
     for lay in ({"b_layout": "KN"}, {"b_layout": "packed"}):
         sch, args = space.apply(space.sample(rng, dict(lay, nb=space.lanes) if lay["b_layout"] == "packed" else lay))
@@ -443,7 +444,8 @@ def test_tune_end_to_end_resume_and_apply_best(tmp_path):
     assert stats["measured"] == 8 + len(final) and all(stats[k] > 0 for k in ("propose", "fit", "build", "run"))
     # the winner comes from the re-measurement of the best four, which are the four fastest trials
     assert rec == min(final, key=lambda r: min(r["costs"]))
-    fastest = sorted({key(r["point"]): min(r["costs"]) for r in trials if r["error"] == R.OK}.items(), key=lambda x: x[1])
+    fastest = sorted({key(r["point"]): min(r["costs"]) for r in trials if r["error"] == R.OK}.items(),
+                     key=lambda x: x[1])
     assert {key(r["point"]) for r in final} == {k for k, _ in fastest[:4]}
     assert all(r["schedule"]["steps"] and r["target"]["isa"] and r["run"]["threads"] >= 1 for r in trials)
     a, b = (np.random.default_rng(0).standard_normal(s).astype("f4") for s in ((24, 36), (36, 40)))
