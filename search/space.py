@@ -1,7 +1,9 @@
 """Search spaces: knobs over an operator's layouts and loops, jointly.
 
 A point is a plain dict {knob: value} (JSON). `Space.apply(point)` replays it into a layout plus a
-schedule; an invalid point raises Invalid with the reason, and is never built.
+schedule; an invalid point raises Invalid with the reason, and is never built. A space says why a
+point is invalid in two parts: `check_layout` (conditions on its layout knobs alone, so that a
+layout no point can have is dropped without trying its loops) and `_check` (the rest).
 
 search.conv2d.Conv2dSpace is ALT's template for 2-d convolution (plain, dilated, with bias and
 ReLU, or grouped), search.depthwise.DepthwiseSpace the depthwise one and search.convnd.ConvNdSpace
