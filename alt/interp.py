@@ -11,7 +11,7 @@ from .errors import ArgumentError, ComputeError
 from .schedule import topo_order
 from .tensor import PlaceholderOp, Tensor
 
-CHUNK = 1 << 24  # elements of one evaluation grid; larger reductions loop over their first axis
+CHUNK = 1 << 24  # elements of one evaluation grid (64 MiB of float32); larger grids go in blocks
 
 
 def evaluate(outputs, inputs):
@@ -40,34 +40,64 @@ def _input(t, inputs):
 
 
 def _compute(t, values):
+    """One tensor, its iteration space (output axes, then reduction axes) evaluated as numpy grids
+    of at most CHUNK elements: a large reduction (a 3-d convolution's grid is ~10^9 elements) is
+    cut into blocks, partial results combined, so memory stays bounded whatever the operator."""
     op = t.op
-    n = len(op.axis)
-    raxes = op.reduce_axis
-    nd = n + len(raxes)
-    env = {}
-    for d, v in enumerate(list(op.axis) + list(raxes)):
-        shape = [1] * nd
-        shape[d] = v.extent
-        env[v] = np.arange(v.extent, dtype=np.int64).reshape(shape)
+    n, raxes = len(op.axis), op.reduce_axis
+    axes = list(op.axis) + list(raxes)
     out_dtype = dtypes.to_numpy(t.dtype)
+    blocks = grid_blocks([v.extent for v in axes], CHUNK)
     if not raxes:
-        val = _eval(op.body, env, values, True)
-        return np.ascontiguousarray(np.broadcast_to(np.asarray(val, out_dtype), t.shape))
+        if len(blocks) == 1:
+            return np.ascontiguousarray(np.asarray(_grid(op.body, axes, None, values), out_dtype))
+        out = np.empty(t.shape, out_dtype)
+        for block in blocks:
+            out[tuple(slice(a, b) for a, b in block)] = _grid(op.body, axes, block, values)
+        return out
     body = op.body
     red = {"sum": np.sum, "max": np.max, "min": np.min}[body.combiner]
     comb = {"sum": np.add, "max": np.maximum, "min": np.minimum}[body.combiner]
-    total = int(np.prod(t.shape)) * int(np.prod([a.extent for a in raxes]))
-    raxis_dims = tuple(range(n, nd))
-    if total <= CHUNK or raxes[0].extent == 1:
-        val = np.broadcast_to(_eval(body.source, env, values, True), t.shape + tuple(a.extent for a in raxes))
-        return np.ascontiguousarray(red(val, axis=raxis_dims).astype(out_dtype))
+    if len(blocks) == 1:
+        return np.ascontiguousarray(red(_grid(body.source, axes, None, values), axis=tuple(range(n, len(axes))))
+                                    .astype(out_dtype))
     acc = np.full(t.shape, E.identity(body.combiner, t.dtype), dtype=out_dtype)
-    first = raxes[0]
-    for r in range(first.extent):
-        env[first] = np.full([1] * nd, r, dtype=np.int64)
-        val = np.broadcast_to(_eval(body.source, env, values, True), t.shape + (1,) + tuple(a.extent for a in raxes[1:]))
-        acc = comb(acc, red(val, axis=raxis_dims).astype(out_dtype))
+    for block in blocks:
+        part = red(_grid(body.source, axes, block, values), axis=tuple(range(n, len(axes)))).astype(out_dtype)
+        where = tuple(slice(a, b) for a, b in block[:n])
+        acc[where] = comb(acc[where], part)
     return acc
+
+
+def _grid(e, axes, block, values):
+    """`e` over the grid of `axes` (each over its (start, stop) in `block`, default all of it),
+    broadcast to the grid's full shape."""
+    block = block or [(0, v.extent) for v in axes]
+    env = {}
+    for d, (v, (a, b)) in enumerate(zip(axes, block)):
+        shape = [1] * len(axes)
+        shape[d] = b - a
+        env[v] = np.arange(a, b, dtype=np.int64).reshape(shape)
+    return np.broadcast_to(_eval(e, env, values, True), tuple(b - a for a, b in block))
+
+
+def grid_blocks(extents, limit):
+    """Blocks [(start, stop) per axis] that tile the grid of `extents`, each of at most `limit`
+    elements where it can be (a single point is one block): the largest axis halved in turn."""
+    out = []
+
+    def split(ranges):
+        sizes = [b - a for a, b in ranges]
+        if int(np.prod(sizes)) <= limit or max(sizes) == 1:
+            out.append(ranges)
+            return
+        d = sizes.index(max(sizes))
+        a, b = ranges[d]
+        for half in ((a, (a + b) // 2), ((a + b) // 2, b)):
+            split(ranges[:d] + [half] + ranges[d + 1:])
+
+    split([(0, e) for e in extents])
+    return out
 
 
 _BIN = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide, "//": np.floor_divide,

@@ -113,6 +113,18 @@ def _conv_build(nd):
     return build
 
 
+def _c3d_build(n, c, size, o, k, s, p, depth=None):
+    """A 3-d convolution over `depth` x size x size (MetaSchedule's configurations use depth 16)."""
+    X = _ph((n, c, size if depth is None else depth, size, size), "X")
+    W = _ph((o, c, k, k, k), "W")
+    return [X, W], conv(X, W, stride=s, padding=p)
+
+
+def _c3d_flops(n, c, size, o, k, s, p, depth=None):
+    out_depth = _conv_out(size if depth is None else depth, k, s, p)
+    return 2.0 * n * o * c * k ** 3 * out_depth * _conv_out(size, k, s, p) ** 2
+
+
 def _conv_out(size, k, s, p, d=1):
     return (size + 2 * p - d * (k - 1) - 1) // s + 1
 
@@ -221,7 +233,9 @@ def channel_view(t, v):
 _KINDS = {
     "C1D": (_conv_build(1), _conv_flops(1), _conv_torch(1)),
     "C2D": (_conv_build(2), _conv_flops(2), _conv_torch(2)),
-    "C3D": (_conv_build(3), _conv_flops(3), _conv_torch(3)),
+    "C3D": (_c3d_build, _c3d_flops,
+            lambda torch, x, w, n, c, size, o, k, s, p, depth=None: torch.nn.functional.conv3d(x, w, stride=s,
+                                                                                               padding=p)),
     "GRP": (_conv_build(2), _conv_flops(2), _conv_torch(2)),
     "DIL": (_conv_build(2), _conv_flops(2), _conv_torch(2)),
     "DEP": (_dep_build, lambda n, c, size, k, s, p: 2.0 * n * c * k * k * _conv_out(size, k, s, p) ** 2,
@@ -253,14 +267,14 @@ _KINDS = {
            lambda torch, x, g, b, m, n: torch.nn.functional.layer_norm(x, (n,), g, b, eps=1e-5)),
 }
 
-# (n, c, size, o, k, stride, pad[, dilation, groups]) in the order of MetaSchedule's configs
+# (n, c, size, o, k, stride, pad[, dilation, groups]; C3D: [, depth]) in the order of MetaSchedule's configs
 _SUITE = {
     "C1D": [(1, 64, 256, 128, 3, 2, 1), (1, 128, 128, 256, 1, 2, 0), (1, 256, 64, 256, 5, 1, 2),
             (1, 512, 32, 512, 3, 1, 1)],
     "C2D": [(1, 3, 224, 64, 7, 2, 3), (1, 64, 56, 64, 1, 1, 0), (1, 256, 14, 256, 3, 1, 1),
             (1, 512, 7, 512, 3, 1, 1)],
-    "C3D": [(1, 3, 224, 64, 7, 2, 3), (1, 64, 56, 64, 1, 1, 0), (1, 256, 14, 256, 3, 1, 1),
-            (1, 512, 7, 512, 3, 1, 1)],
+    "C3D": [(1, 3, 224, 64, 7, 2, 3, 16), (1, 64, 56, 64, 1, 1, 0, 16), (1, 256, 14, 256, 3, 1, 1, 16),
+            (1, 512, 7, 512, 3, 1, 1, 16)],  # (..., depth): 16 frames, as MetaSchedule's
     "GMM": [(128, 128, 128), (512, 32, 512), (512, 512, 512), (1024, 1024, 1024)],  # (m, n, k)
     "BMM": [(12, 128, 128, 64), (12, 128, 64, 128), (16, 128, 128, 128)],  # (batch, m, n, k)
     "GRP": [(1, 64, 56, 128, 3, 2, 1, 1, 4), (1, 64, 56, 64, 1, 1, 0, 1, 4), (1, 256, 14, 256, 3, 1, 1, 1, 4),

@@ -90,7 +90,7 @@ def test_generic_space_covers_every_other_operator(op, params):
 
 
 @pytest.mark.parametrize("op,params", [("C1D", (1, 6, 20, 8, 3, 2, 1)), ("C1D", (1, 40, 33, 48, 5, 1, 2)),
-                                       ("C3D", (1, 3, 7, 4, 3, 2, 1)), ("C3D", (1, 20, 9, 32, 3, 1, 1)),
+                                       ("C3D", (1, 3, 7, 4, 3, 2, 1)), ("C3D", (1, 20, 9, 32, 3, 1, 1, 5)),
                                        ("T2D", (1, 6, 5, 16, 4, 2, 1)), ("T2D", (1, 20, 4, 32, 4, 2, 1))])
 def test_nd_conv_space_blocks_channels_or_puts_them_last_in_any_dimension(op, params):
     space = space_for(Workload(op, f"{op}-t", params))
