@@ -18,6 +18,7 @@ workloads, several hours with MetaSchedule on 2 cores) can be measured over seve
 import argparse
 import json
 import statistics
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -172,8 +173,14 @@ def main(argv=None):
     print(f"on {cpu}" + (f"; measured FMA peak {peak:.0f} GFLOP/s" if peak else ""))
     print(f"{'workload':8} {'loop-only':>10} {'alt':>8} {'%peak':>6} {'alt/OL':>7} {'TVM-MS':>8} {'torch':>8} "
           f"{'alt/torch':>9} {'numpy':>8}  (GFLOP/s, {trials} trials each)  best layout")
+    failed = []
     for name in names:
-        row = kept.get(name) or _measure_row(find_workload(name), trials, args.seed, target, out, use_tvm, gpu)
+        try:
+            row = kept.get(name) or _measure_row(find_workload(name), trials, args.seed, target, out, use_tvm, gpu)
+        except (AltError, MemoryError, OSError) as e:  # one workload's failure does not stop a suite of 93
+            failed.append(name)
+            print(f"{name:8} failed, not measured ({type(e).__name__}: {e}); --resume measures it again", flush=True)
+            continue
         rows.append(row)
         fmt = lambda v: f"{v:8.1f}" if v else f"{'-':>8}"  # noqa: E731
         vs_torch = f"{row['alt'] / row['torch']:9.2f}" if row["torch"] else f"{'-':>9}"
@@ -183,10 +190,13 @@ def main(argv=None):
               f"{fmt(row['numpy'])}  {_layout(row)}" + (" (kept)" if name in kept else ""),
               flush=True)
         _write(out, cpu, peak, args.seed, trials, rows)  # after every workload: a stopped run keeps what it measured
-    for line in summary_lines(summarize(rows)):
-        print(line)
-    png = _plot(rows, out.with_suffix(".png"))
-    print(wrote(out.with_suffix(".json"), out.with_suffix(".md"), png))
+    if rows:
+        for line in summary_lines(summarize(rows)):
+            print(line)
+        png = _plot(rows, out.with_suffix(".png"))
+        print(wrote(out.with_suffix(".json"), out.with_suffix(".md"), png))
+    if failed:
+        sys.exit(f"{len(failed)} workload(s) failed and are not in the table: {', '.join(failed)}")
 
 
 def _measure_row(w, trials, seed, target, out, use_tvm, gpu):

@@ -110,3 +110,23 @@ def test_single_op_resumes_the_rows_of_an_earlier_run_on_the_same_cpu(tmp_path, 
     doc = json.loads(out.with_suffix(".json").read_text())
     assert [r["workload"] for r in doc["rows"]] == ["GMM-0", "GMM-1"] and doc["alt_at_least_torch"] == 0
     assert "geometric mean 0.80x" in out.with_suffix(".md").read_text()
+
+
+def test_single_op_reports_a_failed_workload_and_measures_the_rest(tmp_path, monkeypatch, capsys):
+    """One workload's failure (here: its reference did not fit in memory) is printed and left out of
+    the table, the others are measured and written, and the run exits with the names that failed."""
+    from alt.errors import ComputeError
+
+    def measure(w, *a):
+        if w.name == "GMM-0":
+            raise ComputeError("GMM-0 failed on purpose")
+        return _row(w.name)
+
+    monkeypatch.setattr(single_op, "peak_gflops", lambda: 100.0)
+    monkeypatch.setattr(single_op, "_measure_row", measure)
+    monkeypatch.setattr(single_op, "_plot", lambda rows, path: None)
+    out = tmp_path / "s"
+    with pytest.raises(SystemExit, match="1 workload.s. failed and are not in the table: GMM-0"):
+        single_op.main(["--workloads", "GMM-0,GMM-1", "--no-tvm", "--out", str(out)])
+    assert "GMM-0    failed, not measured (ComputeError: GMM-0 failed on purpose)" in capsys.readouterr().out
+    assert [r["workload"] for r in json.loads(out.with_suffix(".json").read_text())["rows"]] == ["GMM-1"]
