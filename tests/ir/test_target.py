@@ -124,7 +124,7 @@ def test_records_name_the_target_and_prefer_this_machine(tmp_path, caplog):
     elsewhere["target"]["host"] = "AMD EPYC 7B13"
     log.append(elsewhere)
     assert log.best(w, Target.host()) == elsewhere and "no record of GMM-8 was measured on this machine" in caplog.text
-    here = R.make(w, {"x": 2}, [1e-3])
+    here = R.make(w, {"x": 2}, [1e-3], target=Target.host())
     log.append(here)
     assert log.best(w, Target.host())["point"] == {"x": 2}  # slower, but measured here
     assert here["target"]["isa"] == Target.host().isa and "-march=native" in here["target"]["flags"]
