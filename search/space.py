@@ -295,16 +295,17 @@ class DenseSpace(GemmSpace):
 
 class GenericSpace(Space):
     """Any operator: the knobs of alt's default schedule (register tile of reductions, parallel
-    fusion, unrolling, padding inlined or not), for 4-d outputs the output's layout, and for
+    fusion, unrolling, padding inlined or not), for 4-d outputs the output's layout (and whether
+    the activation inputs are read in it too: `inputs`), and for
     reductions whose output cannot be vectorized `rfactor` (TVM's): the last reduce axis split so
     that `vectors` vectors of partial results accumulate side by side (times the cores where the
     output has fewer elements than cores, so that the partials also run in parallel), then reduced."""
     layout_knobs = ("out_layout",)
-    added = {"rfactor": 0}
+    added = {"rfactor": 0, "inputs": "default"}
 
     def __init__(self, workload, target=None):
         super().__init__(workload, target)
-        _, out = workload.build()
+        inputs, out = workload.build()
         self.out_shape = out.shape
         layouts = ["default"]
         if len(out.shape) == 4:
@@ -314,18 +315,37 @@ class GenericSpace(Space):
         self.rank = len(out.shape)
         self.knobs = {"out_layout": layouts, "row_tile": [1, 2, 4, 8], "vectors": [1, 2, 4],
                       "fuse": [1, 2, 3], "unroll": [0, 1], "inline_pad": [0, 1]}
+        if len(layouts) > 1 and any(self._activation(t, out) for t in inputs):
+            # the activations read in the output's layout too, as a network in that layout has them
+            # ("NHWC everywhere" for loop-only); else a 4-d elementwise op in NHWC is a transpose
+            self.knobs["inputs"] = ["default", "as_output"]
+            self.layout_knobs = ("out_layout", "inputs")
         base = alt.create_schedule(out)
         if any(rfactor_axis(base, st, self.lanes) is not None for st in base.stages):
             self.knobs["rfactor"] = [0, 1]
 
+    @staticmethod
+    def _activation(t, out):
+        """Is input `t` an activation of 4-d output `out` (N and C the output's), laid out with it?"""
+        return len(t.shape) == 4 and len(out.shape) == 4 and tuple(t.shape[:2]) == tuple(out.shape[:2])
+
     def default_layout(self):
-        """ALT-OL's fixed layout: NHWC for 4-d outputs, as for convolutions."""
-        return {"out_layout": "NHWC" if "NHWC" in self.knobs["out_layout"] else "default"}
+        """ALT-OL's fixed layout: NHWC for 4-d outputs, as for convolutions, and for their
+        activation inputs."""
+        if "NHWC" not in self.knobs["out_layout"]:
+            return {"out_layout": "default"}
+        return {"out_layout": "NHWC", **({"inputs": "as_output"} if "inputs" in self.knobs else {})}
 
     def layouts(self, p):
         if self.rank != 4:
             return None, None
-        return None, "NCHW" if p["out_layout"] == "default" else p["out_layout"]
+        lay = "NCHW" if p["out_layout"] == "default" else p["out_layout"]
+        return (lay if self.complete(p).get("inputs") == "as_output" else None), lay
+
+    def check_layout(self, p):
+        if p.get("inputs") == "as_output" and p["out_layout"] == "default":
+            return "inputs=as_output lays the inputs out like the output; with out_layout=default, give inputs=default"
+        return None
 
     def _check(self, p):
         if p["row_tile"] * p["vectors"] > self.target.registers:
@@ -334,6 +354,19 @@ class GenericSpace(Space):
         return None
 
     def _apply(self, s, out, p):
+        if p.get("inputs") == "as_output":  # standalone: the inputs are the placeholders
+            from alt.graph.plan import layout_steps
+            for t in s.inputs:
+                if self._activation(t, out):
+                    view = s.layout(t)
+                    for verb, *args in layout_steps(p["out_layout"], t.shape):
+                        getattr(view, verb)(*args)
+        return self._schedule(s, out, p)
+
+    def _schedule_into(self, s, anchor, end, p):
+        return self._schedule(s, end if end is not None else anchor, p)  # the planner laid the inputs out
+
+    def _schedule(self, s, out, p):
         self._prepare(s, out, p)
         if p.get("rfactor"):
             rfactor_rows(s, p["vectors"])

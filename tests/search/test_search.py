@@ -89,6 +89,28 @@ def test_generic_space_covers_every_other_operator(op, params):
         check_schedule(sch, args)
 
 
+@pytest.mark.parametrize("op,params", [("ADD", (2, 16, 5, 7)), ("MXP", (1, 16, 11, 3, 2, 1)), ("BN", (1, 3, 6, 6))])
+def test_generic_space_lays_activation_inputs_out_like_the_output(op, params):
+    """Loop-only's "NHWC everywhere" reads the activations in NHWC too: an elementwise op that
+    reads NCHW and writes NHWC is a transpose, which no network in NHWC would run."""
+    space = space_for(Workload(op, f"{op}-t", params))
+    assert space.default_layout() == {"out_layout": "NHWC", "inputs": "as_output"}
+    assert "give inputs=default" in space.check_layout({"out_layout": "default", "inputs": "as_output"})
+    rng = np.random.default_rng(0)
+    for lay in enumerate_layouts(space):
+        p = space.sample(rng, lay)
+        sch, args = space.apply(p)
+        check_schedule(sch, args)
+        for a in [a for a in args[:-1] if len(a.shape) == 4]:  # BN's scale and shift are 1-d
+            laid = list(sch.layout_of(a).shape)
+            assert (laid != list(a.shape)) == (lay["inputs"] == "as_output")
+            if lay["inputs"] == "as_output" and op != "MXP":  # a pooling input has more rows and columns
+                assert laid == list(sch.layout_of(args[-1]).shape)
+        assert space.layouts(p)[0] == (space.layouts(p)[1] if lay["inputs"] == "as_output" else None)
+    old = {k: v for k, v in space.sample(rng, {"out_layout": "NHWC", "inputs": "default"}).items() if k != "inputs"}
+    assert space.complete(old)["inputs"] == "default"  # a point logged before the knob read NCHW inputs
+
+
 @pytest.mark.parametrize("op,params", [("C1D", (1, 6, 20, 8, 3, 2, 1)), ("C1D", (1, 40, 33, 48, 5, 1, 2)),
                                        ("C3D", (1, 3, 7, 4, 3, 2, 1)), ("C3D", (1, 20, 9, 32, 3, 1, 1, 5)),
                                        ("T2D", (1, 6, 5, 16, 4, 2, 1)), ("T2D", (1, 20, 4, 32, 4, 2, 1))])
