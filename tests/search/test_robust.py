@@ -201,7 +201,10 @@ def test_a_stuck_builder_is_recorded_and_killed(tmp_path):
 def _start_cli(tmp_path, log, trials=24):
     return subprocess.Popen([sys.executable, "-m", "alt", "tune", "GMM", "--shape", "48,64,40", "--trials",
                              str(trials), "--batch", "8", "--strategy", "random", "--log", str(log), "--quiet"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            # Ctrl-C reaches it as in a terminal, even where this test runs in the
+                            # background (`cmd &` starts with SIGINT ignored, and so would the tuner)
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 @pytest.mark.slow
