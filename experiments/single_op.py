@@ -12,8 +12,9 @@ PyTorch on the same GPU (cuBLAS/cuDNN, TF32 off), timed with CUDA synchronizatio
 Writes <out>.json, <out>.md and <out>.png (speedups normalized to loop-only). Every tuned result
 was checked against the interpreter before its time counted; the tuning logs are kept next to them.
 The JSON and Markdown are written again after every workload, and `--resume` keeps the rows of an
-earlier run on the same CPU with the same trials and seed: the whole suite (`--workloads all`, 93
-workloads, several hours with MetaSchedule on 2 cores) can be measured over several sittings.
+earlier run on the same CPU with the same trials and seed (those of workloads not asked this time
+too, and the summary covers them all): the whole suite (`--workloads all`, 93 workloads, several
+hours with MetaSchedule on 2 cores) can be measured over several sittings, a few workloads each.
 """
 import argparse
 import json
@@ -165,9 +166,10 @@ def main(argv=None):
                                       else "not installed (pip install -e '.[baselines]')"))
     cpu = target.describe()
     kept = _resumable(out.with_suffix(".json"), cpu, trials, args.seed, use_tvm) if args.resume else {}
+    others = [r for n, r in kept.items() if n not in names]  # earlier rows of workloads not asked this time
     if kept:
         print(f"resuming: {len([n for n in names if n in kept])} of {len(names)} workloads kept from "
-              f"{out.with_suffix('.json')}")
+              f"{out.with_suffix('.json')}" + (f", and its {len(others)} rows of other workloads" if others else ""))
     rows = []
     peak = None if gpu else peak_gflops()
     print(f"on {cpu}" + (f"; measured FMA peak {peak:.0f} GFLOP/s" if peak else ""))
@@ -189,11 +191,13 @@ def main(argv=None):
               f"{row['alt'] / row['loop-only']:7.2f} {fmt(row['tvm'])} {fmt(row['torch'])} {vs_torch} "
               f"{fmt(row['numpy'])}  {_layout(row)}" + (" (kept)" if name in kept else ""),
               flush=True)
-        _write(out, cpu, peak, args.seed, trials, rows)  # after every workload: a stopped run keeps what it measured
+        _write(out, cpu, peak, args.seed, trials, others + rows)  # after every workload: a stopped run keeps it
     if rows:
-        for line in summary_lines(summarize(rows)):
+        if others:
+            print(f"with the {len(others)} kept rows of other workloads ({', '.join(r['workload'] for r in others)}):")
+        for line in summary_lines(summarize(others + rows)):
             print(line)
-        png = _plot(rows, out.with_suffix(".png"))
+        png = _plot(others + rows, out.with_suffix(".png"))
         print(wrote(out.with_suffix(".json"), out.with_suffix(".md"), png))
     if failed:
         sys.exit(f"{len(failed)} workload(s) failed and are not in the table: {', '.join(failed)}")

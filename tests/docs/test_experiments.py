@@ -110,6 +110,11 @@ def test_single_op_resumes_the_rows_of_an_earlier_run_on_the_same_cpu(tmp_path, 
     doc = json.loads(out.with_suffix(".json").read_text())
     assert [r["workload"] for r in doc["rows"]] == ["GMM-0", "GMM-1"] and doc["alt_at_least_torch"] == 0
     assert "geometric mean 0.80x" in out.with_suffix(".md").read_text()
+    single_op.main(["--workloads", "DEN-0", "--no-tvm", "--resume", "--out", str(out)])  # another workload
+    assert measured == ["GMM-1", "DEN-0"]  # the rows of workloads not asked this time are kept, not dropped
+    assert "and its 2 rows of other workloads" in capsys.readouterr().out
+    assert [r["workload"] for r in json.loads(out.with_suffix(".json").read_text())["rows"]] == ["GMM-0", "GMM-1",
+                                                                                                 "DEN-0"]
 
 
 def test_single_op_reports_a_failed_workload_and_measures_the_rest(tmp_path, monkeypatch, capsys):
