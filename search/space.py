@@ -355,12 +355,10 @@ class GenericSpace(Space):
 
     def _apply(self, s, out, p):
         if p.get("inputs") == "as_output":  # standalone: the inputs are the placeholders
-            from alt.graph.plan import layout_steps
+            from alt.graph.plan import lay_out
             for t in s.inputs:
                 if self._activation(t, out):
-                    view = s.layout(t)
-                    for verb, *args in layout_steps(p["out_layout"], t.shape):
-                        getattr(view, verb)(*args)
+                    lay_out(s.layout(t), p["out_layout"], t.shape)
         return self._schedule(s, out, p)
 
     def _schedule_into(self, s, anchor, end, p):
@@ -380,11 +378,9 @@ class GenericSpace(Space):
     def _prepare(s, out, p):
         """The output in its layout knob's layout; elementwise intermediates inlined, and the
         padding stages where `inline_pad`."""
-        from alt.graph.plan import layout_steps
+        from alt.graph.plan import lay_out
         if p["out_layout"] != "default":
-            view = s.layout(out)
-            for verb, *args in layout_steps(p["out_layout"], out.shape):
-                getattr(view, verb)(*args)
+            lay_out(s.layout(out), p["out_layout"], out.shape)
         for st in list(s.stages):
             if st.op.tag == "injective" and st.tensor is not out:
                 st.compute_inline()

@@ -22,7 +22,7 @@ from ..schedule import create_schedule
 from ..target import resolve as resolve_target
 from ..tensor import placeholder
 from .opdefs import OPS
-from .plan import Plan, blocked_parts, layout_steps
+from .plan import Plan, blocked_parts, lay_out
 
 ALIGN = buffers.ALIGN
 
@@ -310,12 +310,6 @@ class _Kernel:
         self.flops = flops  # of the compute definition (alt.ops.suite.flop_count); 0 for a conversion
 
 
-def _relayout(s, tensor, name, shape):
-    view = s.layout(tensor)
-    for verb, *args in layout_steps(name, shape):
-        getattr(view, verb)(*args)
-
-
 def _relayout_pads(s, layouts, out_layout):
     """A padding stage of a default-scheduled kernel (pooling, depthwise or grouped convolution)
     whose output is stored with channels innermost (`out_layout` NHWC or blocked) takes its input's
@@ -331,7 +325,7 @@ def _relayout_pads(s, layouts, out_layout):
         name = layouts.get(id(st.op.input_tensors[0]))
         parts = blocked_parts(name)
         if name == "NHWC" or parts:
-            _relayout(s, st.tensor, name if name == "NHWC" else f"NCHW{parts[2]}c", st.tensor.shape)
+            lay_out(s.layout(st.tensor), name if name == "NHWC" else f"NCHW{parts[2]}c", st.tensor.shape)
 
 
 def _kernel(plan, i, gr, schedules, winograd=None):
@@ -340,8 +334,8 @@ def _kernel(plan, i, gr, schedules, winograd=None):
         X = placeholder(v.shape, name="in0")
         Y = layout_transform(X, name="out")
         s = create_schedule(Y)
-        _relayout(s, X, a, v.shape)
-        _relayout(s, Y, b, v.shape)
+        lay_out(s.layout(X), a, v.shape)
+        lay_out(s.layout(Y), b, v.shape)
         schedule_stage(s, s[Y])
         return _Kernel(lower(s, [X, Y], name=f"k{i}"), [v, gr.target], [])
     tensors = {}
@@ -371,7 +365,7 @@ def _kernel(plan, i, gr, schedules, winograd=None):
     s = create_schedule(out)
     for t, v in tensors.values():
         if not v.is_param:
-            _relayout(s, t, plan.value_layout(v), v.shape)
+            lay_out(s.layout(t), plan.value_layout(v), v.shape)
     lay = plan.value_layout(gr.output)
     hand = (conv_schedule(lay) if a.op == "conv2d" and a.attrs["groups"] == 1 else
             depthwise_schedule(lay) if is_depthwise(a) else None)
@@ -391,7 +385,7 @@ def _kernel(plan, i, gr, schedules, winograd=None):
     elif a.op == "dense":
         dense_tiled(s, anchor, out=out if gr.epilogue else None)
     else:
-        _relayout(s, out, lay, out.shape)
+        lay_out(s.layout(out), lay, out.shape)
         _relayout_pads(s, {id(t): plan.value_layout(v) for t, v in tensors.values() if not v.is_param}, lay)
         default_schedule(s)
     args, sources, packed = [], [], []

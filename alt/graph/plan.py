@@ -85,6 +85,14 @@ def layout_steps(name, shape):
     return steps + [("split", 5, wt), ("reorder", 0, 1, 3, 5, 4, 6, 2)]  # N C/b H/ht W/wt ht wt b
 
 
+def lay_out(view, name, shape):
+    """Apply layout_steps(name, shape) to `view` (a Schedule.layout view of a logical NCHW tensor
+    of `shape`) and return it."""
+    for verb, *args in layout_steps(name, shape):
+        getattr(view, verb)(*args)
+    return view
+
+
 def _io_layouts(n, choice):
     """(input layout wanted or None for any, output layout) of conv2d node `n` assigned `choice`: a
     layout name (read and written in it) or a pair (input layout or None, output layout)."""

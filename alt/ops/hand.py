@@ -116,13 +116,11 @@ def pad_stage(s, conv):
 def relayout_blocked(s, t, block, pad_channels, tile=(1, 1)):
     """Lay t out as NCHW{block}c, or with a spatial tile (rows, columns) as NCHW{rows}h{columns}w{block}c
     (alt.graph.plan.layout_steps: the same steps the graph planner uses)."""
-    from alt.graph.plan import layout_steps, tiled_name
+    from alt.graph.plan import lay_out, tiled_name
     view = s.layout(t)
     if pad_channels:
         view.pad(1, 0, pad_channels)
-    shape = (t.shape[0], t.shape[1] + pad_channels, *t.shape[2:])
-    for verb, *args in layout_steps(tiled_name(*tile, block, *t.shape[2:]), shape):
-        getattr(view, verb)(*args)
+    lay_out(view, tiled_name(*tile, block, *t.shape[2:]), (t.shape[0], t.shape[1] + pad_channels, *t.shape[2:]))
 
 
 def relayout_conv2d(s, conv, layout, ob=None, ib=None, relayout_input=True, out=None, schedule_pad=True,

@@ -1,0 +1,290 @@
+"""Search spaces: their points build and match the interpreter, invalid points say why, layouts
+are enumerated without missing a valid one, and each operator family's template knobs."""
+import itertools
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import alt
+from alt.ops import Workload
+from alt.testing import check_schedule
+from search import records as R
+from search.measure import Measurer
+from search.space import Invalid, enumerate_layouts, space_for
+
+CONV = Workload("C2D", "test-conv", (1, 16, 10, 32, 3, 1, 1))
+GEMM = Workload("GMM", "test-gemm", (24, 40, 36))
+
+
+@pytest.mark.parametrize("w", [CONV, GEMM, Workload("CBR", "t", (1, 3, 12, 16, 3, 2, 1)),
+                               Workload("GRP", "t", (1, 32, 9, 64, 3, 2, 1, 1, 2))], ids=lambda w: w.op)
+def test_random_points_build_and_match_the_interpreter(w):
+    space = space_for(w)
+    rng = np.random.default_rng(1)
+    for _ in range(6):
+        sch, args = space.apply(space.sample(rng))
+        check_schedule(sch, args)
+
+
+def test_points_are_json_and_invalid_points_say_why():
+    space = space_for(CONV)
+    p = space.sample(np.random.default_rng(0), {"winograd": 0})
+    assert json.loads(json.dumps(p)) == p
+    narrow = space_for(Workload("C2D", "test-conv-24", (1, 16, 10, 24, 3, 1, 1)))  # 16 (a knob on AVX2 and
+    bad = dict(narrow.sample(np.random.default_rng(0), {"winograd": 0}), layout="NCHWc", ob=16, tile_y=1,
+               tile_x=1)  # AVX-512)
+    with pytest.raises(Invalid, match="ob=16 does not divide the 24 output channels"):
+        narrow.apply(bad)
+    assert "is not one of" in space.check(dict(p, tile_x=3))
+    q = space.neighbor(p, np.random.default_rng(0), [k for k in space.knobs if k != "winograd"])
+    assert sum(p[k] != q[k] for k in p) == 1  # the algorithm's moves: test_random_draws_and_single_moves_...
+    layouts = enumerate_layouts(space)
+    assert {"layout": "NHWC", "ob": 16, "ib": 8, "spatial": 0} in layouts and len(layouts) > 10
+    assert {"layout": "NCHWc", "ob": 16, "ib": 16, "spatial": 1} in layouts
+    with pytest.raises(alt.WorkloadError, match="no operator .XYZ."):
+        space_for(Workload("XYZ", "s", (8, 8)))
+
+
+@pytest.mark.parametrize("params", [(1, 16, 10, 24, 3, 1, 1), (1, 3, 9, 16, 3, 2, 1), (1, 8, 7, 8, 1, 1, 0)])
+def test_enumerated_layouts_skip_rejected_layouts_and_miss_no_valid_one(params):
+    """enumerate_layouts skips the layouts check_layout rejects without trying their loop points; it
+    must still find exactly the layouts that an exhaustive search over all points finds."""
+    space = space_for(Workload("C2D", "test-conv-layouts", params))
+    names = space.layout_knobs
+    rest = [k for k in space.knobs if k not in names]
+    exhaustive, rejected, combos = [], 0, list(itertools.product(*(space.knobs[k] for k in names)))
+    for values in combos:
+        fixed = dict(zip(names, values))
+        if any(space.check(dict(fixed, **dict(zip(rest, combo)))) is None
+               for combo in itertools.product(*(space.knobs[k] for k in rest))):
+            exhaustive.append(fixed)
+        rejected += space.check_layout(fixed) is not None
+    assert enumerate_layouts(space) == exhaustive
+    assert 0 < rejected <= len(combos) - len(exhaustive)  # some pruned, and only invalid ones
+
+
+SMALL_OTHERS = [("BMM", (3, 7, 9, 5)),
+                ("SFM", (6, 37)), ("LN", (6, 37)), ("MXP", (1, 16, 11, 3, 2, 1)),
+                ("NRM", (2, 5, 9)), ("ADD", (2, 16, 5, 7))]
+
+
+@pytest.mark.parametrize("op,params", SMALL_OTHERS, ids=[o for o, _ in SMALL_OTHERS])
+def test_generic_space_covers_every_other_operator(op, params):
+    space = space_for(Workload(op, f"{op}-t", params))
+    assert type(space).__name__ == "GenericSpace"
+    rng = np.random.default_rng(2)
+    for _ in range(3):
+        sch, args = space.apply(space.sample(rng))
+        check_schedule(sch, args)
+
+
+@pytest.mark.parametrize("op,params", [("ADD", (2, 16, 5, 7)), ("MXP", (1, 16, 11, 3, 2, 1)), ("BN", (1, 3, 6, 6))])
+def test_generic_space_lays_activation_inputs_out_like_the_output(op, params):
+    """Loop-only's "NHWC everywhere" reads the activations in NHWC too: an elementwise op that
+    reads NCHW and writes NHWC is a transpose, which no network in NHWC would run."""
+    space = space_for(Workload(op, f"{op}-t", params))
+    assert space.default_layout() == {"out_layout": "NHWC", "inputs": "as_output"}
+    assert "give inputs=default" in space.check_layout({"out_layout": "default", "inputs": "as_output"})
+    rng = np.random.default_rng(0)
+    for lay in enumerate_layouts(space):
+        p = space.sample(rng, lay)
+        sch, args = space.apply(p)
+        check_schedule(sch, args)
+        for a in [a for a in args[:-1] if len(a.shape) == 4]:  # BN's scale and shift are 1-d
+            laid = list(sch.layout_of(a).shape)
+            assert (laid != list(a.shape)) == (lay["inputs"] == "as_output")
+            if lay["inputs"] == "as_output" and op != "MXP":  # a pooling input has more rows and columns
+                assert laid == list(sch.layout_of(args[-1]).shape)
+        assert space.layouts(p)[0] == (space.layouts(p)[1] if lay["inputs"] == "as_output" else None)
+    old = {k: v for k, v in space.sample(rng, {"out_layout": "NHWC", "inputs": "default"}).items() if k != "inputs"}
+    assert space.complete(old)["inputs"] == "default"  # a point logged before the knob read NCHW inputs
+
+
+@pytest.mark.parametrize("op,params", [("C1D", (1, 6, 20, 8, 3, 2, 1)), ("C1D", (1, 40, 33, 48, 5, 1, 2)),
+                                       ("C3D", (1, 3, 7, 4, 3, 2, 1)), ("C3D", (1, 20, 9, 32, 3, 1, 1, 5)),
+                                       ("T2D", (1, 6, 5, 16, 4, 2, 1)), ("T2D", (1, 20, 4, 32, 4, 2, 1))])
+def test_nd_conv_space_blocks_channels_or_puts_them_last_in_any_dimension(op, params):
+    space = space_for(Workload(op, f"{op}-t", params))
+    assert type(space).__name__ == "ConvNdSpace" and space.seeds()
+    rng = np.random.default_rng(5)
+    S, nd = {"C1D": ("W", 1), "C3D": ("DHW", 3), "T2D": ("HW", 2)}[op]
+    points = space.seeds() + [space.sample(rng, {"layout": lay}) for lay in ("NCc", "NSC") for _ in range(2)
+                              if params[3] % space.lanes == 0 or lay == "NSC"]
+    for p in points:
+        sch, args = space.apply(p)
+        lay = space.layouts(p)
+        assert lay == ((f"NC{S}{p['ib']}c", f"NC{S}{p['ob']}c") if p["layout"] == "NCc" else (f"N{S}C",) * 2)
+        assert len(sch.layout_of(args[-1]).shape) == (nd + 3 if p["layout"] == "NCc" else nd + 2)
+        check_schedule(sch, args)
+    big = space.sample(rng, {"layout": "NSC", "ob": space.lanes * 4})
+    tile = dict(big, tile_x=28, tile_y=1 if op == "C1D" else 4)
+    if space.out_size >= 28:
+        assert "vector registers" in space.check(tile)  # 4 x 28 x 4 or 28 x 4 vectors: more than any target has
+    if params[3] % space.lanes:
+        assert "does not divide the" in space.check(dict(big, layout="NCc"))
+
+
+@pytest.mark.parametrize("op,params", [("SFM", (5, 300)), ("LN", (3, 200)), ("NRM", (1, 17, 70))])
+def test_generic_space_rfactors_reductions_whose_output_cannot_vectorize(op, params):
+    space = space_for(Workload(op, f"{op}-rf", params))
+    assert space.knobs["rfactor"] == [0, 1]
+    rng = np.random.default_rng(6)
+    for vectors in (1, 2):
+        sch, args = space.apply(space.sample(rng, {"rfactor": 1, "vectors": vectors}))
+        assert any(st.name.endswith(".rf") for st in sch.stages)
+        check_schedule(sch, args)
+    old = {k: v for k, v in space.sample(rng, {"rfactor": 0}).items() if k != "rfactor"}  # logged before the knob
+    assert space.check(old) is None and not any(st.name.endswith(".rf") for st in space.apply(old)[0].stages)
+    assert "rfactor" not in space_for(Workload("ADD", "ADD-t", (2, 16, 5, 7))).knobs  # nothing to split
+
+
+@pytest.mark.parametrize("params", [(1, 32, 12, 3, 1, 1), (1, 64, 9, 3, 2, 1), (2, 48, 7, 3, 1, 0)])
+def test_depthwise_space_puts_channels_in_the_vector_lanes(params):
+    space = space_for(Workload("DEP", "DEP-t", params))
+    assert type(space).__name__ == "DepthwiseSpace" and len(space.seeds()) == 2
+    rng = np.random.default_rng(8)
+    for p in space.seeds() + [space.sample(rng) for _ in range(3)]:
+        sch, args = space.apply(p)
+        lay = space.layouts(p)
+        assert lay[0] == lay[1] and (lay[1] == "NHWC" or lay[1] == f"NCHW{p['cb']}c")
+        check_schedule(sch, args)
+    if params[1] % 32:
+        assert "does not divide the 48 channels" in space.check(dict(space.seeds()[0], layout="NCHWc", cb=32))
+
+
+@pytest.mark.parametrize("params", [(5, 7, 9), (1, 40, 300), (12, 33, 70)])
+def test_dense_space_tiles_a_gemm_with_its_weight_transposed_or_packed(params):
+    space = space_for(Workload("DEN", "DEN-t", params))
+    assert type(space).__name__ == "DenseSpace"
+    assert space.layouts(space.sample(np.random.default_rng(0))) == (None, None)
+    rng = np.random.default_rng(3)
+    for lay in ({"b_layout": "KN"}, {"b_layout": "packed"}):
+        sch, args = space.apply(space.sample(rng, dict(lay, nb=space.lanes) if lay["b_layout"] == "packed" else lay))
+        check_schedule(sch, args)
+
+
+def test_conv_space_names_the_knobs_of_a_planner_layout():
+    space = space_for(Workload("C2D", "C2D-t", (1, 32, 14, 64, 1, 1, 0)))
+    lanes = space.lanes
+    assert space.knobs_for(f"NCHW{lanes}c") == {"layout": "NCHWc", "ob": lanes, "ib": lanes, "spatial": 0}
+    assert space.knobs_for("NHWC")["layout"] == "NHWC" and space.knobs_for("NCHW")["layout"] == "NCHW"
+    assert space.knobs_for("NCHW128c") is None and space.knobs_for("NCHW3c") is None  # no such block in the template
+    p = space.sample(np.random.default_rng(0), space.knobs_for(f"NCHW{lanes}c"))
+    assert space.layouts(p) == (f"NCHW{lanes}c", f"NCHW{lanes}c")
+    tiled = space.knobs_for(f"NCHW2h7w{lanes}c")
+    assert tiled == {"layout": "NCHWc", "ob": lanes, "ib": lanes, "spatial": 1, "tile_y": 2, "tile_x": 7}
+    assert space.layouts(space.sample(np.random.default_rng(0), tiled))[1] == f"NCHW2h7w{lanes}c"
+    assert space.knobs_for(f"NCHW3h{lanes}c") is None  # 3 rows do not tile 14
+
+
+def test_conv_space_tiles_outputs_spatially_and_reads_points_logged_before_the_knob():
+    space = space_for(Workload("C2D", "C2D-8", (1, 16, 8, 32, 3, 1, 1)))  # 8 x 8 output, 32 channels
+    rng = np.random.default_rng(4)
+    for tile_y, tile_x in ((2, 4), (2, 8), (2, 1), (4, 2)):  # rows and columns, whole rows, a one-column tile
+        # (at most 16 accumulator vectors of one vector of channels: they fit AVX2's registers as well)
+        p = space.sample(rng, {"layout": "NCHWc", "ob": space.lanes, "spatial": 1, "tile_y": tile_y, "tile_x": tile_x})
+        out = space.layouts(p)[1]
+        assert out.startswith(f"NCHW{tile_y}h") and out.endswith(f"{space.lanes}c")
+        sch, args = space.apply(p)
+        check_schedule(sch, args)
+        assert len(sch.layout_of(args[-1]).shape) == (7 if "w" in out else 6)
+    p = space.sample(rng, {"layout": "NCHWc", "spatial": 1, "tile_y": 2})
+    assert "does not divide the 8x8 output" in space.check(dict(p, tile_x=7, ob=space.lanes))
+    assert "needs layout NCHWc" in space.check(dict(p, layout="NHWC", ob=space.lanes))
+    old = {k: v for k, v in p.items() if k != "spatial"}  # a point from a log written before the knob
+    assert space.check(old) is None and space.layouts(old)[1] == f"NCHW{old['ob']}c"
+    check_schedule(*space.apply(old))
+    inputs, out = space.build()
+    sch = space.schedule_into(alt.create_schedule(out), out, None, old)  # as a network kernel replays it
+    check_schedule(sch, inputs + [out])
+
+
+def test_conv_space_fuses_kernel_columns_with_channels():
+    """fuse_rx: the kernel's columns and the channels read after them are one loop (one contiguous
+    run of input and weights) in NCHWc (order c-y-x) and NHWC (y-x-c), in whole input blocks only;
+    the seeds use it; a point logged before the knob replays unfused. Results stay right."""
+    space = space_for(Workload("C2D", "C2D-f", (1, 16, 8, 32, 3, 1, 1)))
+    seeds = [p for p in space.seeds() if not p.get("winograd")]
+    assert seeds and all(p["fuse_rx"] == 1 for p in seeds)
+    for p in seeds:
+        sch, args = space.apply(p)
+        check_schedule(sch, args)
+        cc = next(st for st in sch.stages if st.name.endswith(".local"))
+        assert any(a.name.startswith("rx.") and a.name.endswith(".fused") for a in cc.leaves)
+    p = seeds[0]
+    assert "c-y-x" in space.check(dict(p, reduce_order="y-x-c"))
+    assert "whole input blocks" in space.check(dict(p, ib=32))
+    old = {k: v for k, v in p.items() if k != "fuse_rx"}
+    sch, args = space.apply(old)
+    assert not any(a.name.endswith(".fused") and a.name.startswith("rx")
+                   for a in next(st for st in sch.stages if st.name.endswith(".local")).leaves)
+    first = space_for(Workload("C2D", "C2D-rgb", (1, 3, 16, 16, 3, 1, 1)))  # 3 colour channels: one block
+    assert 3 in first.knobs["ib"] and all(p["ib"] == 3 and p["fuse_rx"] == 1 for p in first.seeds())
+    check_schedule(*first.apply(first.seeds()[0]))
+
+
+def test_conv_space_chooses_winograd_for_3x3_stride_1_convolutions(monkeypatch):
+    """The winograd knob: offered for 3x3 stride-1 C2D only; a Winograd point keeps the direct loop
+    knobs fixed and reads NHWC or NCHWc; the seeds add one per layout; it is measured against the
+    direct convolution's reference (its weights transformed on the way in) and replays from a
+    record into a kernel whose `pack` transforms the weights."""
+    from search.tune import kernel_of
+    space = space_for(CONV)
+    assert space.knobs["winograd"] == [0, 2, 4]
+    for w in (Workload("C2D", "s2", (1, 16, 10, 32, 3, 2, 1)), Workload("C2D", "k1", (1, 16, 10, 32, 1, 1, 0)),
+              Workload("CBR", "cbr", (1, 16, 10, 32, 3, 1, 1))):
+        assert space_for(w).knobs["winograd"] == [0]
+    wino = [p for p in space.seeds() if p.get("winograd")]
+    assert {p["layout"] for p in wino} == {"NCHWc", "NHWC"} and all(p["winograd"] == 2 for p in wino)
+    p = wino[0]
+    assert "direct loop knobs" in space.check(dict(p, tile_x=2))
+    assert "NHWC or NCHWc" in space.check(dict(p, layout="NCHW", ob=8, ib=8))
+    assert space.complete({k: v for k, v in p.items() if k != "winograd"})["winograd"] == 0  # logged before
+    sch, args = space.apply(dict(p, winograd=4))
+    assert args[1].shape == (36, 32, 16) and space.prepare(dict(p, winograd=4)) == [None, ["winograd", 4], None]
+    with ThreadPoolExecutor(2) as ex, Measurer(CONV, executor=ex, repeat=2, min_time=0.001) as m:
+        ok = m.measure([p, dict(p, winograd=4)])
+        monkeypatch.setattr(type(space), "prepare", lambda self, point: None)  # weights not transformed
+        (bad,) = m.measure([p])
+    assert [r["error"] for r in ok] == [R.OK, R.OK]
+    assert bad["error"] != R.OK
+    monkeypatch.undo()
+    rec = {"point": dict(p, winograd=4), "schedule": None}
+    k = kernel_of(rec, CONV)
+    assert k.prepare == {"W": ["winograd", 4]}
+    x = np.random.default_rng(0).standard_normal((1, 16, 10, 10)).astype("f4")
+    w = np.random.default_rng(1).standard_normal((32, 16, 3, 3)).astype("f4")
+    y = np.empty(k.pack(k.args[2], np.zeros((1, 32, 10, 10), "f4")).shape, "f4")
+    k(k.pack(k.args[0], x), k.pack("W", w), y)
+    want = F.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1).numpy()
+    np.testing.assert_allclose(k.unpack(k.args[2], y), want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+def test_random_draws_and_single_moves_reach_winograd_points():
+    """A Winograd point fixes the direct loop knobs, so drawing every knob at random or changing one
+    knob at a time never reached one (only the hand seeds did, and a search without them never found
+    the algorithm). Points are made canonical: the algorithm is drawn first (about a third direct,
+    whatever share of direct draws is invalid), a move onto it or off it from a layout that allows
+    it lands on a valid point, and a move under fixed layout knobs never changes them."""
+    space = space_for(Workload("C2D", "w", (1, 64, 28, 64, 3, 1, 1)))
+    rng = np.random.default_rng(0)
+    draws = [space.sample(rng) for _ in range(300)]
+    assert all(space.check(p) is None for p in draws)
+    share = np.mean([p["winograd"] != 0 for p in draws])
+    assert 0.55 < share < 0.8  # 2 of the knob's 3 values
+    lay = {"layout": "NCHWc", "ob": space.lanes * 2, "ib": space.lanes * 2, "spatial": 0}
+    direct = space.sample(rng, dict(lay, winograd=0))
+    moves = [space.neighbor(direct, rng, space.loop_knobs) for _ in range(200)]
+    assert all(q is not None and space.check(q) is None and all(q[k] == v for k, v in lay.items()) for q in moves)
+    wino = [q for q in moves if q["winograd"]]
+    assert wino and all(q == space.canonical(q) for q in wino)
+    back = [space.neighbor(wino[0], rng, space.loop_knobs) for _ in range(100)]
+    assert any(q["winograd"] == 0 and space.check(q) is None for q in back)
+    nhwc = dict(space.default_layout(), ob=space.lanes * 2)  # NHWC with a tile Winograd cannot keep
+    start = space.sample(rng, dict(nhwc, winograd=0))
+    assert not any((q := space.neighbor(start, rng, space.loop_knobs)) and q["winograd"] for _ in range(100))
+    assert space.sample(rng, nhwc)["winograd"] == 0  # no Winograd point there: a direct one
