@@ -194,14 +194,19 @@ class _Lowerer:
                 root_iv[v] = arith.interval(e, root_iv, self.ranges) or arith.Interval(
                     E.Const(0, "int32"), E.Const(v.extent - 1, "int32"))
         reads = [e for e in walk(body_expr) if isinstance(e, Read) and e.tensor is child.tensor]
-        if not reads:
-            raise ScheduleError(f"stage {child.name!r} is computed at {st.name!r}, which does not read it")
         shared = child.scope == "shared"
         threads = dict(self.threads)
         threads.update({loops[i]["var"]: loops[i]["ext"] for i in range(pos + 1) if loops[i]["kind"] in THREAD_TAGS})
+        # the other readers of `child`, computed inside this loop too (softmax's sum and output both
+        # read the row maximum): the region covers what each of them reads here
+        others = [(idx, env) for r in self.sch.readers(child.tensor) if r is not st
+                  for idx, env in self._reads_inside(child, r, st, leaves, pos, body_expr, root_iv)]
+        if not reads and not others:
+            raise ScheduleError(f"stage {child.name!r} is computed at {st.name!r}, which does not read it")
         los, exts = [], []
         for d, full in enumerate(child.tensor.shape):
             ivs = [arith.interval(r.indices[d], root_iv, self.ranges) for r in reads]
+            ivs += [arith.interval(idx[d], env, self.ranges) for idx, env in others]
             if shared:  # one copy for the whole block: the region every thread of it reads
                 ivs = [_relax(iv, threads) for iv in ivs]
             lo, n = _union(ivs, full)
@@ -227,6 +232,39 @@ class _Lowerer:
         nest = self._stage(child, los, exts)
         self.threads = outer
         return [Allocate(buf), nest]
+
+    def _reads_inside(self, child, reader, st, leaves, pos, body_expr, root_iv):
+        """(indices, intervals of the reader's axes) of each read of `child` by `reader`, a stage
+        computed inside loop `pos` of `st` (directly or inside another stage computed there), over
+        one iteration of that loop. A reader computed anywhere else is an error: `child` exists
+        only inside the loop."""
+        if self.sch.stages.index(reader) < self.sch.stages.index(child):
+            raise BuildError(f"stage {child.name!r} is computed at {st.name}.{leaves[pos].name} after its reader "
+                             f"{reader.name!r}")
+        env = self._axes_inside(reader, st, leaves, pos, body_expr, root_iv, child)
+        return [(r.indices, env) for r in walk(self._expand(reader.op.body))
+                if isinstance(r, Read) and r.tensor is child.tensor]
+
+    def _axes_inside(self, r, st, leaves, pos, body_expr, root_iv, child):
+        """Intervals of stage r's axes (its reduce axes whole) over one iteration of loop `pos` of
+        `st`: what its readers read of it there (the region its own compute_at computes)."""
+        where = r.attach if isinstance(r.attach, tuple) else None
+        if where is None or (where[0] is st and where[1] in leaves and leaves.index(where[1]) < pos):
+            at = "at root" if r.attach is None else "inline" if where is None else f"at {where[0].name}.{where[1].name}"
+            raise BuildError(f"stage {child.name!r} is computed at {st.name}.{leaves[pos].name}, but its reader "
+                             f"{r.name!r} is computed {at}; compute {r.name!r} inside that loop too, or "
+                             f"{child.name!r} at root")
+        reads = [(e.indices, root_iv) for e in walk(body_expr) if isinstance(e, Read) and e.tensor is r.tensor]
+        for q in self.sch.readers(r.tensor):
+            if q is not st:
+                reads += self._reads_inside(r, q, st, leaves, pos, body_expr, root_iv)
+        out = {}
+        for d, (v, full) in enumerate(zip(r.op.axis, r.tensor.shape)):
+            lo, n = _union([arith.interval(idx[d], env, self.ranges) for idx, env in reads] or [None], full)
+            out[v] = arith.Interval(lo, arith.simplify(lo + E.Const(n - 1, "int32"))) if n > 1 else arith.Interval(lo)
+        for v in r.op.reduce_axis:
+            out[v] = arith.Interval(E.Const(0, "int32"), E.Const(v.extent - 1, "int32"))
+        return out
 
     # expressions ------------------------------------------------------------------------------
     def _expand(self, e):

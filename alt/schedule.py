@@ -130,7 +130,10 @@ class Stage:
         self.schedule.apply(S.Pragma(self.name, self._name(axis), key, value))
 
     def compute_at(self, target, axis):
-        """Compute this stage inside loop `axis` of `target`, only the region that loop needs."""
+        """Compute this stage inside loop `axis` of `target`, only the region that loop needs.
+        `target` reads this stage, or every stage that reads it is computed inside `target` first
+        (softmax's row maximum, read by its exponentials and its sum, computed in the output's row
+        tile); the region is what all of them read in one iteration of the loop."""
         if isinstance(target, Tensor):
             target = self.schedule[target]
         if not isinstance(target, Stage):
@@ -437,14 +440,17 @@ class Schedule:
         if target is st:
             raise ScheduleError(f"compute_at: stage {st.name!r} cannot be computed inside itself")
         readers = self.readers(st.tensor)
-        if target not in readers:
+        stray = [r for r in readers if r is not target and not self._inside(r, target)]
+        if target not in readers and (stray or not readers):
             names = [r.name for r in readers] or ["(none)"]
             raise ScheduleError(f"compute_at of {st.name!r} to stage {target.name!r}: {target.name!r} does not "
-                                f"read {st.name!r}; it is read by [{', '.join(names)}]")
-        if len(readers) > 1:
-            raise ScheduleError(f"compute_at of {st.name!r}: it is read by several stages "
-                                f"[{', '.join(r.name for r in readers)}]; it can only be computed inside its "
-                                "single consumer (compute it at root instead)")
+                                f"read {st.name!r}, and its readers [{', '.join(names)}] are not all computed "
+                                f"inside {target.name!r}")
+        if stray:  # a tile computed inside target's loop exists only there: every reader must be inside too
+            raise ScheduleError(f"compute_at of {st.name!r} to stage {target.name!r}: it is also read by "
+                                f"[{', '.join(r.name for r in stray)}], which {'is' if len(stray) == 1 else 'are'} "
+                                f"not computed inside {target.name!r}; compute_at those inside {target.name!r} "
+                                f"first, or compute {st.name!r} at root")
         t = target
         while isinstance(t.attach, tuple):
             if t.attach[0] is st:
@@ -452,6 +458,15 @@ class Schedule:
                                     f"{target.name!r} is already computed inside {st.name!r}")
             t = t.attach[0]
         st.attach = (target, v)
+
+    @staticmethod
+    def _inside(st, target):
+        """Is stage `st` computed inside `target` (at one of its loops, or inside a stage that is)?"""
+        while isinstance(st.attach, tuple):
+            st = st.attach[0]
+            if st is target:
+                return True
+        return False
 
     def _apply_ComputeInline(self, st, step):
         self._check_movable(st, "compute_inline")

@@ -148,7 +148,7 @@ def measure_cell(model, space, point, batch, want, target=None, rtol=1e-3, attem
     A timing other processes disturbed is taken again after a pause, `attempts` times in all; one
     disturbed every time is DISTURBED (its costs kept, not a time)."""
     from alt.recursive import compile as compile_model
-    from alt.timing import benchmark
+    from alt.timing import benchmark, undisturbed
     try:
         net = compile_model(model, target=target, **space.options(point))
     except AltError as e:
@@ -157,12 +157,10 @@ def measure_cell(model, space, point, batch, want, target=None, rtol=1e-3, attem
     err = float(np.max(np.abs(got - want)) / max(float(np.max(np.abs(want))), 1e-30))
     if not np.isfinite(err) or err > rtol:
         return R.WRONG_ANSWER, [], f"relative error {err:.3g} against the numpy recursion (tolerance {rtol})"
-    for attempt in range(attempts):  # as search.measure's Measurer.run: a disturbed timing is taken again
-        t = benchmark(lambda: net(batch), repeat=7, warmup=20 if attempt == 0 else 2, min_time=0.02)
-        if not t.disturbed:
-            return R.OK, list(t.samples), ""
-        time.sleep(0.2 * (attempt + 1))  # let the other process's burst pass
-    return R.DISTURBED, list(t.samples), f"other processes took the CPU during all {attempts} timings ({t})"
+    t = undisturbed(lambda: benchmark(lambda: net(batch), repeat=7, warmup=20, min_time=0.02), attempts)
+    if t.disturbed:
+        return R.DISTURBED, list(t.samples), f"other processes took the CPU during all {attempts} timings ({t})"
+    return R.OK, list(t.samples), ""
 
 
 def tune_cells(model, trials=24, log=None, batch=None, strategy="alt", seed=0, per_batch=4, quiet=False,

@@ -19,6 +19,7 @@ import logging
 import numpy as np
 
 from alt.graph.opdefs import OPS
+from alt.timing import undisturbed
 
 logger = logging.getLogger("alt.search")
 BEAM = 20000
@@ -28,15 +29,15 @@ def conversion_kernel(shape, a, b, target=None):
     """A compiled layout_transform of a float32 tensor of logical `shape` from layout `a` to `b`
     (alt.graph.plan names), scheduled like the network's conversions, with its two tensors."""
     from alt.build import build
-    from alt.graph.compile import _relayout
+    from alt.graph.plan import lay_out
     from alt.ops import layout_transform, schedule_stage
     from alt.schedule import create_schedule
     from alt.tensor import placeholder
     X = placeholder(shape, name="in0")
     Y = layout_transform(X, name="out")
     s = create_schedule(Y)
-    _relayout(s, X, a, shape)
-    _relayout(s, Y, b, shape)
+    lay_out(s.layout(X), a, shape)
+    lay_out(s.layout(Y), b, shape)
     schedule_stage(s, s[Y])
     return build(s, [X, Y], target), X, Y
 
@@ -60,7 +61,7 @@ class ConversionCosts:
             k(xp, yp)
             if not np.array_equal(k.unpack(Y, yp), x):
                 raise AssertionError(f"the layout conversion {a} -> {b} of {list(shape)} is wrong")
-            self.cache[key] = k.benchmark(xp, yp, repeat=5, min_time=0.005).median
+            self.cache[key] = undisturbed(lambda: k.benchmark(xp, yp, repeat=5, min_time=0.005)).median
         return self.cache[key]
 
     def to_json(self):

@@ -21,7 +21,7 @@ import json
 import alt
 from alt.errors import AltError
 from alt.ops.hand import tile_target
-from alt.ops.default import rfactor_axis, rfactor_rows, schedule_stage
+from alt.ops.default import rfactor_axis, rfactor_rows, row_fusable, row_fused, schedule_stage
 
 
 class Invalid(AltError, ValueError):
@@ -299,9 +299,12 @@ class GenericSpace(Space):
     the activation inputs are read in it too: `inputs`), and for
     reductions whose output cannot be vectorized `rfactor` (TVM's): the last reduce axis split so
     that `vectors` vectors of partial results accumulate side by side (times the cores where the
-    output has fewer elements than cores, so that the partials also run in parallel), then reduced."""
+    output has fewer elements than cores, so that the partials also run in parallel), then reduced;
+    and for softmax, layer norm and the like (alt.ops.default.row_fusable) `row_fused`: every stage
+    computed inside the output's parallel tile of `row_tile` rows (alt.ops.default.row_fused)."""
     layout_knobs = ("out_layout",)
-    added = {"rfactor": 0, "inputs": "default"}
+    added = {"rfactor": 0, "inputs": "default", "row_fused": 0}
+    ROW_FUSED_FIXED = {"rfactor": 0, "fuse": 1, "unroll": 0, "inline_pad": 0}  # knobs a row-fused point ignores
 
     def __init__(self, workload, target=None):
         super().__init__(workload, target)
@@ -323,6 +326,21 @@ class GenericSpace(Space):
         base = alt.create_schedule(out)
         if any(rfactor_axis(base, st, self.lanes) is not None for st in base.stages):
             self.knobs["rfactor"] = [0, 1]
+        if row_fusable(base, out):
+            self.knobs["row_fused"] = [0, 1]
+
+    def canonical(self, p):
+        """A row-fused point with the knobs row_fused ignores at fixed values."""
+        if p.get("row_fused"):
+            return {**p, **{k: v for k, v in self.ROW_FUSED_FIXED.items() if k in self.knobs}}
+        return p
+
+    def _seeds(self):
+        """Row-fused tiles of 4 rows (softmax's and layer norm's hand schedule) where the output has them."""
+        if "row_fused" not in self.knobs:
+            return []
+        first = {k: v[0] for k, v in self.knobs.items()}
+        return [self.canonical(dict(first, row_fused=1, row_tile=4, vectors=v)) for v in (1, 2)]
 
     @staticmethod
     def _activation(t, out):
@@ -348,6 +366,12 @@ class GenericSpace(Space):
         return None
 
     def _check(self, p):
+        if p.get("row_fused"):
+            fixed = {k: v for k, v in self.ROW_FUSED_FIXED.items() if k in self.knobs and p[k] != v}
+            if fixed or p["out_layout"] != "default":
+                return (f"a row-fused point ignores {sorted(fixed)}; give them {self.ROW_FUSED_FIXED}" if fixed else
+                        "row_fused computes in the output's default layout; give out_layout=default")
+            return None
         if p["row_tile"] * p["vectors"] > self.target.registers:
             return (f"a register tile of {p['row_tile']} x {p['vectors']} vectors needs more than the target's "
                     f"{self.target.registers} registers")
@@ -365,6 +389,8 @@ class GenericSpace(Space):
         return self._schedule(s, end if end is not None else anchor, p)  # the planner laid the inputs out
 
     def _schedule(self, s, out, p):
+        if p.get("row_fused") and row_fusable(s, out):  # in a network kernel with other stages: the plain way
+            return row_fused(s, out, p["row_tile"], p["vectors"])
         self._prepare(s, out, p)
         if p.get("rfactor"):
             rfactor_rows(s, p["vectors"])

@@ -75,6 +75,69 @@ def rfactor_axis(s, st, lanes):
     return k if contiguous else None
 
 
+def row_fusable(s, out):
+    """Can `out` be row-fused (row_fused): an output of two or more axes whose other stages are
+    reductions over its rows (shape: all its axes but the last) or elementwise stages of its shape
+    that a reduction reads, as in softmax and layer norm?"""
+    if len(out.shape) < 2 or s[out].is_reduction or not any(st.is_reduction for st in s.stages):
+        return False
+    rows = tuple(out.shape[:-1])
+    for st in s.stages:
+        if st.tensor is out or st.attach == "inline":
+            continue
+        if st.is_reduction:
+            if tuple(st.tensor.shape) != rows:
+                return False
+        elif not (st.op.tag == "injective" and tuple(st.tensor.shape) == tuple(out.shape)
+                  and any(r.is_reduction for r in s.readers(st.tensor))):
+            return False
+    return True
+
+
+def row_fused(s, out, row_tile, vectors=1):
+    """Every stage of `out` computed inside its parallel tile of `row_tile` rows, as a hand-written
+    softmax or layer norm is: one parallel loop, each tile's reductions (rfactored along their
+    contiguous reduce axis into `vectors` vectors of partials) and exponentials computed just before
+    the rows that read them, while they are in cache. Elementwise stages a reduction reads are kept
+    (computed once a tile), the others inlined. See row_fusable for the graphs it takes."""
+    width = _width(s[out])
+    for st in list(s.stages):
+        if st.op.tag == "injective" and st.tensor is not out \
+                and not any(r.is_reduction for r in s.readers(st.tensor)):
+            st.compute_inline()
+    partials = set()
+    for st in list(s.stages):
+        k = st.op.reduce_axis[-1] if st.is_reduction and st.attach is None else None
+        if k is not None and k.extent >= 2 * width * vectors:
+            partials.add(id(s.rfactor(st.tensor, k, width * vectors)))
+    o = s[out]
+    *lead, last = o.axis
+    ro, ri = o.split(lead[-1], factor=row_tile) if lead[-1].extent > row_tile else (lead[-1], None)
+    at = o.fuse(*lead[:-1], ro) if len(lead) > 1 else ro
+    _vector_last(o, [at] + ([ri] if ri is not None else []), last)
+    o.parallel(at)
+    for st in reversed(list(s.stages)):  # readers first: a stage goes inside once all its readers are
+        if st is o or st.attach is not None:
+            continue
+        st.compute_at(o, at)
+        if id(st.tensor) in partials:  # an rfactor stage: its partials side by side in vectors
+            *spatial, lane = st.axis
+            st.reorder(*spatial, *st.reduce_axis, lane)
+            st.vectorize(lane)
+        elif not st.reduce_axis:
+            _vector_last(st, st.axis[:-1], st.axis[-1])
+    return s
+
+
+def _vector_last(st, outer, last):
+    """Loops `outer`, then `last` split by the vector width with its inner part vectorized."""
+    width = _width(st)
+    inner = list(st.split(last, factor=width)) if last.extent > width else [last]
+    st.reorder(*outer, *inner)
+    if inner[-1].extent > 1:
+        st.vectorize(inner[-1])
+
+
 def schedule_stage(s, st, row_tile=None, vectors=None, fuse=None, unroll=True):
     """Parallel outer / vectorized inner loops for one root stage that has not been scheduled.
 

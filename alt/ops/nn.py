@@ -156,12 +156,16 @@ def softmax(X, name="softmax"):
     k = reduce_axis(n, "k")
     M = compute(lead or (1,), lambda *i: E.max_(X[i + (k,)] if lead else X[k], axis=k), name=f"{name}.max",
                 axis_names=[f"i{d}" for d in range(max(1, len(lead)))])
-    k2 = reduce_axis(n, "k")
-    S = compute(lead or (1,), lambda *i: E.sum_(E.exp((X[i + (k2,)] if lead else X[k2]) - M[i]), axis=k2),
-                name=f"{name}.sum", axis_names=[f"i{d}" for d in range(max(1, len(lead)))])
     idx = (lambda i: i[:-1]) if lead else (lambda i: (0,))
-    return compute(X.shape, lambda *i: E.exp(X[i] - M[idx(i)]) / S[idx(i)], name=name,
-                   axis_names=[f"i{d}" for d in range(X.ndim)])
+    names = [f"i{d}" for d in range(X.ndim)]
+    # the exponentials are a stage of their own: a default schedule inlines them (into the sum and
+    # the output), a row-fused one (alt.ops.default.row_fused) computes them once per row tile
+    Ex = compute(X.shape, lambda *i: E.exp(X[i] - M[idx(i)]), name=f"{name}.exp", tag="injective", axis_names=names)
+    k2 = reduce_axis(n, "k")
+    S = compute(lead or (1,), lambda *i: E.sum_(Ex[i + (k2,)] if lead else Ex[k2], axis=k2),
+                name=f"{name}.sum", axis_names=[f"i{d}" for d in range(max(1, len(lead)))])
+    one = E.const(1.0, X.dtype)
+    return compute(X.shape, lambda *i: Ex[i] * (one / S[idx(i)]), name=name, axis_names=names)  # 1/S: once a row
 
 
 def layer_norm(X, gamma, beta, eps=1e-5, name="layernorm"):
@@ -178,12 +182,12 @@ def layer_norm(X, gamma, beta, eps=1e-5, name="layernorm"):
     k2 = reduce_axis(n, "k")
     sq = compute(lead, lambda *i: E.sum_(X[i + (k2,)] * X[i + (k2,)], axis=k2), name=f"{name}.sumsq",
                  axis_names=names)
-    inv = 1.0 / n
+    inv, one = 1.0 / n, E.const(1.0, X.dtype)
 
     def body(*i):
         mu = mean[i[:-1]] * inv
         var = sq[i[:-1]] * inv - mu * mu
-        return (X[i] - mu) / E.sqrt(var + eps) * gamma[i[-1]] + beta[i[-1]]
+        return (X[i] - mu) * (one / E.sqrt(var + eps)) * gamma[i[-1]] + beta[i[-1]]  # 1/sqrt: once a row
 
     return compute(X.shape, body, name=name, axis_names=names + ["j"])
 

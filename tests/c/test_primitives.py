@@ -240,3 +240,48 @@ def test_float_constant_folding_in_single_precision():
     X = alt.placeholder((4,), name="X")
     Y = alt.compute((4,), lambda i: X[i] + (alt.cast("float32", 0.1) + 0.2) * 3.0, name="Y")
     check_schedule(alt.create_schedule(Y), [X, Y], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("shape,tile", [((2, 3, 40), 2), ((7, 19), 3), ((4, 64), 4)])
+def test_stages_read_by_several_stages_computed_in_one_row_tile(shape, tile):
+    """Softmax's row maximum is read by its exponentials, which its sum and output read: with
+    compute_at into the output's row tile (TVM allows a stage computed inside a loop that all its
+    readers are computed in), every stage runs in one parallel loop, each tile's region once."""
+    from alt.ops.default import row_fusable, row_fused
+    X = alt.placeholder(shape, name="X")
+    Y = alt.ops.nn.softmax(X)
+    s = alt.create_schedule(Y)
+    assert row_fusable(s, Y)
+    row_fused(s, Y, tile)
+    f = check_schedule(s, [X, Y])
+    body = f.source[f.source.index("alt_main"):]
+    assert body.count("omp parallel") == 1 and body.count("expf(") == 1  # each exponential once
+    text = str(f.lowered)
+    for name in ("softmax.max", "softmax.exp", "softmax.sum"):
+        assert f"allocate {name}" in text  # a tile of its own, inside the parallel loop
+
+
+def test_compute_at_a_stage_some_reader_computes_outside_is_refused():
+    X = alt.placeholder((6, 16), name="X")
+    Y = alt.ops.nn.softmax(X)
+    s = alt.create_schedule(Y)
+    M, Ex, S = (s.stage(f"softmax.{n}") for n in ("max", "exp", "sum"))
+    with pytest.raises(alt.ScheduleError, match=r"'softmax.exp' to stage 'softmax': it is also read by "
+                                                r"\[softmax.sum\], which is not computed inside 'softmax'"):
+        Ex.compute_at(s[Y], Y.axis[0])
+    with pytest.raises(alt.ScheduleError, match=r"'softmax' does not read 'softmax.max', and its readers "
+                                                r"\[softmax.exp\] are not all computed inside 'softmax'"):
+        M.compute_at(s[Y], Y.axis[0])
+    S.compute_at(s[Y], Y.axis[0])
+    Ex.compute_at(s[Y], Y.axis[0])
+    M.compute_at(s[Y], Y.axis[0])
+    check_schedule(s, [X, Y])
+    S.compute_root()  # afterwards: the sum, at root, would read exponentials that exist only in the rows
+    with pytest.raises(alt.BuildError, match=r"'softmax.exp' is read before it is computed"):
+        alt.build(s, [X, Y])
+    S.compute_at(s[Y], Y.axis[0])
+    Ex.compute_at(s[Y], Y.axis[1])  # inside the output's column loop: the sum, outside it, cannot read it
+    with pytest.raises(alt.BuildError, match=r"'softmax.exp' is computed at softmax.i1, but its reader "
+                                             r"'softmax.sum' is computed at softmax.i0; compute 'softmax.sum' "
+                                             r"inside that loop too, or 'softmax.exp' at root"):
+        alt.build(s, [X, Y])

@@ -76,3 +76,13 @@ def test_the_canary_probes_every_cpu_a_thread_of_this_process_may_use():
     assert cpus and set(os.sched_getaffinity(0)) <= set(cpus)
     c = T.Canary()
     assert c.cpus == (cpus if 1 < len(cpus) <= 8 else [None])
+
+
+def test_undisturbed_takes_a_disturbed_timing_again_and_else_keeps_the_least_disturbed(monkeypatch):
+    from alt.timing import Timing, undisturbed
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    quiet, noisy, worse = Timing([1.0, 1.0]), Timing([1.0, 2.0, 2.0]), Timing([1.0, 3.0, 3.0])
+    takes = iter([worse, quiet])
+    assert undisturbed(lambda: next(takes)) is quiet
+    takes = iter([worse, noisy, worse])
+    assert undisturbed(lambda: next(takes), attempts=3) is noisy and noisy.disturbed

@@ -62,7 +62,8 @@ def test_compute_at_to_a_stage_that_does_not_consume():
     U = alt.compute((8,), lambda i: T[i] + 1, name="U")
     V = alt.compute((8,), lambda i: X[i] - 1, name="V")
     s = alt.create_schedule([U, V])
-    with pytest.raises(alt.ScheduleError, match=r"'V' does not read 'T'; it is read by \[U\]"):
+    with pytest.raises(alt.ScheduleError, match=r"'V' does not read 'T', and its readers \[U\] are not all "
+                                                r"computed inside 'V'"):
         s[T].compute_at(s[V], V.axis[0])
     with pytest.raises(alt.ScheduleError, match="it is an output of the schedule"):
         s[U].compute_inline()

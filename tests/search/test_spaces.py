@@ -142,6 +142,27 @@ def test_generic_space_rfactors_reductions_whose_output_cannot_vectorize(op, par
     assert "rfactor" not in space_for(Workload("ADD", "ADD-t", (2, 16, 5, 7))).knobs  # nothing to split
 
 
+@pytest.mark.parametrize("op,params", [("SFM", (6, 37)), ("SFM", (16, 64)), ("LN", (8, 40)), ("LN", (3, 200))])
+def test_generic_space_row_fuses_softmax_and_layer_norm(op, params):
+    """row_fused: every stage in the output's parallel row tile. Every such point matches the
+    interpreter, the hand seeds are row-fused, and the knobs it ignores are held fixed."""
+    space = space_for(Workload(op, f"{op}-rows", params))
+    assert space.knobs["row_fused"] == [0, 1]
+    points = space._valid_points({"row_fused": 1})
+    assert points and all(space.canonical(p) == p for p in points)
+    for p in points:
+        sch, args = space.apply(p)
+        check_schedule(sch, args)
+    assert space.seeds() and all(p["row_fused"] == 1 for p in space.seeds())
+    bad = dict(points[0], fuse=2)
+    assert "row-fused point ignores ['fuse']" in space.check(bad)
+    assert space.canonical(bad) == points[0]
+    old = {k: v for k, v in space.sample(np.random.default_rng(1), {"row_fused": 0}).items() if k != "row_fused"}
+    assert space.check(old) is None and space.complete(old)["row_fused"] == 0  # logged before the knob
+    for w in (Workload("NRM", "t", (1, 17, 70)), Workload("ADD", "t", (2, 16, 5, 7))):
+        assert "row_fused" not in space_for(w).knobs  # a total reduction; no reduction
+
+
 @pytest.mark.parametrize("params", [(1, 32, 12, 3, 1, 1), (1, 64, 9, 3, 2, 1), (2, 48, 7, 3, 1, 0)])
 def test_depthwise_space_puts_channels_in_the_vector_lanes(params):
     space = space_for(Workload("DEP", "DEP-t", params))
