@@ -39,6 +39,11 @@ def _x(g, seed=0):
     return np.random.default_rng(seed).standard_normal(g.inputs[0].shape).astype(np.float32)
 
 
+def _disturbed(records):
+    """Records whose timing other processes disturbed: not times, so a resumed run measures them again."""
+    return sum(r["error"] == R.DISTURBED for r in records)
+
+
 def _close(a, b, rtol=1e-4):
     return float(np.max(np.abs(a - b)) / np.max(np.abs(b))) <= rtol
 
@@ -204,7 +209,7 @@ def tuned(tmp_path_factory):
 def test_tune_network_logs_operator_records_and_the_network_record(tuned):
     g, log, rec, net = tuned
     ops = R.Log(log).read()
-    assert len(ops) == 10 and {r["workload"]["op"] for r in ops} == {"C2D", "DEN"}
+    assert 10 <= len(ops) <= 10 + _disturbed(ops) and {r["workload"]["op"] for r in ops} == {"C2D", "DEN"}
     (nrec,) = R.Log(log).read_networks(signature(g))
     assert nrec["layouts"].keys() == {"c1", "c2"}
     if nrec.get("hand"):  # the untuned network was the fastest: no tuned point in it
@@ -245,7 +250,10 @@ def test_tune_network_resumes_and_spends_only_the_rest(tuned, tmp_path):
     copy = tmp_path / "copy.jsonl"
     copy.write_bytes(log.read_bytes())
     rec2, _ = tune_network(g, trials=13, log=str(copy), batch=3, quiet=True)
-    assert len(R.Log(copy).read()) == 13 and rec2["trials"] == 13 and len(R.Log(copy).read_networks()) == 2
+    recs = R.Log(copy).read()
+    assert recs[:10] == R.Log(log).read() and rec2["trials"] == 13 and len(R.Log(copy).read_networks()) == 2
+    # the three trials left, and again each one a busy machine disturbed (not a time: measured again)
+    assert 3 <= len(recs) - 10 <= 3 + _disturbed(recs)
 
 
 def test_wp_reuses_the_records_and_builds_its_network_without_fused_conversions(tuned, tmp_path):
@@ -253,7 +261,8 @@ def test_wp_reuses_the_records_and_builds_its_network_without_fused_conversions(
     copy = tmp_path / "wp.jsonl"
     copy.write_bytes(log.read_bytes())
     wrec, wnet = tune_network(g, trials=10, strategy="wp", log=str(copy), batch=3, quiet=True)
-    assert len(R.Log(copy).read()) == 10  # alt's records cover wp's budget: nothing measured again
+    recs = R.Log(copy).read()  # alt's records cover wp's budget: nothing measured again but disturbed timings
+    assert recs[:10] == R.Log(log).read() and len(recs) - 10 <= _disturbed(recs)
     assert wrec["fuse_conversions"] is False and rec["fuse_conversions"] is True
     assert not wnet.plan.fused_conversions and not wnet.plan.fuse_conversions
     assert wrec["layouts"] == {n: list(min(c, key=lambda lay: c[lay][0])) for n, c in
