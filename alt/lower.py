@@ -203,15 +203,9 @@ class _Lowerer:
                   for idx, env in self._reads_inside(child, r, st, leaves, pos, body_expr, root_iv)]
         if not reads and not others:
             raise ScheduleError(f"stage {child.name!r} is computed at {st.name!r}, which does not read it")
-        los, exts = [], []
-        for d, full in enumerate(child.tensor.shape):
-            ivs = [arith.interval(r.indices[d], root_iv, self.ranges) for r in reads]
-            ivs += [arith.interval(idx[d], env, self.ranges) for idx, env in others]
-            if shared:  # one copy for the whole block: the region every thread of it reads
-                ivs = [_relax(iv, threads) for iv in ivs]
-            lo, n = _union(ivs, full)
-            los.append(lo)
-            exts.append(n)
+        # shared: one copy for the whole block, the region every thread of it reads
+        los, exts = self._region([(r.indices, root_iv) for r in reads] + others, child.tensor.shape,
+                                 threads if shared else None)
         buf = Buffer(child.name, exts, child.tensor.dtype, "shared" if shared else "stack")
         nbytes = buf.size * E.dtypes.to_numpy(buf.dtype).itemsize
         if shared:  # the limit is the target's, checked with the launch (codegen.grid)
@@ -259,12 +253,25 @@ class _Lowerer:
             if q is not st:
                 reads += self._reads_inside(r, q, st, leaves, pos, body_expr, root_iv)
         out = {}
-        for d, (v, full) in enumerate(zip(r.op.axis, r.tensor.shape)):
-            lo, n = _union([arith.interval(idx[d], env, self.ranges) for idx, env in reads] or [None], full)
+        for v, lo, n in zip(r.op.axis, *self._region(reads, r.tensor.shape)):
             out[v] = arith.Interval(lo, arith.simplify(lo + E.Const(n - 1, "int32"))) if n > 1 else arith.Interval(lo)
         for v in r.op.reduce_axis:
             out[v] = arith.Interval(E.Const(0, "int32"), E.Const(v.extent - 1, "int32"))
         return out
+
+    def _region(self, reads, shape, threads=None):
+        """(offsets, extents) per dimension covering every read: `reads` are (indices, intervals of
+        their variables) pairs; with `threads` ({Var: extent}), over every thread of a block too.
+        A dimension no read bounds is whole."""
+        los, exts = [], []
+        for d, full in enumerate(shape):
+            ivs = [arith.interval(idx[d], env, self.ranges) for idx, env in reads] or [None]
+            if threads is not None:
+                ivs = [_relax(iv, threads) for iv in ivs]
+            lo, n = _union(ivs, full)
+            los.append(lo)
+            exts.append(n)
+        return los, exts
 
     # expressions ------------------------------------------------------------------------------
     def _expand(self, e):
