@@ -224,6 +224,18 @@ def undisturbed(take, attempts=3, pause=0.2):
     return min(seen, key=lambda t: t.median)
 
 
+def at_speed(seconds, max_slow=MAX_SLOW, poll=0.2):
+    """Wait, up to `seconds`, until the machine runs within `max_slow` of its best speed (the
+    canary); returns how much slower than its best it runs at the end (a slow spell of a virtual
+    machine's host lasts seconds to minutes: a timing started in one measures the neighbour)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        slow = canary().slowdown()
+        if slow <= max_slow or time.monotonic() >= deadline:
+            return slow
+        time.sleep(poll)
+
+
 def _batch(run, number):
     """Seconds taken by `number` calls, and seconds this process waited for a CPU meanwhile."""
     w0 = runqueue_wait()

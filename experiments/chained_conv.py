@@ -25,7 +25,7 @@ import alt.graph as G
 from alt.graph import compile_network
 from alt.target import current
 from experiments.report import wrote
-from experiments.timing import check_close, settle
+from experiments.timing import check_close, steady
 from search import records as R
 from search.network import Choice, tune_network
 from search.space import space_for
@@ -118,8 +118,7 @@ def main(argv=None):
         times = {name: [] for name in nets}
         for _ in range(args.rounds):
             for name, net in nets.items():
-                settle()
-                times[name].append(net.time(x))
+                times[name].append(steady(lambda: net.time(x)))
         ms = {k: statistics.median(v) * 1e3 for k, v in times.items()}
         row = {"pair": g.name, "ms": ms, "min_ms": {k: min(v) * 1e3 for k, v in times.items()}, "layouts": layouts,
                "notes": notes, "kernels": {k: n.n_kernels for k, n in nets.items()}}

@@ -35,7 +35,7 @@ from alt.graph import compile_network, hand_layouts, zoo
 from alt.graph.reference import run_torch
 from alt.target import current
 from experiments.report import pyplot, wrote
-from experiments.timing import check_close, settle, time_callable, torch_threads
+from experiments.timing import check_close, steady, time_callable, torch_threads
 from search import records as R
 from search.network import build_record, tune_network
 from search.tasks import extract_tasks
@@ -112,8 +112,7 @@ def measure(g, items, want, x, rounds):
     times = {name: [] for name in items}
     for _ in range(rounds):
         for name, (_, timer, _) in items.items():
-            settle()
-            times[name].append(timer(x))
+            times[name].append(steady(lambda: timer(x)))
     return times
 
 

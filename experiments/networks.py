@@ -14,7 +14,7 @@ import numpy as np
 from alt.graph import compile_network, hand_layouts, zoo
 from alt.target import current
 from alt.graph.reference import run_torch
-from experiments.timing import check_close, settle, time_callable, torch_threads
+from experiments.timing import check_close, steady, time_callable, torch_threads
 
 
 def layout_choices(g):
@@ -48,13 +48,11 @@ def main(argv=None):
         g = zoo.ZOO[name]()
         x = np.random.default_rng(0).standard_normal(g.inputs[0].shape).astype(np.float32)
         want = run_torch(g, x)[0]
-        settle()
         t_torch = time_callable(lambda: run_torch(g, x), repeat=5)
         for label, assign in layout_choices(g).items():
             net = compile_network(g, assign)
             check_close(net(x), want, f"{name} {label}", rtol=1e-4)
-            settle()
-            t_alt = net.time(x)
+            t_alt = steady(lambda: net.time(x))
             st = net.compile_stats
             total = sum(st.values())
             rows.append({"model": name, "layouts": label, "kernels": net.n_kernels, "compile_s": total,

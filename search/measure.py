@@ -112,14 +112,9 @@ def run_task(task):
 
 def settle_task(seconds):
     """In the run worker: wait, up to `seconds`, until the machine runs near its best speed again
-    (alt.timing's canary); returns how much slower than its best it runs at the end."""
-    from alt.timing import canary
-    deadline = time.monotonic() + seconds
-    while True:
-        slow = canary().slowdown()
-        if slow <= MAX_SLOW or time.monotonic() >= deadline:
-            return slow
-        time.sleep(0.2)
+    (alt.timing.at_speed); returns how much slower than its best it runs at the end."""
+    from alt.timing import at_speed
+    return at_speed(seconds)
 
 
 def run_isolated(worker, task, timeout):

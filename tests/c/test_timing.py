@@ -86,3 +86,15 @@ def test_undisturbed_takes_a_disturbed_timing_again_and_else_keeps_the_least_dis
     assert undisturbed(lambda: next(takes)) is quiet
     takes = iter([worse, noisy, worse])
     assert undisturbed(lambda: next(takes), attempts=3) is noisy and noisy.disturbed
+
+
+def test_at_speed_waits_for_a_slow_spell_to_pass_and_gives_up_after_its_time(monkeypatch):
+    clock = {"t": 0.0}
+    monkeypatch.setattr(T.time, "monotonic", lambda: clock["t"])
+    monkeypatch.setattr(T.time, "sleep", lambda s: clock.__setitem__("t", clock["t"] + s))
+    gauge = Gauge([1.6, 1.5, 1.1])
+    monkeypatch.setattr(T, "canary", lambda: gauge)
+    assert T.at_speed(10.0, poll=1.0) == 1.1 and gauge.probes == 3 and clock["t"] == 2.0
+    gauge = Gauge([1.6])  # slow for good: back after `seconds`, saying how slow
+    clock["t"] = 0.0
+    assert T.at_speed(5.0, poll=1.0) == 1.6 and clock["t"] == 5.0

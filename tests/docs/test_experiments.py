@@ -135,3 +135,25 @@ def test_single_op_reports_a_failed_workload_and_measures_the_rest(tmp_path, mon
         single_op.main(["--workloads", "GMM-0,GMM-1", "--no-tvm", "--out", str(out)])
     assert "GMM-0    failed, not measured (ComputeError: GMM-0 failed on purpose)" in capsys.readouterr().out
     assert [r["workload"] for r in json.loads(out.with_suffix(".json").read_text())["rows"]] == ["GMM-1"]
+
+
+def test_a_contenders_timing_taken_in_a_slow_spell_is_taken_again_and_the_fastest_kept(monkeypatch):
+    from experiments import timing
+
+    class Gauge:
+        def __init__(self, readings):
+            self.readings = list(readings)
+
+        def slowdown(self):
+            return self.readings.pop(0) if len(self.readings) > 1 else self.readings[0]
+    waits = []
+    monkeypatch.setattr(timing.time, "sleep", lambda s: None)
+    monkeypatch.setattr(timing, "at_speed", lambda s: waits.append(s) or 1.0)
+    # the canary after each timing: slow, slow, at speed; the spell had doubled the first two
+    monkeypatch.setattr(timing, "canary", lambda: gauge)
+    gauge, times = Gauge([1.9, 1.5, 1.0]), iter([2.0, 1.7, 1.0, 5.0])
+    assert timing.steady(lambda: next(times)) == 1.0 and len(waits) == 3
+    gauge, times, waits[:] = Gauge([1.0]), iter([3.0, 1.0]), []
+    assert timing.steady(lambda: next(times)) == 3.0 and len(waits) == 1  # at speed: taken once
+    gauge, times = Gauge([2.0]), iter([3.0, 2.5, 4.0, 1.0])
+    assert timing.steady(lambda: next(times), attempts=3) == 2.5  # slow throughout: the fastest of 3
