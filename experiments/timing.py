@@ -14,6 +14,8 @@ from alt.timing import MAX_SLOW, at_speed, canary, measure
 SETTLE = 0.3  # seconds: longer than OpenBLAS's and libgomp's idle spin-wait
 SPELL_WAIT = 10.0  # seconds a timing waits at most for the machine to leave a slow spell
 ATTEMPTS = 3  # timings taken at most, while the canary says the machine slowed during them
+SLOW_STREAK = 3  # waits in a row that found the machine still slow: it is slow for minutes
+_state = {"inside": False, "slow_streak": 0}
 
 
 def torch_threads(torch):
@@ -25,20 +27,32 @@ def torch_threads(torch):
 def settle(wait=SPELL_WAIT):
     """Let the worker threads of the previous contender (numpy's OpenBLAS, OpenMP) go to sleep,
     so that they do not spin on the cores the next measurement needs; then wait, up to `wait`
-    seconds, for the machine to run at its best speed (alt.timing.at_speed)."""
+    seconds, for the machine to run at its best speed (alt.timing.at_speed). Once the machine has
+    stayed slow through SLOW_STREAK waits in a row, it is slow for minutes, not a spell: timings
+    are taken as it runs until it is seen at speed again (as the tuner does, search.measure)."""
     time.sleep(SETTLE)
-    return at_speed(wait)
+    slow = at_speed(0.0 if _state["slow_streak"] >= SLOW_STREAK else wait)
+    _state["slow_streak"] = 0 if slow <= MAX_SLOW else _state["slow_streak"] + 1
+    return slow
 
 
 def steady(timer, attempts=ATTEMPTS, wait=SPELL_WAIT):
     """Seconds from `timer()`, taken after settle(); one after which the machine still ran slower
-    than its best (the canary) is taken again, `attempts` times in all, and the fastest kept."""
+    than its best (the canary) is taken again, `attempts` times in all, and the fastest kept. A
+    timer that calls steady itself (time_callable inside a contender's timer) is not retaken twice."""
+    if _state["inside"]:
+        return timer()
     best = float("inf")
-    for _ in range(attempts):
-        settle(wait)
-        best = min(best, timer())
-        if canary().slowdown() <= MAX_SLOW:
-            break
+    _state["inside"] = True
+    try:
+        for _ in range(attempts):
+            settle(wait)
+            best = min(best, timer())
+            # slow for minutes (settle gave up waiting): retaking would only cost time
+            if _state["slow_streak"] >= SLOW_STREAK or canary().slowdown() <= MAX_SLOW:
+                break
+    finally:
+        _state["inside"] = False
     return best
 
 

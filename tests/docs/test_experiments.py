@@ -146,9 +146,10 @@ def test_a_contenders_timing_taken_in_a_slow_spell_is_taken_again_and_the_fastes
 
         def slowdown(self):
             return self.readings.pop(0) if len(self.readings) > 1 else self.readings[0]
-    waits = []
+    waits, speed = [], [1.0]
     monkeypatch.setattr(timing.time, "sleep", lambda s: None)
-    monkeypatch.setattr(timing, "at_speed", lambda s: waits.append(s) or 1.0)
+    monkeypatch.setattr(timing, "at_speed", lambda s: waits.append(s) or speed[0])
+    monkeypatch.setitem(timing._state, "slow_streak", 0)
     # the canary after each timing: slow, slow, at speed; the spell had doubled the first two
     monkeypatch.setattr(timing, "canary", lambda: gauge)
     gauge, times = Gauge([1.9, 1.5, 1.0]), iter([2.0, 1.7, 1.0, 5.0])
@@ -157,3 +158,12 @@ def test_a_contenders_timing_taken_in_a_slow_spell_is_taken_again_and_the_fastes
     assert timing.steady(lambda: next(times)) == 3.0 and len(waits) == 1  # at speed: taken once
     gauge, times = Gauge([2.0]), iter([3.0, 2.5, 4.0, 1.0])
     assert timing.steady(lambda: next(times), attempts=3) == 2.5  # slow throughout: the fastest of 3
+    # slow for minutes: after SLOW_STREAK waits that found it slow, no more waiting nor retaking
+    speed[0], waits[:] = 2.0, []
+    gauge, times = Gauge([2.0]), iter([3.0, 2.5, 4.0, 1.5, 9.0])
+    assert timing.steady(lambda: next(times)) == 2.5 and waits == [10.0, 10.0, 10.0]
+    assert timing.steady(lambda: next(times)) == 1.5 and waits[3:] == [0.0]
+    # a contender's timer that itself calls steady (time_callable) is taken once inside
+    speed[0], waits[:], timing._state["slow_streak"] = 1.0, [], 0
+    gauge = Gauge([1.0])
+    assert timing.steady(lambda: timing.steady(lambda: 0.5)) == 0.5 and len(waits) == 1
