@@ -30,6 +30,30 @@ def test_end_to_end_table_gives_every_contender_its_ratio_to_alt():
     assert "on a CPU" in md and "| 1.000 (1.00x) | 2.000 (2.00x) |" in md and "alt over loop-only: 2.00x" in md
 
 
+def test_end_to_end_resumes_from_its_tuning_logs_and_otherwise_starts_afresh(tmp_path, monkeypatch, capsys):
+    seen = []
+
+    def tune_all(g, budget, logs, quiet):  # what the tuning would find in its logs
+        seen.append(sorted(p.name for p in logs.glob("*.jsonl")))
+        rec = {"trials": budget, "tuning_seconds": 1.0, "stats": {}}
+        return {"alt": (rec, None)}
+    monkeypatch.setattr(end_to_end, "tune_all", tune_all)
+    monkeypatch.setattr(end_to_end, "extract_tasks", lambda g: [1, 2])
+    monkeypatch.setattr(end_to_end, "run_torch", lambda g, x: [x])
+    monkeypatch.setattr(end_to_end, "contenders", lambda g, tuned, logs, torch, tvm: {"alt": (None, None, {})})
+    monkeypatch.setattr(end_to_end, "measure", lambda g, items, want, x, rounds: {"alt": [0.002, 0.001]})
+    out = tmp_path / "e2e"
+    (tmp_path / "e2e-logs").mkdir()
+    (tmp_path / "e2e-logs" / "resnet18-alt.jsonl").write_text("{}\n")
+    args = ["--models", "resnet18", "--no-tvm", "--out", str(out)]
+    end_to_end.main(args + ["--resume"])
+    assert seen[-1] == ["resnet18-alt.jsonl"] and "resuming from 1 tuning logs" in capsys.readouterr().out
+    doc = json.loads(out.with_suffix(".json").read_text())
+    assert doc["resumed"] and doc["rows"][0]["min_ms"]["alt"] == 1.0 and doc["rows"][0]["ms"]["alt"] == 1.5
+    end_to_end.main(args)
+    assert seen[-1] == [] and not json.loads(out.with_suffix(".json").read_text())["resumed"]
+
+
 def test_report_gathers_each_result_with_its_table_and_figure(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "x.json").write_text('{"cpu": "CPU-Z", "rows": []}')
