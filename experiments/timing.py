@@ -15,7 +15,7 @@ SETTLE = 0.3  # seconds: longer than OpenBLAS's and libgomp's idle spin-wait
 SPELL_WAIT = 10.0  # seconds a timing waits at most for the machine to leave a slow spell
 ATTEMPTS = 3  # timings taken at most, while the canary says the machine slowed during them
 SLOW_STREAK = 3  # waits in a row that found the machine still slow: it is slow for minutes
-_state = {"inside": False, "slow_streak": 0}
+_state = {"inside": False, "slow_streak": 0}  # per process: the experiments time from one thread
 
 
 def torch_threads(torch):
