@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from experiments import ablation, cortex, end_to_end, single_op
+from experiments import ablation, cortex, demo, end_to_end, single_op
 from experiments.report import gather, wrote
 
 
@@ -52,6 +52,16 @@ def test_end_to_end_resumes_from_its_tuning_logs_and_otherwise_starts_afresh(tmp
     assert doc["resumed"] and doc["rows"][0]["min_ms"]["alt"] == 1.0 and doc["rows"][0]["ms"]["alt"] == 1.5
     end_to_end.main(args)
     assert seen[-1] == [] and not json.loads(out.with_suffix(".json").read_text())["resumed"]
+
+
+def test_the_main_job_checks_every_schedule_against_numpy_and_names_the_cpu(monkeypatch, capsys):
+    monkeypatch.setattr(demo, "time_kernel", lambda kernel, *arrays: kernel.time(*arrays, repeat=1))
+    monkeypatch.setattr(demo, "time_callable", lambda fn: 1.0)  # numpy's speed is not what this checks
+    rows = demo.main(["--quick", "--n", "48"])
+    out = capsys.readouterr().out
+    assert [r[0] for r in rows] == list(demo.SCHEDULES) * 3
+    assert all(g > 0 and err <= 1e-4 for _, _, g, _, err in rows)
+    assert out.startswith(f"on {demo.current().describe()}") and "GEMM 48^3" in out and "hand+layout" in out
 
 
 def test_report_gathers_each_result_with_its_table_and_figure(tmp_path):
