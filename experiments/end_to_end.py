@@ -117,6 +117,18 @@ def measure(g, items, want, x, rounds):
     return times
 
 
+def tuning_rate(rec):
+    """Trials a minute of a network record's tuning, counting only the trials this run measured (a
+    resumed run takes the others from its log)."""
+    new = rec["trials"] - rec.get("resumed_trials", 0)
+    if new <= 0:
+        return f"all {rec['trials']} trials from the log (--resume), none measured by this run"
+    rate = f"{new / max(1e-9, rec['tuning_seconds']) * 60:.0f} trials/min"
+    if rec.get("resumed_trials"):
+        rate += f" ({new} measured by this run, {rec['resumed_trials']} from the log)"
+    return rate
+
+
 def geomean(xs):
     xs = [x for x in xs if x and x > 0]
     return math.exp(sum(map(math.log, xs)) / len(xs)) if xs else float("nan")
@@ -180,9 +192,8 @@ def main(argv=None):
                   + (f"   compile {row['info'][k]['compile_s']:.1f} s" if "compile_s" in row["info"][k] else "")
                   + (f"   tuned {row['info'][k]['tuning_s']:.0f} s, {row['info'][k]['trials']} trials"
                      if k == "TVM MetaSchedule" else ""))
-        st = tuned["alt"][0]
-        print(f"  alt: {st['trials'] / max(1e-9, st['tuning_seconds']) * 60:.0f} trials/min; time went to "
-              + ", ".join(f"{k} {v:.1f} s" for k, v in st["stats"].items()))
+        print(f"  alt: {tuning_rate(tuned['alt'][0])}; time went to "
+              + ", ".join(f"{k} {v:.1f} s" for k, v in tuned["alt"][0]["stats"].items()))
     summary, by_min = {}, {}
     for other in ["loop-only", "wp", "wp + fused conversions", "PyTorch eager", "PyTorch channels_last",
                   "torch.compile", "TVM MetaSchedule"]:

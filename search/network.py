@@ -191,6 +191,7 @@ def _tune_network(graph, tasks, trials, strategy, log, seed, batch, model, quiet
         best.append(min((min(r["costs"]) for r in mine if r["error"] == R.OK), default=float("inf")))
     rng = np.random.default_rng(seed)
     sched = TaskScheduler(tasks, trials, batch, rng, done=done, best=best)
+    resumed = min(sched.spent, trials)  # trials the log already held: not measured by this run
     started = time.perf_counter()
     bar = tqdm(total=trials, initial=min(sched.spent, trials), desc=f"{graph.name} ({strategy})", unit="trial",
                disable=quiet, dynamic_ncols=True, file=sys.stderr)
@@ -244,7 +245,7 @@ def _tune_network(graph, tasks, trials, strategy, log, seed, batch, model, quiet
     t0 = time.perf_counter()
     assign, points, total, convert = select(graph, tasks, records, target, strategy)
     stats["select"] = time.perf_counter() - t0
-    extra = dict(trials=sched.spent, tuning_seconds=elapsed_tune)
+    extra = dict(trials=sched.spent, resumed_trials=resumed, tuning_seconds=elapsed_tune)
     recs = {"graph DP": _network_record(graph, tasks, strategy, assign, points, total, convert, target, **extra)}
     if strategy == "alt":  # the DP predicts from isolated kernels; the built networks decide
         h_assign, h_points, h_total = hand_candidate(graph, tasks, records, target, convert, strategy)

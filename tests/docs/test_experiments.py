@@ -30,6 +30,13 @@ def test_end_to_end_table_gives_every_contender_its_ratio_to_alt():
     assert "on a CPU" in md and "| 1.000 (1.00x) | 2.000 (2.00x) |" in md and "alt over loop-only: 2.00x" in md
 
 
+def test_end_to_end_counts_only_the_trials_its_own_run_measured_in_trials_a_minute():
+    assert end_to_end.tuning_rate({"trials": 60, "tuning_seconds": 30.0}) == "120 trials/min"
+    resumed = end_to_end.tuning_rate({"trials": 60, "resumed_trials": 40, "tuning_seconds": 30.0})
+    assert resumed == "40 trials/min (20 measured by this run, 40 from the log)"
+    assert "none measured" in end_to_end.tuning_rate({"trials": 60, "resumed_trials": 60, "tuning_seconds": 3.0})
+
+
 def test_end_to_end_resumes_from_its_tuning_logs_and_otherwise_starts_afresh(tmp_path, monkeypatch, capsys):
     seen = []
 

@@ -252,6 +252,7 @@ def test_tune_network_resumes_and_spends_only_the_rest(tuned, tmp_path):
     rec2, _ = tune_network(g, trials=13, log=str(copy), batch=3, quiet=True)
     recs = R.Log(copy).read()
     assert recs[:10] == R.Log(log).read() and rec2["trials"] == 13 and len(R.Log(copy).read_networks()) == 2
+    assert rec["resumed_trials"] == 0 and rec2["resumed_trials"] == rec["trials"]  # what this run measured: 3
     # the three trials left, and again each one a busy machine disturbed (not a time: measured again)
     assert 3 <= len(recs) - 10 <= 3 + _disturbed(recs)
 
