@@ -158,9 +158,9 @@ def main(argv=None):
     out = Path(args.out)
     logs = out.parent / f"{out.name}-logs"
     logs.mkdir(parents=True, exist_ok=True)
-    kept = sorted(logs.glob("*.jsonl")) if args.resume else []
-    for old in logs.glob("*.jsonl"):
-        if not args.resume:
+    kept = list(logs.glob("*.jsonl"))
+    if not args.resume:
+        for old in kept:
             old.unlink()  # a fresh budget: no records of an earlier run
     cpu = current().describe()
     from experiments.tvm_baseline import available

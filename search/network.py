@@ -193,7 +193,7 @@ def _tune_network(graph, tasks, trials, strategy, log, seed, batch, model, quiet
     sched = TaskScheduler(tasks, trials, batch, rng, done=done, best=best)
     resumed = min(sched.spent, trials)  # trials the log already held: not measured by this run
     started = time.perf_counter()
-    bar = tqdm(total=trials, initial=min(sched.spent, trials), desc=f"{graph.name} ({strategy})", unit="trial",
+    bar = tqdm(total=trials, initial=resumed, desc=f"{graph.name} ({strategy})", unit="trial",
                disable=quiet, dynamic_ncols=True, file=sys.stderr)
     say = bar.write if not quiet else (lambda text: None)
     if sched.spent:
