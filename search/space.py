@@ -21,7 +21,7 @@ import json
 import alt
 from alt.errors import AltError
 from alt.ops.hand import tile_target
-from alt.ops.default import rfactor_axis, rfactor_rows, row_fusable, row_fused, schedule_stage
+from alt.ops.default import rfactor_axis, rfactor_rows, row_fusable, row_fused, row_fused_default, schedule_stage
 
 
 class Invalid(AltError, ValueError):
@@ -336,11 +336,15 @@ class GenericSpace(Space):
         return p
 
     def _seeds(self):
-        """Row-fused tiles of 4 rows (softmax's and layer norm's hand schedule) where the output has them."""
+        """Where the output can be row-fused: alt's default schedule (row_fused_default's tile) and
+        tiles of 4 rows (softmax's and layer norm's hand schedule)."""
         if "row_fused" not in self.knobs:
             return []
         first = {k: v[0] for k, v in self.knobs.items()}
-        return [self.canonical(dict(first, row_fused=1, row_tile=4, vectors=v)) for v in (1, 2)]
+        with self.target:
+            tile, vectors = row_fused_default(self.workload.build()[1])
+        tiles = dict.fromkeys([(tile, vectors), (4, 1), (4, 2)])
+        return [self.canonical(dict(first, row_fused=1, row_tile=t, vectors=v)) for t, v in tiles]
 
     @staticmethod
     def _activation(t, out):

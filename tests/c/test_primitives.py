@@ -261,6 +261,27 @@ def test_stages_read_by_several_stages_computed_in_one_row_tile(shape, tile):
         assert f"allocate {name}" in text  # a tile of its own, inside the parallel loop
 
 
+@pytest.mark.parametrize("kind,shape", [("softmax", (3, 70)), ("softmax", (2, 5, 300)), ("layer_norm", (40, 96)),
+                                        ("layer_norm", (3, 1000))])
+def test_the_default_schedule_row_fuses_softmax_and_layer_norm(kind, shape):
+    """Untuned, softmax and layer norm run as one parallel loop over row tiles (row_fused, with
+    row_fused_default's tile), right by the interpreter; not when the output has a layout of its own."""
+    from alt.ops.default import row_fused_default
+    X = alt.placeholder(shape, name="X")
+    args = [X] + ([alt.placeholder(shape[-1:], name=n) for n in "gb"] if kind == "layer_norm" else [])
+    Y = getattr(alt.ops.nn, kind)(*args)
+    lanes = alt.target.current().lanes()
+    tile, vectors = row_fused_default(Y)
+    assert tile in (1, 2, 4, 8) and vectors == (4 if shape[-1] >= 64 * lanes else 2 if shape[-1] >= 32 * lanes else 1)
+    f = check_schedule(alt.ops.default_schedule(Y), args + [Y])
+    body = f.source[f.source.index("alt_main"):]
+    assert body.count("omp parallel") == 1
+    s = alt.create_schedule(Y)
+    s.layout(Y).split(len(shape) - 1, 2)  # laid out: the per-stage default, still right
+    f = check_schedule(alt.ops.default_schedule(s), args + [Y])
+    assert f.source[f.source.index("alt_main"):].count("omp parallel") > 1
+
+
 def test_compute_at_a_stage_some_reader_computes_outside_is_refused():
     X = alt.placeholder((6, 16), name="X")
     Y = alt.ops.nn.softmax(X)
