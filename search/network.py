@@ -13,8 +13,9 @@
    built with the default schedules, and timed; for `alt`, so is the network with the target's
    hand layouts and each node's best tuned point under them (the DP predicts from kernels timed
    alone), and the untuned hand-scheduled network the tuning started from; the fastest measured
-   one is kept; a network record (the assignment, each node's point, which convolutions run as
-   Winograd's, and what was measured) is appended to the log. A task's convolution may be tuned
+   one is kept (or, within 2% of it, the first in that order: search.network.pick_fastest); a
+   network record (the assignment, each node's point, which convolutions run as Winograd's, and
+   what was measured) is appended to the log. A task's convolution may be tuned
    into a Winograd point (search.conv2d.Conv2dSpace's `winograd` knob); a 3x3 convolution left with
    its hand schedule runs as Winograd's where it can (alt.graph.compile_network's "auto").
 
@@ -266,11 +267,7 @@ def _tune_network(graph, tasks, trials, strategy, log, seed, batch, model, quiet
         for net in nets.values():
             verify(graph, net, target)
     x = [np.random.default_rng(0).standard_normal(v.shape).astype(np.float32) for v in graph.inputs]
-    seen = {k: [] for k in nets}
-    for _ in range(3 if len(nets) > 1 else 1):  # side by side, in rounds
-        for k, net in nets.items():
-            seen[k].append(net.time(*x))
-    won = min(seen, key=lambda k: min(seen[k]))
+    won, seen = pick_fastest({k: (lambda net=net: net.time(*x)) for k, net in nets.items()})
     rec, net = recs[won], nets[won]
     rec["latency_s"] = min(seen[won])
     rec["selection"] = {"chosen": won, "measured_s": {k: min(v) for k, v in seen.items()}}
@@ -281,6 +278,29 @@ def _tune_network(graph, tasks, trials, strategy, log, seed, batch, model, quiet
     if records:
         records.append(rec)
     return rec, net
+
+
+TIE = 0.02  # candidates whose fastest rounds are this close are a tie: the first in preference order wins
+MAX_ROUNDS = 9
+
+
+def pick_fastest(timers, rounds=3, tie=TIE, max_rounds=MAX_ROUNDS):
+    """The key of the fastest of `timers` ({name: () -> seconds}, in order of preference), timed side by
+    side in rounds, and every timing {name: [seconds]}. Each is judged by its fastest round. While the
+    runner-up is within `tie` of the winner, two more rounds are taken (up to `max_rounds`), and a tie
+    that stays goes to the earliest candidate within `tie` of the fastest: on a noisy machine the
+    choice between networks a percent apart is then repeatable instead of a coin flip."""
+    seen = {k: [] for k in timers}
+    todo = rounds if len(timers) > 1 else 1
+    while todo:
+        for _ in range(todo):
+            for k, take in timers.items():
+                seen[k].append(take())
+        best = sorted(min(v) for v in seen.values())
+        close = len(best) > 1 and best[1] <= best[0] * (1 + tie)
+        todo = min(2, max_rounds - len(next(iter(seen.values())))) if close else 0
+    fastest = min(min(v) for v in seen.values())
+    return next(k for k, v in seen.items() if min(v) <= fastest * (1 + tie)), seen
 
 
 def hand_layouts(graph, target):
