@@ -99,11 +99,22 @@ def contenders(g, tuned, logs, torch, tvm_budget=None):
                 return time_callable(lambda: tg.run(*ts), repeat=5)
             out[label] = (lambda *a, tg=tg: tg(*a)[0], timer, info)
     if torch is not None and tvm_budget:
+        from experiments.isolated import ChildDied
         from experiments.tvm_graph import TVMNetwork
-        tv = TVMNetwork(torch, g, tvm_budget, log_path=str(logs / f"{g.name}-tvm.log"))
-        out["TVM MetaSchedule"] = (lambda *a: tv(*a)[0], tv.time, {"tuning_s": tv.tune_s, "trials": tv.trials_run,
-                                                                   "tasks": tv.tasks})
+        try:  # in a process of its own: a crash there costs this contender only
+            tv = TVMNetwork(g, tvm_budget, log_path=str(logs / f"{g.name}-tvm.log"))
+        except ChildDied as e:
+            print(f"  TVM MetaSchedule left out: {e}")
+        else:
+            info = {"tuning_s": tv.tune_s, "trials": tv.trials_run, "tasks": tv.tasks}
+            out["TVM MetaSchedule"] = (tv.output, tv.time, info)
     return out
+
+
+def close(items):
+    """End the processes of contenders that run in one of their own (TVM)."""
+    for fn, _, _ in items.values():
+        getattr(getattr(fn, "__self__", None), "close", lambda: None)()
 
 
 def measure(g, items, want, x, rounds):
@@ -179,7 +190,10 @@ def main(argv=None):
         tuned = tune_all(g, budget, logs, quiet=not args.verbose)
         tuning = time.perf_counter() - t0
         items = contenders(g, tuned, logs, torch, budget if use_tvm else None)
-        times = measure(g, items, want, x, args.rounds)
+        try:
+            times = measure(g, items, want, x, args.rounds)
+        finally:
+            close(items)
         row = {"model": name, "input": list(g.inputs[0].shape), "budget": budget, "tuning_s": tuning,
                "ms": {k: statistics.median(v) * 1e3 for k, v in times.items()},
                "min_ms": {k: min(v) * 1e3 for k, v in times.items()},

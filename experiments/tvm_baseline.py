@@ -4,11 +4,14 @@
 tuners start from exactly the same computation; `tune` runs MetaSchedule on it, checks the tuned
 function against alt's interpreter and times it with the experiments' timer. Needs
 `pip install -e ".[baselines]"` (apache-tvm with apache-tvm-ffi 0.1.14.post1: newer ones crash in
-save_json); `available()` says whether it is installed. `tvm_target` names the CPU explicitly
-from alt's target (gcc's name of the host CPU, e.g. cooperlake or znver3, and its cores), as
-`-mcpu=native` silently falls back to a generic one.
+save_json); `available()` says whether it is installed. The experiments call `tune` through
+`tune_isolated`, in a process of its own (experiments.isolated), never beside PyTorch.
+`tvm_target` names the CPU explicitly from alt's target (gcc's name of the host CPU, e.g.
+cooperlake or znver3, and its cores), as `-mcpu=native` silently falls back to a generic one.
 """
 import contextlib
+import functools
+import importlib.util
 import os
 import sys
 import tempfile
@@ -19,7 +22,6 @@ import numpy as np
 from alt import expr as E
 from alt.schedule import topo_order
 from alt.tensor import PlaceholderOp
-
 
 
 def tvm_target(target=None):
@@ -56,13 +58,27 @@ def patient_builder():
     return ms.builder.LocalBuilder(timeout_sec=BUILD_TIMEOUT)
 
 
-def available():
+def importable():
+    """Does TVM with MetaSchedule import in this process?"""
     try:
         import tvm  # noqa: F401
         from tvm.s_tir import meta_schedule  # noqa: F401
     except Exception:  # noqa: BLE001 - any import failure means "not installed here"
         return False
     return True
+
+
+@functools.cache
+def available():
+    """Is TVM with MetaSchedule installed? Asked in a process of its own (experiments.isolated), so
+    that TVM is never loaded beside PyTorch in the caller's."""
+    if importlib.util.find_spec("tvm") is None:
+        return False
+    from experiments.isolated import ChildDied, call
+    try:
+        return call(__name__, "importable")
+    except ChildDied:
+        return False
 
 
 def to_te(inputs, out):
@@ -176,3 +192,14 @@ def tune(workload, trials, feed, want, timer, rtol=1e-3, log_path=os.devnull):
     if not err <= rtol:
         return {"error": f"wrong answer: relative error {err:.2e}", "tune_s": tune_s}
     return {"seconds": timer(lambda: fn(*bufs)), "tune_s": tune_s}
+
+
+def tune_isolated(workload, trials, feed, want, timer, rtol=1e-3, log_path=os.devnull):
+    """`tune` in a process of its own; a crash there is returned as {"error": ...}."""
+    from experiments.isolated import ChildDied, call
+    t0 = time.perf_counter()
+    try:
+        return call(__name__, "tune", workload, trials, feed, want, timer, rtol, log_path)
+    except ChildDied as e:
+        lines = str(e).splitlines()  # how it died, or where it raised and the exception's last line
+        return {"error": lines[0] + (f" {lines[-1]}" if len(lines) > 1 else ""), "tune_s": time.perf_counter() - t0}

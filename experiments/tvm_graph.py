@@ -8,12 +8,15 @@ under one global budget (`total_trials`, shared by TVM's gradient task scheduler
 ceil(budget / tasks) per task so that none is left untuned), and pre-pack the weights into the
 layouts the tuned kernels chose (`cpu_weight_prepack`). The compiled module runs in Relax's VM.
 
-    net = TVMNetwork(torch, graph, trials=192)    # tunes; net.tune_s, net.trials_run, net.tasks
+    net = TVMNetwork(graph, trials=192)           # tunes; net.tune_s, net.trials_run, net.tasks
     y = net(x)                                    # numpy in, [numpy] out
     seconds = net.time(x)
+    net.close()
 
-Needs `pip install -e ".[baselines]"` (see experiments.tvm_baseline.available). MetaSchedule's
-logs go to `log_path`.
+TVMNetwork keeps TVM (and the PyTorch it exports from) in a process of its own
+(experiments.isolated): TVM's LLVM and PyTorch in one process corrupt the heap at exit. TVMModule
+is the same thing in the calling process. Needs `pip install -e ".[baselines]"` (see
+experiments.tvm_baseline.available). MetaSchedule's logs go to `log_path`.
 """
 import json
 import math
@@ -23,6 +26,7 @@ import time
 
 import numpy as np
 
+from experiments.isolated import Server
 from experiments.timing import time_callable
 from experiments.torch_graph import TorchGraph
 from experiments.tvm_baseline import _output_to, patient_builder, tvm_target
@@ -37,9 +41,32 @@ def _fuse(mod):
 
 
 class TVMNetwork:
+    """TVMModule in a child process: the same constructor and methods, and `close()`."""
+
+    def __init__(self, graph, trials, log_path=os.devnull, target=None):
+        self._server = Server(__name__, "TVMModule", graph, trials, log_path, target,
+                              what=f"TVM MetaSchedule on {graph.name}")
+        self.tasks, self.trials_run, self.tune_s = (self._server.get(k) for k in ("tasks", "trials_run", "tune_s"))
+
+    def __call__(self, *arrays):
+        return self._server.call("__call__", *arrays)
+
+    def output(self, *arrays):
+        """The graph's first output."""
+        return self(*arrays)[0]
+
+    def time(self, *arrays, repeat=5):
+        return self._server.call("time", *arrays, repeat=repeat)
+
+    def close(self):
+        self._server.close()
+
+
+class TVMModule:
     """`graph` compiled by TVM Relax with MetaSchedule tuning of `trials` measurements in all."""
 
-    def __init__(self, torch, graph, trials, log_path=os.devnull, target=None):
+    def __init__(self, graph, trials, log_path=os.devnull, target=None):
+        import torch
         import tvm
         from tvm import relax
         from tvm.relax.frontend.torch import from_exported_program

@@ -208,3 +208,33 @@ def test_a_contenders_timing_taken_in_a_slow_spell_is_taken_again_and_the_fastes
     speed[0], waits[:], timing._state["slow_streak"] = 1.0, [], 0
     gauge = Gauge([1.0])
     assert timing.steady(lambda: timing.steady(lambda: 0.5)) == 0.5 and len(waits) == 1
+
+
+def test_a_baseline_in_a_process_of_its_own_answers_and_its_crash_is_a_clear_error():
+    import os
+
+    from alt import AltError
+    from experiments.isolated import ChildDied, Server, call
+    assert call("os", "getpid") != os.getpid()  # ran elsewhere, and the answer came back
+    with pytest.raises(ChildDied, match=r"math.sqrt: raised in its process(.|\n)*ValueError: math domain error"):
+        call("math", "sqrt", -1.0)
+    with pytest.raises(ChildDied, match=r"os.abort: its process died while running run \(killed by signal 6\)"):
+        call("os", "abort")
+    assert issubclass(ChildDied, AltError)
+    with Server("collections", "Counter", "abca", what="a counter") as s:  # an object kept in the child
+        assert s.call("most_common", 1) == [("a", 2)] and s.call("total") == 4
+        assert s.call("most_common", n=1) == [("a", 2)]  # keyword arguments too
+        with pytest.raises(ChildDied, match="a counter: raised in its process while running nope"):
+            s.call("nope")
+        assert s.call("total") == 4  # an error in one call leaves the object serving
+
+
+def test_tvm_baseline_in_its_own_process_reports_a_crash_as_an_error(monkeypatch):
+    from experiments import isolated, tvm_baseline
+
+    def crash(*args):
+        raise isolated.ChildDied("experiments.tvm_baseline.tune: its process died while running run "
+                                 "(killed by signal 11)")
+    monkeypatch.setattr(isolated, "call", crash)
+    r = tvm_baseline.tune_isolated(None, 4, [], None, None)
+    assert r["error"].endswith("(killed by signal 11)") and r["tune_s"] >= 0
