@@ -1,5 +1,5 @@
 """ALT's template for 1-d and 3-d convolution (C1D, C3D) and transposed 2-d convolution (T2D, a
-convolution over its input dilated by the stride, alt.ops.conv): Conv2dSpace's layouts and loops
+convolution in its sub-pixel form, alt.ops.conv): Conv2dSpace's layouts and loops
 over any number of spatial axes (2-d convolutions keep Conv2dSpace, which the graph level plans
 with).
 

@@ -121,3 +121,27 @@ def test_op_shape_errors():
         alt.ops.conv2d_nchw(X, W, stride=0)
     with pytest.raises(alt.ComputeError, match="does not match axis 1"):
         alt.ops.bias_add(X, alt.placeholder((5,), name="b"))
+
+
+@pytest.mark.parametrize("shape", [  # (n, c, h, w, o, kh, kw, stride, padding)
+    (1, 6, 5, 5, 4, 4, 4, 2, 1), (2, 3, 4, 6, 5, 3, 3, 2, 0), (1, 4, 5, 3, 3, 5, 2, (3, 2), (2, 1)),
+    (1, 2, 4, 4, 3, 3, 3, 1, 1), (1, 3, 3, 4, 2, 2, 5, (2, 3), (1, 4))], ids=str)
+def test_transposed_convolution_matches_torch_with_only_useful_multiply_adds(shape):
+    """conv2d_transpose_nchw in its sub-pixel form (no multiply by the dilation's zeros), kernels
+    that the stride divides and ones it does not, against PyTorch, compiled and interpreted."""
+    n, c, h, w, o, kh, kw, stride, padding = shape
+    X, W = alt.placeholder((n, c, h, w), name="X"), alt.placeholder((c, o, kh, kw), name="W")
+    Y = alt.ops.conv2d_transpose_nchw(X, W, stride=stride, padding=padding)
+    inputs = random_inputs([X, W], seed=3)
+    want = F.conv_transpose2d(torch.from_numpy(inputs[X]), torch.from_numpy(inputs[W]), stride=stride,
+                              padding=padding).numpy()
+    assert Y.shape == want.shape
+    np.testing.assert_allclose(alt.evaluate(Y, inputs), want, rtol=1e-4, atol=1e-5)
+    f = alt.build(alt.ops.default_schedule(Y), [X, W, Y])
+    y = np.empty(Y.shape, np.float32)
+    f(inputs[X], inputs[W], y)
+    np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-5)
+    sy, sx = (stride, stride) if isinstance(stride, int) else stride
+    taps = -(-kh // sy) * -(-kw // sx)
+    from alt.ops.suite import flop_count
+    assert flop_count(Y) == 2 * n * o * Y.shape[2] * Y.shape[3] * c * taps  # the kernel's taps / stride²
