@@ -328,6 +328,8 @@ class GenericSpace(Space):
             self.knobs["rfactor"] = [0, 1]
         if row_fusable(base, out):
             self.knobs["row_fused"] = [0, 1]
+            with self.target:
+                self.default_row_tile = row_fused_default(out)  # (row_tile, vectors) of alt's default schedule
 
     def canonical(self, p):
         """A row-fused point with the knobs row_fused ignores at fixed values."""
@@ -341,9 +343,7 @@ class GenericSpace(Space):
         if "row_fused" not in self.knobs:
             return []
         first = {k: v[0] for k, v in self.knobs.items()}
-        with self.target:
-            tile, vectors = row_fused_default(self.workload.build()[1])
-        tiles = dict.fromkeys([(tile, vectors), (4, 1), (4, 2)])
+        tiles = dict.fromkeys([self.default_row_tile, (4, 1), (4, 2)])
         return [self.canonical(dict(first, row_fused=1, row_tile=t, vectors=v)) for t, v in tiles]
 
     @staticmethod
