@@ -315,14 +315,18 @@ def kernel_of(rec, workload, target=None):
 
 
 def apply_best(log, workload, args=None, target=None):
-    """The Kernel of the best record of `workload` (as for tune) in the log at `log` (None if none),
+    """The Kernel of the best record of `workload` (as for tune) in the log at `log` (None if it
+    has none; an OptionError if there is no such log),
     preferring records measured on `target`'s machine (a warning when the best is from elsewhere).
     For a network (an alt.graph.Graph): the tuned Network, as alt.graph.compile_network(graph, log=log)."""
     from alt.graph import Graph, compile_network
     if isinstance(workload, Graph):
         return compile_network(workload, target=target, log=log)
     w = find_workload(workload, args)
-    rec = R.Log(log).best(w, target)
+    log = R.Log(log)
+    if not log.exists():
+        raise OptionError(f"apply_best: no tuning log {log.path!r}; write one with search.tune or `alt tune`")
+    rec = log.best(w, target)
     if rec is None:
         return None
     return kernel_of(rec, w, target)

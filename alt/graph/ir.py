@@ -55,28 +55,48 @@ class Graph:
         return name
 
     def input(self, shape, name="x"):
-        v = Value(self, shape, self._unique(name))
+        """A float32 input of the network, of `shape` (positive whole numbers)."""
+        if isinstance(shape, numbers.Integral):
+            shape = (shape,)
+        if not isinstance(shape, (tuple, list)) or not shape or \
+                not all(isinstance(e, numbers.Integral) and not isinstance(e, bool) and e >= 1 for e in shape):
+            raise ComputeError(f"graph {self.name!r}: input {name!r} has shape {shape!r}; give a non-empty tuple of "
+                               "positive whole numbers")
+        v = Value(self, tuple(int(e) for e in shape), self._unique(name))
         self.inputs.append(v)
         return v
 
     def param(self, array, name="w"):
         """A constant (weight) of the network, float32."""
-        array = np.ascontiguousarray(array, dtype=np.float32)
+        try:
+            array = np.ascontiguousarray(array, dtype=np.float32)
+        except (TypeError, ValueError) as e:
+            raise ComputeError(f"graph {self.name!r}: parameter {name!r} is {_describe(array)}, which is not an array "
+                               f"of numbers ({e})") from None
+        if array.size == 0 or array.ndim == 0:
+            raise ComputeError(f"graph {self.name!r}: parameter {name!r} has shape {list(array.shape)}; give an array "
+                               "with at least one dimension and one element")
         v = Value(self, array.shape, self._unique(name), data=array)
         self.params.append(v)
         return v
 
     def output(self, *values):
+        """Mark `values` (one or more values that nodes of this graph compute) as what the network
+        returns, in this order."""
+        if not values:
+            raise ComputeError(f"graph {self.name!r}: output() needs at least one value")
         for v in values:
-            if v.graph is not self:
-                raise ComputeError(f"graph {self.name!r}: output {v.name!r} belongs to another graph")
+            why = output_error(self, v)
+            if why:
+                raise ComputeError(why)
         self.outputs = list(values)
         return self
 
     def add_node(self, op, inputs, attrs, name=None):
-        for v in inputs:
+        for i, v in enumerate(inputs):
             if not isinstance(v, Value) or v.graph is not self:
-                raise ComputeError(f"graph {self.name!r}: {op} input {v!r} is not a value of this graph")
+                raise ComputeError(f"graph {self.name!r}: input {i} of {op} is {_describe(v)}, not a value of this "
+                                   "graph; wrap a weight with graph.param(array), an input with graph.input(shape)")
         node = Node(op, inputs, attrs, self._unique(name or op))
         shape = OPS[op].infer(node)
         node.output = Value(self, shape, node.name, producer=node)
@@ -93,6 +113,27 @@ class Graph:
 
     def __repr__(self):
         return f"Graph({self.name!r}, {len(self.nodes)} nodes)"
+
+
+def _describe(x):
+    """A short description of `x` for an error message (an array by its dtype and shape, not its data)."""
+    if isinstance(x, Value):
+        return f"value {x.name!r} of graph {x.graph.name!r}"
+    if isinstance(x, np.ndarray):
+        return f"a numpy array {x.dtype}{list(x.shape)}"
+    text = repr(x)
+    return f"{type(x).__name__} {text[:60] + '...' if len(text) > 60 else text}"
+
+
+def output_error(graph, v):
+    """Why `v` cannot be an output of `graph` (None if it can): outputs are values its nodes compute."""
+    if not isinstance(v, Value) or v.graph is not graph:
+        return f"graph {graph.name!r}: output {_describe(v)} is not a value of this graph"
+    if v.producer is None:
+        what = "a parameter" if v.is_param else "an input"
+        return (f"graph {graph.name!r}: output {v.name!r} is {what} of the graph, which no node computes; "
+                "return values that nodes compute")
+    return None
 
 
 def _ints(v, n, what):

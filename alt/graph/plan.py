@@ -17,7 +17,7 @@ included; only conversions between neighbours that agree disappear.
 import re
 
 from ..errors import ComputeError
-from .ir import Value
+from .ir import Value, output_error
 from .opdefs import OPS
 
 LAYOUTS = ("NCHW", "NHWC", "NCHW<b>c (b channels a block, e.g. NCHW16c)",
@@ -179,6 +179,12 @@ class Plan:
 
 def _plan(plan):
     g = plan.graph
+    if not g.outputs:
+        raise ComputeError(f"graph {g.name!r} has no outputs; mark what it returns with graph.output(value, ...)")
+    for v in g.outputs:  # checked again here: the list may have been set without output()
+        why = output_error(g, v)
+        if why:
+            raise ComputeError(why)
     consumers = g.consumers()
     for name in plan.assignment:
         if not any(n.name == name for n in g.nodes):

@@ -31,12 +31,20 @@ def matmul(A, B, name="C"):
 
 
 def pad(X, pad_before, pad_after=None, value=0, name=None):
-    """Zero (or `value`) padding of every dimension: pad_before/after are per-dimension lists."""
+    """Zero (or `value`) padding of every dimension: pad_before/after are per-dimension lists of
+    whole numbers (a negative amount crops, as torch.nn.functional.pad does)."""
     pad_after = pad_before if pad_after is None else pad_after
     if len(pad_before) != X.ndim or len(pad_after) != X.ndim:
         raise ComputeError(f"pad of {X.name!r}: give one amount per dimension ({X.ndim}), "
                            f"got {list(pad_before)} and {list(pad_after)}")
+    for amount in (*pad_before, *pad_after):
+        if not isinstance(amount, numbers.Integral) or isinstance(amount, bool):
+            raise ComputeError(f"pad of {X.name!r}: amount {amount!r} in {list(pad_before)} / {list(pad_after)} is not "
+                               "a whole number (a negative one crops)")
     shape = tuple(n + b + a for n, b, a in zip(X.shape, pad_before, pad_after))
+    if min(shape) < 1:
+        raise ComputeError(f"pad of {X.name!r}: padding {list(pad_before)} before and {list(pad_after)} after "
+                           f"{list(X.shape)} leaves the shape {list(shape)}; a dimension must keep at least 1 element")
 
     def f(*idx):
         conds = [c for i, n, b, a in zip(idx, X.shape, pad_before, pad_after)

@@ -138,6 +138,22 @@ def test_call_time_shape_dtype_layout_errors():
     c.flags.writeable = False
     with pytest.raises(alt.ArgumentError, match="'C': the kernel writes this array but it is read-only"):
         f(a, b, c)
+    c.flags.writeable = True
+    for bad, match in (({"repeat": 0}, "repeat=0; give a whole number >= 1"),
+                       ({"warmup": -1}, "warmup=-1; give a whole number >= 0"),
+                       ({"number": 2.5}, "number=2.5; give a whole number >= 1"),
+                       ({"min_time": -0.1}, "min_time=-0.1; give seconds >= 0")):
+        with pytest.raises(alt.OptionError, match=match):
+            f.time(a, b, c, **bad)
+    assert f.time(a, b, c, repeat=1, warmup=0, number=1) > 0
+
+
+def test_apply_best_without_a_log_says_so(tmp_path):
+    missing = tmp_path / "tuning.jsonl"
+    with pytest.raises(alt.OptionError, match=f"apply_best: no tuning log '{missing}'"):
+        alt.apply_best(missing, "GMM-0")
+    missing.write_text("")
+    assert alt.apply_best(missing, "GMM-0") is None  # a log without a record of it
 
 
 def test_missing_c_compiler(monkeypatch, tmp_path):
@@ -171,3 +187,16 @@ def test_output_aliasing_an_input_is_rejected():
     x = np.ones(8, "f4")
     with pytest.raises(alt.ArgumentError, match="'Y' and 'X' share memory"):
         f(x, x)
+
+
+def test_pad_amounts_are_whole_numbers_and_a_negative_one_crops():
+    X = alt.placeholder((2, 5, 6), name="X")
+    for amounts, match in (((0, 1.5, 0), r"amount 1.5 .* is not a whole number"),
+                           ((0, "a", 0), r"amount 'a' .* is not a whole number"),
+                           ((0, -9, 0), r"leaves the shape \[2, -13, 6\]; a dimension must keep at least 1")):
+        with pytest.raises(alt.ComputeError, match=match):
+            alt.ops.pad(X, amounts)
+    x = np.arange(60, dtype="f4").reshape(2, 5, 6)
+    Y = alt.ops.pad(X, (0, -1, 2), (1, 0, -3), value=-1.0)  # as torch.nn.functional.pad: crops and pads
+    want = np.pad(x[:, 1:, :3], ((0, 1), (0, 0), (2, 0)), constant_values=-1.0)
+    np.testing.assert_array_equal(alt.evaluate(Y, {X: x}), want)

@@ -184,3 +184,38 @@ def test_network_errors():
     with pytest.raises(alt.ComputeError, match="must have the same shape"):
         x = g.inputs[0]
         alt.graph.add(x, alt.graph.global_avg_pool2d(x))
+
+
+def test_graph_building_errors_name_the_bad_value():
+    from alt.graph import Graph, conv2d, relu
+    g = Graph("t")
+    for shape in ((1, 0, 4, 4), (1, -3, 4, 4), (1, 3.5, 4, 4), ()):
+        with pytest.raises(alt.ComputeError, match=r"graph 't': input 'x' has shape .*positive whole numbers"):
+            g.input(shape)
+    with pytest.raises(alt.ComputeError, match=r"parameter 'w' has shape \[0, 3\]"):
+        g.param(np.zeros((0, 3)))
+    with pytest.raises(alt.ComputeError, match="parameter 'w' is list .* not an array of numbers"):
+        g.param([[1, "a"]])
+    x = g.input((1, 3, 4, 4))
+    with pytest.raises(alt.ComputeError, match=r"input 1 of conv2d is a numpy array float32\[4, 3, 1, 1\], not a value "
+                                               r"of this graph; wrap a weight with graph.param"):
+        conv2d(x, np.zeros((4, 3, 1, 1), "f4"))
+    w = g.param(np.ones((4, 3, 1, 1)))
+    y = relu(conv2d(x, w))
+    with pytest.raises(alt.ComputeError, match="graph 't' has no outputs; mark what it returns with graph.output"):
+        compile_network(g)
+    with pytest.raises(alt.ComputeError, match="output str 'y' is not a value of this graph"):
+        g.output("y")
+    with pytest.raises(alt.ComputeError, match="needs at least one value"):
+        g.output()
+    # an input or a parameter returned as an output would be a buffer no kernel writes: refused
+    for v, what in ((x, "an input"), (w, "a parameter")):
+        with pytest.raises(alt.ComputeError, match=f"output '{v.name}' is {what} of the graph, which no node computes"):
+            g.output(y, v)
+        g.outputs = [y, v]  # set around output(): compiling checks again
+        with pytest.raises(alt.ComputeError, match=f"output '{v.name}' is {what}"):
+            compile_network(g)
+    g.output(y)
+    a = np.random.default_rng(0).standard_normal((1, 3, 4, 4)).astype("f4")
+    np.testing.assert_allclose(compile_network(g)(a), np.maximum(np.einsum("oc,nchw->nohw", w.data[:, :, 0, 0], a), 0),
+                               rtol=1e-5, atol=1e-5)
