@@ -194,6 +194,8 @@ class Network:
         self.workspace_bytes = ws_bytes
         self.inputs = plan.graph.inputs
         self.outputs = plan.outputs
+        unique = {}  # the plan writes each value once, in the order the graph first returns it
+        self._returned = [unique.setdefault(id(v), len(unique)) for v in plan.graph.outputs]
         self.fallbacks = []
         self.winograd = {}  # {conv2d node: output tile m} of the Winograd convolutions
         self._foreign = None  # the TargetError of a network compiled for a CPU this one is not
@@ -225,6 +227,7 @@ class Network:
         rc = self._fn(ptr, optr, self._param_ptrs, self._ws())
         if rc != 0:
             raise self._failure(f"network {self.plan.graph.name!r}", rc)
+        outs = [outs[i] for i in self._returned]
         return outs[0] if len(outs) == 1 else outs
 
     def time(self, *inputs, repeat=5, warmup=2, min_time=0.05):

@@ -153,7 +153,9 @@ class Plan:
         self.fused_conversions = []  # (value, from, to, where)
         self.groups = []
         self.reads = {}  # (id(node), input index) -> the Value the node actually reads
-        self.outputs = list(graph.outputs)  # the values the network returns (converted where needed)
+        # the values the network writes (converted where needed), each once: a value returned twice is
+        # one array, returned twice (Network.__call__)
+        self.outputs = list({id(v): v for v in graph.outputs}.values())
         _plan(self)
 
     def value_layout(self, v):

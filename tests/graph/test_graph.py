@@ -219,3 +219,20 @@ def test_graph_building_errors_name_the_bad_value():
     a = np.random.default_rng(0).standard_normal((1, 3, 4, 4)).astype("f4")
     np.testing.assert_allclose(compile_network(g)(a), np.maximum(np.einsum("oc,nchw->nohw", w.data[:, :, 0, 0], a), 0),
                                rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC", "NCHW16c"])
+def test_a_value_returned_twice_is_written_once_and_returned_twice(layout):
+    from alt.graph import Graph, conv2d, relu
+    g = Graph("twice")
+    x = g.input((1, 16, 6, 6))
+    w = g.param(np.random.default_rng(1).standard_normal((16, 16, 1, 1)))
+    y = conv2d(x, w)
+    z = relu(y)
+    g.output(z, y, z)  # before, the first z was an array no kernel wrote
+    a = np.random.default_rng(0).standard_normal((1, 16, 6, 6)).astype("f4")
+    ref = np.einsum("oc,nchw->nohw", w.data[:, :, 0, 0], a)
+    outs = compile_network(g, {y.producer.name: layout})(a)
+    for got, want in zip(outs, (np.maximum(ref, 0), ref, np.maximum(ref, 0))):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    assert len(outs) == 3 and outs[0] is outs[2]
