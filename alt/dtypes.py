@@ -16,7 +16,10 @@ USER_DTYPES = ("float32", "float64", "int32", "int64")
 
 def check_dtype(dtype, what):
     """Normalise a dtype given by a user (str or numpy dtype) and reject unknown ones."""
-    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    try:
+        name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    except (TypeError, ValueError):
+        name = None  # not a dtype at all (an expression given where the dtype goes, say)
     if name not in USER_DTYPES:
         raise ComputeError(f"{what}: dtype {dtype!r} is not supported; use one of {', '.join(USER_DTYPES)}")
     return name

@@ -249,7 +249,8 @@ def select(cond, t, f):
 
 
 def cast(dtype, value):
-    dtype = dtypes.check_dtype(dtype, "alt.cast")
+    """`value` converted to `dtype` (TVM's argument order: alt.cast("int32", x))."""
+    dtype = dtypes.check_dtype(dtype, "alt.cast(dtype, value)")
     return Cast(dtype, as_expr(value))
 
 

@@ -200,3 +200,11 @@ def test_pad_amounts_are_whole_numbers_and_a_negative_one_crops():
     Y = alt.ops.pad(X, (0, -1, 2), (1, 0, -3), value=-1.0)  # as torch.nn.functional.pad: crops and pads
     want = np.pad(x[:, 1:, :3], ((0, 1), (0, 0), (2, 0)), constant_values=-1.0)
     np.testing.assert_array_equal(alt.evaluate(Y, {X: x}), want)
+
+
+def test_cast_with_its_arguments_swapped_names_the_order():
+    A = alt.placeholder((4,), name="A")
+    with pytest.raises(alt.ComputeError, match=r"alt.cast\(dtype, value\): dtype A\[0\] is not supported"):
+        alt.cast(A[0], "int32")
+    C = alt.compute((4,), lambda i: alt.cast("int32", A[i] * 10), name="C")
+    np.testing.assert_array_equal(alt.evaluate(C, {A: np.array([0.15, 1.5, -2.25, 3.0], "f4")}), [1, 15, -22, 30])
