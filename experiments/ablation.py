@@ -33,6 +33,7 @@ import numpy as np
 
 from experiments.report import pyplot, wrote
 from search import records as R
+from search.cli import whole
 from search.tune import find_workload, tune
 
 CONFIGS = ["alt", "alt:random", "alt:gbt:unseeded", "alt:random:unseeded", "random", "alt:gbt:transfer"]
@@ -94,8 +95,8 @@ def summarize(names, configs, curves, trials):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help=f"{QUICK}, 16 trials, 2 seeds (a few minutes on 2 cores)")
-    p.add_argument("--trials", type=int, default=64)
-    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--trials", type=whole(1), default=64)
+    p.add_argument("--seeds", type=whole(1), default=5)
     p.add_argument("--workloads")
     p.add_argument("--configs", default=",".join(CONFIGS), help="strategy or strategy:model, separated by commas")
     p.add_argument("--out", default="results/ablation")

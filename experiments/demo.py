@@ -21,6 +21,7 @@ from alt.ops import reference as ref
 from alt.ops.hand import conv2d_nchwc
 from alt.target import current
 from experiments.timing import check_close, time_callable, time_kernel
+from search.cli import whole
 
 SCHEDULES = ("default", "hand", "hand+layout")
 
@@ -84,7 +85,7 @@ def conv(c_in, hw, c_out, k, stride, pad, schedule):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n", type=int, default=1024, help="GEMM size (default 1024)")
+    p.add_argument("--n", type=whole(1), default=1024, help="GEMM size (default 1024)")
     p.add_argument("--quick", action="store_true", help="small sizes: GEMM 256^3, 28x28 images (seconds)")
     args = p.parse_args(argv)
     if args.n < 1:

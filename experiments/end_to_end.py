@@ -37,6 +37,7 @@ from alt.target import current
 from experiments.report import pyplot, wrote
 from experiments.timing import check_close, steady, time_callable, torch_threads
 from search import records as R
+from search.cli import names, whole
 from search.network import build_record, tune_network
 from search.tasks import extract_tasks
 
@@ -148,9 +149,9 @@ def geomean(xs):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help=f"smaller inputs ({QUICK}) and one trial per task")
-    p.add_argument("--models", default=",".join(MODELS))
-    p.add_argument("--trials-per-task", type=int, default=16, help="budget per strategy: this many x the tasks")
-    p.add_argument("--rounds", type=int, default=3, help="side-by-side timing rounds")
+    p.add_argument("--models", type=names(list(MODELS), "network of the model zoo"), default=list(MODELS))
+    p.add_argument("--trials-per-task", type=whole(1), default=16, help="budget per strategy: this many x the tasks")
+    p.add_argument("--rounds", type=whole(1), default=3, help="side-by-side timing rounds")
     p.add_argument("--out", default="results/end_to_end")
     p.add_argument("--verbose", action="store_true", help="progress bars of the tuning")
     p.add_argument("--no-tvm", action="store_true", help="skip TVM MetaSchedule even when it is installed")
@@ -181,7 +182,7 @@ def main(argv=None):
              "not installed (pip install -e '.[baselines]')")
           + (f"; resuming from {len(kept)} tuning logs in {logs}" if args.resume else ""))
     results = []
-    for name in args.models.split(","):
+    for name in args.models:
         g = build_graph(name, args.quick)
         x = np.random.default_rng(0).standard_normal(g.inputs[0].shape).astype(np.float32)
         want = run_torch(g, x)[0] if torch is not None else compile_network(g)(x)

@@ -20,6 +20,7 @@ import alt
 from alt.target import Target, resolve
 from experiments.peak import peak_gflops
 from experiments.timing import check_close, time_callable, time_kernel
+from search.cli import whole
 
 
 def _contenders(n, tiles, log):
@@ -52,10 +53,10 @@ def _contenders(n, tiles, log):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n", type=int, default=1024)
+    p.add_argument("--n", type=whole(1), default=1024)
     p.add_argument("--tiles", default="", help="more packed register tiles (rows x columns) to try, e.g. 8x32,4x64")
-    p.add_argument("--repeat", type=int, default=5, help="timed repeats per contender and round")
-    p.add_argument("--rounds", type=int, default=3, help="times every contender is timed, in turn")
+    p.add_argument("--repeat", type=whole(1), default=5, help="timed repeats per contender and round")
+    p.add_argument("--rounds", type=whole(1), default=3, help="times every contender is timed, in turn")
     p.add_argument("--target", default=None, help="alt target (default: $ALT_TARGET, else the host)")
     p.add_argument("--log", default=None, help="a tuning log whose best GEMM record joins the contenders")
     args = p.parse_args(argv)

@@ -15,6 +15,7 @@ from alt.graph import compile_network, hand_layouts, zoo
 from alt.target import current
 from alt.graph.reference import run_torch
 from experiments.timing import check_close, steady, time_callable, torch_threads
+from search.cli import names
 
 
 def layout_choices(g):
@@ -34,7 +35,7 @@ def layout_choices(g):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models", default=",".join(zoo.ZOO))
+    p.add_argument("--models", type=names(list(zoo.ZOO), "network of the model zoo"), default=list(zoo.ZOO))
     p.add_argument("--out", default="results/networks")
     p.add_argument("--show-plan", action="store_true", help="print the layout plan of each compiled network")
     args = p.parse_args(argv)
@@ -44,7 +45,7 @@ def main(argv=None):
     print(f"on {current().describe()}")
     print(f"{'model':13} {'layouts':15} {'kernels':>7} {'compile s':>9} {'(lower':>7} {'gcc)':>6} "
           f"{'alt ms':>8} {'torch ms':>8} {'speedup':>7}")
-    for name in args.models.split(","):
+    for name in args.models:
         g = zoo.ZOO[name]()
         x = np.random.default_rng(0).standard_normal(g.inputs[0].shape).astype(np.float32)
         want = run_torch(g, x)[0]

@@ -20,6 +20,7 @@ from alt.ops.hand import blocked_layout, conv_schedule
 from alt.target import current
 from alt.testing import random_inputs
 from experiments.timing import check_close, time_callable, time_kernel, torch_threads
+from search.cli import whole
 
 
 def _torch_timer(w, arrays, channels_last=False):
@@ -113,7 +114,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--ops", help="comma-separated operator codes (default: all)")
     p.add_argument("--quick", action="store_true", help="first configuration of each operator, a few ResNet layers")
-    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--repeat", type=whole(1), default=5)
     p.add_argument("--out", default="results/op_suite")
     args = p.parse_args(argv)
     ops = args.ops.split(",") if args.ops else None

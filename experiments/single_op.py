@@ -31,6 +31,7 @@ from experiments.peak import peak_gflops
 from experiments.report import pyplot, wrote
 from experiments.timing import time_callable, torch_threads
 from search import records as R
+from search.cli import whole
 from search.tune import find_workload, tune
 
 QUICK = ["GMM-0", "R18-4", "R18-8"]
@@ -136,9 +137,9 @@ def _resumable(path, cpu, trials, seed, use_tvm):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help=f"{QUICK} with 16 trials each (a couple of minutes)")
-    p.add_argument("--trials", type=int, default=64)
+    p.add_argument("--trials", type=whole(1), default=64)
     p.add_argument("--workloads", help="comma-separated suite names, or 'all' for every suite workload")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=whole(0), default=0)
     p.add_argument("--no-tvm", action="store_true", help="skip TVM MetaSchedule even when it is installed")
     p.add_argument("--out", default="results/single_op")
     p.add_argument("--resume", action="store_true",

@@ -37,8 +37,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _whole(least):
-    """An argparse type: a whole number >= least."""
+def names(known, what):
+    """An argparse type: names separated by commas, each one of `known` (a `what`, e.g. "network")."""
+    def parse(text):
+        got = [x.strip() for x in text.split(",") if x.strip()]
+        bad = [x for x in got if x not in known]
+        if bad or not got:
+            raise argparse.ArgumentTypeError(f"{', '.join(bad) or repr(text)}: not a {what}; give one or more of "
+                                             f"{', '.join(known)}, separated by commas")
+        return got
+    return parse
+
+
+def whole(least):
+    """An argparse type: a whole number >= least (the experiments' options use it too)."""
     def parse(text):
         try:
             n = int(text)
@@ -74,40 +86,40 @@ def parser():
     t.add_argument("--shape", type=_shape, help="operator parameters separated by commas, e.g. 1,64,56,64,3,1,1 "
                                                 "for C2D (n, c, size, o, k, stride, pad) or 512,512,512 for GMM "
                                                 "(m, n, k)")
-    t.add_argument("--trials", type=_whole(1), default=64, help="candidates to measure in all (a resumed log's "
-                                                             "records of the same strategy count)")
+    t.add_argument("--trials", type=whole(1), default=64, help="candidates to measure in all (a resumed log's "
+                                                               "records of the same strategy count)")
     t.add_argument("--strategy", choices=sorted(STRATEGIES), default="alt",
                    help="alt: layouts and loops jointly; loop-only: NHWC fixed (ALT-OL); layout-then-loop; random")
     t.add_argument("--model", choices=list(MODELS), default="gbt",
                    help="cost model guiding the search: gradient-boosted trees, or random guidance")
     t.add_argument("--log", help="JSON-lines record file: each measurement is appended as it finishes, and an "
                                  "existing log resumes")
-    t.add_argument("--batch", type=_whole(1), default=8, help="candidates proposed, built and measured per round")
-    t.add_argument("--seed", type=_whole(0), default=0, help="seed of the search's random generator")
+    t.add_argument("--batch", type=whole(1), default=8, help="candidates proposed, built and measured per round")
+    t.add_argument("--seed", type=whole(0), default=0, help="seed of the search's random generator")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
-    t.add_argument("--final", type=_whole(0), default=4, help="best candidates measured again at the end, the winner "
-                                                              "chosen among them (0: none)")
+    t.add_argument("--final", type=whole(0), default=4, help="best candidates measured again at the end, the winner "
+                                                             "chosen among them (0: none)")
     t.add_argument("--transfer", action="append", metavar="LOG", help="a log of other workloads' tunings whose "
                    "records warm the cost model before the first proposal (transfer learning; may be repeated)")
     n = sub.add_parser("tune-net", help="tune a whole network of the model zoo, its layouts chosen jointly with its "
                                         "loops, and time it", formatter_class=fmt)
     n.add_argument("network", help="a network of alt.graph.zoo: " + ", ".join(_zoo_names()))
-    n.add_argument("--trials", type=_whole(1), help="candidates to measure in all, shared among the network's tasks "
-                                                    "by the task scheduler (default: 32 per task)")
+    n.add_argument("--trials", type=whole(1), help="candidates to measure in all, shared among the network's tasks "
+                                                   "by the task scheduler (default: 32 per task)")
     n.add_argument("--strategy", choices=["alt", "wp", "loop-only"], default="alt",
                    help="alt: layouts chosen jointly over the graph; wp: each operator's own best layout (ALT-WP); "
                         "loop-only: NHWC everywhere, loops tuned (ALT-OL)")
-    n.add_argument("--image", type=_whole(8), help="input image size of a CNN (default: the network's own, 224)")
+    n.add_argument("--image", type=whole(8), help="input image size of a CNN (default: the network's own, 224)")
     n.add_argument("--log", help="JSON-lines record file: operator records as they finish and the network record at "
                                  "the end; an existing log resumes")
     for c in (t, n):
         if c is n:
-            n.add_argument("--batch", type=_whole(1), default=8, help="candidates per round of the task scheduler")
-            n.add_argument("--seed", type=_whole(0), default=0, help="seed of the search's random generator")
+            n.add_argument("--batch", type=whole(1), default=8, help="candidates per round of the task scheduler")
+            n.add_argument("--seed", type=whole(0), default=0, help="seed of the search's random generator")
             n.add_argument("--quiet", action="store_true", help="no progress bar")
             n.add_argument("--model", choices=list(MODELS), default="gbt", help="cost model guiding the search")
-        c.add_argument("--threads", type=_whole(1), help="OpenMP threads of the measured kernels (default: the "
-                                                         "target's cores)")
+        c.add_argument("--threads", type=whole(1), help="OpenMP threads of the measured kernels (default: the "
+                                                        "target's cores)")
         c.add_argument("--proc-bind", choices=PROC_BINDS, default="close", help="OMP_PROC_BIND of the measured "
                                                                                 "kernels")
         c.add_argument("--wait-policy", choices=WAIT_POLICIES, default="default",
@@ -118,13 +130,13 @@ def parser():
     c = sub.add_parser("tune-cell", help="tune the cells of a recursive model (Cortex's models) on SST-like trees "
                                          "(grids for dagrnn) and time it against its untuned cells", formatter_class=fmt)
     c.add_argument("model", choices=["treefc", "treegru", "treelstm", "mvrnn", "dagrnn"])
-    c.add_argument("--hidden", type=_whole(1), default=256, help="hidden size")
-    c.add_argument("--structures", type=_whole(1), default=1, help="SST-like structures per batch the cells are timed on "
+    c.add_argument("--hidden", type=whole(1), default=256, help="hidden size")
+    c.add_argument("--structures", type=whole(1), default=1, help="SST-like structures per batch the cells are timed on "
                    "(records are kept per batch: compile_best(model, log, batch=...) replays them)")
-    c.add_argument("--trials", type=_whole(1), default=24, help="candidates to measure in all (a resumed log's count)")
+    c.add_argument("--trials", type=whole(1), default=24, help="candidates to measure in all (a resumed log's count)")
     c.add_argument("--log", help="JSON-lines record file: each measurement appended as it finishes; an existing log "
                                  "resumes")
-    c.add_argument("--seed", type=_whole(0), default=0, help="seed of the search and of the model's weights")
+    c.add_argument("--seed", type=whole(0), default=0, help="seed of the search and of the model's weights")
     c.add_argument("--quiet", action="store_true", help="no line per candidate")
     b = sub.add_parser("best", help="the best record of every workload in a log", formatter_class=fmt)
     b.add_argument("log", help="a JSON-lines record file written by `alt tune --log`")

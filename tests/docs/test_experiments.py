@@ -238,3 +238,16 @@ def test_tvm_baseline_in_its_own_process_reports_a_crash_as_an_error(monkeypatch
     monkeypatch.setattr(isolated, "call", crash)
     r = tvm_baseline.tune_isolated(None, 4, [], None, None)
     assert r["error"].endswith("(killed by signal 11)") and r["tune_s"] >= 0
+
+
+@pytest.mark.parametrize("module,argv,message", [
+    (end_to_end, ["--models", "resnet18,nope"], "argument --models: nope: not a network of the model zoo"),
+    (end_to_end, ["--trials-per-task", "0"], "argument --trials-per-task: 0 is too small; give at least 1"),
+    (single_op, ["--trials", "-3"], "argument --trials: -3 is too small; give at least 1"),
+    (ablation, ["--seeds", "0"], "argument --seeds: 0 is too small"),
+    (cortex, ["--tune-trials", "x"], "argument --tune-trials: 'x' is not a whole number"),
+    (demo, ["--n", "0"], "argument --n: 0 is too small")])
+def test_an_experiments_bad_option_is_a_usage_error_before_anything_runs(module, argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        module.main(argv)
+    assert e.value.code == 2 and message in capsys.readouterr().err
