@@ -251,3 +251,13 @@ def test_an_experiments_bad_option_is_a_usage_error_before_anything_runs(module,
     with pytest.raises(SystemExit) as e:
         module.main(argv)
     assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_the_suite_table_names_a_winograd_point_and_why_it_can_pass_the_peak(tmp_path):
+    row = {"workload": "C2D-2", "op": "C2D", "alt": 470.0, "loop-only": 350.0, "tvm": 70.0, "torch": 210.0,
+           "numpy": None, "alt point": {"layout": "NCHWc", "winograd": 2}, "alt seconds": {}, "loop-only seconds": {}}
+    plain = dict(row, workload="SFM-0", op="SFM", **{"alt point": {}})
+    single_op._write(tmp_path / "t", "a CPU", 230.0, 0, 64, [row, plain])
+    md = (tmp_path / "t.md").read_text()
+    assert "| C2D-2 | 350.0 | 470.0 | 204% |" in md and "NCHWc, Winograd F(2x2, 3x3) |" in md
+    assert "| SFM-0 |" in md and md.count("| - |") >= 1 and "its % of peak can pass 100%" in md
