@@ -77,7 +77,7 @@ def tvm_gflops(w, trials, log_path):
     inputs, out = w.build()
     feed = random_inputs(inputs, seed=0)
     r = tvm_baseline.tune_isolated(w, trials, [feed[t] for t in inputs], evaluate(out, feed), time_callable,
-                          log_path=log_path)
+                                   log_path=log_path)
     if "error" in r:
         print(f"  TVM MetaSchedule on {w.name}: {r['error']}")
         return 0.0, r["tune_s"]
