@@ -181,7 +181,7 @@ def tune_cells(model, trials=24, log=None, batch=None, strategy="alt", seed=0, p
     nodes = _nodes(batch)
     strat = make_strategy(strategy, space, np.random.default_rng(seed), trials)
     strat.features = _KnobFeatures(space)
-    book = R.Log(log) if log is not None else None
+    book = R.Log.for_writing(log, "search.tune_cells")
     done = [r for r in book.read(space.workload) if R.measured_on(r, target)] if book else []
     trials_done = [r for r in done if r.get("phase") != "final"]
     points = [space.complete(r["point"]) for r in trials_done]

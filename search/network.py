@@ -183,7 +183,7 @@ def tune_network(graph, trials=None, strategy="alt", log=None, seed=0, batch=8, 
 
 
 def _tune_network(graph, tasks, trials, strategy, log, seed, batch, model, quiet, measure_options, target, check):
-    records = R.Log(log) if log else None
+    records = R.Log.for_writing(log, "search.tune_network")
     task_strategy = NETWORK_STRATEGIES[strategy]
     done, best = [], []
     for t in tasks:

@@ -17,6 +17,8 @@ import os
 import time
 from functools import lru_cache
 
+from alt.errors import OptionError
+
 FORMAT_VERSION = 2
 READABLE = (1, 2)
 log = logging.getLogger("alt.search")
@@ -175,6 +177,22 @@ class Log:
 
     def __init__(self, path):
         self.path = str(path)
+
+    @classmethod
+    def for_writing(cls, path, what):
+        """The Log at `path` (None for None), checked before any work is done: a path that cannot be
+        appended to (a directory, a missing folder, no permission) is an OptionError naming `what`,
+        the path and why, instead of an OSError once the first measurement is done."""
+        if path is None or path == "":
+            return None
+        log = cls(path)
+        try:
+            with open(log.path, "ab"):
+                pass
+        except OSError as e:
+            raise OptionError(f"{what}: cannot write the tuning log {log.path!r} ({e.strerror or e}); give the "
+                              "path of a file in a folder that exists and is writable") from None
+        return log
 
     def append(self, rec):
         """Write `rec` as one line and fsync it: durable when this returns. A last line cut off by a

@@ -181,7 +181,7 @@ def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure
         if not quiet:
             print(f"{w.name}: cost model warmed with {len(prior[1])} records of other workloads", file=sys.stderr)
     strat = make_strategy(strategy, space, rng, trials, model, layout=layout, hand_seeds=hand_seeds, prior=prior)
-    records = R.Log(log) if log else None
+    records = R.Log.for_writing(log, "search.tune")
     everywhere = records.read(w) if records else []
     history = [r for r in everywhere if R.measured_on(r, target)]
     if history:

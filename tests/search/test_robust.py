@@ -383,3 +383,24 @@ def test_run_settings_are_explicit_and_recorded(tmp_path):
         tune(GEMM, trials=2, quiet=True, measure_options={"wait_policy": "sometimes"})
     with pytest.raises(alt.OptionError, match="threads=0; give a whole number >= 1"):
         tune(GEMM, trials=2, quiet=True, measure_options={"threads": 0})
+
+
+def test_a_log_that_cannot_be_written_is_refused_before_anything_is_measured(tmp_path, monkeypatch):
+    from alt.graph import zoo
+    from alt.recursive import models
+    from search.cells import tune_cells
+    from search.network import tune_network
+
+    def no_measuring(*a, **k):
+        raise AssertionError("measured although the log cannot be written")
+
+    monkeypatch.setattr(search.measure.Measurer, "measure", no_measuring)
+    for log, why in ((tmp_path, "Is a directory"), (tmp_path / "missing" / "t.jsonl", "No such file or directory")):
+        for what, run in (("search.tune", lambda: tune("GMM-0", trials=2, log=log, quiet=True)),
+                          ("search.tune_network", lambda: tune_network(zoo.mobilenet_v2(image=32, width=0.35),
+                                                                       trials=40, log=log, quiet=True)),
+                          ("search.tune_cells", lambda: tune_cells(models.tree_fc(hidden=16), trials=2, log=log,
+                                                                   quiet=True))):
+            with pytest.raises(alt.OptionError, match=f"{what}: cannot write the tuning log '{log}' \\({why}\\)"):
+                run()
+    assert main(["tune", "GMM-0", "--trials", "2", "--log", str(tmp_path), "--quiet"]) != 0
