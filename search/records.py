@@ -94,7 +94,6 @@ def _params_ok(op, params):
         return False
 
 
-
 def problem(rec):
     """Why `rec` (a decoded JSON line) is not a usable record, or None if it is."""
     from alt.ops.suite import operator_codes

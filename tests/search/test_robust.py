@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 
 import alt
@@ -131,7 +130,7 @@ def test_damaged_lines_are_skipped_with_one_warning_each(tmp_path, caplog, line,
     recs = R.Log(path).read()
     assert [r["point"]["a"] for r in recs] == [1, 2]
     warnings = [r for r in caplog.records if r.levelname == "WARNING"]
-    assert len(warnings) == 1 and f"bad.jsonl:2: skipping a damaged record: " in warnings[0].getMessage()
+    assert len(warnings) == 1 and "bad.jsonl:2: skipping a damaged record: " in warnings[0].getMessage()
     assert why in warnings[0].getMessage()
 
 
