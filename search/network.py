@@ -270,7 +270,8 @@ def _tune_network(graph, tasks, trials, strategy, log, seed, batch, model, quiet
     won, seen = pick_fastest({k: (lambda net=net: net.time(*x)) for k, net in nets.items()})
     rec, net = recs[won], nets[won]
     rec["latency_s"] = min(seen[won])
-    rec["selection"] = {"chosen": won, "measured_s": {k: min(v) for k, v in seen.items()}}
+    rec["selection"] = {"chosen": won, "measured_s": {k: min(v) for k, v in seen.items()},
+                        "rounds": len(next(iter(seen.values())))}
     stats["check+time"] = time.perf_counter() - t0
     rec["stats"] = stats
     if len(nets) > 1:
