@@ -76,6 +76,11 @@ class Options:
                 raise ModelError(f"recursive compile: register_tile={register_tile!r}; give (rows, vectors) of "
                                  "1..16 each")
             register_tile = tuple(register_tile)
+        for name, v in (("batching", batching), ("leaf_specialization", leaf_specialization), ("fusion", fusion),
+                        ("level_tiles", level_tiles), ("hoist", hoist), ("blocked_weights", blocked_weights),
+                        ("refactor", refactor)):
+            if not (isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, np.integer)) and v in (0, 1))):
+                raise ModelError(f"recursive compile: {name}={v!r}; a switch is True or False (or 1 or 0)")
         self.batching, self.leaf_specialization, self.fusion = bool(batching), bool(leaf_specialization), bool(fusion)
         self.rows = rows if batching else 1
         self.level_tiles, self.hoist = bool(level_tiles), bool(hoist)
@@ -103,6 +108,10 @@ def compile(model, target=None, **options):  # noqa: A001 - the verb users know
     compiled for `target` (default: the target in effect), with `options` (see Options: the
     recursion switches, all on by default, and the cell knobs)."""
     from ..target import resolve
+    from .model import RecursiveModel
+    if not isinstance(model, RecursiveModel):
+        raise ModelError(f"recursive compile: the model is {type(model).__name__} {str(model)[:40]!r}, not a "
+                         "RecursiveModel; build one with alt.recursive.models (e.g. models.tree_lstm(hidden=256))")
     target = resolve(target)
     if target.kind == "cuda":  # one persistent kernel (alt.recursive.gpu)
         from .gpu import compile_cuda

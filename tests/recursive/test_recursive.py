@@ -140,6 +140,15 @@ def test_unrolling_one_node_tiles_and_bad_depths():
         compile(make("treefc"), unroll=0)
 
 
+def test_a_switch_that_is_not_true_or_false_and_a_model_that_is_not_one_are_refused():
+    for name, value in (("batching", "yes"), ("fusion", 2), ("hoist", None)):
+        with pytest.raises(ModelError, match=f"{name}={value!r}; a switch is True or False"):
+            compile(make("treefc"), **{name: value})
+    assert compile(make("treefc"), batching=1, refactor=0).options.batching is True  # the tuner's 0/1 knobs
+    with pytest.raises(ModelError, match="the model is str 'treelstm', not a RecursiveModel"):
+        compile("treelstm")
+
+
 REFACTORED = {"refactor": {"refactor": True},
               "refactor, rows 3, no level tiles": {"refactor": True, "rows": 3, "level_tiles": False},
               "refactor, no leaf specialization": {"refactor": True, "leaf_specialization": False},
