@@ -36,7 +36,7 @@ ISAS = {
     "sse4": (16, 16, False, ("sse4_2",)),
     "avx2": (32, 16, True, ("avx2", "fma")),
     "avx512": (64, 32, True, ("avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl")),
-    "neon": (16, 32, True, ()),
+    "neon": (16, 32, True, ("asimd",)),  # "asimd" in an Arm Linux /proc/cpuinfo's Features
 }
 # gcc -march name -> (isa, extra cpu flags its code may use)
 CPUS = {

@@ -205,6 +205,8 @@ class Measurer:
                  rtol=1e-3, seed=0, target=None, threads=None, proc_bind="close", wait_policy="default", attempts=3,
                  workdir=None, settle=1.0):
         from alt.target import resolve
+        check_measure_options(build_timeout=build_timeout, run_timeout=run_timeout, repeat=repeat, min_time=min_time,
+                              rtol=rtol, seed=seed, attempts=attempts, settle=settle)
         self.workload = workload
         self.target = check_runs_here(resolve(target))
         self.run_settings = run_settings(self.target, threads, proc_bind, wait_policy)
@@ -336,6 +338,33 @@ class Measurer:
 # in a user's process; "active" would keep the run worker's threads spinning while builds run
 WAIT_POLICIES = ("default", "active", "passive")
 PROC_BINDS = ("close", "spread", "false", "true", "master")  # OMP_PROC_BIND
+
+
+def check_measure_options(build_timeout=120.0, run_timeout=30.0, repeat=5, min_time=0.02, rtol=1e-3, seed=0,
+                          attempts=3, settle=1.0, **others):
+    """The Measurer's numeric options checked (OptionError naming the bad one); `others` are
+    checked where they are used (threads, proc_bind, wait_policy: run_settings)."""
+    check_numbers(build_timeout=(build_timeout, 0, False), run_timeout=(run_timeout, 0, False),
+                  min_time=(min_time, 0, True), rtol=(rtol, 0, False), settle=(settle, 0, True))
+    check_counts(repeat=(repeat, 1), attempts=(attempts, 1), seed=(seed, 0))
+
+
+def check_numbers(**values):
+    """OptionError naming the first measure option (value, bound, bound allowed) that is not a
+    number above its bound (or at it, where allowed)."""
+    from alt.errors import OptionError
+    for name, (v, bound, inclusive) in values.items():
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (v >= bound if inclusive else v > bound)
+        if not ok or v != v or v == float("inf"):
+            raise OptionError(f"measure: {name}={v!r}; give a number {'>=' if inclusive else '>'} {bound}")
+
+
+def check_counts(**values):
+    """OptionError naming the first measure option (value, least) that is not a whole number that large."""
+    from alt.errors import OptionError
+    for name, (v, least) in values.items():
+        if not isinstance(v, int) or isinstance(v, bool) or v < least:
+            raise OptionError(f"measure: {name}={v!r}; give a whole number >= {least}")
 
 
 def run_settings(target, threads=None, proc_bind="close", wait_policy="default"):

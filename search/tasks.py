@@ -61,6 +61,10 @@ def workload_of(node):
 
 def extract_tasks(graph):
     """The distinct layout-sensitive workloads of `graph`, in the order they first occur."""
+    from alt.graph import Graph
+    if not isinstance(graph, Graph):
+        raise OptionError(f"search: the network is {type(graph).__name__} {str(graph)[:40]!r}, not an alt.graph.Graph; "
+                          "build one with alt.graph (e.g. alt.graph.zoo.resnet18())")
     tasks = {}
     for node in graph.nodes:
         w = workload_of(node)

@@ -24,7 +24,7 @@ from alt.ops import Workload, suite
 from alt.ops.suite import check_workload, user_workload
 
 from . import records as R
-from .measure import Measurer, WorkerPool, check_runs_here
+from .measure import Measurer, WorkerPool, check_measure_options, check_runs_here
 from .space import space_for
 from .strategy import MODELS, STRATEGIES, key, make_strategy
 
@@ -79,6 +79,7 @@ def check_options(trials, strategy, model, batch, seed, measure_options):
     if unknown:
         raise OptionError(f"search.tune: measure_options {unknown} are not options of the measurer; known: "
                           f"{list(MEASURE_OPTIONS)}")
+    check_measure_options(**(measure_options or {}))  # before a cluster's workers see them too
 
 
 class Progress:

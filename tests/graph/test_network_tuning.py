@@ -320,6 +320,8 @@ def test_tune_network_rejects_bad_options():
         tune_network(g, trials=2)
     with pytest.raises(alt.OptionError, match="no tuning log"):
         compile_network(g, log="/nonexistent/log.jsonl")
+    with pytest.raises(alt.OptionError, match="the network is str 'resnet18', not an alt.graph.Graph"):
+        tune_network("resnet18", trials=8)
 
 
 @pytest.mark.slow

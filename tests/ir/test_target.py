@@ -128,3 +128,10 @@ def test_records_name_the_target_and_prefer_this_machine(tmp_path, caplog):
     log.append(here)
     assert log.best(w, Target.host())["point"] == {"x": 2}  # slower, but measured here
     assert here["target"]["isa"] == Target.host().isa and "-march=native" in here["target"]["flags"]
+
+
+def test_an_arm_target_does_not_run_on_an_x86_machine_and_says_what_it_lacks():
+    from alt.target import missing_flags
+    arm = Target.parse("c -mcpu=armv8-a")
+    on_arm = "asimd" in open("/proc/cpuinfo").read().split()
+    assert arm.runs_here() == on_arm and missing_flags(arm) == ([] if on_arm else ["asimd"])

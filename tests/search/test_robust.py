@@ -403,3 +403,18 @@ def test_a_log_that_cannot_be_written_is_refused_before_anything_is_measured(tmp
             with pytest.raises(alt.OptionError, match=f"{what}: cannot write the tuning log '{log}' \\({why}\\)"):
                 run()
     assert main(["tune", "GMM-0", "--trials", "2", "--log", str(tmp_path), "--quiet"]) != 0
+
+
+def test_measure_options_with_bad_values_are_refused_before_anything_is_built():
+    for options, match in (({"repeat": 0}, "repeat=0; give a whole number >= 1"),
+                           ({"min_time": -1}, "min_time=-1; give a number >= 0"),
+                           ({"run_timeout": 0}, "run_timeout=0; give a number > 0"),
+                           ({"rtol": "x"}, "rtol='x'; give a number > 0"),
+                           ({"attempts": 1.5}, "attempts=1.5; give a whole number >= 1"),
+                           ({"settle": float("nan")}, "settle=nan; give a number >= 0")):
+        with pytest.raises(alt.OptionError, match=f"measure: {match}"):
+            tune("GMM-0", trials=2, quiet=True, measure_options=options)
+        with pytest.raises(alt.OptionError, match=f"measure: {match}"):  # a cluster's workers never see them
+            tune("GMM-0", trials=2, quiet=True, measure_options=options, scheduler="tcp://127.0.0.1:1")
+        with pytest.raises(alt.OptionError, match=f"measure: {match}"):
+            search.measure.Measurer(Workload("GMM", "GMM-8", (8, 8, 8)), **options)
