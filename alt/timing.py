@@ -20,6 +20,7 @@ batches of calls lasting at least `min_time` (TVM's min_repeat_ms), and the resu
 repeat, so min and median are both at hand.
 """
 import glob
+import numbers
 import os
 import statistics
 import threading
@@ -184,7 +185,7 @@ def benchmark(run, number=None, repeat=5, warmup=1, min_time=0.01, max_wait=MAX_
     (a slow spell lasts seconds: waiting it out is the tuner's choice, not one timing's). After that
     the batches are kept, and say so (Timing.disturbed, Timing.slow)."""
     _check_counts(repeat=(repeat, 1), warmup=(warmup, 0), number=(number, 1), retries=(retries, 0))
-    if not isinstance(min_time, (int, float)) or isinstance(min_time, bool) or not min_time >= 0:
+    if not isinstance(min_time, numbers.Real) or isinstance(min_time, bool) or not min_time >= 0:
         raise OptionError(f"timing: min_time={min_time!r}; give seconds >= 0")
     for _ in range(warmup):
         run()

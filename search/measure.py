@@ -15,6 +15,7 @@ speed; if it never does, the fastest attempt is kept and its record's message sa
 machine was.
 """
 import functools
+import numbers
 import os
 import queue
 import tempfile
@@ -354,7 +355,7 @@ def check_numbers(**values):
     number above its bound (or at it, where allowed)."""
     from alt.errors import OptionError
     for name, (v, bound, inclusive) in values.items():
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (v >= bound if inclusive else v > bound)
+        ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and (v >= bound if inclusive else v > bound)
         if not ok or v != v or v == float("inf"):
             raise OptionError(f"measure: {name}={v!r}; give a number {'>=' if inclusive else '>'} {bound}")
 
@@ -363,7 +364,7 @@ def check_counts(**values):
     """OptionError naming the first measure option (value, least) that is not a whole number that large."""
     from alt.errors import OptionError
     for name, (v, least) in values.items():
-        if not isinstance(v, int) or isinstance(v, bool) or v < least:
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < least:
             raise OptionError(f"measure: {name}={v!r}; give a whole number >= {least}")
 
 
