@@ -27,3 +27,15 @@ class WorkloadError(AltError, ValueError):
 
 class OptionError(AltError, ValueError):
     """An option of the tuner, an experiment or the command line has a value that is not allowed."""
+
+
+def check_counts(what, optional=(), **counts):
+    """Raise OptionError "`what`: name=value; give a whole number >= least" for the first of
+    `counts` {name: (value, least)} that is not a whole number (bools refused) that large; a name
+    in `optional` may also be None (its default)."""
+    import numbers
+    for name, (value, least) in counts.items():
+        if value is None and name in optional:
+            continue
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < least:
+            raise OptionError(f"{what}: {name}={value!r}; give a whole number >= {least}")

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import OptionError
+from .errors import OptionError, check_counts
 
 MAX_WAIT = 0.05  # share of a repeat's time this process may spend waiting for a CPU
 MAX_SPREAD = 1.25  # median / min above which a timing counts as disturbed
@@ -184,7 +184,8 @@ def benchmark(run, number=None, repeat=5, warmup=1, min_time=0.01, max_wait=MAX_
     look, and a Canary may be given), up to `repeat` times of those `retries` and without a pause
     (a slow spell lasts seconds: waiting it out is the tuner's choice, not one timing's). After that
     the batches are kept, and say so (Timing.disturbed, Timing.slow)."""
-    _check_counts(repeat=(repeat, 1), warmup=(warmup, 0), number=(number, 1), retries=(retries, 0))
+    check_counts("timing", ("number", "retries"), repeat=(repeat, 1), warmup=(warmup, 0), number=(number, 1),
+                 retries=(retries, 0))
     if not isinstance(min_time, numbers.Real) or isinstance(min_time, bool) or not min_time >= 0:
         raise OptionError(f"timing: min_time={min_time!r}; give seconds >= 0")
     for _ in range(warmup):
@@ -213,15 +214,6 @@ def benchmark(run, number=None, repeat=5, warmup=1, min_time=0.01, max_wait=MAX_
         out.waited.append(waited)
         out.slowed.append(slowed)
     return out
-
-
-def _check_counts(**counts):
-    """OptionError naming the first count (value, least allowed) that is not a whole number that
-    large; None values are defaults and pass."""
-    for name, (value, least) in counts.items():
-        if value is not None and (not isinstance(value, (int, np.integer)) or isinstance(value, bool)
-                                  or value < least):
-            raise OptionError(f"timing: {name}={value!r}; give a whole number >= {least}")
 
 
 def undisturbed(take, attempts=3, pause=0.2):

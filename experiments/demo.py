@@ -88,8 +88,6 @@ def main(argv=None):
     p.add_argument("--n", type=whole(1), default=1024, help="GEMM size (default 1024)")
     p.add_argument("--quick", action="store_true", help="small sizes: GEMM 256^3, 28x28 images (seconds)")
     args = p.parse_args(argv)
-    if args.n < 1:
-        p.error(f"--n {args.n}: a GEMM size is a whole number >= 1")
     n, hw = (min(args.n, 256), 28) if args.quick else (args.n, 56)
     workloads = [lambda sch: gemm(n, sch), lambda sch: conv(64, hw, 64, 3, 1, 1, sch),
                  lambda sch: conv(3, 4 * hw, 64, 7, 2, 3, sch)]

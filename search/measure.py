@@ -26,6 +26,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 import numpy as np
 
+from alt.errors import check_counts
 from alt.timing import MAX_SLOW
 
 from . import records as R
@@ -347,7 +348,7 @@ def check_measure_options(build_timeout=120.0, run_timeout=30.0, repeat=5, min_t
     checked where they are used (threads, proc_bind, wait_policy: run_settings)."""
     check_numbers(build_timeout=(build_timeout, 0, False), run_timeout=(run_timeout, 0, False),
                   min_time=(min_time, 0, True), rtol=(rtol, 0, False), settle=(settle, 0, True))
-    check_counts(repeat=(repeat, 1), attempts=(attempts, 1), seed=(seed, 0))
+    check_counts("measure", repeat=(repeat, 1), attempts=(attempts, 1), seed=(seed, 0))
 
 
 def check_numbers(**values):
@@ -358,14 +359,6 @@ def check_numbers(**values):
         ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and (v >= bound if inclusive else v > bound)
         if not ok or v != v or v == float("inf"):
             raise OptionError(f"measure: {name}={v!r}; give a number {'>=' if inclusive else '>'} {bound}")
-
-
-def check_counts(**values):
-    """OptionError naming the first measure option (value, least) that is not a whole number that large."""
-    from alt.errors import OptionError
-    for name, (v, least) in values.items():
-        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < least:
-            raise OptionError(f"measure: {name}={v!r}; give a whole number >= {least}")
 
 
 def run_settings(target, threads=None, proc_bind="close", wait_policy="default"):

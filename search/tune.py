@@ -11,7 +11,6 @@ resume. One taken while the machine itself ran slow is timed again once it runs 
 """
 import json
 import logging
-import numbers
 import sys
 import time
 
@@ -19,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from alt.build import build
-from alt.errors import AltError, OptionError, WorkloadError
+from alt.errors import AltError, OptionError, WorkloadError, check_counts
 from alt.ops import Workload, suite
 from alt.ops.suite import check_workload, user_workload
 
@@ -60,16 +59,9 @@ FINAL = 4  # candidates measured again at the end of a run
 SLOWED = 1.25  # every final time this much above the same candidate's earlier one: the round is run again
 
 
-def _whole(name, value, least):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < least:
-        raise OptionError(f"search.tune: {name}={value!r}; give a whole number >= {least}")
-
-
 def check_options(trials, strategy, model, batch, seed, measure_options):
     """Every option of tune checked before anything starts: an OptionError names the bad one."""
-    _whole("trials", trials, 1)
-    _whole("batch", batch, 1)
-    _whole("seed", seed, 0)
+    check_counts("search.tune", trials=(trials, 1), batch=(batch, 1), seed=(seed, 0))
     if strategy not in STRATEGIES:
         raise OptionError(f"search.tune: strategy={strategy!r} is not a search strategy; use one of "
                           f"{sorted(STRATEGIES)}")
@@ -147,7 +139,7 @@ def tune(workload, trials=64, strategy="alt", log=None, seed=0, batch=8, executo
     """
     from alt.target import resolve
     check_options(trials, strategy, model, batch, seed, measure_options)
-    _whole("final", final, 0)
+    check_counts("search.tune", final=(final, 0))
     if layout is not None and strategy != "loop-only":
         raise OptionError(f"search.tune: layout={layout!r} fixes the layout of the loop-only strategy, not of "
                           f"{strategy!r}")
