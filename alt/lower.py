@@ -51,6 +51,7 @@ class _Lowerer:
         func = LoweredFunc(self.name, [self.buffers[id(t)] for t in self.args],
                            _merge_barriers(_unswitch(Block(body))), self.temps)
         _check_parallel(func.body, None)
+        _unrolled_size(func.body)
         return func
 
     # one stage -----------------------------------------------------------------------------
@@ -493,6 +494,40 @@ def _check_parallel(s, outer, simd=None):
             _check_parallel(x, outer, simd)
     elif isinstance(s, If):
         _check_parallel(s.body, outer, simd)
+
+
+MAX_UNROLLED = 1 << 16  # statements one unrolled loop nest may expand to
+
+
+def _unrolled_size(s):
+    """The statements `s` becomes once the compiler unrolls what is marked: nested unrolled loops
+    multiply (gcc unrolls each one that is marked, however large the body has grown). A nest that
+    expands past MAX_UNROLLED statements is refused here, where it would otherwise keep gcc busy
+    for minutes (until the build timeout) on one kernel."""
+    if isinstance(s, Block):
+        return sum(_unrolled_size(x) for x in s.stmts)
+    if isinstance(s, If):
+        return _unrolled_size(s.body)
+    if not isinstance(s, For):
+        return 1
+    body = _unrolled_size(s.body)
+    counts = [min(n, s.extent) for k, n in s.pragmas if k == "unroll"] + ([s.extent] if s.kind == "unroll" else [])
+    factor = max(counts, default=1)
+    if body * factor > MAX_UNROLLED:
+        writes = sorted({x.buffer.name for x in _stores(s)})
+        raise ScheduleError(f"loop {s.var.name!r} of the nest that writes {', '.join(writes)}: unrolling it "
+                            f"{factor} times around a body that is {body} statements "
+                            f"once its own marked loops are unrolled gives {body * factor}; at most {MAX_UNROLLED} "
+                            "(the compiler would take minutes): unroll fewer nested loops, or split the loop and "
+                            "unroll only the inner part")
+    return body * factor
+
+
+def _stores(s):
+    if isinstance(s, Store):
+        yield s
+    for x in s.stmts if isinstance(s, Block) else [s.body] if isinstance(s, (For, If)) else []:
+        yield from _stores(x)
 
 
 def _check_args(sch, args):

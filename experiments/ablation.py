@@ -5,12 +5,13 @@ seeds, and how many trials the model-guided search needs to reach what random gu
     python -m experiments.ablation [--quick] [--trials 64] [--seeds 5] [--workloads R18-4,GMM-1]
                                    [--configs alt,alt:random,random] [--out results/ablation] [--resume]
 
-A configuration is `strategy[:model[:unseeded|transfer]]`: model gbt (the default) or random
-(random guidance: the same annealing against a model that predicts noise); `unseeded` leaves out
-the target's hand schedules that the search otherwise measures first, so that what the search
-itself finds shows; `transfer` warms the cost model with the logs that the `alt` configuration
-wrote for the other workloads with the same seed (leave one out: AutoTVM's transfer learning), and
-runs after every other configuration. For each workload the curves are the median over seeds of best-so-far GFLOP/s;
+A configuration is `strategy[:model[:flags]]`: model gbt (the default) or random (random
+guidance: the same annealing against a model that predicts noise); flags, joined by `+`:
+`unseeded` leaves out the target's hand schedules that the search otherwise measures first, so
+that what the search itself finds shows; `transfer` warms the cost model with the logs that the
+`alt` configuration wrote for the other workloads with the same seed (leave one out: AutoTVM's
+transfer learning), and runs after every other configuration. `alt:gbt:unseeded+transfer` is the
+transferred model on its own, without hand seeds to lean on. For each workload the curves are the median over seeds of best-so-far GFLOP/s;
 "trials to match" is the first trial at which a model-guided median curve reaches the final value
 of its random-guided twin's median curve (and of pure random sampling's), and the summary is its
 geometric mean over the workloads (a workload that never reaches it counts as the budget, and says
@@ -36,19 +37,25 @@ from search import records as R
 from search.cli import whole
 from search.tune import find_workload, tune
 
-CONFIGS = ["alt", "alt:random", "alt:gbt:unseeded", "alt:random:unseeded", "random", "alt:gbt:transfer"]
+CONFIGS = ["alt", "alt:random", "alt:gbt:unseeded", "alt:random:unseeded", "random", "alt:gbt:transfer",
+           "alt:gbt:unseeded+transfer"]
 DEFAULT = ["R18-4", "R18-8", "R50-2", "GMM-1"]
 QUICK = ["R18-8", "GMM-0"]
 PAIRS = [("alt", "alt:random"), ("alt", "random"), ("alt:gbt:unseeded", "alt:random:unseeded"),
-         ("alt:gbt:unseeded", "random"), ("alt:gbt:transfer", "alt")]  # (model-guided, reference)
+         ("alt:gbt:unseeded", "random"), ("alt:gbt:transfer", "alt"),
+         ("alt:gbt:unseeded+transfer", "alt:gbt:unseeded")]  # (model-guided, reference)
+FLAGS = ("unseeded", "transfer")
 
 
 def parse_config(text):
     """(strategy, model, hand seeds, transfer) of a configuration string."""
-    strategy, model, flag = (text.split(":") + ["", ""])[:3]
-    if flag not in ("", "unseeded", "transfer"):
-        raise SystemExit(f"configuration {text!r}: the third part may only be 'unseeded' or 'transfer'")
-    return strategy, model or "gbt", flag != "unseeded", flag == "transfer"
+    parts = text.split(":")
+    strategy, model, flags = (parts + ["", ""])[:3]
+    flags = flags.split("+") if flags else []
+    if len(parts) > 3 or any(f not in FLAGS for f in flags) or len(set(flags)) < len(flags):
+        raise SystemExit(f"configuration {text!r}: write strategy[:model[:flags]], the flags one or more of "
+                         f"{' '.join(FLAGS)} joined by '+' (e.g. alt:gbt:unseeded+transfer)")
+    return strategy, model or "gbt", "unseeded" not in flags, "transfer" in flags
 
 
 def label(config):

@@ -398,8 +398,17 @@ def check_runs_here(target):
     if not target.runs_here():
         raise OptionError(f"target {target.name}: this machine lacks the CPU features its kernels use "
                           f"({', '.join(missing_flags(target))}), so they cannot be measured here; tune on such a "
-                          "machine (alt.build compiles for it anywhere)")
+                          f"machine ({_builds_here(target)})")
     return target
+
+
+def _builds_here(target):
+    """What alt.build can still do for a CPU target this machine cannot run."""
+    import platform
+    arm_here = platform.machine().lower() in ("aarch64", "arm64")
+    if (target.isa == "neon") == arm_here:
+        return "alt.build still compiles for it here"
+    return "alt.build compiles for it only on a machine of its architecture, or with a cross compiler as ALT_CC"
 
 
 def _reference_files(workload, directory, seed):

@@ -88,6 +88,11 @@ def test_ablation_counts_the_trials_a_guided_search_needs_to_match_its_reference
     assert ablation.parse_config("alt:random:unseeded") == ("alt", "random", False, False)
     assert ablation.parse_config("alt:gbt:transfer") == ("alt", "gbt", True, True)
     assert ablation.label("alt:gbt:transfer") == "alt, model transferred"
+    assert ablation.parse_config("alt:gbt:unseeded+transfer") == ("alt", "gbt", False, True)
+    assert ablation.label("alt:gbt:unseeded+transfer") == "alt, no hand seeds, model transferred"
+    for bad in ("alt:gbt:seeded", "alt:gbt:transfer+transfer", "alt:gbt:unseeded:transfer"):
+        with pytest.raises(SystemExit, match="strategy\\[:model\\[:flags\\]\\]"):
+            ablation.parse_config(bad)
     assert ablation.label("alt:gbt:unseeded") == "alt, no hand seeds" and ablation.label("alt:random") == \
         "alt (no cost model)"
     curves = {("w", "alt"): [[1, 5, 5, 6], [2, 4, 6, 6], [1, 5, 6, 7]],  # median curve 1 5 6 6

@@ -180,6 +180,33 @@ def test_loop_marks_gcc_rejects_are_refused_at_the_step(steps, match):
     assert s.steps == before  # the refused step changed nothing
 
 
+def test_nested_unrolling_that_would_keep_gcc_busy_for_minutes_is_refused_when_lowered():
+    A = alt.placeholder((64, 32, 64), name="A")
+    B = alt.compute((64, 32, 64), lambda i, j, k: A[i, j, k] * 2, name="B")
+    s = alt.create_schedule(B)
+    i, j, k = B.op.axis
+    s[B].unroll(k)
+    s[B].pragma(j, "unroll", 4)  # 256 statements: builds, and computes what it should
+    f = alt.build(s, [A, B])
+    a = np.random.rand(64, 32, 64).astype("f4")
+    b = np.empty_like(a)
+    f(a, b)
+    np.testing.assert_array_equal(b, a * 2)
+    s1 = alt.create_schedule(B)
+    s1[B].unroll(k)
+    s1[B].unroll(j)
+    s1[B].pragma(i, "unroll", 8)  # 8 x 2,048 = 16,384: still allowed
+    alt.lower(s1, [A, B])
+    s2 = alt.create_schedule(B)
+    for ax in B.op.axis:
+        s2[B].unroll(ax)  # 131,072 statements
+    with pytest.raises(alt.ScheduleError, match="loop 'i' of the nest that writes B: unrolling it 64 times "
+                                                "around a body that is 2048 statements.* 131072; at most 65536"):
+        alt.lower(s2, [A, B])
+    with pytest.raises(alt.ScheduleError, match="at most 65536"):
+        alt.build(s2, [A, B])  # refused before gcc sees it
+
+
 def test_reorder_that_puts_a_parallel_loop_inside_a_simd_loop_is_refused():
     A, C, s = _stage()
     i, j = C.op.axis

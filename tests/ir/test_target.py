@@ -135,3 +135,8 @@ def test_an_arm_target_does_not_run_on_an_x86_machine_and_says_what_it_lacks():
     arm = Target.parse("c -mcpu=armv8-a")
     on_arm = "asimd" in open("/proc/cpuinfo").read().split()
     assert arm.runs_here() == on_arm and missing_flags(arm) == ([] if on_arm else ["asimd"])
+    if not on_arm:
+        from search.measure import check_runs_here
+        with pytest.raises(alt.OptionError, match=r"lacks the CPU features its kernels use \(asimd\).*only on a "
+                                                  "machine of its architecture, or with a cross compiler as ALT_CC"):
+            check_runs_here(arm)
