@@ -11,11 +11,13 @@ guidance: the same annealing against a model that predicts noise); flags, joined
 that what the search itself finds shows; `transfer` warms the cost model with the logs that the
 `alt` configuration wrote for the other workloads with the same seed (leave one out: AutoTVM's
 transfer learning), and runs after every other configuration. `alt:gbt:unseeded+transfer` is the
-transferred model on its own, without hand seeds to lean on. For each workload the curves are the median over seeds of best-so-far GFLOP/s;
-"trials to match" is the first trial at which a model-guided median curve reaches the final value
-of its random-guided twin's median curve (and of pure random sampling's), and the summary is its
-geometric mean over the workloads (a workload that never reaches it counts as the budget, and says
-so: a bound).
+transferred model on its own, without hand seeds to lean on.
+
+For each workload the curves are the median over seeds of best-so-far GFLOP/s; "trials to match"
+is the first trial at which a model-guided median curve reaches the final value of its reference's
+median curve (its random-guided twin, pure random sampling, or for a transferred model the same
+search without transfer), and the summary is its geometric mean over the workloads (a workload that
+never reaches it counts as the budget, and says so: a bound).
 
 Writes <out>.json (every seed's curve), <out>.md and <out>.png (median curves, min-max band).
 Every run's log is kept beside them (<out>.<workload>.<config>.<seed>.jsonl). A run starts from an
