@@ -216,12 +216,16 @@ class Target(InEffect):
             m = re.match(r"^-([a-z0-9-]+)=(\S+)$", w)
             if not m:
                 raise TargetError(f"target {text!r}: option {w!r} is not of the form -name=value")
-            opts[m.group(1)] = m.group(2)
+            key = "cores" if m.group(1) == "num-cores" else m.group(1)
+            if key in opts:
+                what = "the CPU is named twice" if key == "mcpu" else f"-{key} is given twice" + (
+                    " (-num-cores is TVM's name for -cores)" if "num-cores" in text else "")
+                raise TargetError(f"target {text!r}: {what}; give it once")
+            opts[key] = m.group(2)
         cpu = opts.pop("mcpu", "host")
         base = _host() if cpu in ("host", "native") else _named(cpu, text)
         fields = {}
-        for opt, field in (("cores", "cores"), ("vector-bytes", "vector_bytes"), ("registers", "registers"),
-                           ("num-cores", "cores")):
+        for opt, field in (("cores", "cores"), ("vector-bytes", "vector_bytes"), ("registers", "registers")):
             if opt in opts:
                 v = opts.pop(opt)
                 if not v.isdigit():

@@ -38,6 +38,10 @@ def test_target_strings_with_overrides_and_round_trip():
     ("c -mcpu=znver3 -l2=big", "-l2='big' is not a size"),
     ("c -mcpu=znver3 -frobnicate=1", r"unknown options \['frobnicate'\]"),
     ("c -mcpu=znver3 cores", "option 'cores' is not of the form -name=value"),
+    ("c -mcpu=skylake-avx512 -mcpu=znver3", "the CPU is named twice; give it once"),
+    ("znver3 -mcpu=znver4", "the CPU is named twice"),
+    ("c -cores=2 -num-cores=4", r"-cores is given twice \(-num-cores is TVM's name for -cores\)"),
+    ("avx2 -l2=1M -l2=2M", "-l2 is given twice"),
     ("", "give a string such as"),
 ])
 def test_bad_target_strings_are_target_errors(text, match):
