@@ -210,16 +210,24 @@ class Log:
     def exists(self):
         return os.path.exists(self.path)
 
+    def _lines(self):
+        """The file's lines as bytes ([] when there is no file); a path that cannot be read (a
+        directory, no permission) is an OptionError naming it, not an OSError from deep inside."""
+        if not os.path.exists(self.path):
+            return []
+        try:
+            with open(self.path, "rb") as f:
+                return f.read().split(b"\n")
+        except OSError as e:
+            raise OptionError(f"cannot read the tuning log {self.path!r} ({e.strerror or e}); give the path of a "
+                              "log file that search.tune, tune_network or `alt tune` wrote") from None
+
     def read(self, workload=None):
         """The usable records (of `workload`, if given); each damaged line is skipped with one
         warning naming the file, the line number and what is wrong with it."""
-        if not os.path.exists(self.path):
-            return []
         out = []
         key = workload_key(workload) if workload is not None else None
-        with open(self.path, "rb") as f:
-            lines = f.read().split(b"\n")
-        for i, raw in enumerate(lines, 1):
+        for i, raw in enumerate(self._lines(), 1):
             if not raw.strip():
                 continue
             try:
@@ -242,11 +250,7 @@ class Log:
         """The network records (search.network: a tuned network's layout assignment and the point
         of each operator), of the graph with `signature` if given; damaged ones skipped with a warning."""
         out = []
-        if not os.path.exists(self.path):
-            return out
-        with open(self.path, "rb") as f:
-            lines = f.read().split(b"\n")
-        for i, raw in enumerate(lines, 1):
+        for i, raw in enumerate(self._lines(), 1):
             try:
                 rec = json.loads(raw.decode("utf-8")) if raw.strip() else None
             except (UnicodeDecodeError, ValueError):

@@ -154,6 +154,15 @@ def test_apply_best_without_a_log_says_so(tmp_path):
         alt.apply_best(missing, "GMM-0")
     missing.write_text("")
     assert alt.apply_best(missing, "GMM-0") is None  # a log without a record of it
+    # a folder given as the log: every reader of logs says so (apply_best, a network's replay, transfer)
+    import search
+    from alt.graph import Graph, compile_network, relu
+    g = Graph("tiny")
+    g.output(relu(g.input((1, 4, 4, 4), "x")))
+    for read in (lambda: alt.apply_best(tmp_path, "GMM-0"), lambda: compile_network(g, log=tmp_path),
+                 lambda: search.tune("GMM-0", trials=1, transfer=[tmp_path], quiet=True)):
+        with pytest.raises(alt.OptionError, match=f"cannot read the tuning log '{tmp_path}' \\(Is a directory\\)"):
+            read()
 
 
 def test_missing_c_compiler(monkeypatch, tmp_path):
