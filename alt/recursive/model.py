@@ -23,6 +23,7 @@ computes its own projections right after its state, while it is still in cache (
 cell, `projection_definition`), and the parent reads them instead of multiplying.
 """
 import math
+import numbers
 import re
 
 import numpy as np
@@ -59,17 +60,21 @@ class RecursiveModel:
             raise ModelError(f"model {name}: structure kind {kind!r} is not one of {KINDS}")
         if kind == "sequence" and max_children != 1:
             raise ModelError(f"model {name}: a sequence has one predecessor per node, not max_children={max_children}")
-        if not isinstance(max_children, int) or not 1 <= max_children <= 64:
+        if not isinstance(max_children, numbers.Integral) or isinstance(max_children, bool) or \
+                not 1 <= max_children <= 64:
             raise ModelError(f"model {name}: max_children={max_children!r}; use an int in 1..64")
-        self.kind, self.max_children = kind, max_children
+        self.kind, self.max_children = kind, int(max_children)
         if not states:
             raise ModelError(f"model {name}: no states; give e.g. states={{'h': 256}}")
         self.states, self.shapes = {}, {}  # flat sizes, and shapes
         for s, shape in states.items():
-            shape = (shape,) if isinstance(shape, int) else tuple(shape)
-            if not shape or len(shape) > 2 or not all(isinstance(d, int) and d >= 1 for d in shape):
+            shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape) \
+                if isinstance(shape, (tuple, list)) else (shape,)
+            if not shape or len(shape) > 2 or not all(isinstance(d, numbers.Integral) and not isinstance(d, bool)
+                                                      and d >= 1 for d in shape):
                 raise ModelError(f"model {name}: state {s!r} has shape {shape!r}; a state is a vector (size) or a "
                                  "matrix (rows, columns) of positive sizes")
+            shape = tuple(int(d) for d in shape)
             self.shapes[_check_name(s, "state")] = shape
             self.states[s] = math.prod(shape)
         self.offsets, off = {}, 0

@@ -8,7 +8,26 @@ import numpy as np
 
 from .. import expr as E
 from ..tensor import compute, reduce_axis
-from .model import RecursiveModel
+from .model import ModelError, RecursiveModel
+
+MAX_HIDDEN = 16384
+MAX_TABLE = 1 << 30  # vocabulary x hidden floats of one input table (4 GiB)
+
+
+def _rng(model, hidden, vocab, seed, row=None):
+    """The seeded generator of a zoo model's weights, once its sizes are checked: whole numbers,
+    hidden units at most MAX_HIDDEN and input tables of at most MAX_TABLE floats, a word's `row`
+    floats (default hidden) a row (past those, numpy would fail to allocate or take minutes
+    drawing the weights)."""
+    import numbers
+    for name, v, least in (("hidden", hidden, 1), ("vocab", vocab, 1), ("seed", seed, 0)):
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < least:
+            raise ModelError(f"model {model}: {name}={v!r}; give a whole number >= {least}")
+    row = hidden if row is None else row(hidden)
+    if hidden > MAX_HIDDEN or row * vocab > MAX_TABLE:
+        raise ModelError(f"model {model}: hidden={hidden} with vocab={vocab} is too large; give hidden <= {MAX_HIDDEN} "
+                         f"and at most {MAX_TABLE} floats in an input table (here vocab x {row})")
+    return np.random.default_rng(seed)
 
 
 def _weights(rng, shapes):
@@ -31,8 +50,8 @@ def _gates(rows, gates, out, size, fn, name):
 
 def tree_fc(hidden=256, vocab=1000, seed=0):
     """Leaf: h = Emb[word]. Internal: h = relu(W [h_l; h_r] + b)."""
-    H = hidden
-    rng = np.random.default_rng(seed)
+    rng = _rng("treefc", hidden, vocab, seed)
+    H = int(hidden)
     w = _weights(rng, {"W": (H, 2 * H), "b": (H,)})
     emb = rng.standard_normal((vocab, H)).astype("f4")
 
@@ -50,8 +69,8 @@ def tree_gru(hidden=256, vocab=1000, seed=0):
     """Internal (x = 0): h_lr = h_l + h_r, r = sigma(U_r h_lr + b_r), z = sigma(U_z h_lr + b_z),
     g = tanh(U_h (r * h_lr) + b_h), h = (1 - z) g + z h_lr. Leaf (h_lr = 0): z = sigma(W_z x + b_z),
     g = tanh(W_h x + b_h), h = (1 - z) g."""
-    H = hidden
-    rng = np.random.default_rng(seed)
+    rng = _rng("treegru", hidden, vocab, seed)
+    H = int(hidden)
     w = _weights(rng, {"U_rz": (2 * H, H), "U_h": (H, H), "W_zh": (2 * H, H), "b_rz": (2 * H,), "b_h": (H,)})
     emb = rng.standard_normal((vocab, H)).astype("f4")
 
@@ -81,8 +100,8 @@ def tree_lstm(hidden=256, vocab=1000, seed=0):
     """Binary child-sum TreeLSTM. Internal (x = 0): i, o, u = sigma, sigma, tanh(U_iou (h_l + h_r) + b_iou),
     f_k = sigma(U_f h_k + b_f), c = i u + f_l c_l + f_r c_r, h = o tanh(c). Leaf (no children):
     i, o, u from W_iou x + b_iou, c = i u, h = o tanh(c)."""
-    H = hidden
-    rng = np.random.default_rng(seed)
+    rng = _rng("treelstm", hidden, vocab, seed)
+    H = int(hidden)
     w = _weights(rng, {"W_iou": (3 * H, H), "U_iou": (3 * H, H), "U_f": (H, H), "b_iou": (3 * H,), "b_f": (H,)})
     emb = rng.standard_normal((vocab, H)).astype("f4")
 
@@ -113,8 +132,8 @@ def tree_lstm(hidden=256, vocab=1000, seed=0):
 def mv_rnn(hidden=64, vocab=100, seed=0):
     """Every node has a vector v and a matrix M (H x H). Leaf: v, M from the word's tables.
     Internal: v = tanh(W_v [M_r v_l; M_l v_r] + b_v), M = W_M [M_l; M_r] + b_M (b_M added to each row)."""
-    H = hidden
-    rng = np.random.default_rng(seed)
+    rng = _rng("mvrnn", hidden, vocab, seed, row=lambda h: h * h)
+    H = int(hidden)
     w = _weights(rng, {"W_v": (H, 2 * H), "W_M": (H, 2 * H), "b_v": (H,), "b_M": (H,)})
     tables = {"v": rng.standard_normal((vocab, H)).astype("f4"),
               "M": (np.eye(H, dtype="f4")[None] + rng.standard_normal((vocab, H, H)).astype("f4") / np.sqrt(H)
@@ -141,8 +160,8 @@ def mv_rnn(hidden=64, vocab=100, seed=0):
 def dag_rnn(hidden=256, vocab=1000, seed=0):
     """A TreeFC-like cell over DAG predecessors (at most 2, e.g. a grid's up and left neighbours):
     h = relu(W x + U (h_p0 + h_p1) + b); every node has an input; sources have no predecessors."""
-    H = hidden
-    rng = np.random.default_rng(seed)
+    rng = _rng("dagrnn", hidden, vocab, seed)
+    H = int(hidden)
     w = _weights(rng, {"W": (H, H), "U": (H, H), "b": (H,)})
     emb = rng.standard_normal((vocab, H)).astype("f4")
 

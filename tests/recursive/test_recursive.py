@@ -149,6 +149,21 @@ def test_a_switch_that_is_not_true_or_false_and_a_model_that_is_not_one_are_refu
         compile("treelstm")
 
 
+def test_zoo_model_sizes_are_checked_before_any_weight_is_drawn():
+    for fn, kw, match in ((models.tree_gru, {"hidden": "16"}, "model treegru: hidden='16'; give a whole number >= 1"),
+                          (models.tree_lstm, {"vocab": 0}, "vocab=0; give a whole number >= 1"),
+                          (models.dag_rnn, {"seed": -1}, "seed=-1; give a whole number >= 0"),
+                          (models.tree_fc, {"hidden": True}, "hidden=True"),
+                          (models.tree_fc, {"hidden": 10 ** 6}, "hidden=1000000 with vocab=1000 is too large"),
+                          (models.mv_rnn, {"hidden": 1024, "vocab": 2000}, r"here vocab x 1048576")):
+        with pytest.raises(ModelError, match=match):
+            fn(**kw)
+    m = models.mv_rnn(hidden=np.int64(4), vocab=np.int64(3))  # numpy whole numbers are whole numbers
+    assert m.shapes["M"] == (4, 4) and type(m.shapes["M"][0]) is int
+    tree = ((0, 1), 2)
+    np.testing.assert_allclose(compile(m)([tree])[0], reference(m, [tree])[0], rtol=1e-4, atol=1e-5)
+
+
 REFACTORED = {"refactor": {"refactor": True},
               "refactor, rows 3, no level tiles": {"refactor": True, "rows": 3, "level_tiles": False},
               "refactor, no leaf specialization": {"refactor": True, "leaf_specialization": False},
