@@ -97,6 +97,9 @@ class ClusterMeasurer:
         except (OSError, TimeoutError) as e:
             raise OptionError(f"scheduler={scheduler!r}: no dask scheduler answered there ({e}); give the "
                               "address `dask scheduler` printed, e.g. tcp://10.0.0.1:8786") from None
+        except (ValueError, TypeError) as e:  # not an address at all (dask's parser says why)
+            raise OptionError(f"scheduler={scheduler!r} is not a scheduler address ({e}); give the address "
+                              "`dask scheduler` printed, e.g. tcp://10.0.0.1:8786, or a distributed.Client") from None
         self._distributed = distributed
         self.workers = self._eligible()
         self.timings = {"build": 0.0, "run": 0.0}

@@ -76,3 +76,6 @@ def test_candidates_go_only_to_workers_of_the_target(client):
         ClusterMeasurer(GEMM, client, target=other)
     with pytest.raises(alt.OptionError, match="no dask scheduler answered"):
         ClusterMeasurer(GEMM, "tcp://127.0.0.1:1")
+    for bad in ("nonsense", 5):  # not an address at all: no 20 s wait, no raw ValueError
+        with pytest.raises(alt.OptionError, match=f"scheduler={bad!r} is not a scheduler address"):
+            ClusterMeasurer(GEMM, bad)
