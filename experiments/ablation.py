@@ -36,7 +36,7 @@ import numpy as np
 
 from experiments.report import pyplot, wrote
 from search import records as R
-from search.cli import whole
+from search.cli import output, whole, workloads
 from search.tune import find_workload, tune
 
 CONFIGS = ["alt", "alt:random", "alt:gbt:unseeded", "alt:random:unseeded", "random", "alt:gbt:transfer",
@@ -106,12 +106,12 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help=f"{QUICK}, 16 trials, 2 seeds (a few minutes on 2 cores)")
     p.add_argument("--trials", type=whole(1), default=64)
     p.add_argument("--seeds", type=whole(1), default=5)
-    p.add_argument("--workloads")
+    p.add_argument("--workloads", type=workloads(), help="suite workload names, separated by commas")
     p.add_argument("--configs", default=",".join(CONFIGS), help="strategy or strategy:model, separated by commas")
-    p.add_argument("--out", default="results/ablation")
+    p.add_argument("--out", type=output, default="results/ablation")
     p.add_argument("--resume", action="store_true", help="go on from the logs of an earlier, unfinished run")
     args = p.parse_args(argv)
-    names = args.workloads.split(",") if args.workloads else (QUICK if args.quick else DEFAULT)
+    names = args.workloads if args.workloads else (QUICK if args.quick else DEFAULT)
     trials = 16 if args.quick and not args.workloads else args.trials
     seeds = 2 if args.quick else args.seeds
     configs = args.configs.split(",")

@@ -27,7 +27,7 @@ from alt.target import current
 from experiments.report import wrote
 from experiments.timing import check_close, steady
 from search import records as R
-from search.cli import whole
+from search.cli import output, whole
 from search.network import Choice, tune_network
 from search.space import space_for
 from search.tasks import workload_of
@@ -82,7 +82,7 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="one small pair, 4 trials per convolution")
     p.add_argument("--trials", type=whole(1), default=32, help="trials per convolution (ALT: twice this for the pair)")
     p.add_argument("--rounds", type=whole(1), default=5)
-    p.add_argument("--out", default="results/chained_conv")
+    p.add_argument("--out", type=output, default="results/chained_conv")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args(argv)
     trials = 4 if args.quick else args.trials

@@ -32,7 +32,7 @@ from experiments.recursive_baselines import Dynet, TorchBatched, TorchEager, dyn
 from experiments.report import pyplot, wrote
 from search.cells import compile_best, tune_cells
 from experiments.timing import check_close, settle
-from search.cli import whole
+from search.cli import output, whole
 
 CONFIGS = [("treefc", 256), ("treefc", 512), ("treegru", 256), ("treegru", 512), ("treelstm", 256),
            ("treelstm", 512), ("mvrnn", 64), ("mvrnn", 128), ("dagrnn", 256)]
@@ -85,7 +85,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help=f"{QUICK}, SST trees only")
     p.add_argument("--seed", type=whole(0), default=0)
-    p.add_argument("--out", default="results/cortex")
+    p.add_argument("--out", type=output, default="results/cortex")
     p.add_argument("--tune-trials", type=whole(0), default=None, help="cell-tuning candidates per model (default 12; "
                                                                       "--quick: 6; 0: no tuned column)")
     args = p.parse_args(argv)

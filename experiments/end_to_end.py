@@ -37,7 +37,7 @@ from alt.target import current
 from experiments.report import pyplot, wrote
 from experiments.timing import check_close, steady, time_callable, torch_threads
 from search import records as R
-from search.cli import names, whole
+from search.cli import names, output, whole
 from search.network import build_record, tune_network
 from search.tasks import extract_tasks
 
@@ -152,7 +152,7 @@ def main(argv=None):
     p.add_argument("--models", type=names(list(MODELS), "network of the model zoo"), default=list(MODELS))
     p.add_argument("--trials-per-task", type=whole(1), default=16, help="budget per strategy: this many x the tasks")
     p.add_argument("--rounds", type=whole(1), default=3, help="side-by-side timing rounds")
-    p.add_argument("--out", default="results/end_to_end")
+    p.add_argument("--out", type=output, default="results/end_to_end")
     p.add_argument("--verbose", action="store_true", help="progress bars of the tuning")
     p.add_argument("--no-tvm", action="store_true", help="skip TVM MetaSchedule even when it is installed")
     p.add_argument("--resume", action="store_true",

@@ -15,7 +15,7 @@ from alt.graph import compile_network, hand_layouts, zoo
 from alt.target import current
 from alt.graph.reference import run_torch
 from experiments.timing import check_close, steady, time_callable, torch_threads
-from search.cli import names
+from search.cli import names, output
 
 
 def layout_choices(g):
@@ -36,7 +36,7 @@ def layout_choices(g):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", type=names(list(zoo.ZOO), "network of the model zoo"), default=list(zoo.ZOO))
-    p.add_argument("--out", default="results/networks")
+    p.add_argument("--out", type=output, default="results/networks")
     p.add_argument("--show-plan", action="store_true", help="print the layout plan of each compiled network")
     args = p.parse_args(argv)
     import torch

@@ -20,7 +20,7 @@ from alt.ops.hand import blocked_layout, conv_schedule
 from alt.target import current
 from alt.testing import random_inputs
 from experiments.timing import check_close, time_callable, time_kernel, torch_threads
-from search.cli import whole
+from search.cli import output, whole
 
 
 def _torch_timer(w, arrays, channels_last=False):
@@ -115,7 +115,7 @@ def main(argv=None):
     p.add_argument("--ops", help="comma-separated operator codes (default: all)")
     p.add_argument("--quick", action="store_true", help="first configuration of each operator, a few ResNet layers")
     p.add_argument("--repeat", type=whole(1), default=5)
-    p.add_argument("--out", default="results/op_suite")
+    p.add_argument("--out", type=output, default="results/op_suite")
     args = p.parse_args(argv)
     ops = args.ops.split(",") if args.ops else None
     work = [w for w in suite(ops, resnet=False)]

@@ -17,6 +17,7 @@ import numpy as np
 
 from alt.target import Target, resolve
 from alt.timing import benchmark
+from search.cli import output
 
 ACCUMULATORS = 10  # fits 16 vector registers with room for the operands
 ITERATIONS = 1 << 16
@@ -106,7 +107,7 @@ def share(gflops, target=None):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--target", default=None, help="alt target (default: $ALT_TARGET, else the host)")
-    p.add_argument("--out", default="results/peak")
+    p.add_argument("--out", type=output, default="results/peak")
     args = p.parse_args(argv)
     target = Target.parse(args.target) if args.target else resolve(None)
     r = measure(target)

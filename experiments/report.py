@@ -53,11 +53,15 @@ def gather(folder):
 def main(argv=None):
     import argparse
     from pathlib import Path
+
+    from search.cli import output
     p = argparse.ArgumentParser(description="gather every experiment's result JSON under a folder into one "
                                             "Markdown report with its figures")
     p.add_argument("--results", default="results", help="the folder the experiments wrote to")
-    p.add_argument("--out", default=None, help="the report (default: <results>/REPORT.md)")
+    p.add_argument("--out", type=output, default=None, help="the report (default: <results>/REPORT.md)")
     args = p.parse_args(argv)
+    if not Path(args.results).is_dir():
+        p.error(f"--results {args.results!r} is not a folder; give the folder the experiments wrote to (their --out)")
     text, n = gather(args.results)
     out = Path(args.out or Path(args.results) / "REPORT.md")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,7 @@ from experiments.peak import peak_gflops
 from experiments.report import pyplot, wrote
 from experiments.timing import time_callable, torch_threads
 from search import records as R
-from search.cli import whole
+from search.cli import output, whole, workloads
 from search.tune import find_workload, tune
 
 QUICK = ["GMM-0", "R18-4", "R18-8"]
@@ -138,10 +138,10 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help=f"{QUICK} with 16 trials each (a couple of minutes)")
     p.add_argument("--trials", type=whole(1), default=64)
-    p.add_argument("--workloads", help="comma-separated suite names, or 'all' for every suite workload")
+    p.add_argument("--workloads", type=workloads(allow_all=True), help="comma-separated suite names, or 'all' for every suite workload")
     p.add_argument("--seed", type=whole(0), default=0)
     p.add_argument("--no-tvm", action="store_true", help="skip TVM MetaSchedule even when it is installed")
-    p.add_argument("--out", default="results/single_op")
+    p.add_argument("--out", type=output, default="results/single_op")
     p.add_argument("--resume", action="store_true",
                    help="keep the rows of <out>.json measured on this CPU with the same trials and seed, and "
                         "measure only the others (the results are written after every workload)")
@@ -156,7 +156,7 @@ def main(argv=None):
     except AltError as e:
         p.error(str(e))
     gpu = target.kind == "cuda"
-    names = ([w.name for w in suite()] if args.workloads == "all" else args.workloads.split(",") if args.workloads
+    names = ([w.name for w in suite()] if args.workloads == "all" else args.workloads if args.workloads
              else (QUICK if args.quick else DEFAULT))
     trials = 16 if args.quick and not args.workloads else args.trials
     out = Path(args.out)

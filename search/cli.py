@@ -20,6 +20,7 @@ import logging
 import os
 import statistics
 import sys
+from pathlib import Path
 
 import alt
 from alt.errors import AltError
@@ -47,6 +48,41 @@ def names(known, what):
                                              f"{', '.join(known)}, separated by commas")
         return got
     return parse
+
+
+def workloads(allow_all=False):
+    """An argparse type: suite workload names separated by commas (or 'all', where `allow_all`),
+    each one that search.tune knows; a list of names ('all' kept as it is)."""
+    def parse(text):
+        if allow_all and text.strip() == "all":
+            return "all"
+        got = [x.strip() for x in text.split(",") if x.strip()]
+        if not got:
+            raise argparse.ArgumentTypeError(f"{text!r}: give suite workload names separated by commas, e.g. "
+                                             "GMM-1,R18-4" + (", or all" if allow_all else ""))
+        from .tune import find_workload
+        for name in got:
+            try:
+                find_workload(name)
+            except AltError as e:
+                raise argparse.ArgumentTypeError(str(e)) from None
+        return got
+    return parse
+
+
+def output(text):
+    """An argparse type: where an experiment writes (a file, or a prefix for its .json/.md/.png),
+    its folder made now, so that a path that cannot be written is a usage error before any work."""
+    path = Path(text)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise argparse.ArgumentTypeError(f"{text!r}: cannot make its folder {str(path.parent)!r} "
+                                         f"({e.strerror or e})") from None
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder; give a file name in it (results are written to "
+                                         "<out>.json, .md and .png)")
+    return path
 
 
 def whole(least):

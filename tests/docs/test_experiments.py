@@ -251,11 +251,30 @@ def test_tvm_baseline_in_its_own_process_reports_a_crash_as_an_error(monkeypatch
     (single_op, ["--trials", "-3"], "argument --trials: -3 is too small; give at least 1"),
     (ablation, ["--seeds", "0"], "argument --seeds: 0 is too small"),
     (cortex, ["--tune-trials", "x"], "argument --tune-trials: 'x' is not a whole number"),
-    (demo, ["--n", "0"], "argument --n: 0 is too small")])
+    (demo, ["--n", "0"], "argument --n: 0 is too small"),
+    (single_op, ["--workloads", "GMM-0,NOPE-1"], "argument --workloads: no suite workload named 'NOPE-1'"),
+    (ablation, ["--workloads", ","], "argument --workloads: ',': give suite workload names separated by commas")])
 def test_an_experiments_bad_option_is_a_usage_error_before_anything_runs(module, argv, message, capsys):
     with pytest.raises(SystemExit) as e:
         module.main(argv)
     assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_an_output_path_that_cannot_be_written_is_a_usage_error_before_anything_runs(tmp_path, capsys):
+    from experiments import report
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for module in (single_op, end_to_end, ablation, cortex):
+        with pytest.raises(SystemExit) as e:
+            module.main(["--out", str(blocker / "run")])  # its folder would be a file
+        assert e.value.code == 2 and f"argument --out: '{blocker / 'run'}': cannot make its folder" in \
+            capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        single_op.main(["--out", str(tmp_path)])
+    assert "is a folder; give a file name in it" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        report.main(["--results", str(tmp_path / "none")])
+    assert "is not a folder; give the folder the experiments wrote to" in capsys.readouterr().err
 
 
 def test_the_suite_table_names_a_winograd_point_and_why_it_can_pass_the_peak(tmp_path):
