@@ -138,7 +138,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help=f"{QUICK} with 16 trials each (a couple of minutes)")
     p.add_argument("--trials", type=whole(1), default=64)
-    p.add_argument("--workloads", type=workloads(allow_all=True), help="comma-separated suite names, or 'all' for every suite workload")
+    p.add_argument("--workloads", type=workloads(allow_all=True),
+                   help="comma-separated suite names, or 'all' for every suite workload")
     p.add_argument("--seed", type=whole(0), default=0)
     p.add_argument("--no-tvm", action="store_true", help="skip TVM MetaSchedule even when it is installed")
     p.add_argument("--out", type=output, default="results/single_op")
