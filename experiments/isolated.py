@@ -16,6 +16,7 @@ ended. A Server is used from one thread at a time (a lock makes concurrent calls
 """
 import importlib
 import multiprocessing
+import multiprocessing.util
 import os
 import threading
 import traceback
@@ -45,7 +46,10 @@ def _serve(conn, module, name, args):
         conn.send(("error", traceback.format_exc()))
     finally:
         conn.close()
-        os._exit(0)  # skip the exit handlers of whatever the child loaded (the crash this module avoids)
+        # multiprocessing's own clean-up still runs (semaphores the child made are unlinked and the
+        # shared resource tracker told, or it warns of leaked semaphores when the parent exits) ...
+        multiprocessing.util._run_finalizers(0)
+        os._exit(0)  # ... but no exit handler of whatever the child loaded (the crash this module avoids)
 
 
 class _Call:
