@@ -5,7 +5,8 @@ TVM and PyTorch in one process is a known source of heap corruption, at exit or 
 TVM in their own process: MetaSchedule tunes, runs and is timed in a child that this module
 starts (multiprocessing's "spawn": a fresh interpreter, nothing inherited). Arguments and results
 travel over a pipe between the two processes (pickled there, never read from disk). The child
-leaves with os._exit once it has answered, so no library's exit handlers run in it.
+leaves with os._exit once it has answered, so no library's exit handlers run in it (only
+multiprocessing's own clean-up, which releases the semaphores the child made).
 
     r = call("experiments.tvm_baseline", "tune", workload, trials, ...)   # one call, one process
     with Server("experiments.tvm_graph", "TVMModule", graph, 64) as net:   # an object in a child
