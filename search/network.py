@@ -89,22 +89,28 @@ def _measured_here(log, task, target):
     return [r for r in log.read(task.workload) if R.measured_on(r, target)] if log else []
 
 
-def candidates_of(tasks, log, target, strategy=None):
+def candidates_of(tasks, log, target, strategy=None, graph=None):
     """{node name: {(input, output) layouts: (seconds, point)}}: per node, the best OK record of its
-    task under each layout (records of this machine; of `strategy` if given)."""
+    task under each layout (records of this machine; of `strategy` if given). With the `graph`, a
+    node does not get points that lay out one of its activation inputs themselves (Space.relayouts:
+    a GEMM point packing B, where the node's B is not a weight)."""
+    nodes = {n.name: n for n in graph.nodes} if graph is not None else {}
     out = {}
     for task in tasks:
         space = space_for(task.workload, target)
-        best = {}
-        for r in _measured_here(log, task, target):
-            if r["error"] != R.OK or (strategy and r.get("strategy") != strategy) or space.check(r["point"]):
-                continue
-            lay = space.layouts(r["point"])
-            t = min(r["costs"])
-            if lay not in best or t < best[lay][0]:
-                best[lay] = (t, r["point"])
-        if best:
-            for name in task.nodes:
+        recs = [r for r in _measured_here(log, task, target) if r["error"] == R.OK and not space.check(r["point"])
+                and not (strategy and r.get("strategy") != strategy)]
+        for name in task.nodes:
+            node = nodes.get(name)
+            best = {}
+            for r in recs:
+                if node is not None and any(not node.inputs[i].is_param for i in space.relayouts(r["point"])):
+                    continue
+                lay = space.layouts(r["point"])
+                t = min(r["costs"])
+                if lay not in best or t < best[lay][0]:
+                    best[lay] = (t, r["point"])
+            if best:
                 out[name] = best
     return out
 
@@ -113,7 +119,7 @@ def select(graph, tasks, log, target, strategy="alt", convert=None):
     """(assignment {node: (input, output)}, points {node: point}, predicted seconds, conversions)
     from the log's records, by the graph strategy's rule."""
     convert = convert or ConversionCosts(target)
-    found = candidates_of(tasks, log, target, NETWORK_STRATEGIES[strategy])
+    found = candidates_of(tasks, log, target, NETWORK_STRATEGIES[strategy], graph)
     costs = {n: {lay: t for lay, (t, _) in c.items()} for n, c in found.items()}
     if strategy == "alt":
         assign, total, _ = solve(graph, costs, convert)
@@ -136,7 +142,7 @@ def hand_candidate(graph, tasks, log, target, convert, strategy="alt"):
     NCHW), so that it adds no conversion, else its best."""
     from alt.graph import hand_layouts
     from .layouts import layout_source
-    found = candidates_of(tasks, log, target, NETWORK_STRATEGIES[strategy])
+    found = candidates_of(tasks, log, target, NETWORK_STRATEGIES[strategy], graph)
     assign = {name: (lay, lay) for name, lay in hand_layouts(graph, target).items()}
     chosen = {n: assign.get(n, (None, None)) for n in found if assign.get(n, (None, None)) in found[n]}
     nodes = {n.name: n for n in graph.nodes}

@@ -157,6 +157,12 @@ class Space:
         for operators whose layouts are their weights' only (packed once when a network is built)."""
         return None, None
 
+    def relayouts(self, point):
+        """The operator's inputs (indices) that `point` lays out itself, beyond what the graph
+        planner gives them: fine for a weight (packed once when a network is built), wrong for an
+        activation, which its producer writes in the planned layout."""
+        return ()
+
     def schedule_into(self, s, anchor, end, point):
         """Schedule `point` onto a network kernel: `anchor` is this operator's output tensor, `end`
         the end of an elementwise epilogue fused after it (or None); the inputs already have the
@@ -213,6 +219,9 @@ class GemmSpace(Space):
 
     def default_layout(self):
         return {"b_layout": "KN", "nb": 4 * self.lanes}
+
+    def relayouts(self, point):
+        return (1,) if point.get("b_layout") == "packed" else ()
 
     def _seeds(self):
         from alt.ops.hand import gemm_tile
@@ -272,6 +281,9 @@ class DenseSpace(GemmSpace):
     """dense (X @ W.T + b, alt.ops.dense) as a tiled GEMM: the weight W (n x k) stored transposed
     (KN) or packed into panels of nb columns of W.T; the bias add is an epilogue of the tile.
     In a network the weight's layout is free (it is converted once when the network is built)."""
+
+    def relayouts(self, point):
+        return (1,)  # the weight, transposed or packed
 
     def _apply(self, s, out, p):
         return self._schedule(s, out, None, p)

@@ -5,6 +5,7 @@ Weights are converted to the layouts their kernels want once, at build time. Int
 and kernel temporaries live in one workspace, allocated once; buffers whose lifetimes do not
 overlap share memory (first-fit by liveness).
 """
+import logging
 import re
 import time
 
@@ -23,6 +24,8 @@ from ..target import resolve as resolve_target
 from ..tensor import placeholder
 from .opdefs import OPS
 from .plan import Plan, blocked_parts, lay_out
+
+logger = logging.getLogger("alt.graph")
 
 ALIGN = buffers.ALIGN
 
@@ -157,7 +160,8 @@ def _compile(graph, layouts, target, schedules, fuse_conversions, winograd="auto
             raise ArgumentError(f"compile_network: a schedule is given for node {name!r}, which is not in graph "
                                 f"{graph.name!r}")
     tiles = winograd_tiles(plan, winograd, schedules, target)
-    kernels = [_kernel(plan, i, gr, schedules, tiles) for i, gr in enumerate(plan.groups)]
+    refused = []  # nodes whose tuned schedule cannot read the layouts their producers write
+    kernels = [_kernel(plan, i, gr, schedules, tiles, refused) for i, gr in enumerate(plan.groups)]
     stats["schedule+lower"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     source, params, ws_bytes = _module(plan, kernels, CRenderer(target))
@@ -173,6 +177,7 @@ def _compile(graph, layouts, target, schedules, fuse_conversions, winograd="auto
     net._flops = [k.flops for k in kernels]
     net._foreign = cannot_run(target, f"network {graph.name}")
     net.winograd = tiles
+    net.refused = refused
     return net
 
 
@@ -181,7 +186,9 @@ class Network:
 
     Thread-safe: calls from several threads run concurrently, each thread with a workspace of its
     own (allocated at its first call; `workspace_bytes` each). `fallbacks` names the operators a
-    tuning log did not cover (built with the default schedules)."""
+    tuning log did not cover (built with the default schedules); `refused`, those whose tuned
+    schedule would read an input in a layout of its own that no kernel writes (built with the
+    default schedule, with a warning)."""
 
     def __init__(self, plan, source, ffi, fn, params, ws_bytes, stats, n_kernels):
         from codegen.program import Workspace, failure
@@ -197,6 +204,7 @@ class Network:
         unique = {}  # the plan writes each value once, in the order the graph first returns it
         self._returned = [unique.setdefault(id(v), len(unique)) for v in plan.graph.outputs]
         self.fallbacks = []
+        self.refused = []  # nodes whose tuned schedule read an input in a layout its producer does not write
         self.winograd = {}  # {conv2d node: output tile m} of the Winograd convolutions
         self._foreign = None  # the TargetError of a network compiled for a CPU this one is not
         self._profile_fn = self._pffi = None  # alt_profile: the driver with a clock reading per kernel
@@ -331,7 +339,19 @@ def _relayout_pads(s, layouts, out_layout):
             lay_out(s.layout(st.tensor), name if name == "NHWC" else f"NCHW{parts[2]}c", st.tensor.shape)
 
 
-def _kernel(plan, i, gr, schedules, winograd=None):
+def _planned_schedule(plan, out, tensors):
+    """A fresh schedule of `out` whose activation inputs have the layouts the plan gave their
+    values, and those layouts ({id(tensor): Layout})."""
+    s = create_schedule(out)
+    planned = {}
+    for t, v in tensors.values():
+        if not v.is_param:
+            lay_out(s.layout(t), plan.value_layout(v), v.shape)
+            planned[id(t)] = s.layout_of(t)
+    return s, planned
+
+
+def _kernel(plan, i, gr, schedules, winograd=None, refused=None):
     if gr.convert:
         v, a, b = gr.convert
         X = placeholder(v.shape, name="in0")
@@ -365,32 +385,37 @@ def _kernel(plan, i, gr, schedules, winograd=None):
     for j, e in enumerate(gr.epilogue):
         extra = [tensor_for(plan.reads.get((id(e), q), v)) for q, v in enumerate(e.inputs[1:], 1)]
         out = OPS[e.op].build([out] + extra, e.attrs, f"{e.op}{j}")
-    s = create_schedule(out)
-    for t, v in tensors.values():
-        if not v.is_param:
-            lay_out(s.layout(t), plan.value_layout(v), v.shape)
     lay = plan.value_layout(gr.output)
     hand = (conv_schedule(lay) if a.op == "conv2d" and a.attrs["groups"] == 1 else
             depthwise_schedule(lay) if is_depthwise(a) else None)
     tuned = schedules.get(a.name)
     if tuned is not None and getattr(tuned, "winograd", 0) != m:
         tuned = None  # the option overrode the tuned algorithm: the hand schedule of the one chosen
-    if m and tuned is not None:
+    s, planned = _planned_schedule(plan, out, tensors)
+    if tuned is not None:
         tuned.schedule(s, anchor, out if gr.epilogue else None)
-    elif m:
-        x = plan.reads.get((id(a), 0), a.inputs[0])
-        schedule_winograd(s, anchor, layout=lay, in_layout=plan.value_layout(x), out=out if gr.epilogue else None,
-                          relayout_input=False)
-    elif tuned is not None:
-        tuned.schedule(s, anchor, out if gr.epilogue else None)
-    elif hand is not None:
-        hand(s, anchor, relayout_input=False, out=out if gr.epilogue else None)
-    elif a.op == "dense":
-        dense_tiled(s, anchor, out=out if gr.epilogue else None)
-    else:
-        lay_out(s.layout(out), lay, out.shape)
-        _relayout_pads(s, {id(t): plan.value_layout(v) for t, v in tensors.values() if not v.is_param}, lay)
-        default_schedule(s)
+        moved = [v.name for t, v in tensors.values() if not v.is_param and s.layout_of(t) != planned[id(t)]]
+        if moved:  # the point lays out an input that another kernel writes (a tuned GEMM packing an
+            #        activation B): that kernel writes the planned layout, so the point cannot run here
+            logger.warning("network %s: the tuned schedule of node %s would read %s in a layout of its own, not "
+                           "the one its producer writes; the node keeps its default schedule", plan.graph.name,
+                           a.name, ", ".join(moved))
+            refused.append(a.name)
+            tuned = None
+            s, planned = _planned_schedule(plan, out, tensors)
+    if tuned is None:  # the hand schedules: they read every input in the layout the plan gave it
+        end = out if gr.epilogue else None
+        if m:
+            x = plan.reads.get((id(a), 0), a.inputs[0])
+            schedule_winograd(s, anchor, layout=lay, in_layout=plan.value_layout(x), out=end, relayout_input=False)
+        elif hand is not None:
+            hand(s, anchor, relayout_input=False, out=end)
+        elif a.op == "dense":
+            dense_tiled(s, anchor, out=end)
+        else:
+            lay_out(s.layout(out), lay, out.shape)
+            _relayout_pads(s, {id(t): plan.value_layout(v) for t, v in tensors.values() if not v.is_param}, lay)
+            default_schedule(s)
     args, sources, packed = [], [], []
     for t, v in tensors.values():
         args.append(t)

@@ -364,3 +364,33 @@ def test_pick_fastest_times_close_candidates_again_and_gives_a_tie_to_the_first(
     # a single candidate is timed once
     won, seen = pick_fastest({"only": _timer([1.0])})
     assert won == "only" and seen == {"only": [1.0]}
+
+
+def test_a_tuned_gemm_that_packs_b_is_used_only_where_b_is_a_weight(tmp_path, caplog):
+    """A GEMM point that packs B is measured standalone, where B is an input the measurement lays
+    out; in a network an activation B arrives as its producer wrote it. Such a point is not chosen
+    for that node, and handed one anyway, the network refuses it (it computed garbage before)."""
+    rng = np.random.default_rng(0)
+    wb = rng.standard_normal((48, 96)).astype(np.float32)
+    g = G.Graph("two-matmuls")
+    a, b = g.input((64, 48), "a"), g.input((48, 96), "b")
+    g.output(G.matmul(a, b, name="act"), G.matmul(a, g.param(wb), name="weight"))
+    (task,) = extract_tasks(g)
+    assert task.nodes == ["act", "weight"]
+    packed = {"b_layout": "packed", "nb": space_for(task.workload).knobs["nb"][0], "tile_i": 4, "tile_k": 0,
+              "unroll": 0, "par_depth": 1, "order": "ij"}
+    packed["tile_j"] = packed["nb"]
+    plain = dict(packed, b_layout="KN")
+    log = R.Log(tmp_path / "t.jsonl")
+    log.append(R.make(task.workload, packed, [1e-5], strategy="alt"))  # the fastest, standalone
+    log.append(R.make(task.workload, plain, [2e-5], strategy="alt"))
+    found = candidates_of([task], log, current(), graph=g)
+    assert [p["b_layout"] for _, p in found["act"].values()] == ["KN"]
+    assert [p["b_layout"] for _, p in found["weight"].values()] == ["packed"]
+    x1, x2 = rng.standard_normal((64, 48)).astype(np.float32), rng.standard_normal((48, 96)).astype(np.float32)
+    with caplog.at_level(logging.WARNING, logger="alt.graph"):
+        net = compile_network(g, schedules={n: Choice(task.workload, packed) for n in ("act", "weight")})
+    assert net.refused == ["act"] and "node act would read b in a layout of its own" in caplog.text
+    y_act, y_weight = net(x1, x2)
+    np.testing.assert_allclose(y_act, x1 @ x2, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(y_weight, x1 @ wb, rtol=1e-4, atol=1e-4)
