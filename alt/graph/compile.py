@@ -339,11 +339,14 @@ def _relayout_pads(s, layouts, out_layout):
             lay_out(s.layout(st.tensor), name if name == "NHWC" else f"NCHW{parts[2]}c", st.tensor.shape)
 
 
-def _planned_schedule(plan, out, tensors):
+def _planned_schedule(plan, out, tensors, out_layout):
     """A fresh schedule of `out` whose activation inputs have the layouts the plan gave their
-    values, and those layouts ({id(tensor): Layout})."""
+    values, and the layouts the plan gives the inputs and `out` ({id(tensor): Layout}; `out`'s is
+    `out_layout`, which the schedule lays out itself)."""
+    probe = create_schedule(out)
+    lay_out(probe.layout(out), out_layout, out.shape)
     s = create_schedule(out)
-    planned = {}
+    planned = {id(out): probe.layout_of(out)}
     for t, v in tensors.values():
         if not v.is_param:
             lay_out(s.layout(t), plan.value_layout(v), v.shape)
@@ -391,18 +394,20 @@ def _kernel(plan, i, gr, schedules, winograd=None, refused=None):
     tuned = schedules.get(a.name)
     if tuned is not None and getattr(tuned, "winograd", 0) != m:
         tuned = None  # the option overrode the tuned algorithm: the hand schedule of the one chosen
-    s, planned = _planned_schedule(plan, out, tensors)
+    s, planned = _planned_schedule(plan, out, tensors, lay)
     if tuned is not None:
         tuned.schedule(s, anchor, out if gr.epilogue else None)
         moved = [v.name for t, v in tensors.values() if not v.is_param and s.layout_of(t) != planned[id(t)]]
+        if s.layout_of(out) != planned[id(out)]:
+            moved.append(f"{gr.output.name} (its output, planned {lay})")
         if moved:  # the point lays out an input that another kernel writes (a tuned GEMM packing an
-            #        activation B): that kernel writes the planned layout, so the point cannot run here
-            logger.warning("network %s: the tuned schedule of node %s would read %s in a layout of its own, not "
-                           "the one its producer writes; the node keeps its default schedule", plan.graph.name,
-                           a.name, ", ".join(moved))
+            #        activation B), or writes a layout its readers do not expect: it cannot run here
+            logger.warning("network %s: the tuned schedule of node %s would read or write %s in a layout of its "
+                           "own, not the one the plan gives it; the node keeps its default schedule",
+                           plan.graph.name, a.name, ", ".join(moved))
             refused.append(a.name)
             tuned = None
-            s, planned = _planned_schedule(plan, out, tensors)
+            s, planned = _planned_schedule(plan, out, tensors, lay)
     if tuned is None:  # the hand schedules: they read every input in the layout the plan gave it
         end = out if gr.epilogue else None
         if m:

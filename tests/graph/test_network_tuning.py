@@ -188,6 +188,7 @@ def test_every_layout_of_the_conv_template_schedules_into_a_fused_network_kernel
                 layouts[node] = c.layouts
         net = compile_network(g, layouts, schedules=schedules)
         assert _close(net(x), want), layout
+        assert net.refused == []  # every tuned point reads and writes the layouts the plan gives it
 
 
 def test_schedules_for_unknown_nodes_are_refused():
@@ -228,7 +229,7 @@ def test_tune_network_logs_operator_records_and_the_network_record(tuned):
     assert sel["rounds"] in (3, 5, 7, 9)  # 3, then 2 more at a time while the runner-up is within TIE
     assert nrec["latency_s"] > 0 and nrec["trials"] == 10
     assert (nrec["predicted_s"] is None) == (sel["chosen"] == "hand schedules") and (nrec["predicted_s"] or 1) > 0
-    assert net.fallbacks == [] and _close(net(_x(g, 3)), compile_network(g)(_x(g, 3)))
+    assert net.fallbacks == net.refused == [] and _close(net(_x(g, 3)), compile_network(g)(_x(g, 3)))
 
 
 def test_compile_network_from_the_log_rebuilds_the_tuned_network(tuned):
@@ -390,7 +391,7 @@ def test_a_tuned_gemm_that_packs_b_is_used_only_where_b_is_a_weight(tmp_path, ca
     x1, x2 = rng.standard_normal((64, 48)).astype(np.float32), rng.standard_normal((48, 96)).astype(np.float32)
     with caplog.at_level(logging.WARNING, logger="alt.graph"):
         net = compile_network(g, schedules={n: Choice(task.workload, packed) for n in ("act", "weight")})
-    assert net.refused == ["act"] and "node act would read b in a layout of its own" in caplog.text
+    assert net.refused == ["act"] and "node act would read or write b in a layout of its own" in caplog.text
     y_act, y_weight = net(x1, x2)
     np.testing.assert_allclose(y_act, x1 @ x2, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(y_weight, x1 @ wb, rtol=1e-4, atol=1e-4)
