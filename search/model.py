@@ -34,44 +34,48 @@ class GBTModel(CostModel):
     """Gradient-boosted trees on throughput normalized to the best seen (1.0 = best).
 
     `prior` (X, y), other workloads' features and throughputs each normalized to their own best
-    (search.transfer), is trained on together with this workload's measurements: the model is
-    useful before the first of them, and this workload's points weigh as much as the prior's
-    half once there are a few."""
+    (search.transfer), warm-starts the model the way AutoTVM's transfer learning does: a model of
+    the prior alone predicts until this workload has `min_samples` measurements; from then on a
+    second model, fitted to this workload's measurements only, corrects what the prior's model
+    gets wrong (their residuals), and the prediction is the sum. So the prior ranks the first
+    proposals, and a prior that misleads (the workloads it came from favour a Winograd algorithm
+    that is slow on this shape) is overruled as soon as this workload's own data says so. (Mixed
+    into one training set, a few measurements of this workload were fitted as exceptions and the
+    prior's trend kept ranking every new point.)"""
 
     def __init__(self, seed=0, min_samples=8, prior=None):
         self.seed, self.min_samples = seed, min_samples
         self.X, self.y = np.zeros((0, 0)), np.zeros(0)
         self.prior = prior if prior is not None and len(prior[1]) else None
         self._model = None
-        if self.prior is not None:
-            self.fit(np.zeros((0, self.prior[0].shape[1])), np.zeros(0))
+        self._base = self._regressor().fit(*self.prior) if self.prior is not None else None
+
+    def _regressor(self):
+        from sklearn.ensemble import HistGradientBoostingRegressor
+        return HistGradientBoostingRegressor(max_iter=100, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=2,
+                                             random_state=self.seed)
 
     def fit(self, X, y):
-        from sklearn.ensemble import HistGradientBoostingRegressor
         self.X, self.y = np.asarray(X, float), np.asarray(y, float)
         own = len(self.y) >= 1 and self.y.max() > 0
-        target = self.y / self.y.max() if own else np.zeros(len(self.y))
-        X_all, t_all, weight = self.X, target, np.ones(len(self.y))
-        if self.prior is not None:
-            Xp, yp = self.prior
-            X_all, t_all = np.vstack([Xp, self.X.reshape(-1, Xp.shape[1])]), np.concatenate([yp, target])
-            weight = np.concatenate([np.ones(len(yp)), np.full(len(self.y), max(1.0, len(yp) / 2 / max(1, len(self.y))))])
-        elif len(self.y) < self.min_samples or not own:
+        if len(self.y) < self.min_samples or not own:
             self._model = None
             return self
-        self._model = HistGradientBoostingRegressor(max_iter=100, learning_rate=0.1, max_leaf_nodes=15,
-                                                    min_samples_leaf=2, random_state=self.seed)
-        self._model.fit(X_all, t_all, sample_weight=weight)
+        target = self.y / self.y.max()
+        if self._base is not None:  # this workload's data fits what the prior's model gets wrong
+            target = target - self._base.predict(self.X)
+        self._model = self._regressor().fit(self.X, target)
         return self
 
     def trained(self):
-        return self._model is not None
+        return self._model is not None or self._base is not None
 
     def predict(self, X):
         X = np.asarray(X, float)
-        if self._model is None:  # too little data: no preference
-            return np.zeros(len(X))
-        return self._model.predict(X)
+        base = self._base.predict(X) if self._base is not None else np.zeros(len(X))
+        if self._model is None:  # too little data of this workload: the prior's ranking, or none
+            return base
+        return base + self._model.predict(X)
 
     def save(self, path):
         np.savez(path, X=self.X, y=self.y, seed=self.seed, min_samples=self.min_samples)

@@ -84,3 +84,19 @@ def test_transfer_needs_the_gradient_boosted_model_and_an_existing_log(tmp_path)
         tune(B, trials=4, model="random", transfer=str(tmp_path / "a.jsonl"))
     with pytest.raises(OptionError, match="does not exist"):
         tune(B, trials=1, transfer=str(tmp_path / "missing.jsonl"), quiet=True, build=False)
+
+
+def test_a_misleading_prior_is_overruled_by_a_batch_of_this_workloads_measurements():
+    """The prior says the first feature is good; this workload's truth is the opposite (a Winograd
+    algorithm fast where the logs came from and slow here). The prior ranks the first proposals;
+    from min_samples measurements on, the model fitted to the prior's errors turns the ranking."""
+    from search.model import GBTModel
+    rng = np.random.default_rng(0)
+    Xp = rng.random((1024, 5))
+    test = rng.random((200, 5))
+    truth = 1.0 - test[:, 0]
+    for n, sign in ((0, -1), (4, -1), (8, 1), (32, 1)):
+        X = rng.random((n, 5))
+        m = GBTModel(prior=(Xp, Xp[:, 0])).fit(X, 1.01 - X[:, 0])
+        rho = spearmanr(m.predict(test), truth)[0]
+        assert m.trained() and rho * sign > 0.7, (n, rho)
