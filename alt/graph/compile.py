@@ -160,7 +160,7 @@ def _compile(graph, layouts, target, schedules, fuse_conversions, winograd="auto
             raise ArgumentError(f"compile_network: a schedule is given for node {name!r}, which is not in graph "
                                 f"{graph.name!r}")
     tiles = winograd_tiles(plan, winograd, schedules, target)
-    refused = []  # nodes whose tuned schedule cannot read the layouts their producers write
+    refused = []  # nodes whose tuned schedule reads or writes a layout other than the plan's
     kernels = [_kernel(plan, i, gr, schedules, tiles, refused) for i, gr in enumerate(plan.groups)]
     stats["schedule+lower"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -187,8 +187,8 @@ class Network:
     Thread-safe: calls from several threads run concurrently, each thread with a workspace of its
     own (allocated at its first call; `workspace_bytes` each). `fallbacks` names the operators a
     tuning log did not cover (built with the default schedules); `refused`, those whose tuned
-    schedule would read an input in a layout of its own that no kernel writes (built with the
-    default schedule, with a warning)."""
+    schedule would read an input or write its output in a layout other than the plan's (built
+    with the default schedule, with a warning)."""
 
     def __init__(self, plan, source, ffi, fn, params, ws_bytes, stats, n_kernels):
         from codegen.program import Workspace, failure
@@ -204,7 +204,7 @@ class Network:
         unique = {}  # the plan writes each value once, in the order the graph first returns it
         self._returned = [unique.setdefault(id(v), len(unique)) for v in plan.graph.outputs]
         self.fallbacks = []
-        self.refused = []  # nodes whose tuned schedule read an input in a layout its producer does not write
+        self.refused = []  # nodes whose tuned schedule read or wrote a layout other than the plan's
         self.winograd = {}  # {conv2d node: output tile m} of the Winograd convolutions
         self._foreign = None  # the TargetError of a network compiled for a CPU this one is not
         self._profile_fn = self._pffi = None  # alt_profile: the driver with a clock reading per kernel
@@ -405,7 +405,8 @@ def _kernel(plan, i, gr, schedules, winograd=None, refused=None):
             logger.warning("network %s: the tuned schedule of node %s would read or write %s in a layout of its "
                            "own, not the one the plan gives it; the node keeps its default schedule",
                            plan.graph.name, a.name, ", ".join(moved))
-            refused.append(a.name)
+            if refused is not None:
+                refused.append(a.name)
             tuned = None
             s, planned = _planned_schedule(plan, out, tensors, lay)
     if tuned is None:  # the hand schedules: they read every input in the layout the plan gave it
