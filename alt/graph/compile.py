@@ -339,14 +339,11 @@ def _relayout_pads(s, layouts, out_layout):
             lay_out(s.layout(st.tensor), name if name == "NHWC" else f"NCHW{parts[2]}c", st.tensor.shape)
 
 
-def _planned_schedule(plan, out, tensors, out_layout):
+def _planned_schedule(plan, out, tensors):
     """A fresh schedule of `out` whose activation inputs have the layouts the plan gave their
-    values, and the layouts the plan gives the inputs and `out` ({id(tensor): Layout}; `out`'s is
-    `out_layout`, which the schedule lays out itself)."""
-    probe = create_schedule(out)
-    lay_out(probe.layout(out), out_layout, out.shape)
+    values, and those layouts ({id(tensor): Layout})."""
     s = create_schedule(out)
-    planned = {id(out): probe.layout_of(out)}
+    planned = {}
     for t, v in tensors.values():
         if not v.is_param:
             lay_out(s.layout(t), plan.value_layout(v), v.shape)
@@ -394,11 +391,13 @@ def _kernel(plan, i, gr, schedules, winograd=None, refused=None):
     tuned = schedules.get(a.name)
     if tuned is not None and getattr(tuned, "winograd", 0) != m:
         tuned = None  # the option overrode the tuned algorithm: the hand schedule of the one chosen
-    s, planned = _planned_schedule(plan, out, tensors, lay)
+    s, planned = _planned_schedule(plan, out, tensors)
     if tuned is not None:
         tuned.schedule(s, anchor, out if gr.epilogue else None)
         moved = [v.name for t, v in tensors.values() if not v.is_param and s.layout_of(t) != planned[id(t)]]
-        if s.layout_of(out) != planned[id(out)]:
+        probe = create_schedule(out)  # the output as the plan lays it out (the schedules lay it out themselves)
+        lay_out(probe.layout(out), lay, out.shape)
+        if s.layout_of(out) != probe.layout_of(out):
             moved.append(f"{gr.output.name} (its output, planned {lay})")
         if moved:  # the point lays out an input that another kernel writes (a tuned GEMM packing an
             #        activation B), or writes a layout its readers do not expect: it cannot run here
@@ -408,7 +407,7 @@ def _kernel(plan, i, gr, schedules, winograd=None, refused=None):
             if refused is not None:
                 refused.append(a.name)
             tuned = None
-            s, planned = _planned_schedule(plan, out, tensors, lay)
+            s, _ = _planned_schedule(plan, out, tensors)
     if tuned is None:  # the hand schedules: they read every input in the layout the plan gave it
         end = out if gr.epilogue else None
         if m:
