@@ -7,9 +7,8 @@ layout no point can have is dropped without trying its loops) and `_check` (the 
 
 search.conv2d.Conv2dSpace is ALT's template for 2-d convolution (plain, dilated, with bias and
 ReLU, or grouped), search.depthwise.DepthwiseSpace the depthwise one and search.convnd.ConvNdSpace
-the 1-d, 3-d and transposed ones. GemmSpace (here) tiles a matrix multiply and may pack B into
-column panels (a layout of B); DenseSpace is GemmSpace for a dense layer; GenericSpace gives any
-other operator the knobs of alt's default schedule.
+the 1-d, 3-d and transposed ones, search.gemm.GemmSpace the matrix multiplies (GEMM, batched GEMM,
+dense); GenericSpace (here) gives any other operator the knobs of alt's default schedule.
 
 Spaces are per target (alt.Target): channel blocks and column tiles are multiples of its vector
 width, and an accumulator tile must fit its vector registers; a point is applied with the target
@@ -20,7 +19,6 @@ import json
 
 import alt
 from alt.errors import AltError
-from alt.ops.hand import tile_target
 from alt.ops.default import rfactor_axis, rfactor_rows, row_fusable, row_fused, row_fused_default, schedule_stage
 
 
@@ -199,112 +197,6 @@ class Space:
         return None
 
 
-class GemmSpace(Space):
-    layout_knobs = ("b_layout", "nb")
-
-    def __init__(self, workload, target=None):
-        super().__init__(workload, target)
-        self.m, self.n, self.k = workload.params[-3:]  # GMM, DEN (m, n, k); BMM (b, m, n, k)
-        columns = [self.lanes * m for m in (1, 2, 3, 4, 8)]  # whole vectors
-        self.knobs = {
-            "b_layout": ["KN", "packed"],
-            "nb": columns,
-            "tile_i": [1, 2, 4, 6, 8, 12, 16],
-            "tile_j": columns,
-            "tile_k": [0, 64, 128, 256],
-            "unroll": [0, 1],
-            "par_depth": [1, 2],
-            "order": ["ij", "ji"],  # ji: column panels outermost, each reused by every row tile
-        }
-
-    def default_layout(self):
-        return {"b_layout": "KN", "nb": 4 * self.lanes}
-
-    def relayouts(self, point):
-        return (1,) if point.get("b_layout") == "packed" else ()
-
-    def _seeds(self):
-        from alt.ops.hand import gemm_tile
-        rows, cols = gemm_tile(self.target)
-        loops = {"tile_i": rows, "tile_j": cols, "tile_k": 256 if self.k > 256 else 0, "unroll": 1, "par_depth": 1,
-                 "order": "ji"}
-        return [dict(loops, b_layout="packed", nb=cols), dict(loops, **self.default_layout())]
-
-    def _check(self, p):
-        if p["b_layout"] == "packed" and p["tile_j"] != p["nb"]:
-            return f"with B packed in panels of {p['nb']} columns the column tile must be {p['nb']}"
-        if p["tile_j"] > max(self.lanes, self.n) or p["tile_i"] > self.m:
-            return f"tile {p['tile_i']}x{p['tile_j']} is larger than the {self.m}x{self.n} output"
-        if p["tile_k"] and p["tile_k"] >= self.k:
-            return f"tile_k={p['tile_k']} does not split k={self.k}"
-        regs = p["tile_i"] * p["tile_j"] // self.lanes
-        if regs > self.target.registers:
-            return f"the accumulator tile needs {regs} vector registers; the target has {self.target.registers}"
-        return None
-
-    def _apply(self, s, C, p):
-        A, B = C.op.input_tensors
-        if p["b_layout"] == "packed":
-            v = s.layout(B)
-            if self.n % p["nb"]:
-                v.pad(1, 0, -self.n % p["nb"])
-            v.split(1, p["nb"]).reorder(1, 0, 2)
-        return self._tile(s, C, None, p)
-
-    def _tile(self, s, red, end, p):
-        """Register-tile the reduction `red` (its elementwise epilogue ending in `end` inlined into
-        the tiled loops, if any)."""
-        T, CC = tile_target(s, red, end)
-        i, j = T.axis
-        io, jo, ii, ji = T.tile(i, j, p["tile_i"], p["tile_j"])
-        if p["order"] == "ji":
-            T.reorder(jo, io, ii, ji)
-            io, jo = jo, io
-        T.parallel(T.fuse(io, jo) if p["par_depth"] == 2 else io)
-        T.vectorize(ji)
-        s[CC].compute_at(T, T.leaves[T.leaves.index(ii) - 1])
-        L = s[CC]
-        ci, cj = L.axis
-        (k,) = L.reduce_axis
-        if p["tile_k"]:
-            ko, ki = L.split(k, factor=p["tile_k"])
-            L.reorder(ko, ki, ci, cj)
-        else:
-            L.reorder(k, ci, cj)
-        if p["unroll"]:
-            L.unroll(ci)
-        L.vectorize(cj)
-        return s
-
-
-class DenseSpace(GemmSpace):
-    """dense (X @ W.T + b, alt.ops.dense) as a tiled GEMM: the weight W (n x k) stored transposed
-    (KN) or packed into panels of nb columns of W.T; the bias add is an epilogue of the tile.
-    In a network the weight's layout is free (it is converted once when the network is built)."""
-
-    def relayouts(self, point):
-        return (1,)  # the weight, transposed or packed
-
-    def _apply(self, s, out, p):
-        return self._schedule(s, out, None, p)
-
-    def _schedule_into(self, s, anchor, end, p):
-        self._schedule(s, anchor, end, p)
-
-    def _schedule(self, s, anchor, end, p):
-        red = anchor if anchor.op.reduce_axis else anchor.op.input_tensors[0]
-        X, W = red.op.input_tensors
-        v = s.layout(W)  # logical (n, k)
-        if p["b_layout"] == "packed":
-            if self.n % p["nb"]:
-                v.pad(0, 0, -self.n % p["nb"])
-            v.split(0, p["nb"]).reorder(0, 2, 1)  # [n // nb][k][n % nb]
-        else:
-            v.reorder(1, 0)  # KN
-        end = end if end is not None else (anchor if anchor is not red else None)
-        return self._tile(s, red, end, p)
-
-
 class GenericSpace(Space):
     """Any operator: the knobs of alt's default schedule (register tile of reductions, parallel
     fusion, unrolling, padding inlined or not), for 4-d outputs the output's layout (and whether
@@ -430,12 +322,12 @@ class GenericSpace(Space):
                 st.compute_inline()
 
 
-SPACES = {"GMM": GemmSpace, "DEN": DenseSpace}
+SPACES = {}
 
 
 def space_for(workload, target=None):
     """The search space of a suite workload (alt.ops.Workload) on `target` (default: the current
-    one): ALT's conv2d template or the GEMM space where they apply, else the generic space of alt's
+    one): ALT's template of its operator family where it has one, else the generic space of alt's
     default schedule. On a CUDA target: the GPU space (search.gpu_space) of any operator."""
     from alt.target import resolve
     if resolve(target).kind == "cuda":
@@ -468,8 +360,9 @@ def enumerate_layouts(space):
 
 
 from .conv2d import Conv2dSpace  # noqa: E402 - they build on Space, defined above
+from .gemm import DenseSpace, GemmSpace  # noqa: E402
 from .convnd import ConvNdSpace  # noqa: E402
 from .depthwise import DepthwiseSpace  # noqa: E402
 
-SPACES.update(C2D=Conv2dSpace, DIL=Conv2dSpace, CBR=Conv2dSpace, GRP=Conv2dSpace, DEP=DepthwiseSpace,
-              C1D=ConvNdSpace, C3D=ConvNdSpace, T2D=ConvNdSpace)
+SPACES.update(GMM=GemmSpace, BMM=GemmSpace, DEN=DenseSpace, C2D=Conv2dSpace, DIL=Conv2dSpace, CBR=Conv2dSpace,
+              GRP=Conv2dSpace, DEP=DepthwiseSpace, C1D=ConvNdSpace, C3D=ConvNdSpace, T2D=ConvNdSpace)

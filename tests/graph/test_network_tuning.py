@@ -395,3 +395,35 @@ def test_a_tuned_gemm_that_packs_b_is_used_only_where_b_is_a_weight(tmp_path, ca
     y_act, y_weight = net(x1, x2)
     np.testing.assert_allclose(y_act, x1 @ x2, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(y_weight, x1 @ wb, rtol=1e-4, atol=1e-4)
+
+
+def test_tuned_matrix_multiplies_run_inside_network_kernels_with_their_epilogues(tmp_path):
+    """A tuned GEMM point with a fused epilogue (it raised ValueError when the template read the
+    epilogue as the multiply), and a batched GEMM point in two-level tiling, each used in a network
+    kernel: not refused, and matching numpy. Points that pack an activation operand are not offered."""
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((40, 48)).astype(np.float32)
+    g = G.Graph("mm-epilogues")
+    a, q, k = g.input((24, 40), "a"), g.input((3, 20, 16), "q"), g.input((3, 16, 36), "k")
+    g.output(G.relu(G.scale(G.matmul(a, g.param(w), name="mm"), 0.5)),
+             G.scale(G.batch_matmul(q, k, name="bmm"), 0.25))
+    tasks = extract_tasks(g)
+    assert [t.workload.op for t in tasks] == ["GMM", "BMM"]
+    log = R.Log(tmp_path / "t.jsonl")
+    rng_p = np.random.default_rng(0)
+    chosen = {}
+    for t in tasks:
+        space = space_for(t.workload)
+        fast = space.sample(rng_p, {"a_layout": "packed", "b_layout": "KN"})  # packs A: an activation
+        plain = space.sample(rng_p, {"a_layout": "MK", "b_layout": "KN", "cache_i": 2, "cache_j": 1})
+        log.append(R.make(t.workload, fast, [1e-6], strategy="alt"))
+        log.append(R.make(t.workload, plain, [2e-6], strategy="alt"))
+        found = candidates_of([t], log, current(), graph=g)
+        assert [p for _, p in found[t.nodes[0]].values()] == [plain]
+        chosen[t.nodes[0]] = Choice(t.workload, plain)
+    net = compile_network(g, schedules=chosen)
+    assert net.refused == []
+    x, xq, xk = (rng.standard_normal(v.shape).astype(np.float32) for v in g.inputs)
+    y, z = net(x, xq, xk)
+    np.testing.assert_allclose(y, np.maximum(0.5 * (x @ w), 0), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(z, 0.25 * (xq @ xk), rtol=1e-4, atol=1e-4)
