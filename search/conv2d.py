@@ -4,8 +4,9 @@ grouped (blocks within a group).
 The layout knobs lay out activations and weights (NCHW, NHWC, or NCHW{ob}c with input blocks of ib
 channels, weights OIHW{ib}i{ob}o, the output optionally tiled spatially as NCHW{ht}h{wt}w{ob}c);
 the loop knobs choose output tiles ht x wt x ot, the input-channel tile, the order of the reduction
-loops, unrolling, how many outer loops are fused for parallel work, and where the accumulator tile
-is computed; and for a 3x3 stride-1 convolution, the algorithm: direct, or Winograd's F(2x2, 3x3)
+loops, whether the output-channel blocks run outside the spatial tiles or inside them (in cache tiles
+of cache_o blocks), unrolling, how many outer loops are fused for parallel work, and where the
+accumulator tile is computed; and for a 3x3 stride-1 convolution, the algorithm: direct, or Winograd's F(2x2, 3x3)
 or F(4x4, 3x3) (alt.ops.winograd; weights transformed ahead of time) in the same layouts.
 """
 import numpy as np
@@ -22,11 +23,11 @@ def _divisors(n, limit=None):
 
 class Conv2dSpace(Space):
     layout_knobs = ("layout", "ob", "ib", "spatial")
-    added = {"spatial": 0, "fuse_rx": 0, "winograd": 0}
+    added = {"spatial": 0, "fuse_rx": 0, "winograd": 0, "cache_o": 1}  # and "order": see complete
     leading = ("winograd",)  # the algorithm is drawn first: direct has far more invalid draws than Winograd
     # what the direct loop knobs must be at in a Winograd point (its schedule does not read them)
     WINOGRAD_FIXED = {"tile_y": 1, "tile_x": 1, "reduce_order": "c-y-x", "unroll": 0, "par_depth": 1, "attach": 0,
-                      "spatial": 0, "fuse_rx": 0}
+                      "spatial": 0, "fuse_rx": 0, "order": "o-s", "cache_o": 1}
 
     def __init__(self, workload, target=None):
         super().__init__(workload, target)
@@ -46,6 +47,11 @@ class Conv2dSpace(Space):
             "tile_y": [1, 2, 4],
             "tile_x": [1, 2, 4, 7, 8, 14, 16, 28],
             "reduce_order": ["c-y-x", "y-x-c"],
+            # the output-channel blocks outside the spatial tiles (each block's weights stay in cache
+            # while the tiles pass), or inside them in cache tiles of cache_o blocks (the input window
+            # stays while a cache tile's blocks pass; its weights stay while the tiles pass)
+            "order": ["o-s", "s-o"],
+            "cache_o": [1, 2, 4, 8],
             "unroll": [0, 1],
             "par_depth": [1, 2, 3],
             "attach": [0, 1],
@@ -57,12 +63,21 @@ class Conv2dSpace(Space):
             "winograd": [0, 2, 4] if self.winograd_ok else [0],
         }
 
+    def complete(self, point):
+        """As Space.complete; a point logged before the `order` knob ran the output-channel blocks
+        where its layout put them: inside the spatial tiles in NHWC, outside in the others."""
+        p = super().complete(point)
+        if "order" not in p and "layout" in p:
+            p["order"] = "s-o" if p["layout"] == "NHWC" and not p.get("winograd") else "o-s"
+        return p
+
     def canonical(self, point):
         """A Winograd point's direct loop knobs at WINOGRAD_FIXED (its schedule does not read them),
         and in NHWC its channel tiles at the default layout's (it has no blocks): a draw or a move that
-        picks the algorithm lands on a point that exists, and a move off it on a direct point."""
+        picks the algorithm lands on a point that exists, and a move off it on a direct point. The
+        blocks outside the tiles (o-s) make one cache tile of them all (cache_o 1)."""
         if not point.get("winograd"):
-            return point
+            return dict(point, cache_o=1) if point.get("order") == "o-s" else point
         nhwc = self.default_layout() if point.get("layout") == "NHWC" else {}
         return {**point, **self.WINOGRAD_FIXED, **{k: nhwc[k] for k in ("ob", "ib") if k in nhwc}}
 
@@ -105,10 +120,10 @@ class Conv2dSpace(Space):
             rows = conv_tile(self.out_size, target=self.target, vectors=(vectors,))[1]
             ib = lay["ib"] or max([i for i in self.knobs["ib"] if i <= min(lay["ob"], self.c)] or [1])
             tile_x = max([x for x in self.knobs["tile_x"] if x <= rows and self.out_size % x == 0] or [1])
-            seed = dict(lay, ib=ib, tile_y=1, tile_x=tile_x, reduce_order="c-y-x", unroll=1, par_depth=2,
-                        attach=0, spatial=0, fuse_rx=1)
+            seed = dict(lay, ib=ib, tile_y=1, tile_x=tile_x, reduce_order="c-y-x", order="o-s", cache_o=1, unroll=1,
+                        par_depth=2, attach=0, spatial=0, fuse_rx=1)
             if layout == "NHWC":
-                seed["reduce_order"] = "y-x-c"
+                seed.update(reduce_order="y-x-c", order="s-o")
             out.append(seed if self.check(seed) is None else dict(seed, fuse_rx=0))
         if self.winograd_ok:  # the Winograd convolution in each seed's layout, alt.ops.winograd's tile
             from alt.ops.winograd import default_tile
@@ -144,6 +159,9 @@ class Conv2dSpace(Space):
             return self._check_winograd(p)
         if p["tile_x"] > self.out_size or p["tile_y"] > self.out_size:
             return f"tile {p['tile_y']}x{p['tile_x']} is larger than the {self.out_size}x{self.out_size} output"
+        blocks = self.o // p["ob"] if p["layout"] == "NCHWc" else -(-self.o // p["ob"])
+        if p["cache_o"] > blocks:
+            return f"a cache tile of cache_o={p['cache_o']} output-channel blocks is more than the {blocks} there are"
         if p["spatial"] and p["tile_y"] == 1:
             return "a spatially tiled output needs tiles of more than one row (tile_y > 1)"
         if p["spatial"] and (self.out_size % p["tile_y"] or self.out_size % p["tile_x"]):
@@ -239,6 +257,15 @@ class Conv2dSpace(Space):
             yo, yi = T.split(y, factor=p["tile_y"])
             xo, xi = T.split(x, factor=max(self.lanes, p["tile_x"]) if self.out_size >= self.lanes else self.out_size)
             outer, tile = [n, oo, yo, xo], [oi, yi, xi]
+        oo = outer[3] if p["layout"] == "NHWC" else outer[1]
+        spatial = [x for x in outer[1:] if x is not oo]
+        if p["order"] == "o-s":
+            outer = [outer[0], oo, *spatial]
+        elif p["cache_o"] > 1:
+            ooo, ooi = T.split(oo, factor=p["cache_o"])
+            outer = [outer[0], ooo, *spatial, ooi]
+        else:
+            outer = [outer[0], *spatial, oo]
         T.reorder(*outer, *tile)
         T.vectorize(tile[-1])
         depth = min(p["par_depth"], len(outer) - 1)

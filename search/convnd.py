@@ -9,7 +9,7 @@ O/ob x I/ib x K... x ib x ob, so that a weight vector is one aligned load; or ch
 weights K... x I x O). Loop knobs: an accumulator tile of tile_y x tile_x output positions over the
 last two spatial axes (tile_y only where there are two) by ob channels, held in registers; the
 reduction over input-channel blocks outside or inside the kernel taps; the output-channel blocks
-outside the spatial tiles or inside the last one; unrolling of the tile;
+outside the spatial tiles or inside the last one, in cache tiles of cache_o blocks; unrolling of the tile;
 how many outer loops are fused into the parallel one; and at which loop the accumulator tile is
 computed. Points whose tile needs more vector registers than the target has are rejected by
 `check`, before they are built.
@@ -22,6 +22,7 @@ from .space import Space
 
 class ConvNdSpace(Space):
     layout_knobs = ("layout", "ob", "ib")
+    added = {"cache_o": 1}
 
     def __init__(self, workload, target=None):
         super().__init__(workload, target)
@@ -38,7 +39,9 @@ class ConvNdSpace(Space):
             "tile_x": [1, 2, 4, 7, 8, 14, 16, 28],
             "reduce_order": ["c-s", "s-c"],  # input-channel blocks outside the kernel taps, or inside
             "order": ["o-s", "s-o"],  # output-channel blocks outside the spatial tiles (weights stay in
-            # cache while the tiles pass), or inside (the input window stays while the blocks pass)
+            # cache while the tiles pass), or inside (the input window stays while the blocks pass), in
+            # cache tiles of cache_o blocks (whose weights stay while the tiles pass)
+            "cache_o": [1, 2, 4, 8],
             "unroll": [0, 1],
             "par_depth": [1, 2, 3],
             "attach": [0, 1],
@@ -54,12 +57,20 @@ class ConvNdSpace(Space):
         tile_x = max([x for x in self.knobs["tile_x"] if x <= rows and self.out_size % x == 0] or [1])
         blocked = {"layout": "NCc", "ob": vectors * self.lanes,
                    "ib": max(i for i in self.knobs["ib"] if i <= min(vectors * self.lanes, self.c) or i == 1)}
-        rest = dict(tile_y=1, tile_x=tile_x, reduce_order="c-s", order="o-s", unroll=1, par_depth=2, attach=0)
+        rest = dict(tile_y=1, tile_x=tile_x, reduce_order="c-s", order="o-s", cache_o=1, unroll=1, par_depth=2,
+                    attach=0)
         return [dict(blocked, **rest), dict(self.default_layout(), **rest)]
+
+    def canonical(self, point):
+        """The blocks outside the spatial tiles (o-s) make one cache tile of them all (cache_o 1)."""
+        return dict(point, cache_o=1) if point.get("order") == "o-s" else point
 
     def _check(self, p):
         if self.o % p["ob"] and p["layout"] == "NCc":
             return f"ob={p['ob']} does not divide the {self.o} output channels"
+        if p["cache_o"] > -(-self.o // p["ob"]):
+            return (f"a cache tile of cache_o={p['cache_o']} output-channel blocks is more than the "
+                    f"{-(-self.o // p['ob'])} there are")
         if p["ib"] > max(self.c, 1) * 2:
             return f"ib={p['ib']} is far larger than the {self.c} input channels"
         if p["tile_x"] > self.out_size or p["tile_y"] > self.out_size:
@@ -113,7 +124,13 @@ class ConvNdSpace(Space):
             spatial, tile = [*sp[:-2], yo, xo], [yi, xi, oi]
         else:
             spatial, tile = [xo], [xi, oi]
-        outer = [n, oo, *spatial] if p["order"] == "o-s" else [n, *spatial[:-1], oo, spatial[-1]]
+        if p["order"] == "o-s":
+            outer = [n, oo, *spatial]
+        elif p["cache_o"] > 1:
+            ooo, oo = T.split(oo, factor=p["cache_o"])
+            outer = [n, ooo, *spatial[:-1], oo, spatial[-1]]
+        else:
+            outer = [n, *spatial[:-1], oo, spatial[-1]]
         T.reorder(*outer, *tile)
         T.vectorize(oi)
         depth = min(p["par_depth"], len(outer) - 1)

@@ -54,16 +54,26 @@ class GemmSpace(Space):
         p = self.complete(point)
         return tuple(i for i, k in ((0, "a_layout"), (1, "b_layout")) if p[k] == "packed")
 
+    def complete(self, point):
+        """As Space.complete; an unpacked B reads no panel width: nb is the default layout's (a point
+        logged with another one runs the same program)."""
+        p = super().complete(point)
+        return dict(p, nb=4 * self.lanes) if p.get("b_layout") == "KN" else p
+
     def canonical(self, point):
-        """Knobs the others make irrelevant at one value: the panel width of an unpacked B (the
-        default layout's), and the order inside a cache tile of one row or one column of register
-        tiles (ij)."""
+        """Knobs the others make irrelevant at one value: the panel width of an unpacked B (see
+        complete), and the order inside a cache tile of one row or one column of register tiles (ij)."""
         p = dict(point)
         if p.get("b_layout") == "KN":
             p["nb"] = 4 * self.lanes
         if p.get("cache_i") == 1 or p.get("cache_j") == 1:
             p["inner"] = "ij"
         return p
+
+    def check_layout(self, layout):
+        if layout.get("b_layout") == "KN" and layout.get("nb") != 4 * self.lanes:
+            return f"nb={layout.get('nb')} is read only with B packed; with b_layout=KN give nb={4 * self.lanes}"
+        return None
 
     def _seeds(self):
         from alt.ops.hand import gemm_tile

@@ -343,7 +343,9 @@ def space_for(workload, target=None):
 
 
 def enumerate_layouts(space):
-    """Every combination of the layout knobs that some valid point has (in the knobs' order)."""
+    """Every combination of the layout knobs that some valid canonical point has (in the knobs'
+    order): a layout that only points `canonical` rewrites have (an unpacked B's panel width) is no
+    layout of its own, and random draws could never reach it."""
     names = space.layout_knobs
     out = []
     for values in itertools.product(*(space.knobs[k] for k in names)):
@@ -352,8 +354,8 @@ def enumerate_layouts(space):
             continue  # no point has it: rejected without trying its loop points
         rest = {k: v for k, v in space.knobs.items() if k not in fixed}
         for combo in itertools.product(*rest.values()):
-            p = dict(fixed, **dict(zip(rest, combo)))
-            if space.check(p) is None:
+            p = space.canonical(dict(fixed, **dict(zip(rest, combo))))
+            if all(p[k] == v for k, v in fixed.items()) and space.check(p) is None:
                 out.append(fixed)
                 break
     return out

@@ -344,3 +344,52 @@ def test_random_draws_and_single_moves_reach_winograd_points():
     start = space.sample(rng, dict(nhwc, winograd=0))
     assert not any((q := space.neighbor(start, rng, space.loop_knobs)) and q["winograd"] for _ in range(100))
     assert space.sample(rng, nhwc)["winograd"] == 0  # no Winograd point there: a direct one
+
+
+@pytest.mark.parametrize("op,params", [("GMM", (64, 80, 96)), ("BMM", (2, 33, 50, 70)), ("DEN", (12, 96, 70)),
+                                       ("C2D", (1, 16, 10, 32, 3, 1, 1)), ("C1D", (1, 40, 33, 48, 5, 1, 2)),
+                                       ("DEP", (1, 32, 12, 3, 1, 1))])
+def test_every_enumerated_layout_is_one_random_draws_reach(op, params):
+    """A layout the joint search is offered must be one `sample` reaches, by drawing where its
+    points are not rare (the exhaustive fallback is meant for those): with GEMM's unpacked B, every panel width was
+    offered as a layout of its own though `canonical` rewrites it, and each draw of such a layout
+    enumerated half a million points (proposing took 3x longer)."""
+    space = space_for(Workload(op, f"{op}-t", params))
+    rng = np.random.default_rng(0)
+    layouts = enumerate_layouts(space)
+    for lay in layouts:
+        p = space.sample(rng, lay)
+        assert {k: p[k] for k in lay} == lay and space.canonical(p) == p
+    if op in ("GMM", "BMM", "DEN"):  # (a convolution's spatially tiled layouts are rare enough to need it)
+        assert "_valid" not in space.__dict__  # no draw fell back to enumerating the space
+        assert sum(lay["b_layout"] == "KN" for lay in layouts) == (2 if op != "DEN" else 1)  # one per a_layout
+        assert "is read only with B packed" in space.check_layout(dict(layouts[0], b_layout="KN", nb=space.lanes))
+
+
+@pytest.mark.parametrize("op,params", [("C2D", (1, 16, 10, 64, 3, 1, 1)), ("GRP", (1, 32, 9, 64, 3, 2, 1, 1, 2)),
+                                       ("C1D", (1, 40, 33, 64, 5, 1, 2)), ("T2D", (1, 20, 4, 64, 4, 2, 1))])
+def test_conv_spaces_run_output_channel_blocks_in_cache_tiles(op, params):
+    """The output-channel blocks outside the spatial tiles (o-s) or inside them in cache tiles of
+    cache_o blocks (s-o): each layout's points in both orders match the interpreter; a point logged
+    before the knobs ran the blocks where its layout put them."""
+    space = space_for(Workload(op, f"{op}-t", params))
+    rng = np.random.default_rng(9)
+    direct = {"winograd": 0} if "winograd" in space.knobs else {}
+    layouts = {lay["layout"] for lay in enumerate_layouts(space)}
+    for layout in layouts:
+        for order, cache in (("o-s", 1), ("s-o", 1), ("s-o", 2)):
+            try:
+                p = space.sample(rng, {"layout": layout, "order": order, "cache_o": cache, **direct})
+            except Invalid:
+                assert space.o // space.lanes < 2 * cache  # too few blocks for a cache tile of 2
+                continue
+            sch, args = space.apply(p)
+            check_schedule(sch, args)
+    p = space.sample(rng, {"order": "o-s", **space.default_layout(), **direct})
+    assert p["cache_o"] == 1 and space.canonical(dict(p, cache_o=4))["cache_o"] == 1
+    assert "cache tile of cache_o=8 output-channel blocks is more than" in space.check(
+        dict(p, order="s-o", cache_o=8, ob=space.knobs["ob"][-1]))
+    if op in ("C2D", "GRP"):
+        nhwc = space.sample(rng, {"layout": "NHWC", **direct})
+        nhwc = {k: v for k, v in nhwc.items() if k not in ("order", "cache_o")}
+        assert space.complete(nhwc)["order"] == "s-o" and space.complete(dict(nhwc, layout="NCHWc"))["order"] == "o-s"
