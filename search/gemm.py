@@ -103,18 +103,18 @@ class GemmSpace(Space):
         return None
 
     def _apply(self, s, out, p):
-        return self._schedule(s, out, None, p, pack_a=True)
+        return self._schedule(s, out, None, p)
 
     def _schedule_into(self, s, anchor, end, p):
         self._schedule(s, anchor, end, p)
 
-    def _schedule(self, s, anchor, end, p, pack_a=False):
-        """Lay out the operands (A only standalone: in a network it is an activation, see
-        `relayouts`) and tile; `anchor` is the multiply or (dense) its bias add, `end` the end of an
-        elementwise epilogue fused after it, or None."""
+    def _schedule(self, s, anchor, end, p):
+        """Lay out the operands and tile; `anchor` is the multiply or (dense) its bias add, `end` the
+        end of an elementwise epilogue fused after it, or None. (In a network a packed operand must
+        be a weight: alt.graph refuses a point that lays out an activation, see `relayouts`.)"""
         red = anchor if anchor.op.reduce_axis else anchor.op.input_tensors[0]
         A, B = red.op.input_tensors
-        if pack_a and p.get("a_layout") == "packed":
+        if p.get("a_layout") == "packed":
             _panels(s.layout(A), A.ndim - 2, p["tile_i"], self.m)
         self._layout_b(s, B, p)
         return self._tile(s, red, end if end is not None else (anchor if anchor is not red else None), p)

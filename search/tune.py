@@ -176,7 +176,10 @@ def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure
     strat = make_strategy(strategy, space, rng, trials, model, layout=layout, hand_seeds=hand_seeds, prior=prior)
     records = R.Log.for_writing(log, "search.tune")
     everywhere = records.read(w) if records else []
-    history = [r for r in everywhere if R.measured_on(r, target)]
+    here = [r for r in everywhere if R.measured_on(r, target)]
+    # points of an older template (a knob it no longer has, BMM's generic knobs): their kernels replay
+    # from the saved schedules (apply_best), but this space can neither learn from them nor count them
+    history = [r for r in here if space.check(r["point"]) is None]
     if history:
         strat.update(*_told(history, w.flops))
     done = sum(_counts_as_done(r, strategy) for r in history)
@@ -186,8 +189,10 @@ def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure
     progress = Progress(w.name, trials, min(done, trials), quiet)
     if everywhere:
         progress.say(f"{w.name}: resumed from {len(history)} records in {log} ({done} of this strategy)" +
-                     (f"; {len(everywhere) - len(history)} measured for other targets or CPUs are left alone"
-                      if len(everywhere) > len(history) else ""))
+                     (f"; {len(everywhere) - len(here)} measured for other targets or CPUs are left alone"
+                      if len(everywhere) > len(here) else "") +
+                     (f"; {len(here) - len(history)} of points this version's template does not have (an older "
+                      "version's) are left alone" if len(here) > len(history) else ""))
     timings = {"propose": 0.0, "fit": 0.0}
     started = time.perf_counter()
     new = []

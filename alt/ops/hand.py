@@ -328,13 +328,15 @@ def depthwise_block(channels, target=None):
 
 
 def depthwise_conv(s, conv, block, blocked=True, tile_y=1, tile_x=None, par_depth=2, unroll=True, out=None,
-                   relayout_input=True):
+                   relayout_input=True, order=None, unroll_taps=False):
     """A depthwise convolution (one filter per channel) with its channels in the vector lanes:
     activations in NCHW<block>c (`blocked`) or NHWC, the weight (C, 1, KH, KW) as C/block x KH x KW x
     block (or KH x KW x C), so that a filter tap is one vector load; the output tiled by tile_y rows x
     tile_x columns x block channels held in registers (depthwise_tile by default), the taps outside
-    the tile, par_depth + 1 outer loops fused into the parallel one. `out` ends an elementwise
-    epilogue fused after it; with relayout_input=False the input keeps the layout it has (a network's)."""
+    the tile (unrolled too with `unroll_taps`), par_depth + 1 outer loops fused into the parallel one.
+    `order` places the channel-block loop among the row and column tiles: "o-y-x", "y-o-x" or
+    "y-x-o" (default: o-y-x blocked, y-o-x in NHWC). `out` ends an elementwise epilogue fused after
+    it; with relayout_input=False the input keeps the layout it has (a network's)."""
     X, W = conv_inputs(conv)
     pad = pad_stage(s, conv)
     acts = ([X] if relayout_input else []) + ([pad.tensor] if pad else [])
@@ -355,17 +357,17 @@ def depthwise_conv(s, conv, block, blocked=True, tile_y=1, tile_x=None, par_dept
         n, oo, y, x, oi = T.axis
         yo, yi = T.split(y, factor=tile_y)
         xo, xi = T.split(x, factor=tile_x)
-        outer = [n, oo, yo, xo]
     else:
         n, y, x, o = T.axis
         yo, yi = T.split(y, factor=tile_y)
         xo, xi = T.split(x, factor=tile_x)
         oo, oi = T.split(o, factor=block)
-        outer = [n, yo, oo, xo]
+    order = order or ("o-y-x" if blocked else "y-o-x")
+    outer = [n] + [{"o": oo, "y": yo, "x": xo}[a] for a in order.split("-")]
     T.reorder(*outer, yi, xi, oi)
     T.vectorize(oi)
     T.parallel(T.fuse(*outer[:par_depth + 1]))
-    s[CC].compute_at(T, xo)
+    s[CC].compute_at(T, outer[-1])
     L = s[CC]
     rc, ry, rx = L.reduce_axis
     if blocked:
@@ -378,6 +380,9 @@ def depthwise_conv(s, conv, block, blocked=True, tile_y=1, tile_x=None, par_dept
     if unroll:
         L.unroll(cy)
         L.unroll(cx)
+    if unroll_taps:
+        L.unroll(ry)
+        L.unroll(rx)
     return s
 
 

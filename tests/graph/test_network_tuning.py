@@ -400,15 +400,17 @@ def test_a_tuned_gemm_that_packs_b_is_used_only_where_b_is_a_weight(tmp_path, ca
 def test_tuned_matrix_multiplies_run_inside_network_kernels_with_their_epilogues(tmp_path):
     """A tuned GEMM point with a fused epilogue (it raised ValueError when the template read the
     epilogue as the multiply), and a batched GEMM point in two-level tiling, each used in a network
-    kernel: not refused, and matching numpy. Points that pack an activation operand are not offered."""
+    kernel: not refused, and matching numpy. Points that pack an activation operand are not offered;
+    one that packs a weight A is (and the network packs A when it is built)."""
     rng = np.random.default_rng(1)
     w = rng.standard_normal((40, 48)).astype(np.float32)
     g = G.Graph("mm-epilogues")
     a, q, k = g.input((24, 40), "a"), g.input((3, 20, 16), "q"), g.input((3, 16, 36), "k")
+    wa = rng.standard_normal((16, 24)).astype(np.float32)
     g.output(G.relu(G.scale(G.matmul(a, g.param(w), name="mm"), 0.5)),
-             G.scale(G.batch_matmul(q, k, name="bmm"), 0.25))
+             G.scale(G.batch_matmul(q, k, name="bmm"), 0.25), G.matmul(g.param(wa), a, name="wa"))
     tasks = extract_tasks(g)
-    assert [t.workload.op for t in tasks] == ["GMM", "BMM"]
+    assert [t.workload.op for t in tasks] == ["GMM", "BMM", "GMM"]
     log = R.Log(tmp_path / "t.jsonl")
     rng_p = np.random.default_rng(0)
     chosen = {}
@@ -419,11 +421,13 @@ def test_tuned_matrix_multiplies_run_inside_network_kernels_with_their_epilogues
         log.append(R.make(t.workload, fast, [1e-6], strategy="alt"))
         log.append(R.make(t.workload, plain, [2e-6], strategy="alt"))
         found = candidates_of([t], log, current(), graph=g)
-        assert [p for _, p in found[t.nodes[0]].values()] == [plain]
-        chosen[t.nodes[0]] = Choice(t.workload, plain)
+        weight_a = t.nodes == ["wa"]  # A is a weight there: packed once when the network is built
+        assert [p for _, p in found[t.nodes[0]].values()] == [fast if weight_a else plain]
+        chosen[t.nodes[0]] = Choice(t.workload, fast if weight_a else plain)
     net = compile_network(g, schedules=chosen)
     assert net.refused == []
     x, xq, xk = (rng.standard_normal(v.shape).astype(np.float32) for v in g.inputs)
-    y, z = net(x, xq, xk)
+    y, z, u = net(x, xq, xk)
     np.testing.assert_allclose(y, np.maximum(0.5 * (x @ w), 0), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(z, 0.25 * (xq @ xk), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(u, wa @ x, rtol=1e-4, atol=1e-4)

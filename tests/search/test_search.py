@@ -205,6 +205,26 @@ def test_tune_end_to_end_resume_and_apply_best(tmp_path):
     assert apply_best(path, GEMM) is not None
 
 
+def test_resume_leaves_alone_records_of_points_an_older_template_had(tmp_path, capsys):
+    """A batched GEMM logged when it was tuned in the generic space (knobs out_layout, row_tile...)
+    and resumed with the GEMM template: the strategy is not told points it has no knobs for (a
+    KeyError before), they do not count as this template's trials, and the run says so."""
+    w = Workload("BMM", "BMM-2x8x16x8", (2, 8, 16, 8))
+    path = tmp_path / "old.jsonl"
+    generic = {"out_layout": "default", "row_tile": 8, "vectors": 1, "fuse": 2, "unroll": 0, "inline_pad": 1}
+    R.Log(path).append(R.make(w, generic, [1e-6], strategy="alt"))
+    assert space_for(w).check(generic)  # not a point of today's template
+    rec, kernel = tune(w, trials=4, batch=4, log=path, measure_options={"repeat": 2, "min_time": 0.001})
+    assert "1 of points this version's template does not have" in capsys.readouterr().err
+    assert space_for(w).check(rec["point"]) is None
+    trials = [r for r in R.Log(path).read(w) if r.get("phase") != "final" and r["point"] != generic]
+    assert len(trials) == 4  # the whole budget, none counted as done by the old record
+    a, b = (np.random.default_rng(0).standard_normal(s).astype("f4") for s in ((2, 8, 8), (2, 8, 16)))
+    c = np.empty((2, 8, 16), "f4")
+    kernel(kernel.pack("A", a), kernel.pack("B", b), c)
+    np.testing.assert_allclose(c, a @ b, rtol=1e-4, atol=1e-4)
+
+
 def test_command_line_tune_best_show(tmp_path, capsys):
     from search.cli import main
     path = str(tmp_path / "cli.jsonl")

@@ -174,6 +174,11 @@ def test_depthwise_space_puts_channels_in_the_vector_lanes(params):
         check_schedule(sch, args)
     if params[1] % 32:
         assert "does not divide the 48 channels" in space.check(dict(space.seeds()[0], layout="NCHWc", cb=32))
+    for layout, order in itertools.product(("NCHWc", "NHWC"), space.knobs["order"]):  # the channel blocks anywhere
+        sch, args = space.apply(space.sample(rng, {"layout": layout, "order": order, "unroll_taps": 1}))
+        check_schedule(sch, args)
+    old = {k: v for k, v in space.seeds()[1].items() if k not in ("order", "unroll_taps")}  # logged before them
+    assert space.complete(old)["order"] == "y-o-x" and space.complete(dict(old, layout="NCHWc"))["order"] == "o-y-x"
 
 
 @pytest.mark.parametrize("op,params", [("GMM", (24, 40, 36)), ("GMM", (5, 70, 300)), ("BMM", (3, 7, 9, 5)),
