@@ -72,17 +72,64 @@ class Canary:
     turn, the calling thread pinned there, against the fastest it has ever run on that CPU.
     `slowdown()` is the largest ratio over the CPUs: a kernel spread over all of them waits for the
     slowest. With more than `max_cpus` CPUs (or no way to pin a thread) it is timed where the thread
-    runs. One canary serves the process (`canary()`); probes are serialized by a lock."""
+    runs. One canary serves the process (`canary()`); probes are serialized by a lock.
 
-    def __init__(self, size=16384, calls=20, runs=5, max_cpus=8):
+    With a `store` (a JSON file; `canary()` keeps one in alt's cache folder), the best times are
+    shared by the processes of this boot of this machine: a fresh process (each tuning run's
+    measurement worker) otherwise takes its first reading as the best, and a slow spell at its start
+    passed as full speed (a 2-thread conv kernel measured at half speed, one CPU slowed, unflagged)."""
+
+    def __init__(self, size=16384, calls=20, runs=5, max_cpus=8, store=None):
         rng = np.random.default_rng(0)
         self._x, self._y = rng.random(size, np.float32), rng.random(size, np.float32)
         self._z = np.empty_like(self._x)
         self.calls, self.runs = calls, runs
         cpus = _allowed_cpus() if hasattr(os, "sched_setaffinity") else []
         self.cpus = cpus if 1 < len(cpus) <= max_cpus else [None]
-        self.best = {}
         self._lock = threading.Lock()
+        boot = _boot_id()
+        self.store = store if boot else None
+        self._key = f"{boot} {size}x{calls}x{runs}"
+        self.best = {cpu: t for cpu, t in self._stored().items() if cpu in self.cpus}
+
+    def _stored(self):
+        """{cpu: best seconds} of the store for this boot and probe ({} without one, or unreadable)."""
+        import json
+        if self.store is None:
+            return {}
+        try:
+            with open(self.store) as f:
+                entry = json.load(f).get(self._key, {})
+            return {None if k == "any" else int(k): float(v) for k, v in entry.items() if float(v) > 0}
+        except (OSError, ValueError, TypeError, AttributeError):
+            return {}
+
+    def _save(self):
+        """Merge this process's bests into the store (the faster of each), replacing it atomically."""
+        import json
+        import tempfile
+        if self.store is None:
+            return
+        merged = dict(self._stored())
+        for cpu, t in self.best.items():
+            merged[cpu] = min(t, merged.get(cpu, t))
+        try:
+            with open(self.store) as f:
+                data = json.load(f)
+            data = {k: v for k, v in data.items() if k.split(" ")[0] == self._key.split(" ")[0]}  # this boot's
+        except (OSError, ValueError):
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
+        data[self._key] = {("any" if cpu is None else str(cpu)): t for cpu, t in merged.items()}
+        try:
+            folder = os.path.dirname(os.path.abspath(self.store))
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".canary")
+            with os.fdopen(fd, "w") as f:
+                json.dump(data, f)
+            os.replace(tmp, self.store)
+        except OSError:
+            pass  # a read-only cache: this process keeps its own bests
 
     def _time(self):
         best = float("inf")
@@ -106,9 +153,12 @@ class Canary:
                         except OSError:  # taken away from this process since
                             continue
                     t = self._time()
+                    improved = t < self.best.get(cpu, float("inf"))
                     best = self.best[cpu] = min(self.best.get(cpu, t), t)
                     if best > 0:
                         worst = max(worst, t / best)
+                    if improved:
+                        self._save()
             finally:
                 if home is not None:
                     os.sched_setaffinity(0, home)
@@ -120,11 +170,22 @@ _canary_lock = threading.Lock()
 
 
 def canary():
-    """The process's Canary (made on first use)."""
+    """The process's Canary (made on first use), its best times shared through alt's cache folder
+    (ALT_CACHE_DIR, else ~/.cache/alt) with the other processes of this boot."""
     with _canary_lock:
         if not _canary:
-            _canary.append(Canary())
+            from codegen.compiler import cache_dir
+            _canary.append(Canary(store=str(cache_dir().parent / "canary.json")))
         return _canary[0]
+
+
+def _boot_id():
+    """This boot of this machine (Linux), or None: a store of best times is only valid within one."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip() or None
+    except OSError:
+        return None
 
 
 class _NoCanary:

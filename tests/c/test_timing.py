@@ -1,5 +1,6 @@
 """alt.timing's canary: repeats run while the machine was slow are thrown away, and a timing that
 stays slow says so."""
+import json
 import os
 
 import pytest
@@ -98,3 +99,28 @@ def test_at_speed_waits_for_a_slow_spell_to_pass_and_gives_up_after_its_time(mon
     gauge = Gauge([1.6])  # slow for good: back after `seconds`, saying how slow
     clock["t"] = 0.0
     assert T.at_speed(5.0, poll=1.0) == 1.6 and clock["t"] == 5.0
+
+
+def test_a_fresh_process_canary_starts_from_the_best_times_of_this_boot(tmp_path, monkeypatch):
+    """Each tuning run measures in a fresh worker process. Its canary took its first reading as the
+    machine's best, so a slow spell at the start of a run passed as full speed (a conv kernel timed
+    at half speed, unflagged). Through a store, the best times of this boot carry over; a store of
+    another boot, or one that cannot be read, is ignored."""
+    monkeypatch.setattr(T, "_boot_id", lambda: "boot-a")
+    store = str(tmp_path / "canary.json")
+    first = T.Canary(store=store)
+    first.slowdown()
+    assert set(first.best) == set(first.cpus) and json.load(open(store))  # saved
+    cpu = first.cpus[0]
+    with first._lock:
+        first.best[cpu] /= 4  # as if this CPU once ran 4x faster: the next process must read today as slow
+        first._save()
+    fresh = T.Canary(store=store)
+    assert fresh.best[cpu] == pytest.approx(first.best[cpu])
+    assert fresh.slowdown() > 2
+    monkeypatch.setattr(T, "_boot_id", lambda: "boot-b")  # after a reboot the old times mean nothing
+    assert T.Canary(store=store).best == {} and T.Canary(store=store).slowdown() == 1.0
+    open(store, "w").write("[not json")
+    assert T.Canary(store=store).best == {}
+    monkeypatch.setattr(T, "_boot_id", lambda: None)  # no boot id: no store
+    assert T.Canary(store=store).store is None
