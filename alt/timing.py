@@ -20,9 +20,11 @@ batches of calls lasting at least `min_time` (TVM's min_repeat_ms), and the resu
 repeat, so min and median are both at hand.
 """
 import glob
+import json
 import numbers
 import os
 import statistics
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -92,44 +94,44 @@ class Canary:
         self._key = f"{boot} {size}x{calls}x{runs}"
         self.best = {cpu: t for cpu, t in self._stored().items() if cpu in self.cpus}
 
-    def _stored(self):
-        """{cpu: best seconds} of the store for this boot and probe ({} without one, or unreadable)."""
-        import json
+    def _read(self):
+        """The store's entries of this boot ({} without a store, or one that cannot be read)."""
         if self.store is None:
             return {}
         try:
             with open(self.store) as f:
-                entry = json.load(f).get(self._key, {})
+                data = json.load(f)
+        except (OSError, ValueError):
+            return {}
+        boot = self._key.split(" ")[0]
+        return {k: v for k, v in data.items() if k.split(" ")[0] == boot} if isinstance(data, dict) else {}
+
+    def _stored(self, data=None):
+        """{cpu: best seconds} of the store (or of `data`, its entries) for this boot and probe."""
+        entry = (self._read() if data is None else data).get(self._key)
+        try:
             return {None if k == "any" else int(k): float(v) for k, v in entry.items() if float(v) > 0}
-        except (OSError, ValueError, TypeError, AttributeError):
+        except (AttributeError, TypeError, ValueError):
             return {}
 
     def _save(self):
         """Merge this process's bests into the store (the faster of each), replacing it atomically."""
-        import json
-        import tempfile
         if self.store is None:
             return
-        merged = dict(self._stored())
+        data = self._read()
+        merged = self._stored(data)
         for cpu, t in self.best.items():
             merged[cpu] = min(t, merged.get(cpu, t))
-        try:
-            with open(self.store) as f:
-                data = json.load(f)
-            data = {k: v for k, v in data.items() if k.split(" ")[0] == self._key.split(" ")[0]}  # this boot's
-        except (OSError, ValueError):
-            data = {}
-        if not isinstance(data, dict):
-            data = {}
         data[self._key] = {("any" if cpu is None else str(cpu)): t for cpu, t in merged.items()}
+        tmp = None
         try:
-            folder = os.path.dirname(os.path.abspath(self.store))
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".canary")
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(self.store)), prefix=".canary")
             with os.fdopen(fd, "w") as f:
                 json.dump(data, f)
             os.replace(tmp, self.store)
-        except OSError:
-            pass  # a read-only cache: this process keeps its own bests
+        except OSError:  # a read-only cache: this process keeps its own bests
+            if tmp is not None and os.path.exists(tmp):
+                os.unlink(tmp)
 
     def _time(self):
         best = float("inf")
@@ -143,7 +145,7 @@ class Canary:
     def slowdown(self):
         """Now against the best seen, on the slowest CPU now (1.0: as fast as ever)."""
         with self._lock:
-            worst = 1.0
+            worst, improved = 1.0, False
             home = os.sched_getaffinity(0) if self.cpus != [None] else None
             try:
                 for cpu in self.cpus:
@@ -153,15 +155,15 @@ class Canary:
                         except OSError:  # taken away from this process since
                             continue
                     t = self._time()
-                    improved = t < self.best.get(cpu, float("inf"))
+                    improved |= t < self.best.get(cpu, float("inf"))
                     best = self.best[cpu] = min(self.best.get(cpu, t), t)
                     if best > 0:
                         worst = max(worst, t / best)
-                    if improved:
-                        self._save()
             finally:
                 if home is not None:
                     os.sched_setaffinity(0, home)
+            if improved:
+                self._save()
             return worst
 
 

@@ -120,7 +120,8 @@ def test_a_fresh_process_canary_starts_from_the_best_times_of_this_boot(tmp_path
     assert fresh.slowdown() > 2
     monkeypatch.setattr(T, "_boot_id", lambda: "boot-b")  # after a reboot the old times mean nothing
     assert T.Canary(store=store).best == {} and T.Canary(store=store).slowdown() == 1.0
-    open(store, "w").write("[not json")
-    assert T.Canary(store=store).best == {}
+    for junk in ("[not json", "[1, 2]", '{"boot-b 16384x20x5": {"0": "fast"}}'):
+        open(store, "w").write(junk)
+        assert T.Canary(store=store).best == {} and T.Canary(store=store).slowdown() == 1.0  # and saves over it
     monkeypatch.setattr(T, "_boot_id", lambda: None)  # no boot id: no store
     assert T.Canary(store=store).store is None
