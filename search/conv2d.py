@@ -4,10 +4,11 @@ grouped (blocks within a group).
 The layout knobs lay out activations and weights (NCHW, NHWC, or NCHW{ob}c with input blocks of ib
 channels, weights OIHW{ib}i{ob}o, the output optionally tiled spatially as NCHW{ht}h{wt}w{ob}c);
 the loop knobs choose output tiles ht x wt x ot, the input-channel tile, the order of the reduction
-loops, whether the output-channel blocks run outside the spatial tiles or inside them (in cache tiles
-of cache_o blocks), unrolling, how many outer loops are fused for parallel work, and where the
-accumulator tile is computed; and for a 3x3 stride-1 convolution, the algorithm: direct, or Winograd's F(2x2, 3x3)
-or F(4x4, 3x3) (alt.ops.winograd; weights transformed ahead of time) in the same layouts.
+loops, whether the output-channel blocks run outside the spatial tiles or inside them (in cache
+tiles of cache_o blocks), unrolling, how many outer loops are fused for parallel work, and where
+the accumulator tile is computed; and for a 3x3 stride-1 convolution, the algorithm: direct, or
+Winograd's F(2x2, 3x3) or F(4x4, 3x3) (alt.ops.winograd; weights transformed ahead of time) in the
+same layouts.
 """
 import numpy as np
 

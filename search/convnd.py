@@ -9,8 +9,8 @@ O/ob x I/ib x K... x ib x ob, so that a weight vector is one aligned load; or ch
 weights K... x I x O). Loop knobs: an accumulator tile of tile_y x tile_x output positions over the
 last two spatial axes (tile_y only where there are two) by ob channels, held in registers; the
 reduction over input-channel blocks outside or inside the kernel taps; the output-channel blocks
-outside the spatial tiles or inside the last one, in cache tiles of cache_o blocks; unrolling of the tile;
-how many outer loops are fused into the parallel one; and at which loop the accumulator tile is
+outside the spatial tiles or inside the last one, in cache tiles of cache_o blocks; unrolling of
+the tile; how many outer loops are fused into the parallel one; and at which loop the accumulator tile is
 computed. Points whose tile needs more vector registers than the target has are rejected by
 `check`, before they are built.
 """
