@@ -5,8 +5,9 @@ The layout knobs lay out activations and weights (NCHW, NHWC, or NCHW{ob}c with 
 channels, weights OIHW{ib}i{ob}o, the output optionally tiled spatially as NCHW{ht}h{wt}w{ob}c);
 the loop knobs choose output tiles ht x wt x ot, the input-channel tile, the order of the reduction
 loops, whether the output-channel blocks run outside the spatial tiles or inside them (in cache
-tiles of cache_o blocks), unrolling, how many outer loops are fused for parallel work, and where
-the accumulator tile is computed; and for a 3x3 stride-1 convolution, the algorithm: direct, or
+tiles of cache_o blocks, between the rows and the column tiles or among cache tiles of cache_x
+column tiles), unrolling, how many outer loops are fused for parallel work, and where the
+accumulator tile is computed; and for a 3x3 stride-1 convolution, the algorithm: direct, or
 Winograd's F(2x2, 3x3) or F(4x4, 3x3) (alt.ops.winograd; weights transformed ahead of time) in the
 same layouts.
 """
@@ -18,17 +19,34 @@ from alt.ops.hand import nchwc_tile_axes, relayout_conv2d, tile_target
 from .space import Invalid, Space
 
 
+def cache_tiles(T, n, oo, spatial, p):
+    """The outer loops of order s-o: [n, o-blocks / cache_o, the spatial tiles, with the cache_o
+    blocks of a cache tile among them]: between the rows and the column tiles (cache_x 0: a row's
+    input stays while the blocks pass), or inside cache tiles of cache_x column tiles (a block's
+    weights stay while those tiles pass). A knob at 1 splits no loop."""
+    head = [n]
+    if p["cache_o"] > 1:
+        ooo, oo = T.split(oo, factor=p["cache_o"])
+        head.append(ooo)
+    if p["cache_x"] == 0:
+        return [*head, *spatial[:-1], oo, spatial[-1]]
+    if p["cache_x"] == 1:
+        return [*head, *spatial, oo]
+    xoo, xoi = T.split(spatial[-1], factor=p["cache_x"])
+    return [*head, *spatial[:-1], xoo, oo, xoi]
+
+
 def _divisors(n, limit=None):
     return [d for d in range(1, (limit or n) + 1) if n % d == 0]
 
 
 class Conv2dSpace(Space):
     layout_knobs = ("layout", "ob", "ib", "spatial")
-    added = {"spatial": 0, "fuse_rx": 0, "winograd": 0, "cache_o": 1}  # and "order": see complete
+    added = {"spatial": 0, "fuse_rx": 0, "winograd": 0, "cache_o": 1, "cache_x": 1}  # and "order": see complete
     leading = ("winograd",)  # the algorithm is drawn first: direct has far more invalid draws than Winograd
     # what the direct loop knobs must be at in a Winograd point (its schedule does not read them)
     WINOGRAD_FIXED = {"tile_y": 1, "tile_x": 1, "reduce_order": "c-y-x", "unroll": 0, "par_depth": 1, "attach": 0,
-                      "spatial": 0, "fuse_rx": 0, "order": "o-s", "cache_o": 1}
+                      "spatial": 0, "fuse_rx": 0, "order": "o-s", "cache_o": 1, "cache_x": 1}
 
     def __init__(self, workload, target=None):
         super().__init__(workload, target)
@@ -50,9 +68,11 @@ class Conv2dSpace(Space):
             "reduce_order": ["c-y-x", "y-x-c"],
             # the output-channel blocks outside the spatial tiles (each block's weights stay in cache
             # while the tiles pass), or inside them in cache tiles of cache_o blocks (the input window
-            # stays while a cache tile's blocks pass; its weights stay while the tiles pass)
+            # stays while a cache tile's blocks pass; its weights stay while the tiles pass), and then the
+            # column tiles in cache tiles of cache_x, each block's weights reused by cache_x tiles in turn
             "order": ["o-s", "s-o"],
             "cache_o": [1, 2, 4, 8],
+            "cache_x": [0, 1, 2, 4, 8],  # 0: the blocks between the rows and the column tiles
             "unroll": [0, 1],
             "par_depth": [1, 2, 3],
             "attach": [0, 1],
@@ -76,9 +96,14 @@ class Conv2dSpace(Space):
         """A Winograd point's direct loop knobs at WINOGRAD_FIXED (its schedule does not read them),
         and in NHWC its channel tiles at the default layout's (it has no blocks): a draw or a move that
         picks the algorithm lands on a point that exists, and a move off it on a direct point. The
-        blocks outside the tiles (o-s) make one cache tile of them all (cache_o 1)."""
+        blocks outside the tiles (o-s) make one cache tile of them all (cache_o and cache_x 1), and a
+        cache tile of all the column tiles is the whole row (cache_x 0)."""
         if not point.get("winograd"):
-            return dict(point, cache_o=1) if point.get("order") == "o-s" else point
+            if point.get("order") == "o-s":
+                return dict(point, cache_o=1, cache_x=1)
+            if point.get("cache_x", 0) > 1 and point["cache_x"] == self.column_tiles(point):
+                return dict(point, cache_x=0)  # one cache tile of all the column tiles: the whole row
+            return point
         nhwc = self.default_layout() if point.get("layout") == "NHWC" else {}
         return {**point, **self.WINOGRAD_FIXED, **{k: nhwc[k] for k in ("ob", "ib") if k in nhwc}}
 
@@ -121,8 +146,8 @@ class Conv2dSpace(Space):
             rows = conv_tile(self.out_size, target=self.target, vectors=(vectors,))[1]
             ib = lay["ib"] or max([i for i in self.knobs["ib"] if i <= min(lay["ob"], self.c)] or [1])
             tile_x = max([x for x in self.knobs["tile_x"] if x <= rows and self.out_size % x == 0] or [1])
-            seed = dict(lay, ib=ib, tile_y=1, tile_x=tile_x, reduce_order="c-y-x", order="o-s", cache_o=1, unroll=1,
-                        par_depth=2, attach=0, spatial=0, fuse_rx=1)
+            seed = dict(lay, ib=ib, tile_y=1, tile_x=tile_x, reduce_order="c-y-x", order="o-s", cache_o=1, cache_x=1,
+                        unroll=1, par_depth=2, attach=0, spatial=0, fuse_rx=1)
             if layout == "NHWC":
                 seed.update(reduce_order="y-x-c", order="s-o")
             out.append(seed if self.check(seed) is None else dict(seed, fuse_rx=0))
@@ -163,6 +188,9 @@ class Conv2dSpace(Space):
         blocks = self.o // p["ob"] if p["layout"] == "NCHWc" else -(-self.o // p["ob"])
         if p["cache_o"] > blocks:
             return f"a cache tile of cache_o={p['cache_o']} output-channel blocks is more than the {blocks} there are"
+        if p["cache_x"] > self.column_tiles(p):
+            return (f"a cache tile of cache_x={p['cache_x']} column tiles is more than the "
+                    f"{self.column_tiles(p)} there are")
         if p["spatial"] and p["tile_y"] == 1:
             return "a spatially tiled output needs tiles of more than one row (tile_y > 1)"
         if p["spatial"] and (self.out_size % p["tile_y"] or self.out_size % p["tile_x"]):
@@ -180,6 +208,14 @@ class Conv2dSpace(Space):
             return (f"the accumulator tile needs {regs} vector registers; the target has "
                     f"{self.target.registers}")
         return None
+
+    def column_tiles(self, p):
+        """How many column tiles a row of the output has under point `p` (NCHW: tiles of whole vectors)."""
+        if "tile_x" not in p:
+            return 0
+        if p.get("layout") == "NCHW":
+            return -(-self.out_size // max(self.lanes, p["tile_x"])) if self.out_size >= self.lanes else 1
+        return -(-self.out_size // p["tile_x"])
 
     def _check_winograd(self, p):
         off = {k: p[k] for k, v in self.WINOGRAD_FIXED.items() if p[k] != v}
@@ -260,13 +296,7 @@ class Conv2dSpace(Space):
             outer, tile = [n, oo, yo, xo], [oi, yi, xi]
         oo = outer[3] if p["layout"] == "NHWC" else outer[1]
         spatial = [x for x in outer[1:] if x is not oo]
-        if p["order"] == "o-s":
-            outer = [outer[0], oo, *spatial]
-        elif p["cache_o"] > 1:
-            ooo, ooi = T.split(oo, factor=p["cache_o"])
-            outer = [outer[0], ooo, *spatial, ooi]
-        else:
-            outer = [outer[0], *spatial, oo]
+        outer = [outer[0], oo, *spatial] if p["order"] == "o-s" else cache_tiles(T, outer[0], oo, spatial, p)
         T.reorder(*outer, *tile)
         T.vectorize(tile[-1])
         depth = min(p["par_depth"], len(outer) - 1)

@@ -9,20 +9,22 @@ O/ob x I/ib x K... x ib x ob, so that a weight vector is one aligned load; or ch
 weights K... x I x O). Loop knobs: an accumulator tile of tile_y x tile_x output positions over the
 last two spatial axes (tile_y only where there are two) by ob channels, held in registers; the
 reduction over input-channel blocks outside or inside the kernel taps; the output-channel blocks
-outside the spatial tiles or inside the last one, in cache tiles of cache_o blocks; unrolling of
-the tile; how many outer loops are fused into the parallel one; and at which loop the accumulator tile is
-computed. Points whose tile needs more vector registers than the target has are rejected by
+outside the spatial tiles or inside them, in cache tiles of cache_o blocks, between the last two
+spatial axes or among the column tiles in cache tiles of cache_x (search.conv2d.cache_tiles);
+unrolling of the tile; how many outer loops are fused into the parallel one; and at which loop the
+accumulator tile is computed. Points whose tile needs more vector registers than the target has are rejected by
 `check`, before they are built.
 """
 from alt.ops.default import schedule_stage
 from alt.ops.hand import conv_inputs, pad_stage, tile_target
 
+from .conv2d import cache_tiles
 from .space import Space
 
 
 class ConvNdSpace(Space):
     layout_knobs = ("layout", "ob", "ib")
-    added = {"cache_o": 1}
+    added = {"cache_o": 1, "cache_x": 0}
 
     def __init__(self, workload, target=None):
         super().__init__(workload, target)
@@ -42,6 +44,7 @@ class ConvNdSpace(Space):
             # cache while the tiles pass), or inside (the input window stays while the blocks pass), in
             # cache tiles of cache_o blocks (whose weights stay while the tiles pass)
             "cache_o": [1, 2, 4, 8],
+            "cache_x": [0, 1, 2, 4, 8],  # 0: the blocks between the last two spatial axes
             "unroll": [0, 1],
             "par_depth": [1, 2, 3],
             "attach": [0, 1],
@@ -57,13 +60,18 @@ class ConvNdSpace(Space):
         tile_x = max([x for x in self.knobs["tile_x"] if x <= rows and self.out_size % x == 0] or [1])
         blocked = {"layout": "NCc", "ob": vectors * self.lanes,
                    "ib": max(i for i in self.knobs["ib"] if i <= min(vectors * self.lanes, self.c) or i == 1)}
-        rest = dict(tile_y=1, tile_x=tile_x, reduce_order="c-s", order="o-s", cache_o=1, unroll=1, par_depth=2,
-                    attach=0)
+        rest = dict(tile_y=1, tile_x=tile_x, reduce_order="c-s", order="o-s", cache_o=1, cache_x=0, unroll=1,
+                    par_depth=2, attach=0)
         return [dict(blocked, **rest), dict(self.default_layout(), **rest)]
 
     def canonical(self, point):
-        """The blocks outside the spatial tiles (o-s) make one cache tile of them all (cache_o 1)."""
-        return dict(point, cache_o=1) if point.get("order") == "o-s" else point
+        """The blocks outside the spatial tiles (o-s) make one cache tile of them all (cache_o 1, cache_x
+        0), and a cache tile of all the column tiles is the whole row (cache_x 0)."""
+        if point.get("order") == "o-s":
+            return dict(point, cache_o=1, cache_x=0)
+        if point.get("cache_x", 0) > 1 and point["cache_x"] == -(-self.out_size // point.get("tile_x", 1)):
+            return dict(point, cache_x=0)
+        return point
 
     def _check(self, p):
         if self.o % p["ob"] and p["layout"] == "NCc":
@@ -71,6 +79,9 @@ class ConvNdSpace(Space):
         if p["cache_o"] > -(-self.o // p["ob"]):
             return (f"a cache tile of cache_o={p['cache_o']} output-channel blocks is more than the "
                     f"{-(-self.o // p['ob'])} there are")
+        if p["cache_x"] > -(-self.out_size // p["tile_x"]):
+            return (f"a cache tile of cache_x={p['cache_x']} column tiles is more than the "
+                    f"{-(-self.out_size // p['tile_x'])} there are")
         if p["ib"] > max(self.c, 1) * 2:
             return f"ib={p['ib']} is far larger than the {self.c} input channels"
         if p["tile_x"] > self.out_size or p["tile_y"] > self.out_size:
@@ -124,13 +135,7 @@ class ConvNdSpace(Space):
             spatial, tile = [*sp[:-2], yo, xo], [yi, xi, oi]
         else:
             spatial, tile = [xo], [xi, oi]
-        if p["order"] == "o-s":
-            outer = [n, oo, *spatial]
-        elif p["cache_o"] > 1:
-            ooo, oo = T.split(oo, factor=p["cache_o"])
-            outer = [n, ooo, *spatial[:-1], oo, spatial[-1]]
-        else:
-            outer = [n, *spatial[:-1], oo, spatial[-1]]
+        outer = [n, oo, *spatial] if p["order"] == "o-s" else cache_tiles(T, n, oo, spatial, p)
         T.reorder(*outer, *tile)
         T.vectorize(oi)
         depth = min(p["par_depth"], len(outer) - 1)

@@ -11,7 +11,8 @@ tile_k); and a cache tile of cache_i x cache_j register tiles, whose A rows and 
 reused while it runs. `order` orders the cache tiles (ij: row tiles outermost; ji: column panels
 outermost, each panel kept in cache while every row tile uses it), `inner` the register tiles
 inside one; `par_depth` outer loops (batch, cache tiles, then register tiles) are fused into the
-parallel one; `unroll` unrolls the tile's rows.
+parallel one; `unroll` unrolls the tile's rows, `unroll_k` the k loop by that many steps (the
+loads of several k steps scheduled together, the loop's overhead paid once for them).
 
 In a network, a weight's layout is free (it is converted once when the network is built), an
 activation's is not: `relayouts` names the inputs a point lays out itself, and search.network
@@ -24,7 +25,7 @@ from .space import Space
 
 class GemmSpace(Space):
     layout_knobs = ("a_layout", "b_layout", "nb")
-    added = {"a_layout": "MK", "cache_i": 1, "cache_j": 1, "inner": "ij"}
+    added = {"a_layout": "MK", "cache_i": 1, "cache_j": 1, "inner": "ij", "unroll_k": 1}
     CACHE = (1, 2, 4, 8)  # register tiles per cache tile, along each output axis
 
     def __init__(self, workload, target=None):
@@ -44,6 +45,7 @@ class GemmSpace(Space):
             "order": ["ij", "ji"],
             "inner": ["ij", "ji"],
             "unroll": [0, 1],
+            "unroll_k": [1, 2, 4, 8],
             "par_depth": [1, 2, 3],
         }
 
@@ -73,13 +75,15 @@ class GemmSpace(Space):
     def check_layout(self, layout):
         if layout.get("b_layout") == "KN" and layout.get("nb") != 4 * self.lanes:
             return f"nb={layout.get('nb')} is read only with B packed; with b_layout=KN give nb={4 * self.lanes}"
+        if layout.get("b_layout") == "packed" and layout.get("nb", 0) > max(self.lanes, self.n):
+            return f"panels of nb={layout['nb']} columns are wider than the output's {self.n} columns"
         return None
 
     def _seeds(self):
         from alt.ops.hand import gemm_tile
         rows, cols = gemm_tile(self.target)
         loops = {"tile_i": rows, "tile_j": cols, "tile_k": 256 if self.k > 256 else 0, "cache_i": 1, "cache_j": 1,
-                 "inner": "ij", "unroll": 1, "par_depth": 1, "order": "ji"}
+                 "inner": "ij", "unroll": 1, "unroll_k": 1, "par_depth": 1, "order": "ji"}
         return [dict(loops, a_layout="MK", b_layout="packed", nb=cols),
                 self.canonical(dict(loops, **self.default_layout()))]
 
@@ -90,6 +94,8 @@ class GemmSpace(Space):
             return f"tile {p['tile_i']}x{p['tile_j']} is larger than the {self.m}x{self.n} output"
         if p["tile_k"] and p["tile_k"] >= self.k:
             return f"tile_k={p['tile_k']} does not split k={self.k}"
+        if self.k % p["unroll_k"]:  # (every tile_k is a multiple of every unroll_k)
+            return f"unroll_k={p['unroll_k']} does not divide the {self.k} steps of k"
         regs = p["tile_i"] * p["tile_j"] // self.lanes
         if regs > self.target.registers:
             return f"the accumulator tile needs {regs} vector registers; the target has {self.target.registers}"
@@ -146,11 +152,11 @@ class GemmSpace(Space):
         L = s[CC]
         *_, ci, cj = L.axis
         (k,) = L.reduce_axis
-        if p["tile_k"]:
-            ko, ki = L.split(k, factor=p["tile_k"])
-            L.reorder(ko, ki, ci, cj)
-        else:
-            L.reorder(k, ci, cj)
+        ks = list(L.split(k, factor=p["tile_k"])) if p["tile_k"] else [k]
+        if p["unroll_k"] > 1:  # checked: divides k and tile_k
+            ks[-1:] = L.split(ks[-1], factor=p["unroll_k"])
+            L.unroll(ks[-1])
+        L.reorder(*ks, ci, cj)
         if p["unroll"]:
             L.unroll(ci)
         L.vectorize(cj)

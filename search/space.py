@@ -17,6 +17,8 @@ in effect, so the default schedules inside it read the same machine.
 import itertools
 import json
 
+import numpy as np
+
 import alt
 from alt.errors import AltError
 from alt.ops.default import rfactor_axis, rfactor_rows, row_fusable, row_fused, row_fused_default, schedule_stage
@@ -347,17 +349,22 @@ def enumerate_layouts(space):
     order): a layout that only points `canonical` rewrites have (an unpacked B's panel width) is no
     layout of its own, and random draws could never reach it."""
     names = space.layout_knobs
+    rng = np.random.default_rng(0)  # a few draws find most layouts' points long before a scan would
+
+    def has(fixed, combo):
+        p = space.canonical(dict(fixed, **combo))
+        return all(p[k] == v for k, v in fixed.items()) and space.check(p) is None
+
     out = []
     for values in itertools.product(*(space.knobs[k] for k in names)):
         fixed = dict(zip(names, values))
         if space.check_layout(fixed) is not None:
             continue  # no point has it: rejected without trying its loop points
         rest = {k: v for k, v in space.knobs.items() if k not in fixed}
-        for combo in itertools.product(*rest.values()):
-            p = space.canonical(dict(fixed, **dict(zip(rest, combo))))
-            if all(p[k] == v for k, v in fixed.items()) and space.check(p) is None:
-                out.append(fixed)
-                break
+        draws = ({k: v[rng.integers(len(v))] for k, v in rest.items()} for _ in range(64))
+        if any(has(fixed, combo) for combo in draws) or \
+                any(has(fixed, dict(zip(rest, combo))) for combo in itertools.product(*rest.values())):
+            out.append(fixed)
     return out
 
 

@@ -54,6 +54,7 @@ def test_enumerated_layouts_skip_rejected_layouts_and_miss_no_valid_one(params):
     """enumerate_layouts skips the layouts check_layout rejects without trying their loop points; it
     must still find exactly the layouts that an exhaustive search over all points finds."""
     space = space_for(Workload("C2D", "test-conv-layouts", params))
+    space.knobs.update(cache_o=[1, 2], cache_x=[1])  # (cache tiles never decide a layout; both sides see these)
     names = space.layout_knobs
     rest = [k for k in space.knobs if k not in names]
     exhaustive, rejected, combos = [], 0, list(itertools.product(*(space.knobs[k] for k in names)))
@@ -191,9 +192,11 @@ def test_gemm_space_tiles_in_two_levels_and_packs_either_operand(op, params):
     assert type(space).__name__ == "GemmSpace"
     rng = np.random.default_rng(4)
     laid = {}
+    m, n, k = params[-3:]
     for a, b in itertools.product(("MK", "packed"), ("KN", "packed")):
         for cache in ((1, 1), (2, 2), (1, 4)):
-            fixed = {"a_layout": a, "b_layout": b, "nb": space.lanes, "cache_i": cache[0], "cache_j": cache[1]}
+            fixed = {"a_layout": a, "b_layout": b, "nb": space.lanes, "cache_i": cache[0], "cache_j": cache[1],
+                     "unroll_k": 1 if cache == (1, 1) else max(u for u in (1, 2, 4) if k % u == 0)}
             try:
                 p = space.sample(rng, fixed)
             except Invalid:
@@ -205,7 +208,6 @@ def test_gemm_space_tiles_in_two_levels_and_packs_either_operand(op, params):
             laid[a, b] = [list(sch.layout_of(t).shape) for t in args[:2]]
     assert len(laid) == 4
     batch = list(params[:-3])
-    m, n, k = params[-3:]
     assert laid["MK", "KN"] == [batch + [m, k], batch + [k, n]]
     assert laid["packed", "packed"][0][-2:] == [k, laid["packed", "packed"][0][-1]]  # [.., m // ti, k, ti]
     assert laid["packed", "packed"][1][-2:] == [k, space.lanes]  # [.., n // nb, k, nb]
@@ -213,8 +215,11 @@ def test_gemm_space_tiles_in_two_levels_and_packs_either_operand(op, params):
     assert "par_depth=3 fuses more than the 2 loops" in space.check(dict(p, par_depth=3)) if not batch else True
     assert "cache tile of 8x8 register tiles is larger" in space.check(dict(p, cache_i=8, cache_j=8, tile_i=1))
     assert space.canonical(dict(p, b_layout="KN", nb=3 * space.lanes))["nb"] == 4 * space.lanes  # unread
-    old = {k: v for k, v in p.items() if k not in ("a_layout", "cache_i", "cache_j", "inner")}
+    bad = next(u for u in (2, 4, 8) if k % u)
+    assert f"unroll_k={bad} does not divide the {k} steps of k" in space.check(dict(p, unroll_k=bad))
+    old = {k: v for k, v in p.items() if k not in ("a_layout", "cache_i", "cache_j", "inner", "unroll_k")}
     assert space.check(old) is None and space.complete(old)["cache_i"] == 1  # logged before the cache level
+    assert space.complete(old)["unroll_k"] == 1
 
 
 @pytest.mark.parametrize("params", [(5, 7, 9), (1, 40, 300), (12, 33, 70)])
@@ -375,25 +380,32 @@ def test_every_enumerated_layout_is_one_random_draws_reach(op, params):
                                        ("C1D", (1, 40, 33, 64, 5, 1, 2)), ("T2D", (1, 20, 4, 64, 4, 2, 1))])
 def test_conv_spaces_run_output_channel_blocks_in_cache_tiles(op, params):
     """The output-channel blocks outside the spatial tiles (o-s) or inside them in cache tiles of
-    cache_o blocks (s-o): each layout's points in both orders match the interpreter; a point logged
+    cache_o blocks (s-o), between the rows and the column tiles (cache_x 0) or among cache tiles of
+    cache_x column tiles: each layout's points in both orders match the interpreter; a point logged
     before the knobs ran the blocks where its layout put them."""
     space = space_for(Workload(op, f"{op}-t", params))
     rng = np.random.default_rng(9)
     direct = {"winograd": 0} if "winograd" in space.knobs else {}
     layouts = {lay["layout"] for lay in enumerate_layouts(space)}
     for layout in layouts:
-        for order, cache in (("o-s", 1), ("s-o", 1), ("s-o", 2)):
+        for order, cache, columns in (("o-s", 1, 1), ("s-o", 1, 0), ("s-o", 1, 1), ("s-o", 2, 2), ("s-o", 2, 0)):
+            fixed = {"layout": layout, "order": order, "cache_o": cache, **direct}
             try:
-                p = space.sample(rng, {"layout": layout, "order": order, "cache_o": cache, **direct})
+                p = space.sample(rng, dict(fixed, cache_x=columns) if order == "s-o" else fixed)
             except Invalid:
-                assert space.o // space.lanes < 2 * cache  # too few blocks for a cache tile of 2
+                assert space.o // space.lanes < 2 * cache or columns == 2  # too few blocks or column tiles
                 continue
             sch, args = space.apply(p)
             check_schedule(sch, args)
     p = space.sample(rng, {"order": "o-s", **space.default_layout(), **direct})
     assert p["cache_o"] == 1 and space.canonical(dict(p, cache_o=4))["cache_o"] == 1
+    assert space.canonical(dict(p, cache_x=4))["cache_x"] == space.added["cache_x"]  # unread under o-s
     assert "cache tile of cache_o=8 output-channel blocks is more than" in space.check(
         dict(p, order="s-o", cache_o=8, ob=space.knobs["ob"][-1]))
+    one_row = dict(p, order="s-o", tile_x=max(t for t in space.knobs["tile_x"] if t <= space.out_size), cache_x=8)
+    assert "cache tile of cache_x=8 column tiles is more than the" in space.check(one_row)
+    old = {k: v for k, v in p.items() if k != "cache_x"}
+    assert space.complete(old)["cache_x"] == (1 if op in ("C2D", "GRP") else 0)  # where the blocks ran before
     if op in ("C2D", "GRP"):
         nhwc = space.sample(rng, {"layout": "NHWC", **direct})
         nhwc = {k: v for k, v in nhwc.items() if k not in ("order", "cache_o")}
