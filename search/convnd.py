@@ -12,8 +12,8 @@ reduction over input-channel blocks outside or inside the kernel taps; the outpu
 outside the spatial tiles or inside them, in cache tiles of cache_o blocks, between the last two
 spatial axes or among the column tiles in cache tiles of cache_x (search.conv2d.cache_tiles);
 unrolling of the tile; how many outer loops are fused into the parallel one; and at which loop the
-accumulator tile is computed. Points whose tile needs more vector registers than the target has are rejected by
-`check`, before they are built.
+accumulator tile is computed. Points whose tile needs more vector registers than the target has
+are rejected by `check`, before they are built.
 """
 from alt.ops.default import schedule_stage
 from alt.ops.hand import conv_inputs, pad_stage, tile_target

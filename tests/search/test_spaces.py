@@ -215,6 +215,11 @@ def test_gemm_space_tiles_in_two_levels_and_packs_either_operand(op, params):
     assert "par_depth=3 fuses more than the 2 loops" in space.check(dict(p, par_depth=3)) if not batch else True
     assert "cache tile of 8x8 register tiles is larger" in space.check(dict(p, cache_i=8, cache_j=8, tile_i=1))
     assert space.canonical(dict(p, b_layout="KN", nb=3 * space.lanes))["nb"] == 4 * space.lanes  # unread
+    wide = {"a_layout": "MK", "b_layout": "packed", "nb": space.knobs["nb"][-1]}  # 8 vectors: wider than most n
+    if wide["nb"] > max(space.lanes, n):  # no point has it: refused before its loop points are tried
+        assert f"panels of nb={wide['nb']} columns are wider than the output's {n} columns" in space.check_layout(wide)
+    else:
+        assert space.check_layout(wide) is None
     bad = next(u for u in (2, 4, 8) if k % u)
     assert f"unroll_k={bad} does not divide the {k} steps of k" in space.check(dict(p, unroll_k=bad))
     old = {k: v for k, v in p.items() if k not in ("a_layout", "cache_i", "cache_j", "inner", "unroll_k")}
