@@ -262,11 +262,19 @@ def _tune_network(graph, tasks, trials, strategy, log, seed, batch, model, quiet
         hand = {n: (lay, lay) for n, lay in hand_layouts(graph, target).items()}
         recs["hand schedules"] = _network_record(graph, tasks, strategy, hand, {}, None, convert, target, hand=True,
                                                  **extra)
+    # a resumed run also times the build its log rebuilds now (this strategy's latest record), side by
+    # side with the new ones: the record it writes is the fastest of them, and compile_network(log)
+    # rebuilds the network this call returns
+    earlier = [r for r in records.read_networks(signature(graph)) if r.get("strategy") == strategy
+               and R.measured_on(r, target)] if records else []
+    if earlier:
+        recs["earlier build"] = max(earlier, key=lambda r: r["time"])
     t0 = time.perf_counter()
     nets = {}
     for k, r in recs.items():  # untuned 3x3 convolutions as Winograd's where they can; the record says which
-        nets[k] = build_record(graph, r, target, winograd="auto")
-        r["winograd"] = nets[k].winograd
+        nets[k] = build_record(graph, r, target, winograd=None if k == "earlier build" else "auto")
+        if k != "earlier build":
+            r["winograd"] = nets[k].winograd
     stats["compile"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     if check:
@@ -275,6 +283,8 @@ def _tune_network(graph, tasks, trials, strategy, log, seed, batch, model, quiet
     x = [np.random.default_rng(0).standard_normal(v.shape).astype(np.float32) for v in graph.inputs]
     won, seen = pick_fastest({k: (lambda net=net: net.time(*x)) for k, net in nets.items()})
     rec, net = recs[won], nets[won]
+    if won == "earlier build":  # kept: written again as this run's record, with this run's figures
+        rec = {**rec, **extra, "time": time.time()}
     rec["latency_s"] = min(seen[won])
     rec["selection"] = {"chosen": won, "measured_s": {k: min(v) for k, v in seen.items()},
                         "rounds": len(next(iter(seen.values())))}
@@ -367,12 +377,25 @@ def _replay(graph, rec, target):
     return layouts, schedules, fallbacks, bool(rec.get("fuse_conversions", True)), rec.get("winograd") or False
 
 
+def current_network(nets):
+    """The network record a log stands for among `nets` (records of one graph): each strategy's
+    latest (a resumed tune_network timed the build before it side by side with its own and wrote
+    the faster again, so the latest supersedes its strategy's earlier records), then the fastest of
+    those (the latest where none was timed)."""
+    latest = {}
+    for r in nets:
+        k = r.get("strategy")
+        if k not in latest or r["time"] >= latest[k]["time"]:
+            latest[k] = r
+    return min(latest.values(), key=lambda r: (r.get("latency_s") or float("inf"), -r["time"]))
+
+
 def from_log(graph, log, target=None):
-    """(layouts, schedules, fallbacks, fuse_conversions, winograd) to compile `graph` as tuned in `log`: its
-    fastest network
-    record for this graph measured on this machine (else one from elsewhere, with a warning); with
-    no network record, the layouts are chosen now (alt's rule) from the operator records in the log.
-    Nodes the log does not cover keep the defaults; a warning names them."""
+    """(layouts, schedules, fallbacks, fuse_conversions, winograd) to compile `graph` as tuned in `log`:
+    the record `current_network` picks among its network records for this graph measured on this
+    machine (else among those from elsewhere, with a warning); with no network record, the layouts
+    are chosen now (alt's rule) from the operator records in the log. Nodes the log does not cover
+    keep the defaults; a warning names them."""
     from alt.target import resolve
     target = resolve(target)
     log = R.Log(log)
@@ -381,8 +404,8 @@ def from_log(graph, log, target=None):
                           "`alt tune-net`")
     nets = log.read_networks(signature(graph))
     here = [r for r in nets if R.measured_on(r, target)]
-    if here or nets:  # the fastest measured build (the latest where none was timed)
-        rec = min(here or nets, key=lambda r: (r.get("latency_s") or float("inf"), -r["time"]))
+    if here or nets:
+        rec = current_network(here or nets)
         if not here:
             logger.warning("%s: the network record of %s was made on %s, not on this machine", log.path, graph.name,
                            R.machine_of(rec))

@@ -254,12 +254,45 @@ def test_tune_network_resumes_and_spends_only_the_rest(tuned, tmp_path):
     g, log, rec, net = tuned
     copy = tmp_path / "copy.jsonl"
     copy.write_bytes(log.read_bytes())
-    rec2, _ = tune_network(g, trials=13, log=str(copy), batch=3, quiet=True)
+    rec2, net2 = tune_network(g, trials=13, log=str(copy), batch=3, quiet=True)
     recs = R.Log(copy).read()
     assert recs[:10] == R.Log(log).read() and rec2["trials"] == 13 and len(R.Log(copy).read_networks()) == 2
     assert rec["resumed_trials"] == 0 and rec2["resumed_trials"] == rec["trials"]  # what this run measured: 3
     # the three trials left, and again each one a busy machine disturbed (not a time: measured again)
     assert 3 <= len(recs) - 10 <= 3 + _disturbed(recs)
+    # the build the log stood for was timed beside the new ones, and the log now rebuilds what was returned
+    assert "earlier build" in rec2["selection"]["measured_s"] and "earlier build" not in rec["selection"]["measured_s"]
+    assert np.array_equal(compile_network(g, log=str(copy))(_x(g, 5)), net2(_x(g, 5)))
+
+
+def test_a_resumed_run_keeps_the_earlier_build_when_it_is_faster_and_the_log_rebuilds_it(tuned, tmp_path,
+                                                                                           monkeypatch):
+    """When the network the log stood for wins the side-by-side timing, the resumed run writes it
+    again with its own figures: the latest record of a strategy is the log's network, and
+    compile_network(log) rebuilds exactly what tune_network returned (once it rebuilt the fastest
+    record of any run, which a noisy earlier timing could make an older one)."""
+    import search.network as N
+    g, log, rec, net = tuned
+    copy = tmp_path / "copy.jsonl"
+    copy.write_bytes(log.read_bytes())
+    real = N.pick_fastest
+
+    def earlier_wins(timers, **kw):
+        won, seen = real(timers, **kw)
+        return "earlier build", seen
+    monkeypatch.setattr(N, "pick_fastest", earlier_wins)
+    rec2, net2 = tune_network(g, trials=13, log=str(copy), batch=3, quiet=True)
+    assert rec2["selection"]["chosen"] == "earlier build" and rec2["trials"] == 13 and rec2["time"] > rec["time"]
+    assert (rec2["choices"], rec2["layouts"], rec2["winograd"]) == (rec["choices"], rec["layouts"], rec["winograd"])
+    assert net2.source == net.source
+    nets = R.Log(copy).read_networks(signature(g))
+    assert len(nets) == 2 and N.current_network(nets) == rec2
+    assert net2.source == compile_network(g, log=str(copy)).source
+    # each strategy's latest record, then the fastest of those; the latest where none was timed
+    old_fast = dict(rec, time=1.0, latency_s=1e-6)
+    other = dict(rec, strategy="loop-only", time=2.0, latency_s=5e-4)
+    assert N.current_network([old_fast, dict(rec, time=3.0, latency_s=1e-3), other])["strategy"] == "loop-only"
+    assert N.current_network([dict(rec, time=1.0, latency_s=None), dict(rec, time=2.0, latency_s=None)])["time"] == 2.0
 
 
 def test_wp_reuses_the_records_and_builds_its_network_without_fused_conversions(tuned, tmp_path):
