@@ -192,8 +192,10 @@ def _tune_network(graph, tasks, trials, strategy, log, seed, batch, model, quiet
     records = R.Log.for_writing(log, "search.tune_network")
     task_strategy = NETWORK_STRATEGIES[strategy]
     done, best = [], []
-    for t in tasks:
-        mine = [r for r in _measured_here(records, t, target) if r.get("strategy") == task_strategy]
+    for t in tasks:  # a point of an older template (a knob it lacks) is no trial of today's (search.tune)
+        space = space_for(t.workload, target)
+        mine = [r for r in _measured_here(records, t, target) if r.get("strategy") == task_strategy
+                and space.check(r["point"]) is None]
         done.append(sum(r["error"] != R.DISTURBED and r.get("phase") != "final" for r in mine))
         best.append(min((min(r["costs"]) for r in mine if r["error"] == R.OK), default=float("inf")))
     rng = np.random.default_rng(seed)
