@@ -273,10 +273,16 @@ def _tune_network(graph, tasks, trials, strategy, log, seed, batch, model, quiet
         recs["earlier build"] = max(earlier, key=lambda r: r["time"])
     t0 = time.perf_counter()
     nets = {}
-    for k, r in recs.items():  # untuned 3x3 convolutions as Winograd's where they can; the record says which
-        nets[k] = build_record(graph, r, target, winograd=None if k == "earlier build" else "auto")
+    for k, r in list(recs.items()):  # untuned 3x3 convolutions as Winograd's where they can; the record says which
         if k != "earlier build":
+            nets[k] = build_record(graph, r, target, winograd="auto")
             r["winograd"] = nets[k].winograd
+            continue
+        try:  # a record of an older version whose build fails is left out of the race
+            nets[k] = build_record(graph, r, target)
+        except AltError as e:
+            logger.warning("%s: the network of its latest record does not build (%s); it is not timed", graph.name, e)
+            del recs[k]
     stats["compile"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     if check:

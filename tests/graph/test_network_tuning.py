@@ -266,7 +266,7 @@ def test_tune_network_resumes_and_spends_only_the_rest(tuned, tmp_path):
 
 
 def test_a_resumed_run_keeps_the_earlier_build_when_it_is_faster_and_the_log_rebuilds_it(
-        tuned, tmp_path, monkeypatch):
+        tuned, tmp_path, monkeypatch, caplog):
     """When the network the log stood for wins the side-by-side timing, the resumed run writes it
     again with its own figures: the latest record of a strategy is the log's network, and
     compile_network(log) rebuilds exactly what tune_network returned (once it rebuilt the fastest
@@ -288,6 +288,19 @@ def test_a_resumed_run_keeps_the_earlier_build_when_it_is_faster_and_the_log_reb
     nets = R.Log(copy).read_networks(signature(g))
     assert len(nets) == 2 and N.current_network(nets) == rec2
     assert net2.source == compile_network(g, log=str(copy)).source
+    # a latest record whose network no longer builds is left out of the race, and said so
+    real_build = N.build_record
+
+    def failing(graph, rec, *a, **kw):
+        if "selection" in rec:  # a record read from the log (a new candidate has no selection yet)
+            raise alt.ScheduleError("this version cannot build it")
+        return real_build(graph, rec, *a, **kw)
+    monkeypatch.setattr(N, "build_record", failing)
+    monkeypatch.setattr(N, "pick_fastest", real)
+    with caplog.at_level(logging.WARNING, logger="alt.search"):
+        rec3, _ = tune_network(g, trials=13, log=str(copy), batch=3, quiet=True)
+    assert "does not build (this version cannot build it); it is not timed" in caplog.text
+    assert "earlier build" not in rec3["selection"]["measured_s"]
     # each strategy's latest record, then the fastest of those; the latest where none was timed
     old_fast = dict(rec, time=1.0, latency_s=1e-6)
     other = dict(rec, strategy="loop-only", time=2.0, latency_s=5e-4)
