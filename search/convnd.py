@@ -69,9 +69,13 @@ class ConvNdSpace(Space):
         0), and a cache tile of all the column tiles is the whole row (cache_x 0)."""
         if point.get("order") == "o-s":
             return dict(point, cache_o=1, cache_x=0)
-        if point.get("cache_x", 0) > 1 and point["cache_x"] == -(-self.out_size // point.get("tile_x", 1)):
+        if point.get("cache_x", 0) > 1 and point["cache_x"] == self.column_tiles(point):
             return dict(point, cache_x=0)
         return point
+
+    def column_tiles(self, p):
+        """How many column tiles the last spatial axis has under point `p`."""
+        return -(-self.out_size // p["tile_x"]) if "tile_x" in p else 0
 
     def _check(self, p):
         if self.o % p["ob"] and p["layout"] == "NCc":
@@ -79,9 +83,9 @@ class ConvNdSpace(Space):
         if p["cache_o"] > -(-self.o // p["ob"]):
             return (f"a cache tile of cache_o={p['cache_o']} output-channel blocks is more than the "
                     f"{-(-self.o // p['ob'])} there are")
-        if p["cache_x"] > -(-self.out_size // p["tile_x"]):
+        if p["cache_x"] > self.column_tiles(p):
             return (f"a cache tile of cache_x={p['cache_x']} column tiles is more than the "
-                    f"{-(-self.out_size // p['tile_x'])} there are")
+                    f"{self.column_tiles(p)} there are")
         if p["ib"] > max(self.c, 1) * 2:
             return f"ib={p['ib']} is far larger than the {self.c} input channels"
         if p["tile_x"] > self.out_size or p["tile_y"] > self.out_size:

@@ -264,25 +264,23 @@ def _tune_network(graph, tasks, trials, strategy, log, seed, batch, model, quiet
         hand = {n: (lay, lay) for n, lay in hand_layouts(graph, target).items()}
         recs["hand schedules"] = _network_record(graph, tasks, strategy, hand, {}, None, convert, target, hand=True,
                                                  **extra)
+    t0 = time.perf_counter()
+    nets = {}
+    for k, r in recs.items():  # untuned 3x3 convolutions as Winograd's where they can; the record says which
+        nets[k] = build_record(graph, r, target, winograd="auto")
+        r["winograd"] = nets[k].winograd
     # a resumed run also times the build its log rebuilds now (this strategy's latest record), side by
     # side with the new ones: the record it writes is the fastest of them, and compile_network(log)
     # rebuilds the network this call returns
     earlier = [r for r in records.read_networks(signature(graph)) if r.get("strategy") == strategy
                and R.measured_on(r, target)] if records else []
     if earlier:
-        recs["earlier build"] = max(earlier, key=lambda r: r["time"])
-    t0 = time.perf_counter()
-    nets = {}
-    for k, r in list(recs.items()):  # untuned 3x3 convolutions as Winograd's where they can; the record says which
-        if k != "earlier build":
-            nets[k] = build_record(graph, r, target, winograd="auto")
-            r["winograd"] = nets[k].winograd
-            continue
+        latest = max(earlier, key=lambda r: r["time"])
         try:  # a record of an older version whose build fails is left out of the race
-            nets[k] = build_record(graph, r, target)
+            nets["earlier build"] = build_record(graph, latest, target)
+            recs["earlier build"] = latest
         except AltError as e:
             logger.warning("%s: the network of its latest record does not build (%s); it is not timed", graph.name, e)
-            del recs[k]
     stats["compile"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     if check:
