@@ -3,7 +3,11 @@ scores)` feeds back measured throughput (GFLOP/s; 0 for a failed candidate).
 
 All strategies share the cost model (retrained after every batch), simulated annealing (AutoTVM's
 recipe: parallel chains, a linear cooling schedule, the top-k seen kept) and a share of random
-picks for exploration, so ablations compare like with like:
+picks for exploration, so ablations compare like with like. A trained model's picks also weigh how
+far a candidate lies from everything measured (its features' distance to the nearest measured
+point, see `Strategy.novelty`): the model cannot rank a region it has no measurement of (a Winograd
+algorithm, a cache order), so a far candidate gets the benefit of the doubt, as an optimistic
+(upper-confidence) search gives it:
 
   alt               ALT's cross-exploration: a joint stage where sampled layouts each get a short
                     loop search whose best result is the layout's reward, then a loop-only stage
@@ -100,6 +104,9 @@ class Featurizer:
 
 
 class Strategy:
+    NOVELTY = 0.2  # the bonus, in best-normalized throughput, of a candidate as far from every measured point as
+    # measured points typically are from each other (twice as far or more: twice the bonus)
+
     def __init__(self, space, rng, model=None, explore=0.2, chains=16, steps=24, patience=4, hand_seeds=True):
         self.space, self.rng = space, rng
         self.hand_seeds = hand_seeds  # measure the space's seeds (the target's hand schedules) first
@@ -138,10 +145,52 @@ class Strategy:
             out[ok] = self.model.predict(np.array([feats[i] for i in ok]))
         return out
 
+    def _reference(self):
+        """(the measured points' features, the median distance from one to its nearest other), kept
+        until the next measurement."""
+        if getattr(self, "_ref", (None,))[0] != len(self.seen):
+            X = np.array([f for f in self.features(list(self.points.values())) if f is not None])
+            scale = 0.0
+            if len(X) >= 3:
+                d = np.sqrt(((X[:, None, :] - X[None, :, :]) ** 2).sum(-1))
+                np.fill_diagonal(d, np.inf)
+                scale = float(np.median(d.min(1)))
+            self._ref = (len(self.seen), X, scale)
+        return self._ref[1:]
+
+    def novelty(self, points, near=None):
+        """How far each of `points` lies from the measured points (and `near`, a feature matrix of
+        points picked but not yet measured), in units of the typical distance between measured
+        points (each one's distance to its nearest other), capped at 2; 0 for a rejected point.
+        All zeros while the model is untrained or fewer than 3 points are measured (no scale)."""
+        out = np.zeros(len(points))
+        X, scale = self._reference()
+        if not self.model.trained() or not scale > 0:
+            return out
+        ref = X if near is None or not len(near) else np.vstack([X, near])
+        for i, f in enumerate(self.features(points)):
+            if f is not None:
+                out[i] = min(2.0, float(np.sqrt(((ref - f) ** 2).sum(1)).min()) / scale)
+        return out
+
     def _top(self, found, n):
-        """The n best-predicted unmeasured points of annealing's `found` {key: (score, point)}."""
+        """The n best unmeasured points of annealing's `found` {key: (score, point)}: greedily, the
+        highest predicted score plus `NOVELTY` times the distance to what is measured or picked
+        already (so a batch does not spend its trials on near-copies of one point), among the 3n
+        best-predicted."""
         ranked = sorted((t for k, t in found.items() if k not in self.seen and t[0] > -np.inf), key=lambda t: -t[0])
-        return [p for _, p in ranked[:n]]
+        pool = ranked[:3 * n]
+        if not pool or not self.model.trained():
+            return [p for _, p in ranked[:n]]
+        feats = self.features([p for _, p in pool])
+        picked, near = [], []
+        while len(picked) < min(n, len(pool)):
+            bonus = self.novelty([p for _, p in pool], np.array(near) if near else None)
+            i = max((j for j in range(len(pool)) if j not in picked), key=lambda j: pool[j][0] + self.NOVELTY * bonus[j])
+            picked.append(i)
+            if feats[i] is not None:
+                near.append(feats[i])
+        return [pool[i][1] for i in picked]
 
     def _random(self, n, fixed=None, taken=()):
         out, tries = [], 0
@@ -296,8 +345,11 @@ class AltStrategy(Strategy):
         untried = [lay for lay in self.layouts if key(lay) not in self.reward]
         k = max(1, n // self.per_layout)
         if untried and self.model.trained():
-            self.features([p for lay in untried for p in self._probe(lay)])  # one batch: split over the pool
-            scored = [(float(np.max(self._score(self._probe(lay)))), lay) for lay in untried]
+            probes = [p for lay in untried for p in self._probe(lay)]
+            self.features(probes)  # one batch: split over the pool
+            bonus = iter(self.NOVELTY * self.novelty(probes))
+            scored = [(float(np.max(self._score(self._probe(lay)) + [next(bonus) for _ in self._probe(lay)])), lay)
+                      for lay in untried]
             scored.sort(key=lambda t: -t[0])
             n_model = k - self._random_layouts(k)
             chosen = [lay for _, lay in scored[:n_model]]

@@ -323,6 +323,42 @@ def test_annealing_stops_when_its_best_points_stop_changing():
     st._score = score
 
 
+def test_a_trained_model_picks_far_points_and_no_near_copies_in_one_batch():
+    """Among candidates the model predicts equally, `_top` takes the one farthest from every
+    measured point first, and not a near-copy of a point it picked already (the uncertainty bonus,
+    Strategy.novelty). Measured points have no bonus; an untrained model (and random guidance)
+    ranks by prediction alone."""
+    space = space_for(CONV)
+    rng = np.random.default_rng(0)
+    st = make_strategy("loop-only", space, rng, trials=64, hand_seeds=False)
+    distinct = {}
+    while len(distinct) < 42:  # (a draw is a Winograd point 2 times in 3, and those are few: repeats)
+        p = space.sample(rng)
+        distinct[key(p)] = p
+    measured, cands = list(distinct.values())[:12], list(distinct.values())[12:]
+    st.update(measured, list(np.linspace(1.0, 2.0, len(measured))))
+    assert st.model.trained()
+    assert np.all(st.novelty(measured) == 0)
+    novel = st.novelty(cands)
+    assert novel.max() > 0 and np.all(novel <= 2.0)
+    far = cands[int(np.argmax(novel))]
+    copy = dict(far, copy_of_the_farthest=1)  # features of `far`, a point of its own
+    st.features.cache[key(copy)] = st.features([far])[0]
+    found = {key(p): (0.5, p) for p in cands + [copy]}
+    top = st._top(found, 3)
+    assert top[0] == far and copy not in top
+    assert st.novelty([copy], np.array([st.features([far])[0]]))[0] == 0
+    favourite = next(p for p in cands if p != far)  # predicted above any bonus can lift the others: first
+    found[key(favourite)] = (0.5 + 2 * st.NOVELTY + 0.01, favourite)
+    assert st._top(found, 1) == [favourite]
+
+    guided_by_noise = make_strategy("loop-only", space, np.random.default_rng(0), trials=64, model="random")
+    guided_by_noise.update(measured, list(np.linspace(1.0, 2.0, len(measured))))
+    assert np.all(guided_by_noise.novelty(cands) == 0)
+    ranked = {key(p): (s, p) for s, p in zip(np.linspace(0.0, 1.0, len(cands)), cands)}
+    assert guided_by_noise._top(ranked, 3) == cands[::-1][:3]
+
+
 def test_alt_strategy_probes_each_layout_with_the_same_points_every_batch():
     """The joint stage scores an untried layout by the best prediction over its probe points, which are
     sampled once: later batches only predict them again (their features are cached)."""
