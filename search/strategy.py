@@ -186,7 +186,8 @@ class Strategy:
         picked, near = [], []
         while len(picked) < min(n, len(pool)):
             bonus = self.novelty([p for _, p in pool], np.array(near) if near else None)
-            i = max((j for j in range(len(pool)) if j not in picked), key=lambda j: pool[j][0] + self.NOVELTY * bonus[j])
+            value = np.array([s for s, _ in pool]) + self.NOVELTY * bonus
+            i = max((j for j in range(len(pool)) if j not in picked), key=lambda j: value[j])
             picked.append(i)
             if feats[i] is not None:
                 near.append(feats[i])
