@@ -52,6 +52,7 @@ class _Lowerer:
                            _merge_barriers(_unswitch(Block(body))), self.temps)
         _check_parallel(func.body, None)
         _unrolled_size(func.body)
+        _unrolled_accumulators(func.body)
         return func
 
     # one stage -----------------------------------------------------------------------------
@@ -521,6 +522,55 @@ def _unrolled_size(s):
                             "(the compiler would take minutes): unroll fewer nested loops, or split the loop and "
                             "unroll only the inner part")
     return body * factor
+
+
+ACCUMULATOR_REGISTERS = 4  # how many times its vector registers a CPU target's unrolled accumulator tile may span
+
+
+def _unrolled_accumulators(body):
+    """Refuse an unrolled nest whose copies write more elements of one local (stack) buffer than
+    ACCUMULATOR_REGISTERS times the CPU target's vector registers hold. gcc keeps an unrolled
+    tile's accumulators in registers, and the tile stays live across the reduction loop around it:
+    past the registers it spills, and its register allocation grows about with the square of the
+    tile (gcc 12 on an Intel Xeon: 128 vectors 5 s, 256 vectors 27 s, 512 vectors past the 120 s
+    build timeout, on a conv2d whose accumulator was computed one loop further out than its
+    register tile). Only loops that unrolling or vectorizing copies count, and only those the
+    store's index reads; a register tile unrolled along its reduction (k steps) stays one tile."""
+    from .target import resolve
+    t = resolve(None)
+    if t.kind != "c":
+        return
+
+    def visit(s, copied):
+        if isinstance(s, Block):
+            for x in s.stmts:
+                visit(x, copied)
+        elif isinstance(s, If):
+            visit(s.body, copied)
+        elif isinstance(s, For):
+            factor = max([min(n, s.extent) for k, n in s.pragmas if k == "unroll"] +
+                         ([s.extent] if s.kind == "unroll" else []), default=1)
+            if factor > 1:
+                visit(s.body, copied + [(s, factor)])
+            elif copied and s.kind == "vectorize":
+                visit(s.body, copied + [(s, s.extent)])
+            else:
+                visit(s.body, copied)
+        elif isinstance(s, Store) and copied and s.buffer.kind == "stack":
+            lanes = max(1, t.vector_bytes // E.dtypes.to_numpy(s.buffer.dtype).itemsize)
+            limit = ACCUMULATOR_REGISTERS * t.registers * lanes
+            loops = [(lp, n) for lp, n in copied if any(uses(i, lp.var) for i in s.indices)]
+            elements = 1
+            for _, n in loops:
+                elements *= n
+            if elements > limit:
+                names = " x ".join(f"{lp.var.name} ({n})" for lp, n in loops)
+                raise ScheduleError(f"the unrolled loops {names} write {elements} elements of the local buffer "
+                                    f"{s.buffer.name!r}, {elements // lanes} vectors; at most {limit // lanes} "
+                                    f"({ACCUMULATOR_REGISTERS}x the target's {t.registers} vector registers): gcc "
+                                    "would spill them and take minutes to compile; unroll a smaller tile, or compute "
+                                    "the local stage at a loop nearer its tile (compute_at)")
+    visit(body, [])
 
 
 def _stores(s):

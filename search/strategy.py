@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from alt.errors import OptionError
+from alt.errors import OptionError, ScheduleError
 from alt.lower import lower
 
 from . import records as R
@@ -37,12 +37,14 @@ def key(point):
 
 def point_features(space, point):
     """The feature vector of one point of `space` (lowered, then read; search.features), or None
-    for a point the space rejects."""
+    for a point the space rejects or lowering refuses (a nest unrolled past what a compiler takes
+    in reasonable time, alt.lower)."""
     try:
         sch, args = space.apply(point)
-    except Invalid:
+        with space.target:
+            return extract(lower(sch, args), space.target)
+    except (Invalid, ScheduleError):
         return None
-    return extract(lower(sch, args), space.target)
 
 
 _SPACES = {}  # a features worker's spaces, by workload and target
@@ -194,11 +196,12 @@ class Strategy:
         return [pool[i][1] for i in picked]
 
     def _random(self, n, fixed=None, taken=()):
+        """n random points not measured yet (nor in `taken`), none that lowering refuses."""
         out, tries = [], 0
         while len(out) < n and tries < 50 * n:
             tries += 1
             p = self.space.sample(self.rng, fixed)
-            if key(p) not in self.seen and key(p) not in taken and p not in out:
+            if key(p) not in self.seen and key(p) not in taken and p not in out and self.features([p])[0] is not None:
                 out.append(p)
         return out
 

@@ -359,6 +359,24 @@ def test_a_trained_model_picks_far_points_and_no_near_copies_in_one_batch():
     assert guided_by_noise._top(ranked, 3) == cands[::-1][:3]
 
 
+def test_a_point_lowering_refuses_is_never_proposed():
+    """A valid point whose program lowering refuses (an accumulator tile unrolled far past the
+    registers: attach=1 puts all 128 output channels of NCHW's column tile in it, which gcc took
+    over 120 s to compile) has no features, no predicted score and is not drawn at random."""
+    space = space_for(Workload("C2D", "R18-4", (1, 128, 28, 128, 3, 1, 1)), alt.Target.parse("avx512"))
+    bad = {"attach": 1, "cache_o": 1, "cache_x": 1, "fuse_rx": 0, "ib": 16, "layout": "NCHW", "ob": 8,
+           "order": "s-o", "par_depth": 1, "reduce_order": "c-y-x", "spatial": 0, "tile_x": 2, "tile_y": 4,
+           "unroll": 1, "winograd": 0}
+    assert space.check(bad) is None
+    with space.target, pytest.raises(alt.ScheduleError, match="'conv.local', 512 vectors"):
+        alt.lower(*space.apply(bad))
+    st = make_strategy("loop-only", space, np.random.default_rng(0), trials=64, layout=None, hand_seeds=False)
+    assert st.features([bad]) == [None] and st._score([bad])[0] == -np.inf
+    fixed = {k: v for k, v in bad.items() if k != "tile_y"}  # tile_y 4 of 1, 2, 4, 8: refused, or not
+    picks = st._random(3, fixed)
+    assert picks and bad not in picks and all(st.features([p])[0] is not None for p in picks)
+
+
 def test_alt_strategy_probes_each_layout_with_the_same_points_every_batch():
     """The joint stage scores an untried layout by the best prediction over its probe points, which are
     sampled once: later batches only predict them again (their features are cached)."""
