@@ -118,6 +118,7 @@ class Strategy:
         self.features = Featurizer(space)
         self.seen = {}  # key -> score
         self.points = {}  # key -> point
+        self._ref = (None,)  # (measurements it was computed at, their features, their typical distance)
 
     # ask / tell ---------------------------------------------------------------------------------
     def next_batch(self, n):
@@ -150,7 +151,7 @@ class Strategy:
     def _reference(self):
         """(the measured points' features, the median distance from one to its nearest other), kept
         until the next measurement."""
-        if getattr(self, "_ref", (None,))[0] != len(self.seen):
+        if self._ref[0] != len(self.seen):
             X = np.array([f for f in self.features(list(self.points.values())) if f is not None])
             scale = 0.0
             if len(X) >= 3:
@@ -351,10 +352,9 @@ class AltStrategy(Strategy):
         if untried and self.model.trained():
             probes = [p for lay in untried for p in self._probe(lay)]
             self.features(probes)  # one batch: split over the pool
-            bonus = iter(self.NOVELTY * self.novelty(probes))
-            scored = [(float(np.max(self._score(self._probe(lay)) + [next(bonus) for _ in self._probe(lay)])), lay)
-                      for lay in untried]
-            scored.sort(key=lambda t: -t[0])
+            value = (self._score(probes) + self.NOVELTY * self.novelty(probes)).reshape(len(untried), -1)
+            scored = sorted(zip(value.max(1).tolist(), range(len(untried))), key=lambda t: -t[0])
+            scored = [(v, untried[i]) for v, i in scored]
             n_model = k - self._random_layouts(k)
             chosen = [lay for _, lay in scored[:n_model]]
             rest = [lay for _, lay in scored[n_model:]]
