@@ -209,13 +209,14 @@ def test_nested_unrolling_that_would_keep_gcc_busy_for_minutes_is_refused_when_l
 
 @pytest.mark.parametrize("isa", ["avx512", "znver3"])
 def test_an_unrolled_accumulator_far_past_the_registers_is_refused_when_lowered(isa):
-    """A local tile whose unrolled update writes more than 4x the target's vector registers is
-    refused when lowered: gcc spills it and its register allocation takes minutes (a conv2d tile
-    of 512 vectors passed the 120 s build timeout). A register tile, and the same tile unrolled
-    along its reduction, lowers."""
+    """A local tile whose unrolled update writes more than ACCUMULATOR_REGISTERS times the
+    target's vector registers is refused when lowered: gcc spills it and its register allocation
+    takes minutes (a conv2d tile of 512 vectors passed the 120 s build timeout). A register tile,
+    the same tile unrolled along its reduction, and a tile at the limit lower."""
+    from alt.lower import ACCUMULATOR_REGISTERS as times
     target = alt.Target.parse(isa)
-    lanes = target.vector_bytes // 4
-    n, k = 8 * target.registers * lanes, 8
+    lanes, regs = target.vector_bytes // 4, target.registers
+    n, k = 2 * times * regs * lanes, 8
     A = alt.placeholder((n, k), name="A")
     r = alt.reduce_axis(k, name="r")
     C = alt.compute((n,), lambda i: alt.sum(A[i, r], axis=r), name="C")
@@ -234,13 +235,13 @@ def test_an_unrolled_accumulator_far_past_the_registers_is_refused_when_lowered(
         return s
 
     with target:
-        alt.lower(scheduled(target.registers), [A, C])  # a register tile
-        alt.lower(scheduled(target.registers, unroll_reduction=True), [A, C])  # k copies of the same tile
-        alt.lower(scheduled(4 * target.registers), [A, C])  # at the limit
-        with pytest.raises(alt.ScheduleError, match=rf"write {8 * target.registers * lanes} elements of the local "
-                                                    rf"buffer 'C.local', {8 * target.registers} vectors; at most "
-                                                    rf"{4 * target.registers} \(4x the target's {target.registers}"):
-            alt.lower(scheduled(8 * target.registers), [A, C])
+        alt.lower(scheduled(regs), [A, C])  # a register tile
+        alt.lower(scheduled(regs, unroll_reduction=True), [A, C])  # k copies of the same tile
+        alt.lower(scheduled(times * regs), [A, C])  # at the limit
+        with pytest.raises(alt.ScheduleError, match=rf"write {2 * times * regs * lanes} elements of the local "
+                                                    rf"buffer 'C.local', {2 * times * regs} vectors; at most "
+                                                    rf"{times * regs} \({times}x the target's {regs}"):
+            alt.lower(scheduled(2 * times * regs), [A, C])
 
 
 def test_reorder_that_puts_a_parallel_loop_inside_a_simd_loop_is_refused():
