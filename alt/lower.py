@@ -500,6 +500,12 @@ def _check_parallel(s, outer, simd=None):
 MAX_UNROLLED = 1 << 16  # statements one unrolled loop nest may expand to
 
 
+def _unroll_factor(loop):
+    """How many copies of its body the compiler makes of `loop` (1: not unrolled)."""
+    counts = [min(n, loop.extent) for k, n in loop.pragmas if k == "unroll"]
+    return max(counts + ([loop.extent] if loop.kind == "unroll" else []), default=1)
+
+
 def _unrolled_size(s):
     """The statements `s` becomes once the compiler unrolls what is marked: nested unrolled loops
     multiply (gcc unrolls each one that is marked, however large the body has grown). A nest that
@@ -512,8 +518,7 @@ def _unrolled_size(s):
     if not isinstance(s, For):
         return 1
     body = _unrolled_size(s.body)
-    counts = [min(n, s.extent) for k, n in s.pragmas if k == "unroll"] + ([s.extent] if s.kind == "unroll" else [])
-    factor = max(counts, default=1)
+    factor = _unroll_factor(s)
     if body * factor > MAX_UNROLLED:
         writes = sorted({x.buffer.name for x in _stores(s)})
         raise ScheduleError(f"loop {s.var.name!r} of the nest that writes {', '.join(writes)}: unrolling it "
@@ -549,8 +554,7 @@ def _unrolled_accumulators(body):
         elif isinstance(s, If):
             visit(s.body, copied)
         elif isinstance(s, For):
-            factor = max([min(n, s.extent) for k, n in s.pragmas if k == "unroll"] +
-                         ([s.extent] if s.kind == "unroll" else []), default=1)
+            factor = _unroll_factor(s)
             if factor > 1:
                 visit(s.body, copied + [(s, factor)])
             elif copied and s.kind == "vectorize":
