@@ -533,19 +533,12 @@ ACCUMULATOR_REGISTERS = 8  # how many times its vector registers a CPU target's 
 # (256 vectors on AVX-512, 128 on AVX2: at 4x, sampled points of the tests' small convolutions were refused on AVX2)
 
 
-def _unrolled_accumulators(body):
-    """Refuse an unrolled nest whose copies write more elements of one local (stack) buffer than
-    ACCUMULATOR_REGISTERS times the CPU target's vector registers hold. gcc keeps an unrolled
-    tile's accumulators in registers, and the tile stays live across the reduction loop around it:
-    past the registers it spills, and its register allocation grows about with the square of the
-    tile (gcc 12 on an Intel Xeon: 128 vectors 5 s, 256 vectors 27 s, 512 vectors past the 120 s
-    build timeout, on a conv2d whose accumulator was computed one loop further out than its
-    register tile). Only loops that unrolling or vectorizing copies count, and only those the
-    store's index reads; a register tile unrolled along its reduction (k steps) stays one tile."""
-    from .target import resolve
-    t = resolve(None)
-    if t.kind != "c":
-        return
+def unrolled_accumulators(body):
+    """(store, [(loop, copies)]) for each store into a local (stack) buffer inside loops that
+    unrolling or vectorizing copies, with the copied loops its index reads: the elements of the
+    buffer those copies write are the product of the copies (search's templates count the same
+    before they build a point)."""
+    out = []
 
     def visit(s, copied):
         if isinstance(s, Block):
@@ -562,20 +555,37 @@ def _unrolled_accumulators(body):
             else:
                 visit(s.body, copied)
         elif isinstance(s, Store) and copied and s.buffer.kind == "stack":
-            lanes = max(1, t.vector_bytes // E.dtypes.to_numpy(s.buffer.dtype).itemsize)
-            limit = ACCUMULATOR_REGISTERS * t.registers * lanes
-            loops = [(lp, n) for lp, n in copied if any(uses(i, lp.var) for i in s.indices)]
-            elements = 1
-            for _, n in loops:
-                elements *= n
-            if elements > limit:
-                names = " x ".join(f"{lp.var.name} ({n})" for lp, n in loops)
-                raise ScheduleError(f"the unrolled loops {names} write {elements} elements of the local buffer "
-                                    f"{s.buffer.name!r}, {elements // lanes} vectors; at most {limit // lanes} "
-                                    f"({ACCUMULATOR_REGISTERS}x the target's {t.registers} vector registers): gcc "
-                                    "would spill them and take minutes to compile; unroll a smaller tile, or compute "
-                                    "the local stage at a loop nearer its tile (compute_at)")
+            out.append((s, [(lp, n) for lp, n in copied if any(uses(i, lp.var) for i in s.indices)]))
     visit(body, [])
+    return out
+
+
+def _unrolled_accumulators(body):
+    """Refuse an unrolled nest whose copies write more elements of one local (stack) buffer than
+    ACCUMULATOR_REGISTERS times the CPU target's vector registers hold. gcc keeps an unrolled
+    tile's accumulators in registers, and the tile stays live across the reduction loop around it:
+    past the registers it spills, and its register allocation grows about with the square of the
+    tile (gcc 12 on an Intel Xeon: 128 vectors 5 s, 256 vectors 27 s, 512 vectors past the 120 s
+    build timeout, on a conv2d whose accumulator was computed one loop further out than its
+    register tile). Only loops that unrolling or vectorizing copies count, and only those the
+    store's index reads; a register tile unrolled along its reduction (k steps) stays one tile."""
+    from .target import resolve
+    t = resolve(None)
+    if t.kind != "c":
+        return
+    for s, loops in unrolled_accumulators(body):
+        lanes = max(1, t.vector_bytes // E.dtypes.to_numpy(s.buffer.dtype).itemsize)
+        limit = ACCUMULATOR_REGISTERS * t.registers * lanes
+        elements = 1
+        for _, n in loops:
+            elements *= n
+        if elements > limit:
+            names = " x ".join(f"{lp.var.name} ({n})" for lp, n in loops)
+            raise ScheduleError(f"the unrolled loops {names} write {elements} elements of the local buffer "
+                                f"{s.buffer.name!r}, {elements // lanes} vectors; at most {limit // lanes} "
+                                f"({ACCUMULATOR_REGISTERS}x the target's {t.registers} vector registers): gcc "
+                                "would spill them and take minutes to compile; unroll a smaller tile, or compute "
+                                "the local stage at a loop nearer its tile (compute_at)")
 
 
 def _stores(s):

@@ -19,25 +19,65 @@ from alt.ops.hand import nchwc_tile_axes, relayout_conv2d, tile_target
 from .space import Invalid, Space
 
 
-def cache_tiles(T, n, oo, spatial, p):
+def cache_tiles(split, n, oo, spatial, p):
     """The outer loops of order s-o: [n, o-blocks / cache_o, the spatial tiles, with the cache_o
     blocks of a cache tile among them]: between the rows and the column tiles (cache_x 0: a row's
     input stays while the blocks pass), or inside cache tiles of cache_x column tiles (a block's
-    weights stay while those tiles pass). A knob at 1 splits no loop."""
+    weights stay while those tiles pass). A knob at 1 splits no loop. `split(loop, factor)` gives
+    (outer, inner): a stage's `split` when scheduling, `model_split` when a check counts loops."""
     head = [n]
     if p["cache_o"] > 1:
-        ooo, oo = T.split(oo, factor=p["cache_o"])
+        ooo, oo = split(oo, p["cache_o"])
         head.append(ooo)
     if p["cache_x"] == 0:
         return [*head, *spatial[:-1], oo, spatial[-1]]
     if p["cache_x"] == 1:
         return [*head, *spatial, oo]
-    xoo, xoi = T.split(spatial[-1], factor=p["cache_x"])
+    xoo, xoi = split(spatial[-1], p["cache_x"])
     return [*head, *spatial[:-1], xoo, oo, xoi]
 
 
-def _divisors(n, limit=None):
-    return [d for d in range(1, (limit or n) + 1) if n % d == 0]
+def model_split(loop, factor):
+    """cache_tiles' split of a modelled loop (axis, extent): both parts keep the axis."""
+    axis, extent = loop
+    return (axis, -(-extent // factor)), (axis, min(factor, extent))
+
+
+def unrolled_accumulator(p, tile, full, outer, grows, unrolled=("y", "x")):
+    """How many elements of its accumulator the unrolled copies of a point's tile write
+    (alt.lower's unrolled-accumulator limit counts the same): the register tile (`tile`: its
+    extent along each axis, "o", "y" and "x"), and where `attach` computes the accumulator one loop
+    further out and that loop runs along an axis the accumulator unrolls or vectorizes (`grows`),
+    the tile times that loop's extent along it, up to the axis's `full` extent. `outer`: the (axis,
+    extent) loops outside the tile in the schedule's order, the first min(par_depth, len - 1) + 1 of
+    them fused into the parallel loop (which attach never passes). Nothing is copied where the
+    `unrolled` axes are all one element long (a vectorized loop alone is one vector op per element)."""
+    if not p["unroll"]:
+        return 0
+    tile = {a: min(n, full[a]) for a, n in tile.items()}  # a block of more channels than there are has them all
+    depth = min(p["par_depth"], len(outer) - 1)
+    axis, extent = outer[-1]
+    if p["attach"] and len(outer) - depth - 1 >= 1 and axis in grows:
+        tile[axis] = min(full[axis], tile[axis] * extent)
+    if all(tile[a] == 1 for a in unrolled):
+        return 0
+    elements = 1
+    for n in tile.values():
+        elements *= n
+    return elements
+
+
+def check_unrolled(elements, target):
+    """Why an unrolled accumulator of `elements` floats is refused on `target` (alt.lower's limit:
+    ACCUMULATOR_REGISTERS times its vector registers), or None."""
+    from alt.lower import ACCUMULATOR_REGISTERS
+    lanes = target.lanes("float32")
+    limit = ACCUMULATOR_REGISTERS * target.registers * lanes
+    if elements <= limit:
+        return None
+    return (f"unroll=1 with attach=1 unrolls an accumulator of {elements // lanes} vectors (the tile times the loop "
+            f"it is computed at); at most {limit // lanes}, as alt.lower allows: give attach=0 or unroll=0, or a "
+            "smaller tile")
 
 
 class Conv2dSpace(Space):
@@ -207,7 +247,24 @@ class Conv2dSpace(Space):
         if regs > self.target.registers:
             return (f"the accumulator tile needs {regs} vector registers; the target has "
                     f"{self.target.registers}")
-        return None
+        return check_unrolled(self.unrolled_elements(p), self.target)  # alt.lower's limit, before building
+
+    def unrolled_elements(self, p):
+        """The elements of the accumulator that the unrolled copies of direct point `p`'s tile write
+        (unrolled_accumulator): with attach=1 the tile is computed one loop further out, and where
+        that loop runs along an unrolled or vectorized axis of the accumulator (rows or columns;
+        output channels in NHWC and NCHW), its copies are unrolled too."""
+        x = p["tile_x"]
+        if p["layout"] == "NCHW":  # vectors run along x: whole vectors, or the whole row where it is shorter
+            x = max(self.lanes, x) if self.out_size >= self.lanes else self.out_size
+        blocks = self.o // p["ob"] if p["layout"] == "NCHWc" else -(-self.o // p["ob"])
+        outer = [("n", 1), ("o", blocks), ("y", -(-self.out_size // p["tile_y"])), ("x", self.column_tiles(p))]
+        if p["order"] == "s-o":
+            outer = cache_tiles(model_split, outer[0], outer[1], outer[2:], p)
+        grows = ({"y", "x"} if not p["spatial"] else set()) if p["layout"] == "NCHWc" else {"o", "y", "x"}
+        return unrolled_accumulator(p, {"o": p["ob"], "y": p["tile_y"], "x": x},
+                                    {"o": self.o, "y": self.out_size, "x": self.out_size}, outer, grows,
+                                    ("o", "y") if p["layout"] == "NCHW" else ("y", "x"))
 
     def column_tiles(self, p):
         """How many column tiles a row of the output has under point `p` (NCHW: tiles of whole vectors)."""
@@ -296,7 +353,7 @@ class Conv2dSpace(Space):
             outer, tile = [n, oo, yo, xo], [oi, yi, xi]
         oo = outer[3] if p["layout"] == "NHWC" else outer[1]
         spatial = [x for x in outer[1:] if x is not oo]
-        outer = [outer[0], oo, *spatial] if p["order"] == "o-s" else cache_tiles(T, outer[0], oo, spatial, p)
+        outer = [outer[0], oo, *spatial] if p["order"] == "o-s" else cache_tiles(T.split, outer[0], oo, spatial, p)
         T.reorder(*outer, *tile)
         T.vectorize(tile[-1])
         depth = min(p["par_depth"], len(outer) - 1)

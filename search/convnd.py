@@ -18,7 +18,7 @@ are rejected by `check`, before they are built.
 from alt.ops.default import schedule_stage
 from alt.ops.hand import conv_inputs, pad_stage, tile_target
 
-from .conv2d import cache_tiles
+from .conv2d import cache_tiles, check_unrolled, model_split, unrolled_accumulator
 from .space import Space
 
 
@@ -94,7 +94,19 @@ class ConvNdSpace(Space):
         if regs + 1 > self.target.registers:  # and one for the broadcast input
             return (f"the accumulator tile needs {regs} vector registers and one for the input; the target "
                     f"has {self.target.registers}")
-        return None
+        return check_unrolled(self.unrolled_elements(p), self.target)  # alt.lower's limit, before building
+
+    def unrolled_elements(self, p):
+        """The elements of the accumulator that the unrolled copies of point `p`'s tile write
+        (search.conv2d.unrolled_accumulator): the rows and columns are unrolled, the output-channel
+        blocks are not."""
+        sizes = [-(-self.out_size // p["tile_y"])] if self.nd > 1 else []
+        spatial = [("d", self.out_size)] * (self.nd - 2) + [("y", n) for n in sizes] + [("x", self.column_tiles(p))]
+        outer = [("n", 1), ("o", -(-self.o // p["ob"])), *spatial]
+        if p["order"] == "s-o":
+            outer = cache_tiles(model_split, outer[0], outer[1], spatial, p)
+        return unrolled_accumulator(p, {"o": p["ob"], "y": p["tile_y"], "x": p["tile_x"]},
+                                    {"o": self.o, "y": self.out_size, "x": self.out_size}, outer, {"y", "x"})
 
     def layouts(self, p):
         """Activation layouts in the planner's style of names (C1D and C3D are not graph operators)."""
@@ -139,7 +151,7 @@ class ConvNdSpace(Space):
             spatial, tile = [*sp[:-2], yo, xo], [yi, xi, oi]
         else:
             spatial, tile = [xo], [xi, oi]
-        outer = [n, oo, *spatial] if p["order"] == "o-s" else cache_tiles(T, n, oo, spatial, p)
+        outer = [n, oo, *spatial] if p["order"] == "o-s" else cache_tiles(T.split, n, oo, spatial, p)
         T.reorder(*outer, *tile)
         T.vectorize(oi)
         depth = min(p["par_depth"], len(outer) - 1)

@@ -328,27 +328,35 @@ def depthwise_block(channels, target=None):
 
 
 def depthwise_conv(s, conv, block, blocked=True, tile_y=1, tile_x=None, par_depth=2, unroll=True, out=None,
-                   relayout_input=True, order=None, unroll_taps=False):
+                   relayout_input=True, order=None, unroll_taps=False, in_blocked=None, taps_first=None, attach=0):
     """A depthwise convolution (one filter per channel) with its channels in the vector lanes:
-    activations in NCHW<block>c (`blocked`) or NHWC, the weight (C, 1, KH, KW) as C/block x KH x KW x
-    block (or KH x KW x C), so that a filter tap is one vector load; the output tiled by tile_y rows x
+    the output in NCHW<block>c (`blocked`) or NHWC, the input in the same (`in_blocked`, default
+    `blocked`: channel c reads channel c, so either way a block of channels is one vector load), the
+    weight (C, 1, KH, KW) as C/block x KH x KW x block, or (`taps_first`, the default in NHWC) as KH x
+    KW x C/block x block, so that a filter tap is one vector load; the output tiled by tile_y rows x
     tile_x columns x block channels held in registers (depthwise_tile by default), the taps outside
     the tile (unrolled too with `unroll_taps`), par_depth + 1 outer loops fused into the parallel one.
     `order` places the channel-block loop among the row and column tiles: "o-y-x", "y-o-x" or
-    "y-x-o" (default: o-y-x blocked, y-o-x in NHWC). `out` ends an elementwise epilogue fused after
-    it; with relayout_input=False the input keeps the layout it has (a network's)."""
+    "y-x-o" (default: o-y-x blocked, y-o-x in NHWC); the accumulator tile is computed at the loop just
+    outside it, or (`attach` 1) one loop further out where that loop is not the parallel one. `out`
+    ends an elementwise epilogue fused after it; with relayout_input=False the input keeps the layout
+    it has (a network's)."""
     X, W = conv_inputs(conv)
     pad = pad_stage(s, conv)
+    in_blocked = blocked if in_blocked is None else in_blocked
+    taps_first = (not blocked) if taps_first is None else taps_first
     acts = ([X] if relayout_input else []) + ([pad.tensor] if pad else [])
     outs = [conv] + ([out] if out is not None and out is not conv else [])
-    if blocked:
-        for t in acts + outs:
-            relayout_blocked(s, t, block, 0)
-        s.layout(W).split(0, block).reorder(0, 2, 3, 4, 1)  # C/block, 1, KH, KW, block
-    else:
-        for t in acts + outs:
-            s.layout(t).reorder(0, 2, 3, 1)
-        s.layout(W).reorder(1, 2, 3, 0)  # 1, KH, KW, C
+    for ts, blocks in ((acts, in_blocked), (outs, blocked)):
+        for t in ts:
+            if blocks:
+                relayout_blocked(s, t, block, 0)
+            else:
+                s.layout(t).reorder(0, 2, 3, 1)
+    w = s.layout(W)
+    if W.shape[0] % block:  # whole blocks of filters (the padding is never read)
+        w.pad(0, 0, -W.shape[0] % block)
+    w.split(0, block).reorder(*((2, 3, 4, 0, 1) if taps_first else (0, 2, 3, 4, 1)))  # (1, KH, KW) with C/b, b
     if pad is not None:
         schedule_stage(s, pad)
     tile_x = tile_x or depthwise_tile(conv.shape[3], block)
@@ -366,8 +374,8 @@ def depthwise_conv(s, conv, block, blocked=True, tile_y=1, tile_x=None, par_dept
     outer = [n] + [{"o": oo, "y": yo, "x": xo}[a] for a in order.split("-")]
     T.reorder(*outer, yi, xi, oi)
     T.vectorize(oi)
-    T.parallel(T.fuse(*outer[:par_depth + 1]))
-    s[CC].compute_at(T, outer[-1])
+    T.parallel(T.fuse(*outer[:min(par_depth, len(outer) - 1) + 1]))
+    s[CC].compute_at(T, T.leaves[max(0, T.leaves.index(yi) - 1 - attach)])
     L = s[CC]
     rc, ry, rx = L.reduce_axis
     if blocked:

@@ -165,21 +165,38 @@ def test_generic_space_row_fuses_softmax_and_layer_norm(op, params):
 
 @pytest.mark.parametrize("params", [(1, 32, 12, 3, 1, 1), (1, 64, 9, 3, 2, 1), (2, 48, 7, 3, 1, 0)])
 def test_depthwise_space_puts_channels_in_the_vector_lanes(params):
+    """Channels in the lanes in every layout knob's value: output and input blocked or channels
+    last, each its own (a conversion the kernel makes itself), weights blocks or taps first; the
+    accumulator computed at either loop, any parallel fusion; points logged before a knob keep
+    their meaning."""
     space = space_for(Workload("DEP", "DEP-t", params))
     assert type(space).__name__ == "DepthwiseSpace" and len(space.seeds()) == 2
     rng = np.random.default_rng(8)
     for p in space.seeds() + [space.sample(rng) for _ in range(3)]:
         sch, args = space.apply(p)
+        check_schedule(sch, args)
+    for p in space.seeds():
         lay = space.layouts(p)
         assert lay[0] == lay[1] and (lay[1] == "NHWC" or lay[1] == f"NCHW{p['cb']}c")
-        check_schedule(sch, args)
     if params[1] % 32:
         assert "does not divide the 48 channels" in space.check(dict(space.seeds()[0], layout="NCHWc", cb=32))
+        assert "does not divide the 48 channels" in space.check(dict(space.seeds()[1], in_layout="NCHWc", cb=32))
     for layout, order in itertools.product(("NCHWc", "NHWC"), space.knobs["order"]):  # the channel blocks anywhere
         sch, args = space.apply(space.sample(rng, {"layout": layout, "order": order, "unroll_taps": 1}))
         check_schedule(sch, args)
-    old = {k: v for k, v in space.seeds()[1].items() if k not in ("order", "unroll_taps")}  # logged before them
-    assert space.complete(old)["order"] == "y-o-x" and space.complete(dict(old, layout="NCHWc"))["order"] == "o-y-x"
+    for out, inp, w in [("NCHWc", "NCHWc", "taps"), ("NCHWc", "NHWC", "blocks"), ("NHWC", "NCHWc", "taps"),
+                        ("NHWC", "NHWC", "blocks")]:  # every pair of activation layouts, both weight layouts
+        p = space.sample(rng, {"layout": out, "in_layout": inp, "w_layout": w, "attach": int(out == inp),
+                               "par_depth": 3 if w == "taps" else 1})
+        sch, args = space.apply(p)
+        check_schedule(sch, args)
+        named = {"NHWC": "NHWC", "NCHWc": f"NCHW{p['cb']}c"}
+        assert space.layouts(p) == (named[inp], named[out])
+    old = {k: v for k, v in space.seeds()[1].items() if k not in ("order", "unroll_taps", "in_layout", "w_layout",
+                                                                  "attach")}  # logged before them
+    assert space.complete(old) == space.seeds()[1]
+    blocked = {k: v for k, v in space.seeds()[0].items() if k not in ("order", "in_layout", "w_layout")}
+    assert space.complete(blocked) == space.seeds()[0]
 
 
 @pytest.mark.parametrize("op,params", [("GMM", (24, 40, 36)), ("GMM", (5, 70, 300)), ("BMM", (3, 7, 9, 5)),
@@ -415,3 +432,43 @@ def test_conv_spaces_run_output_channel_blocks_in_cache_tiles(op, params):
         nhwc = space.sample(rng, {"layout": "NHWC", **direct})
         nhwc = {k: v for k, v in nhwc.items() if k not in ("order", "cache_o")}
         assert space.complete(nhwc)["order"] == "s-o" and space.complete(dict(nhwc, layout="NCHWc"))["order"] == "o-s"
+
+
+@pytest.mark.parametrize("isa", ["avx512", "znver3"])
+def test_conv_templates_count_the_unrolled_accumulator_as_lowering_does(isa, monkeypatch):
+    """The conv templates refuse, before a point is built, what lowering refuses: an unrolled
+    accumulator past alt.lower's limit. With attach=1 the tile is computed one loop further out, and
+    that loop may run along an axis the tile unrolls. The template's count (unrolled_elements)
+    equals lowering's on random points of each template and target (the limit lifted, so that
+    every count is compared); under the limit, a point past it is refused with the count."""
+    import sys
+    lower = sys.modules["alt.lower"]
+    target = alt.Target.parse(isa)
+    workloads = [Workload("C2D", "R18-4", (1, 128, 28, 128, 3, 1, 1)), Workload("CBR", "t", (1, 3, 30, 32, 3, 2, 1)),
+                 Workload("GRP", "t", (1, 32, 9, 64, 3, 2, 1, 1, 2)), Workload("DIL", "t", (1, 16, 20, 32, 3, 1, 2, 2)),
+                 Workload("C1D", "t", (1, 40, 60, 48, 5, 1, 2)), Workload("C3D", "t", (1, 8, 10, 32, 3, 1, 1)),
+                 Workload("T2D", "t", (1, 32, 12, 3, 4, 2, 1))]
+    rng = np.random.default_rng(3)
+    with monkeypatch.context() as m:
+        m.setattr(lower, "ACCUMULATOR_REGISTERS", 10 ** 9)
+        grown = 0
+        for w in workloads:
+            space = space_for(w, target)
+            for _ in range(30):
+                p = space.sample(rng, {"unroll": 1, "attach": int(rng.integers(4) > 0)} |
+                                 ({"winograd": 0} if "winograd" in space.knobs else {}))
+                with target:
+                    body = lower.lower(*space.apply(p)).body
+                counts = [np.prod([n for _, n in loops]) for _, loops in lower.unrolled_accumulators(body)]
+                assert space.unrolled_elements(p) == max(counts, default=0), (w, p)
+                grown += space.unrolled_elements(p) > space.target.registers * space.lanes
+        assert grown > 10  # points whose accumulators span more than the registers: attach=1 was counted
+    space = space_for(workloads[0], target)
+    past = {"attach": 1, "cache_o": 1, "cache_x": 1, "fuse_rx": 0, "ib": 16, "layout": "NCHW", "ob": 8, "order": "s-o",
+            "par_depth": 1, "reduce_order": "c-y-x", "spatial": 0, "tile_x": 2, "unroll": 1, "winograd": 0,
+            "tile_y": min(4, target.registers // 8)}  # a register tile of 8 channels x tile_y rows x one vector
+    vectors = space.unrolled_elements(past) // space.lanes  # with all 128 output channels: 16 times the tile
+    with pytest.raises(Invalid, match=f"accumulator of {vectors} vectors .*; at most {8 * target.registers}"):
+        space.apply(past)
+    with target:
+        alt.lower(*space.apply(dict(past, attach=0)))  # the register tile alone
