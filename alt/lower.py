@@ -529,15 +529,26 @@ def _unrolled_size(s):
     return body * factor
 
 
-ACCUMULATOR_REGISTERS = 8  # how many times its vector registers a CPU target's unrolled accumulator tile may span
-# (256 vectors on AVX-512, 128 on AVX2: at 4x, sampled points of the tests' small convolutions were refused on AVX2)
+ACCUMULATOR_REGISTERS = 4  # a spilled unrolled accumulator's vectors x its updates: at most this many x the registers
+
+
+def accumulator_fits(vectors, repeats, registers):
+    """Does an unrolled accumulator tile of `vectors` vectors, updated `repeats` times over by
+    unrolled loops its index does not read (a reduction's), compile in reasonable time? gcc keeps
+    an unrolled tile in registers, live across the reduction around it: one that fits them always
+    does. Past them it spills, and its time grows with the tile times its unrolled updates, about
+    with the square (gcc 12 on an Intel Xeon: conv2d tiles of 128 vectors 5 s, 256 vectors 27 s, 512
+    past the 120 s build timeout; depthwise tiles of 224 vectors 2.5 s, of 56 and 112 vectors with
+    their 9 taps unrolled 2.6 s and 22 s, of 224 vectors with them past 200 s). So that product may
+    be at most ACCUMULATOR_REGISTERS times the registers (128 vectors on AVX-512, 64 on AVX2)."""
+    return vectors <= registers or vectors * repeats <= ACCUMULATOR_REGISTERS * registers
 
 
 def unrolled_accumulators(body):
-    """(store, [(loop, copies)]) for each store into a local (stack) buffer inside loops that
-    unrolling or vectorizing copies, with the copied loops its index reads: the elements of the
-    buffer those copies write are the product of the copies (search's templates count the same
-    before they build a point)."""
+    """(store, [(loop, copies)] its index reads, [(loop, copies)] it does not) for each store into a
+    local (stack) buffer inside loops that unrolling or vectorizing copies: the elements of the
+    buffer the copies write are the product of the first, and each is written again by the copies
+    of the second (search's templates count the same before they build a point)."""
     out = []
 
     def visit(s, copied):
@@ -555,37 +566,41 @@ def unrolled_accumulators(body):
             else:
                 visit(s.body, copied)
         elif isinstance(s, Store) and copied and s.buffer.kind == "stack":
-            out.append((s, [(lp, n) for lp, n in copied if any(uses(i, lp.var) for i in s.indices)]))
+            read = [any(uses(i, lp.var) for i in s.indices) for lp, _ in copied]
+            out.append((s, [c for c, r in zip(copied, read) if r], [c for c, r in zip(copied, read) if not r]))
     visit(body, [])
     return out
 
 
+def _product(loops):
+    n = 1
+    for _, copies in loops:
+        n *= copies
+    return n
+
+
 def _unrolled_accumulators(body):
-    """Refuse an unrolled nest whose copies write more elements of one local (stack) buffer than
-    ACCUMULATOR_REGISTERS times the CPU target's vector registers hold. gcc keeps an unrolled
-    tile's accumulators in registers, and the tile stays live across the reduction loop around it:
-    past the registers it spills, and its register allocation grows about with the square of the
-    tile (gcc 12 on an Intel Xeon: 128 vectors 5 s, 256 vectors 27 s, 512 vectors past the 120 s
-    build timeout, on a conv2d whose accumulator was computed one loop further out than its
-    register tile). Only loops that unrolling or vectorizing copies count, and only those the
-    store's index reads; a register tile unrolled along its reduction (k steps) stays one tile."""
+    """Refuse an unrolled nest whose copies write a local (stack) buffer past what
+    accumulator_fits allows on the CPU target. Only loops that unrolling or vectorizing copies
+    count; a register tile unrolled along its reduction (k steps) stays one tile, updated k times."""
     from .target import resolve
     t = resolve(None)
     if t.kind != "c":
         return
-    for s, loops in unrolled_accumulators(body):
+    for s, loops, repeated in unrolled_accumulators(body):
         lanes = max(1, t.vector_bytes // E.dtypes.to_numpy(s.buffer.dtype).itemsize)
-        limit = ACCUMULATOR_REGISTERS * t.registers * lanes
-        elements = 1
-        for _, n in loops:
-            elements *= n
-        if elements > limit:
+        elements, repeats = _product(loops), _product(repeated)
+        vectors = -(-elements // lanes)
+        if not accumulator_fits(vectors, repeats, t.registers):
             names = " x ".join(f"{lp.var.name} ({n})" for lp, n in loops)
+            again = " x ".join(f"{lp.var.name} ({n})" for lp, n in repeated)
             raise ScheduleError(f"the unrolled loops {names} write {elements} elements of the local buffer "
-                                f"{s.buffer.name!r}, {elements // lanes} vectors; at most {limit // lanes} "
-                                f"({ACCUMULATOR_REGISTERS}x the target's {t.registers} vector registers): gcc "
-                                "would spill them and take minutes to compile; unroll a smaller tile, or compute "
-                                "the local stage at a loop nearer its tile (compute_at)")
+                                f"{s.buffer.name!r}, {vectors} vectors, more than the target's {t.registers} "
+                                f"vector registers" + (f", each {repeats} times over ({again})" if repeats > 1 else "")
+                                + f"; at most {ACCUMULATOR_REGISTERS * t.registers} vector updates "
+                                f"({ACCUMULATOR_REGISTERS}x the registers) past them: gcc would spill them and take "
+                                "minutes to compile; unroll a smaller tile, or compute the local stage at a loop "
+                                "nearer its tile (compute_at)")
 
 
 def _stores(s):

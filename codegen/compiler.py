@@ -11,6 +11,8 @@ from pathlib import Path
 
 from alt.errors import BuildError
 
+from . import tools
+
 # -fno-wrapv: Python's CFLAGS carry -fwrapv, which stops gcc's vectorizer. -fno-math-errno: no kernel reads
 # errno, and with it set gcc can neither vectorize nor hoist sqrtf (layer norm ran 5x slower). The target adds -O3,
 # -march and the vector width (alt.target.Target.flags).
@@ -55,8 +57,8 @@ def _mvec(path, target):
         src = Path(tmp) / "t.c"
         src.write_text(test)
         try:
-            res = subprocess.run([path, *flags(target), str(src), "-o", str(Path(tmp) / "t.so"), "-lmvec", "-lm"],
-                                 capture_output=True, timeout=60)
+            res = tools.run([path, *flags(target), str(src), "-o", str(Path(tmp) / "t.so"), "-lmvec", "-lm"],
+                            timeout=60)
         except (subprocess.TimeoutExpired, OSError):
             return ()
     return ("-DALT_MVEC", "-lmvec") if res.returncode == 0 else ()
@@ -106,8 +108,7 @@ def compile_c(source, target=None, what="a kernel"):
         src.write_text(source)
         lib = Path(tmp) / "kernel.so"
         try:
-            res = subprocess.run([path, *all_flags, str(src), "-o", str(lib), "-lm"], capture_output=True, text=True,
-                                 timeout=TIMEOUT)
+            res = tools.run([path, *all_flags, str(src), "-o", str(lib), "-lm"], timeout=TIMEOUT)  # kills cc1 too
         except subprocess.TimeoutExpired:
             raise BuildError(f"{cc} did not finish compiling {what} within {TIMEOUT:.0f} s") from None
         if res.returncode != 0:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from alt.errors import BuildError
 
+from . import tools
 from .compiler import TIMEOUT, cache_dir, rejection
 
 FLAGS = ("-O3", "-std=c++17")  # IEEE float: no --use_fast_math, results match the CPU
@@ -49,8 +50,7 @@ def compile_cuda(source, target, what="a CUDA kernel"):
         src.write_text(source)
         cubin = Path(tmp) / "kernel.cubin"
         try:
-            res = subprocess.run([path, "-cubin", *flags, str(src), "-o", str(cubin)], capture_output=True, text=True,
-                                 timeout=TIMEOUT)
+            res = tools.run([path, "-cubin", *flags, str(src), "-o", str(cubin)], timeout=TIMEOUT)  # and cicc, ptxas
         except subprocess.TimeoutExpired:
             raise BuildError(f"nvcc did not finish compiling {what} within {TIMEOUT:.0f} s") from None
         if res.returncode != 0:

@@ -23,6 +23,7 @@ import threading
 import traceback
 
 from alt.errors import AltError
+from codegen.tools import kill_tree
 
 
 class ChildDied(AltError):
@@ -111,7 +112,7 @@ class Server:
                     pass
             self._proc.join(30)
             if self._proc.is_alive():
-                self._proc.kill()
+                kill_tree(self._proc.pid)  # and what it started (a baseline's compilers and builder pool)
                 self._proc.join()
             self._conn.close()
 

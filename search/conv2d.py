@@ -67,17 +67,18 @@ def unrolled_accumulator(p, tile, full, outer, grows, unrolled=("y", "x")):
     return elements
 
 
-def check_unrolled(elements, target):
-    """Why an unrolled accumulator of `elements` floats is refused on `target` (alt.lower's limit:
-    ACCUMULATOR_REGISTERS times its vector registers), or None."""
-    from alt.lower import ACCUMULATOR_REGISTERS
-    lanes = target.lanes("float32")
-    limit = ACCUMULATOR_REGISTERS * target.registers * lanes
-    if elements <= limit:
+def check_unrolled(elements, repeats, target):
+    """Why an unrolled accumulator of `elements` floats, updated `repeats` times over by unrolled
+    reduction loops, is refused on `target` (alt.lower.accumulator_fits), or None."""
+    from alt.lower import ACCUMULATOR_REGISTERS, accumulator_fits
+    vectors = -(-elements // target.lanes("float32"))
+    if accumulator_fits(vectors, repeats, target.registers):
         return None
-    return (f"unroll=1 with attach=1 unrolls an accumulator of {elements // lanes} vectors (the tile times the loop "
-            f"it is computed at); at most {limit // lanes}, as alt.lower allows: give attach=0 or unroll=0, or a "
-            "smaller tile")
+    again = f", updated {repeats} times over by unrolled reduction loops" if repeats > 1 else ""
+    return (f"unroll=1 with attach=1 unrolls an accumulator of {vectors} vectors (the tile times the loop it is "
+            f"computed at){again}; past the target's {target.registers} registers, at most "
+            f"{ACCUMULATOR_REGISTERS * target.registers} vector updates, as alt.lower allows: give attach=0 or "
+            "unroll=0, or a smaller tile")
 
 
 class Conv2dSpace(Space):
@@ -247,13 +248,14 @@ class Conv2dSpace(Space):
         if regs > self.target.registers:
             return (f"the accumulator tile needs {regs} vector registers; the target has "
                     f"{self.target.registers}")
-        return check_unrolled(self.unrolled_elements(p), self.target)  # alt.lower's limit, before building
+        return check_unrolled(*self.unrolled_tile(p), self.target)  # alt.lower's limit, before building
 
-    def unrolled_elements(self, p):
-        """The elements of the accumulator that the unrolled copies of direct point `p`'s tile write
-        (unrolled_accumulator): with attach=1 the tile is computed one loop further out, and where
-        that loop runs along an unrolled or vectorized axis of the accumulator (rows or columns;
-        output channels in NHWC and NCHW), its copies are unrolled too."""
+    def unrolled_tile(self, p):
+        """(elements, updates) of the accumulator that the unrolled copies of direct point `p`'s tile
+        write (unrolled_accumulator; no reduction loop is unrolled, so each is updated once per
+        copy): with attach=1 the tile is computed one loop further out, and where that loop runs along
+        an unrolled or vectorized axis of the accumulator (rows or columns; output channels in NHWC
+        and NCHW), its copies are unrolled too."""
         x = p["tile_x"]
         if p["layout"] == "NCHW":  # vectors run along x: whole vectors, or the whole row where it is shorter
             x = max(self.lanes, x) if self.out_size >= self.lanes else self.out_size
@@ -264,7 +266,7 @@ class Conv2dSpace(Space):
         grows = ({"y", "x"} if not p["spatial"] else set()) if p["layout"] == "NCHWc" else {"o", "y", "x"}
         return unrolled_accumulator(p, {"o": p["ob"], "y": p["tile_y"], "x": x},
                                     {"o": self.o, "y": self.out_size, "x": self.out_size}, outer, grows,
-                                    ("o", "y") if p["layout"] == "NCHW" else ("y", "x"))
+                                    ("o", "y") if p["layout"] == "NCHW" else ("y", "x")), 1
 
     def column_tiles(self, p):
         """How many column tiles a row of the output has under point `p` (NCHW: tiles of whole vectors)."""

@@ -12,8 +12,9 @@ reduction over input-channel blocks outside or inside the kernel taps; the outpu
 outside the spatial tiles or inside them, in cache tiles of cache_o blocks, between the last two
 spatial axes or among the column tiles in cache tiles of cache_x (search.conv2d.cache_tiles);
 unrolling of the tile; how many outer loops are fused into the parallel one; and at which loop the
-accumulator tile is computed. Points whose tile needs more vector registers than the target has
-are rejected by `check`, before they are built.
+accumulator tile is computed. Points whose tile needs more vector registers than the target has,
+or whose unrolled accumulator passes alt.lower's limit, are rejected by `check`, before they are
+built.
 """
 from alt.ops.default import schedule_stage
 from alt.ops.hand import conv_inputs, pad_stage, tile_target
@@ -94,19 +95,19 @@ class ConvNdSpace(Space):
         if regs + 1 > self.target.registers:  # and one for the broadcast input
             return (f"the accumulator tile needs {regs} vector registers and one for the input; the target "
                     f"has {self.target.registers}")
-        return check_unrolled(self.unrolled_elements(p), self.target)  # alt.lower's limit, before building
+        return check_unrolled(*self.unrolled_tile(p), self.target)  # alt.lower's limit, before building
 
-    def unrolled_elements(self, p):
-        """The elements of the accumulator that the unrolled copies of point `p`'s tile write
+    def unrolled_tile(self, p):
+        """(elements, updates) of the accumulator that the unrolled copies of point `p`'s tile write
         (search.conv2d.unrolled_accumulator): the rows and columns are unrolled, the output-channel
-        blocks are not."""
+        blocks and the reduction are not."""
         sizes = [-(-self.out_size // p["tile_y"])] if self.nd > 1 else []
         spatial = [("d", self.out_size)] * (self.nd - 2) + [("y", n) for n in sizes] + [("x", self.column_tiles(p))]
         outer = [("n", 1), ("o", -(-self.o // p["ob"])), *spatial]
         if p["order"] == "s-o":
             outer = cache_tiles(model_split, outer[0], outer[1], spatial, p)
         return unrolled_accumulator(p, {"o": p["ob"], "y": p["tile_y"], "x": p["tile_x"]},
-                                    {"o": self.o, "y": self.out_size, "x": self.out_size}, outer, {"y", "x"})
+                                    {"o": self.o, "y": self.out_size, "x": self.out_size}, outer, {"y", "x"}), 1
 
     def layouts(self, p):
         """Activation layouts in the planner's style of names (C1D and C3D are not graph operators)."""

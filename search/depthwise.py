@@ -76,20 +76,20 @@ class DepthwiseSpace(Space):
         regs = p["tile_y"] * p["tile_x"] * p["cb"] // self.lanes
         if regs > self.target.registers - 2:  # and a register for the input, one for the weight
             return f"the accumulator tile needs {regs} vector registers; the target has {self.target.registers}"
-        return check_unrolled(self.unrolled_elements(p), self.target)  # alt.lower's limit, before building
+        return check_unrolled(*self.unrolled_tile(p), self.target)  # alt.lower's limit, before building
 
-    def unrolled_elements(self, p):
-        """The elements of the accumulator that the unrolled copies of point `p`'s tile write
+    def unrolled_tile(self, p):
+        """(elements, updates) of the accumulator that the unrolled copies of point `p`'s tile write
         (search.conv2d.unrolled_accumulator): the rows and columns are unrolled, the channel blocks
-        are not, and unrolled taps copy a tile of one position."""
+        are not, and unrolled taps copy a tile of one position and update the tile once each."""
         sizes = {"o": -(-self.c // p["cb"]), "y": -(-self.out_size // p["tile_y"]),
                  "x": -(-self.out_size // p["tile_x"])}
         outer = [("n", 1)] + [(a, sizes[a]) for a in p["order"].split("-")]
         elements = unrolled_accumulator(p, {"o": p["cb"], "y": p["tile_y"], "x": p["tile_x"]},
                                         {"o": self.c, "y": self.out_size, "x": self.out_size}, outer, {"y", "x"})
         if p["unroll_taps"] and self.k > 1:  # the taps' copies make copies of the block's vector too
-            elements = max(elements, min(p["cb"], self.c))
-        return elements
+            return max(elements, min(p["cb"], self.c)), self.k * self.k
+        return elements, 1
 
     def layouts(self, p):
         p = self.complete(p)

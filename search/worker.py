@@ -18,6 +18,7 @@ import threading
 import time
 
 from alt.errors import AltError
+from codegen.tools import kill_tree
 
 START_TIMEOUT = 120.0
 
@@ -134,7 +135,7 @@ class Worker:
             except subprocess.TimeoutExpired:
                 pass
         if proc.poll() is None:
-            proc.kill()
+            kill_tree(proc.pid)  # and the compiler it may be running: killed alone, gcc's cc1 runs on
             proc.wait()
         proc.stdout.close()
 
@@ -142,7 +143,8 @@ class Worker:
 def _watch(parent):
     while True:
         time.sleep(0.5)
-        if os.getppid() != parent:  # re-parented: the tuner is gone
+        if os.getppid() != parent:  # re-parented: the tuner is gone, and so is what this worker started
+            kill_tree(os.getpid(), itself=False)
             os._exit(3)
 
 

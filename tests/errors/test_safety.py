@@ -209,10 +209,12 @@ def test_nested_unrolling_that_would_keep_gcc_busy_for_minutes_is_refused_when_l
 
 @pytest.mark.parametrize("isa", ["avx512", "znver3"])
 def test_an_unrolled_accumulator_far_past_the_registers_is_refused_when_lowered(isa):
-    """A local tile whose unrolled update writes more than ACCUMULATOR_REGISTERS times the
-    target's vector registers is refused when lowered: gcc spills it and its register allocation
-    takes minutes (a conv2d tile of 512 vectors passed the 120 s build timeout). A register tile,
-    the same tile unrolled along its reduction, and a tile at the limit lower."""
+    """A local tile whose unrolled copies spill past the target's vector registers is refused when
+    lowered once its vectors times its unrolled updates (reduction loops its index does not read)
+    pass ACCUMULATOR_REGISTERS times the registers: gcc spills it and its register allocation takes
+    minutes (a conv2d tile of 512 vectors passed the 120 s build timeout, a depthwise tile of 224
+    vectors with its 9 taps unrolled 200 s). A register tile, the same tile unrolled along its
+    reduction, and a spilled tile at the limit lower."""
     from alt.lower import ACCUMULATOR_REGISTERS as times
     target = alt.Target.parse(isa)
     lanes, regs = target.vector_bytes // 4, target.registers
@@ -236,12 +238,17 @@ def test_an_unrolled_accumulator_far_past_the_registers_is_refused_when_lowered(
 
     with target:
         alt.lower(scheduled(regs), [A, C])  # a register tile
-        alt.lower(scheduled(regs, unroll_reduction=True), [A, C])  # k copies of the same tile
-        alt.lower(scheduled(times * regs), [A, C])  # at the limit
+        alt.lower(scheduled(regs, unroll_reduction=True), [A, C])  # updated k times: still the registers
+        alt.lower(scheduled(times * regs), [A, C])  # spilled, at the limit
         with pytest.raises(alt.ScheduleError, match=rf"write {2 * times * regs * lanes} elements of the local "
-                                                    rf"buffer 'C.local', {2 * times * regs} vectors; at most "
-                                                    rf"{times * regs} \({times}x the target's {regs}"):
+                                                    rf"buffer 'C.local', {2 * times * regs} vectors, more than the "
+                                                    rf"target's {regs} vector registers; at most {times * regs} "
+                                                    rf"vector updates \({times}x the registers\)"):
             alt.lower(scheduled(2 * times * regs), [A, C])
+        alt.lower(scheduled(2 * regs), [A, C])  # spilled a little
+        with pytest.raises(alt.ScheduleError, match=rf"{2 * regs} vectors, more than the target's {regs} vector "
+                                                    rf"registers, each {k} times over \(r \({k}\)\)"):
+            alt.lower(scheduled(2 * regs, unroll_reduction=True), [A, C])  # and updated k times: 2k x the registers
 
 
 def test_reorder_that_puts_a_parallel_loop_inside_a_simd_loop_is_refused():

@@ -197,6 +197,45 @@ def test_a_stuck_builder_is_recorded_and_killed(tmp_path):
     wait_until(lambda: not workers_of(os.getpid()), 10, "the stuck builders did not die")
 
 
+def alive(pid):
+    """Is process `pid` running (a zombie waiting for its reaper is not)?"""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in "ZX"
+    except OSError:
+        return False
+
+
+def stuck_compiler(m):
+    """A user operator whose build, in a worker process, starts a child that runs on (as gcc's driver
+    starts cc1) and never ends."""
+    if sys.argv and sys.argv[0].endswith(os.path.join("search", "worker.py")):
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
+        with open(os.environ["ALT_TEST_CHILDREN"], "a") as f:
+            f.write(f"{child.pid}\n")
+        time.sleep(3600)
+    x = alt.placeholder((m,), name="x")
+    return [x], alt.compute((m,), lambda i: x[i] * 2.0, name="y")
+
+
+def test_a_builder_killed_at_its_timeout_takes_its_compiler_with_it(tmp_path, monkeypatch):
+    """A build worker killed at the build timeout kills what it started too: a compiler pass left
+    running would take a core for minutes and disturb every timing beside it. The same for a
+    compiler run in this process: at its timeout the driver's children die with it."""
+    from codegen import tools
+    pids = tmp_path / "children"
+    monkeypatch.setenv("ALT_TEST_CHILDREN", str(pids))
+    with pytest.raises(TuningFailed):
+        tune(stuck_compiler, args=(8,), trials=2, batch=2, strategy="random", log=tmp_path / "c.jsonl", quiet=True,
+             measure_options=dict(FAST, build_timeout=3))
+    started = [int(x) for x in pids.read_text().split()]
+    assert len(started) == 2
+    wait_until(lambda: not any(alive(p) for p in started), 10, "a stuck builder's child outlived it")
+    with pytest.raises(subprocess.TimeoutExpired):
+        tools.run(["sh", "-c", f"sleep 100 & echo $! > {tmp_path / 'sleep'}; wait"], timeout=2)
+    assert not alive(int((tmp_path / "sleep").read_text()))
+
+
 def _start_cli(tmp_path, log, trials=24):
     return subprocess.Popen([sys.executable, "-m", "alt", "tune", "GMM", "--shape", "48,64,40", "--trials",
                              str(trials), "--batch", "8", "--strategy", "random", "--log", str(log), "--quiet"],

@@ -366,7 +366,7 @@ def test_a_point_lowering_refuses_is_never_proposed(monkeypatch):
     NCHW's column tile in it, which gcc took over 120 s to compile); here its check is made to miss
     it, as a template that does not count what lowering counts would."""
     import search.conv2d
-    monkeypatch.setattr(search.conv2d, "check_unrolled", lambda elements, target: None)
+    monkeypatch.setattr(search.conv2d, "check_unrolled", lambda elements, repeats, target: None)
     space = space_for(Workload("C2D", "R18-4", (1, 128, 28, 128, 3, 1, 1)), alt.Target.parse("avx512"))
     bad = {"attach": 1, "cache_o": 1, "cache_x": 1, "fuse_rx": 0, "ib": 16, "layout": "NCHW", "ob": 8,
            "order": "s-o", "par_depth": 1, "reduce_order": "c-y-x", "spatial": 0, "tile_x": 2, "tile_y": 4,

@@ -436,18 +436,20 @@ def test_conv_spaces_run_output_channel_blocks_in_cache_tiles(op, params):
 
 @pytest.mark.parametrize("isa", ["avx512", "znver3"])
 def test_conv_templates_count_the_unrolled_accumulator_as_lowering_does(isa, monkeypatch):
-    """The conv templates refuse, before a point is built, what lowering refuses: an unrolled
-    accumulator past alt.lower's limit. With attach=1 the tile is computed one loop further out, and
-    that loop may run along an axis the tile unrolls. The template's count (unrolled_elements)
-    equals lowering's on random points of each template and target (the limit lifted, so that
-    every count is compared); under the limit, a point past it is refused with the count."""
+    """The convolution templates refuse, before a point is built, what lowering refuses: an
+    unrolled accumulator past the registers, updated by unrolled reduction loops, beyond
+    alt.lower.accumulator_fits. With attach=1 the tile is computed one loop further out, and that
+    loop may run along an axis the tile unrolls; depthwise's unrolled taps each update the tile.
+    The template's count (unrolled_tile: elements, updates) equals lowering's on random points of
+    each template and target (the limit lifted, so that every count is compared); under the limit,
+    a point past it is refused with the count."""
     import sys
     lower = sys.modules["alt.lower"]
     target = alt.Target.parse(isa)
     workloads = [Workload("C2D", "R18-4", (1, 128, 28, 128, 3, 1, 1)), Workload("CBR", "t", (1, 3, 30, 32, 3, 2, 1)),
                  Workload("GRP", "t", (1, 32, 9, 64, 3, 2, 1, 1, 2)), Workload("DIL", "t", (1, 16, 20, 32, 3, 1, 2, 2)),
                  Workload("C1D", "t", (1, 40, 60, 48, 5, 1, 2)), Workload("C3D", "t", (1, 8, 10, 32, 3, 1, 1)),
-                 Workload("T2D", "t", (1, 32, 12, 3, 4, 2, 1))]
+                 Workload("T2D", "t", (1, 32, 12, 3, 4, 2, 1)), Workload("DEP", "t", (1, 64, 30, 3, 1, 1))]
     rng = np.random.default_rng(3)
     with monkeypatch.context() as m:
         m.setattr(lower, "ACCUMULATOR_REGISTERS", 10 ** 9)
@@ -459,16 +461,24 @@ def test_conv_templates_count_the_unrolled_accumulator_as_lowering_does(isa, mon
                                  ({"winograd": 0} if "winograd" in space.knobs else {}))
                 with target:
                     body = lower.lower(*space.apply(p)).body
-                counts = [np.prod([n for _, n in loops]) for _, loops in lower.unrolled_accumulators(body)]
-                assert space.unrolled_elements(p) == max(counts, default=0), (w, p)
-                grown += space.unrolled_elements(p) > space.target.registers * space.lanes
+                counts = [(lower._product(read), lower._product(again))
+                          for _, read, again in lower.unrolled_accumulators(body)]
+                assert space.unrolled_tile(p) == max(counts, default=(0, 1)), (w, p)
+                grown += space.unrolled_tile(p)[0] > space.target.registers * space.lanes
         assert grown > 10  # points whose accumulators span more than the registers: attach=1 was counted
     space = space_for(workloads[0], target)
     past = {"attach": 1, "cache_o": 1, "cache_x": 1, "fuse_rx": 0, "ib": 16, "layout": "NCHW", "ob": 8, "order": "s-o",
             "par_depth": 1, "reduce_order": "c-y-x", "spatial": 0, "tile_x": 2, "unroll": 1, "winograd": 0,
             "tile_y": min(4, target.registers // 8)}  # a register tile of 8 channels x tile_y rows x one vector
-    vectors = space.unrolled_elements(past) // space.lanes  # with all 128 output channels: 16 times the tile
-    with pytest.raises(Invalid, match=f"accumulator of {vectors} vectors .*; at most {8 * target.registers}"):
+    vectors = space.unrolled_tile(past)[0] // space.lanes  # with all 128 output channels: 16 times the tile
+    with pytest.raises(Invalid, match=f"accumulator of {vectors} vectors .*at most "
+                                      f"{lower.ACCUMULATOR_REGISTERS * target.registers} vector updates"):
         space.apply(past)
     with target:
         alt.lower(*space.apply(dict(past, attach=0)))  # the register tile alone
+    dep = space_for(workloads[-1], target)  # a tile of a few vectors past the registers: fine, but not with 9 taps
+    spilled = {"layout": "NHWC", "in_layout": "NHWC", "w_layout": "taps", "cb": 2 * dep.lanes, "tile_y": 1,
+               "tile_x": 14 if target.registers > 16 else 7, "par_depth": 1, "unroll": 1, "order": "o-y-x",
+               "unroll_taps": 0, "attach": 1}  # a register tile of 28 or 14 vectors; attach=1: two of them
+    assert dep.check(spilled) is None and dep.unrolled_tile(spilled)[0] > target.registers * dep.lanes
+    assert "updated 9 times over" in dep.check(dict(spilled, unroll_taps=1))
