@@ -6,6 +6,8 @@ stages computed at a loop get the region their consumer reads there (bound infer
 symbolic intervals) in a stack buffer; reductions get an init nest before their first
 reduction loop.
 """
+import math
+
 from . import arith
 from . import expr as E
 from .errors import BuildError, ScheduleError
@@ -572,13 +574,6 @@ def unrolled_accumulators(body):
     return out
 
 
-def _product(loops):
-    n = 1
-    for _, copies in loops:
-        n *= copies
-    return n
-
-
 def _unrolled_accumulators(body):
     """Refuse an unrolled nest whose copies write a local (stack) buffer past what
     accumulator_fits allows on the CPU target. Only loops that unrolling or vectorizing copies
@@ -589,7 +584,7 @@ def _unrolled_accumulators(body):
         return
     for s, loops, repeated in unrolled_accumulators(body):
         lanes = max(1, t.vector_bytes // E.dtypes.to_numpy(s.buffer.dtype).itemsize)
-        elements, repeats = _product(loops), _product(repeated)
+        elements, repeats = math.prod(n for _, n in loops), math.prod(n for _, n in repeated)
         vectors = -(-elements // lanes)
         if not accumulator_fits(vectors, repeats, t.registers):
             names = " x ".join(f"{lp.var.name} ({n})" for lp, n in loops)

@@ -11,6 +11,8 @@ accumulator tile is computed; and for a 3x3 stride-1 convolution, the algorithm:
 Winograd's F(2x2, 3x3) or F(4x4, 3x3) (alt.ops.winograd; weights transformed ahead of time) in the
 same layouts.
 """
+import math
+
 import numpy as np
 
 import alt
@@ -61,10 +63,7 @@ def unrolled_accumulator(p, tile, full, outer, grows, unrolled=("y", "x")):
         tile[axis] = min(full[axis], tile[axis] * extent)
     if all(tile[a] == 1 for a in unrolled):
         return 0
-    elements = 1
-    for n in tile.values():
-        elements *= n
-    return elements
+    return math.prod(tile.values())
 
 
 def check_unrolled(elements, repeats, target):

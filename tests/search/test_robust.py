@@ -22,6 +22,15 @@ GEMM = Workload("GMM", "robust-gemm", (24, 40, 36))
 FAST = {"repeat": 2, "min_time": 0.001}
 
 
+def alive(pid):
+    """Is process `pid` running (a zombie waiting for its reaper is not)?"""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in "ZX"
+    except OSError:
+        return False
+
+
 def workers_of(pid):
     """Worker processes (search.worker) started by process `pid` that are still alive."""
     out = []
@@ -31,11 +40,9 @@ def workers_of(pid):
         try:
             with open(f"/proc/{d}/cmdline", "rb") as f:
                 args = f.read().split(b"\0")
-            with open(f"/proc/{d}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if b"search.worker" in args and str(pid).encode() in args and state != "Z":
+        if b"search.worker" in args and str(pid).encode() in args and alive(int(d)):
             out.append(int(d))
     return out
 
@@ -195,15 +202,6 @@ def test_a_stuck_builder_is_recorded_and_killed(tmp_path):
     recs = R.Log(path).read()
     assert len(recs) == 2 and all(r["error"] == R.BUILD_TIMEOUT for r in recs)
     wait_until(lambda: not workers_of(os.getpid()), 10, "the stuck builders did not die")
-
-
-def alive(pid):
-    """Is process `pid` running (a zombie waiting for its reaper is not)?"""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in "ZX"
-    except OSError:
-        return False
 
 
 def stuck_compiler(m):

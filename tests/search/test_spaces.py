@@ -2,6 +2,7 @@
 are enumerated without missing a valid one, and each operator family's template knobs."""
 import itertools
 import json
+import math
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -461,7 +462,7 @@ def test_conv_templates_count_the_unrolled_accumulator_as_lowering_does(isa, mon
                                  ({"winograd": 0} if "winograd" in space.knobs else {}))
                 with target:
                     body = lower.lower(*space.apply(p)).body
-                counts = [(lower._product(read), lower._product(again))
+                counts = [(math.prod(n for _, n in read), math.prod(n for _, n in again))
                           for _, read, again in lower.unrolled_accumulators(body)]
                 assert space.unrolled_tile(p) == max(counts, default=(0, 1)), (w, p)
                 grown += space.unrolled_tile(p)[0] > space.target.registers * space.lanes
