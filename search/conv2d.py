@@ -68,8 +68,8 @@ def unrolled_accumulator(p, tile, full, outer, grows, unrolled=("y", "x")):
 
 def check_unrolled(elements, repeats, target):
     """Why an unrolled accumulator of `elements` floats, updated `repeats` times over by unrolled
-    reduction loops, is refused on `target` (alt.lower.accumulator_fits), or None."""
-    from alt.lower import ACCUMULATOR_REGISTERS, accumulator_fits
+    reduction loops, is refused on `target` (alt.lower_checks.accumulator_fits), or None."""
+    from alt.lower_checks import ACCUMULATOR_REGISTERS, accumulator_fits
     vectors = -(-elements // target.lanes("float32"))
     if accumulator_fits(vectors, repeats, target.registers):
         return None

@@ -39,7 +39,7 @@ class ConvNdSpace(Space):
             "ob": [self.lanes * m for m in (1, 2, 4)],
             "ib": sorted({1, 4, 8, 16, self.lanes, self.lanes * 2}),
             "tile_y": [1, 2, 4] if self.nd > 1 else [1],
-            "tile_x": [1, 2, 4, 7, 8, 14, 16, 28],
+            "tile_x": [1, 2, 3, 4, 6, 7, 8, 12, 14, 16, 28],
             "reduce_order": ["c-s", "s-c"],  # input-channel blocks outside the kernel taps, or inside
             "order": ["o-s", "s-o"],  # output-channel blocks outside the spatial tiles (weights stay in
             # cache while the tiles pass), or inside (the input window stays while the blocks pass), in

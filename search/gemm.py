@@ -37,7 +37,7 @@ class GemmSpace(Space):
             "a_layout": ["MK", "packed"],
             "b_layout": ["KN", "packed"],
             "nb": columns,
-            "tile_i": [1, 2, 4, 6, 8, 12, 16],
+            "tile_i": [1, 2, 3, 4, 5, 6, 8, 10, 12, 14, 16],
             "tile_j": columns,
             "tile_k": [0, 64, 128, 256],
             "cache_i": list(self.CACHE),

@@ -328,7 +328,8 @@ def depthwise_block(channels, target=None):
 
 
 def depthwise_conv(s, conv, block, blocked=True, tile_y=1, tile_x=None, par_depth=2, unroll=True, out=None,
-                   relayout_input=True, order=None, unroll_taps=False, in_blocked=None, taps_first=None, attach=0):
+                   relayout_input=True, order=None, unroll_taps=False, in_blocked=None, taps_first=None, attach=0,
+                   spatial=False, unroll_rows=None, cache_x=1):
     """A depthwise convolution (one filter per channel) with its channels in the vector lanes:
     the output in NCHW<block>c (`blocked`) or NHWC, the input in the same (`in_blocked`, default
     `blocked`: channel c reads channel c, so either way a block of channels is one vector load), the
@@ -338,19 +339,23 @@ def depthwise_conv(s, conv, block, blocked=True, tile_y=1, tile_x=None, par_dept
     the tile (unrolled too with `unroll_taps`), par_depth + 1 outer loops fused into the parallel one.
     `order` places the channel-block loop among the row and column tiles: "o-y-x", "y-o-x" or
     "y-x-o" (default: o-y-x blocked, y-o-x in NHWC); the accumulator tile is computed at the loop just
-    outside it, or (`attach` 1) one loop further out where that loop is not the parallel one. `out`
-    ends an elementwise epilogue fused after it; with relayout_input=False the input keeps the layout
-    it has (a network's)."""
+    outside it, or (`attach` 1) one loop further out where that loop is not the parallel one. With
+    `spatial` a blocked output is also tiled spatially (NCHW{tile_y}h{tile_x}w{block}c: one register
+    tile contiguous). In order "y-x-o", `cache_x` > 1 runs the channel blocks inside bands of cache_x
+    column tiles (a band of every channel stays in cache). `unroll` unrolls the tile's columns,
+    `unroll_rows` (default `unroll`) its rows. `out` ends an elementwise epilogue fused after it; with
+    relayout_input=False the input keeps the layout it has (a network's)."""
     X, W = conv_inputs(conv)
     pad = pad_stage(s, conv)
     in_blocked = blocked if in_blocked is None else in_blocked
     taps_first = (not blocked) if taps_first is None else taps_first
     acts = ([X] if relayout_input else []) + ([pad.tensor] if pad else [])
     outs = [conv] + ([out] if out is not None and out is not conv else [])
-    for ts, blocks in ((acts, in_blocked), (outs, blocked)):
+    tile_x = tile_x or depthwise_tile(conv.shape[3], block)
+    for ts, blocks, tile in ((acts, in_blocked, (1, 1)), (outs, blocked, (tile_y, tile_x) if spatial else (1, 1))):
         for t in ts:
             if blocks:
-                relayout_blocked(s, t, block, 0)
+                relayout_blocked(s, t, block, 0, tile)
             else:
                 s.layout(t).reorder(0, 2, 3, 1)
     w = s.layout(W)
@@ -359,12 +364,9 @@ def depthwise_conv(s, conv, block, blocked=True, tile_y=1, tile_x=None, par_dept
     w.split(0, block).reorder(*((2, 3, 4, 0, 1) if taps_first else (0, 2, 3, 4, 1)))  # (1, KH, KW) with C/b, b
     if pad is not None:
         schedule_stage(s, pad)
-    tile_x = tile_x or depthwise_tile(conv.shape[3], block)
     T, CC = tile_target(s, conv, out)
     if blocked:
-        n, oo, y, x, oi = T.axis
-        yo, yi = T.split(y, factor=tile_y)
-        xo, xi = T.split(x, factor=tile_x)
+        (n, oo, yo, xo), (yi, xi, oi) = nchwc_tile_axes(T, tile_y, tile_x)
     else:
         n, y, x, o = T.axis
         yo, yi = T.split(y, factor=tile_y)
@@ -372,21 +374,28 @@ def depthwise_conv(s, conv, block, blocked=True, tile_y=1, tile_x=None, par_dept
         oo, oi = T.split(o, factor=block)
     order = order or ("o-y-x" if blocked else "y-o-x")
     outer = [n] + [{"o": oo, "y": yo, "x": xo}[a] for a in order.split("-")]
+    if cache_x > 1 and order == "y-x-o":
+        xoo, xoi = T.split(xo, factor=cache_x)
+        outer = [n, yo, xoo, oo, xoi]
     T.reorder(*outer, yi, xi, oi)
     T.vectorize(oi)
     T.parallel(T.fuse(*outer[:min(par_depth, len(outer) - 1) + 1]))
     s[CC].compute_at(T, T.leaves[max(0, T.leaves.index(yi) - 1 - attach)])
     L = s[CC]
     rc, ry, rx = L.reduce_axis
-    if blocked:
+    couter = []
+    if blocked and spatial:  # the accumulator follows the output's tiled layout
+        (cn, coo, *couter), (cy, cx, coi) = nchwc_tile_axes(L, tile_y, tile_x)
+    elif blocked:
         cn, coo, cy, cx, coi = L.axis
     else:
         cn, cy, cx, co = L.axis
         coo, coi = L.split(co, factor=block)
-    L.reorder(cn, coo, rc, ry, rx, cy, cx, coi)
+    L.reorder(cn, coo, *couter, rc, ry, rx, cy, cx, coi)
     L.vectorize(coi)
-    if unroll:
+    if unroll if unroll_rows is None else unroll_rows:
         L.unroll(cy)
+    if unroll:
         L.unroll(cx)
     if unroll_taps:
         L.unroll(ry)

@@ -215,7 +215,7 @@ def test_an_unrolled_accumulator_far_past_the_registers_is_refused_when_lowered(
     minutes (a conv2d tile of 512 vectors passed the 120 s build timeout, a depthwise tile of 224
     vectors with its 9 taps unrolled 200 s). A register tile, the same tile unrolled along its
     reduction, and a spilled tile at the limit lower."""
-    from alt.lower import ACCUMULATOR_REGISTERS as times
+    from alt.lower_checks import ACCUMULATOR_REGISTERS as times
     target = alt.Target.parse(isa)
     lanes, regs = target.vector_bytes // 4, target.registers
     n, k = 2 * times * regs * lanes, 8

@@ -194,10 +194,36 @@ def test_depthwise_space_puts_channels_in_the_vector_lanes(params):
         named = {"NHWC": "NHWC", "NCHWc": f"NCHW{p['cb']}c"}
         assert space.layouts(p) == (named[inp], named[out])
     old = {k: v for k, v in space.seeds()[1].items() if k not in ("order", "unroll_taps", "in_layout", "w_layout",
-                                                                  "attach")}  # logged before them
-    assert space.complete(old) == space.seeds()[1]
+                                                                  "attach", "spatial", "cache_x", "unroll_rows")}
+    assert space.complete(old) == space.seeds()[1]  # logged before those knobs: as it ran then
+    assert space.complete(dict(old, unroll=0))["unroll_rows"] == 0
     blocked = {k: v for k, v in space.seeds()[0].items() if k not in ("order", "in_layout", "w_layout")}
     assert space.complete(blocked) == space.seeds()[0]
+
+
+def test_depthwise_space_tiles_its_output_in_memory_and_bands_its_columns():
+    """A blocked depthwise output may be tiled spatially as its register tile is (the layout named
+    so, for the graph planner); in order y-x-o the channel blocks may run inside bands of column
+    tiles; rows and columns unroll separately. Each matches the interpreter; knobs a point does not
+    read are canonical, and a bad combination is refused with its reason."""
+    space = space_for(Workload("DEP", "DEP-t", (1, 32, 12, 3, 1, 1)))
+    rng = np.random.default_rng(5)
+    for fixed in ({"spatial": 1, "tile_y": 2, "tile_x": 3, "order": "y-x-o", "cache_x": 2},
+                  {"spatial": 1, "tile_y": 2, "tile_x": 6, "order": "o-y-x", "unroll_rows": 0},
+                  {"spatial": 0, "layout": "NHWC", "tile_x": 2, "order": "y-x-o", "cache_x": 4, "unroll": 0,
+                   "unroll_rows": 1, "tile_y": 2}):
+        p = space.sample(rng, fixed)
+        sch, args = space.apply(p)
+        check_schedule(sch, args)
+        if p["spatial"]:
+            assert space.layouts(p)[1] == f"NCHW{p['tile_y']}h{p['tile_x']}w{p['cb']}c"
+    p = space.sample(rng, {"order": "o-y-x", "tile_y": 1, "cb": space.lanes})
+    assert space.canonical(dict(p, cache_x=4))["cache_x"] == 1  # no band outside y-x-o
+    assert space.canonical(dict(p, unroll_rows=1 - p["unroll"]))["unroll_rows"] == p["unroll"]  # a row of one
+    assert "order y-x-o only" in space.check(dict(p, cache_x=2))
+    assert "needs layout NCHWc" in space.check(dict(p, layout="NHWC", spatial=1))
+    assert "must have more than one row" in space.check(dict(p, layout="NCHWc", spatial=1, tile_y=1))
+    assert "no band of the 3 there" in space.check(dict(p, order="y-x-o", tile_x=4, cache_x=4))
 
 
 @pytest.mark.parametrize("op,params", [("GMM", (24, 40, 36)), ("GMM", (5, 70, 300)), ("BMM", (3, 7, 9, 5)),
@@ -439,13 +465,12 @@ def test_conv_spaces_run_output_channel_blocks_in_cache_tiles(op, params):
 def test_conv_templates_count_the_unrolled_accumulator_as_lowering_does(isa, monkeypatch):
     """The convolution templates refuse, before a point is built, what lowering refuses: an
     unrolled accumulator past the registers, updated by unrolled reduction loops, beyond
-    alt.lower.accumulator_fits. With attach=1 the tile is computed one loop further out, and that
+    alt.lower_checks.accumulator_fits. With attach=1 the tile is computed one loop further out, and that
     loop may run along an axis the tile unrolls; depthwise's unrolled taps each update the tile.
     The template's count (unrolled_tile: elements, updates) equals lowering's on random points of
     each template and target (the limit lifted, so that every count is compared); under the limit,
     a point past it is refused with the count."""
-    import sys
-    lower = sys.modules["alt.lower"]
+    from alt import lower_checks as checks
     target = alt.Target.parse(isa)
     workloads = [Workload("C2D", "R18-4", (1, 128, 28, 128, 3, 1, 1)), Workload("CBR", "t", (1, 3, 30, 32, 3, 2, 1)),
                  Workload("GRP", "t", (1, 32, 9, 64, 3, 2, 1, 1, 2)), Workload("DIL", "t", (1, 16, 20, 32, 3, 1, 2, 2)),
@@ -453,7 +478,7 @@ def test_conv_templates_count_the_unrolled_accumulator_as_lowering_does(isa, mon
                  Workload("T2D", "t", (1, 32, 12, 3, 4, 2, 1)), Workload("DEP", "t", (1, 64, 30, 3, 1, 1))]
     rng = np.random.default_rng(3)
     with monkeypatch.context() as m:
-        m.setattr(lower, "ACCUMULATOR_REGISTERS", 10 ** 9)
+        m.setattr(checks, "ACCUMULATOR_REGISTERS", 10 ** 9)
         grown = 0
         for w in workloads:
             space = space_for(w, target)
@@ -461,9 +486,9 @@ def test_conv_templates_count_the_unrolled_accumulator_as_lowering_does(isa, mon
                 p = space.sample(rng, {"unroll": 1, "attach": int(rng.integers(4) > 0)} |
                                  ({"winograd": 0} if "winograd" in space.knobs else {}))
                 with target:
-                    body = lower.lower(*space.apply(p)).body
+                    body = alt.lower(*space.apply(p)).body
                 counts = [(math.prod(n for _, n in read), math.prod(n for _, n in again))
-                          for _, read, again in lower.unrolled_accumulators(body)]
+                          for _, read, again in checks.unrolled_accumulators(body)]
                 assert space.unrolled_tile(p) == max(counts, default=(0, 1)), (w, p)
                 grown += space.unrolled_tile(p)[0] > space.target.registers * space.lanes
         assert grown > 10  # points whose accumulators span more than the registers: attach=1 was counted
@@ -473,7 +498,7 @@ def test_conv_templates_count_the_unrolled_accumulator_as_lowering_does(isa, mon
             "tile_y": min(4, target.registers // 8)}  # a register tile of 8 channels x tile_y rows x one vector
     vectors = space.unrolled_tile(past)[0] // space.lanes  # with all 128 output channels: 16 times the tile
     with pytest.raises(Invalid, match=f"accumulator of {vectors} vectors .*at most "
-                                      f"{lower.ACCUMULATOR_REGISTERS * target.registers} vector updates"):
+                                      f"{checks.ACCUMULATOR_REGISTERS * target.registers} vector updates"):
         space.apply(past)
     with target:
         alt.lower(*space.apply(dict(past, attach=0)))  # the register tile alone
