@@ -4,6 +4,7 @@ Tile sizes left as None come from the target in effect (alt.target.current()): r
 fit its register file (gemm_tile, conv_tile), channel blocks of conv_tile's whole vectors.
 """
 
+from ..errors import ScheduleError
 from ..target import current
 from .default import schedule_stage
 
@@ -143,7 +144,7 @@ def relayout_conv2d(s, conv, layout, ob=None, ib=None, relayout_input=True, out=
         s.layout(W).reorder(2, 3, 1, 0)
     elif layout == "NCHWc":
         if W.shape[0] % ob:
-            raise ValueError(f"relayout_conv2d: {W.shape[0]} output channels are not a multiple of {ob}")
+            raise ScheduleError(f"relayout_conv2d: {W.shape[0]} output channels are not a multiple of {ob}")
         c_pad = -X.shape[1] % ib
         for t in acts:
             relayout_blocked(s, t, ib, c_pad)
@@ -154,9 +155,9 @@ def relayout_conv2d(s, conv, layout, ob=None, ib=None, relayout_input=True, out=
         for t in outs:
             relayout_blocked(s, t, ob, 0, tile)
     elif layout != "NCHW":
-        raise ValueError(f"relayout_conv2d: layout {layout!r} is not NCHW, NHWC or NCHWc")
+        raise ScheduleError(f"relayout_conv2d: layout {layout!r} is not NCHW, NHWC or NCHWc")
     if tuple(tile) != (1, 1) and layout != "NCHWc":
-        raise ValueError(f"relayout_conv2d: a spatial tile {tuple(tile)} needs layout NCHWc, not {layout!r}")
+        raise ScheduleError(f"relayout_conv2d: a spatial tile {tuple(tile)} needs layout NCHWc, not {layout!r}")
     if pad is not None and schedule_pad and not pad.is_scheduled:
         schedule_stage(s, pad)
     return X, W, pad
@@ -345,6 +346,12 @@ def depthwise_conv(s, conv, block, blocked=True, tile_y=1, tile_x=None, par_dept
     column tiles (a band of every channel stays in cache). `unroll` unrolls the tile's columns,
     `unroll_rows` (default `unroll`) its rows. `out` ends an elementwise epilogue fused after it; with
     relayout_input=False the input keeps the layout it has (a network's)."""
+    order = order or ("o-y-x" if blocked else "y-o-x")
+    if spatial and not blocked:
+        raise ScheduleError("depthwise_conv: a spatially tiled output needs blocked=True (NCHW<block>c)")
+    if cache_x > 1 and order != "y-x-o":
+        raise ScheduleError(f"depthwise_conv: cache_x={cache_x} bands the column tiles around the channel "
+                            f"blocks, so it needs order 'y-x-o', not {order!r}")
     X, W = conv_inputs(conv)
     pad = pad_stage(s, conv)
     in_blocked = blocked if in_blocked is None else in_blocked
@@ -372,9 +379,8 @@ def depthwise_conv(s, conv, block, blocked=True, tile_y=1, tile_x=None, par_dept
         yo, yi = T.split(y, factor=tile_y)
         xo, xi = T.split(x, factor=tile_x)
         oo, oi = T.split(o, factor=block)
-    order = order or ("o-y-x" if blocked else "y-o-x")
     outer = [n] + [{"o": oo, "y": yo, "x": xo}[a] for a in order.split("-")]
-    if cache_x > 1 and order == "y-x-o":
+    if cache_x > 1:
         xoo, xoi = T.split(xo, factor=cache_x)
         outer = [n, yo, xoo, oo, xoi]
     T.reorder(*outer, yi, xi, oi)

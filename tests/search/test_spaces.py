@@ -224,6 +224,12 @@ def test_depthwise_space_tiles_its_output_in_memory_and_bands_its_columns():
     assert "needs layout NCHWc" in space.check(dict(p, layout="NHWC", spatial=1))
     assert "must have more than one row" in space.check(dict(p, layout="NCHWc", spatial=1, tile_y=1))
     assert "no band of the 3 there" in space.check(dict(p, order="y-x-o", tile_x=4, cache_x=4))
+    from alt.ops.hand import depthwise_conv
+    _, conv = space.build()
+    for bad, msg in (({"blocked": False, "spatial": True}, "needs blocked=True"),
+                     ({"order": "o-y-x", "cache_x": 2}, "needs order 'y-x-o', not 'o-y-x'")):
+        with pytest.raises(alt.ScheduleError, match=msg):  # the hand function a user may call says so too
+            depthwise_conv(alt.create_schedule(conv), conv, space.lanes, **bad)
 
 
 @pytest.mark.parametrize("op,params", [("GMM", (24, 40, 36)), ("GMM", (5, 70, 300)), ("BMM", (3, 7, 9, 5)),
