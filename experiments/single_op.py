@@ -235,7 +235,7 @@ def reference_time(what, fn, *args):
     while its large ones did not. None where the reference has no such operator or its process died."""
     from experiments.isolated import ChildDied, call
     try:
-        return call(__name__, fn, *args)
+        return call("experiments.single_op", fn, *args)  # by name: as `python -m`, this module is __main__
     except ChildDied as e:
         print(f"  {what} on {args[0].name}: not timed ({e})")
         return None
