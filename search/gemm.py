@@ -64,10 +64,14 @@ class GemmSpace(Space):
 
     def canonical(self, point):
         """Knobs the others make irrelevant at one value: the panel width of an unpacked B (see
-        complete), and the order inside a cache tile of one row or one column of register tiles (ij)."""
+        complete), the column tile of a packed one (its panel width: the only valid one, so that a
+        draw does not miss it 4 times in 5), and the order inside a cache tile of one row or one
+        column of register tiles (ij)."""
         p = dict(point)
         if p.get("b_layout") == "KN":
             p["nb"] = 4 * self.lanes
+        elif p.get("b_layout") == "packed" and "nb" in p:
+            p["tile_j"] = p["nb"]
         if p.get("cache_i") == 1 or p.get("cache_j") == 1:
             p["inner"] = "ij"
         return p
