@@ -128,23 +128,36 @@ def main(argv=None):
 
     def log_of(name, config, seed):
         return out.parent / f"{out.name}.{name}.{config.replace(':', '.')}.{seed}.jsonl"
-    later = [c for c in configs if parse_config(c)[3]]
-    for config, name in [(c, n) for n in names for c in configs if c not in later] + \
-            [(c, n) for c in later for n in names]:
+
+    def run(name, group):
+        """Tune `name` under each configuration of `group`, the configurations taking turns seed by
+        seed: a slow spell or a drift of the machine then falls on every side of a comparison, not
+        on whichever configuration happened to run in it (run one after the other, the same point
+        of R18-8 measured 15% apart in the two configurations' logs)."""
         w = find_workload(name)
-        strategy, model, seeded, transfer = parse_config(config)
-        runs = []
+        runs = {c: [] for c in group}
         for seed in range(seeds):
-            log = log_of(name, config, seed)
-            if not args.resume:
-                log.unlink(missing_ok=True)
-            tune(w, trials=trials, strategy=strategy, model=model, log=log, seed=seed, quiet=True, build=False,
-                 final=0, hand_seeds=seeded,
-                 transfer=[log_of(n, "alt", seed) for n in names if n != name] if transfer else None)
-            runs.append(curve(log, w, trials, here))
-        curves[(name, config)] = runs
-        ends = [r[-1] for r in runs]
-        print(f"{name:8} {label(config):36} {np.median(ends):7.1f} [{min(ends):.1f}, {max(ends):.1f}]", flush=True)
+            for config in group:
+                strategy, model, seeded, transfer = parse_config(config)
+                log = log_of(name, config, seed)
+                if not args.resume:
+                    log.unlink(missing_ok=True)
+                tune(w, trials=trials, strategy=strategy, model=model, log=log, seed=seed, quiet=True, build=False,
+                     final=0, hand_seeds=seeded,
+                     transfer=[log_of(n, "alt", seed) for n in names if n != name] if transfer else None)
+                runs[config].append(curve(log, w, trials, here))
+        for config in group:
+            curves[(name, config)] = runs[config]
+            ends = [r[-1] for r in runs[config]]
+            print(f"{name:8} {label(config):36} {np.median(ends):7.1f} [{min(ends):.1f}, {max(ends):.1f}]", flush=True)
+
+    later = [c for c in configs if parse_config(c)[3]]  # transfer learns from every workload's alt logs: last
+    for name in names:
+        if any(c not in later for c in configs):
+            run(name, [c for c in configs if c not in later])
+    for c in later:
+        for name in names:
+            run(name, [c])
     med, rows = summarize(names, configs, curves, trials)
     for row in rows:
         per = ", ".join(f"{n} {v if v is not None else f'>{trials}'}" for n, v in row["trials"].items())

@@ -126,6 +126,24 @@ def test_ablation_resumes_from_its_logs_and_otherwise_starts_afresh(tmp_path, ca
     assert len(lines()) == 2
 
 
+def test_ablation_configurations_take_turns_seed_by_seed(tmp_path, monkeypatch, capsys):
+    """A slow spell of the machine must fall on both sides of a comparison: per workload, seed 0 of
+    every configuration, then seed 1 of every one; transfer configurations after every alt log."""
+    calls = []
+    monkeypatch.setattr(ablation, "tune", lambda w, **kw: calls.append((w.name, kw["strategy"], kw["model"],
+                                                                        kw["seed"], kw["transfer"] is not None)))
+    monkeypatch.setattr(ablation, "curve", lambda log, w, trials, here: [1.0] * trials)
+    monkeypatch.setattr(ablation, "_plot", lambda *a: None)
+    ablation.main(["--workloads", "GMM-0,R18-8", "--configs", "alt,alt:random,alt:gbt:transfer", "--seeds", "2",
+                   "--trials", "2", "--out", str(tmp_path / "abl")])
+    assert calls == [("GMM-0", "alt", "gbt", 0, False), ("GMM-0", "alt", "random", 0, False),
+                     ("GMM-0", "alt", "gbt", 1, False), ("GMM-0", "alt", "random", 1, False),
+                     ("R18-8", "alt", "gbt", 0, False), ("R18-8", "alt", "random", 0, False),
+                     ("R18-8", "alt", "gbt", 1, False), ("R18-8", "alt", "random", 1, False),
+                     ("GMM-0", "alt", "gbt", 0, True), ("GMM-0", "alt", "gbt", 1, True),
+                     ("R18-8", "alt", "gbt", 0, True), ("R18-8", "alt", "gbt", 1, True)]
+
+
 def _row(name, trials=64, tvm=None):
     return {"workload": name, "op": "GMM", "params": [1, 1, 1], "trials": trials, "alt": 4.0, "loop-only": 2.0,
             "alt point": {"b_layout": "packed"}, "tvm": tvm, "tvm seconds": None if tvm is None else 9.0,
