@@ -11,7 +11,9 @@ guidance: the same annealing against a model that predicts noise); flags, joined
 that what the search itself finds shows; `transfer` warms the cost model with the logs that the
 `alt` configuration wrote for the other workloads with the same seed (leave one out: AutoTVM's
 transfer learning), and runs after every other configuration. `alt:gbt:unseeded+transfer` is the
-transferred model on its own, without hand seeds to lean on.
+transferred model on its own, without hand seeds to lean on. On each workload the other
+configurations take turns seed by seed (seed 0 of each, then seed 1 of each, ...), so that a slow
+spell of the machine falls on both sides of a comparison.
 
 For each workload the curves are the median over seeds of best-so-far GFLOP/s; "trials to match"
 is the first trial at which a model-guided median curve reaches the final value of its reference's
