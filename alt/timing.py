@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .buffers import empty
 from .errors import OptionError, check_counts
 
 MAX_WAIT = 0.05  # share of a repeat's time this process may spend waiting for a CPU
@@ -83,7 +84,10 @@ class Canary:
 
     def __init__(self, size=16384, calls=20, runs=5, max_cpus=8, store=None):
         rng = np.random.default_rng(0)
-        self._x, self._y, self._z = (_cache_aligned(size) for _ in range(3))
+        # at a cache line: where numpy put them, the same work took 33-68 us by process on an Intel
+        # Xeon (loads and stores split across lines), and one process's lucky best made every other
+        # read the machine as 2x slow; aligned, it takes 36-38 us in every process
+        self._x, self._y, self._z = (empty(size, np.float32) for _ in range(3))
         self._x[:], self._y[:] = rng.random(size, np.float32), rng.random(size, np.float32)
         self.calls, self.runs = calls, runs
         cpus = _allowed_cpus() if hasattr(os, "sched_setaffinity") else []
@@ -165,17 +169,6 @@ class Canary:
             if improved:
                 self._save()
             return worst
-
-
-def _cache_aligned(n):
-    """n float32 starting at a cache line (64 bytes). The canary's time must not depend on where
-    the allocator put its arrays: with them wherever numpy put them, the same work took 33 to 68 us
-    on one Intel Xeon depending on the process, so a process whose arrays fell well set a best that
-    every other one read as the machine running 2x slow. Cache-line aligned, it took 37-40 us in
-    every process."""
-    buf = np.empty(n + 16, np.float32)
-    start = (-buf.ctypes.data % 64) // 4
-    return buf[start:start + n]
 
 
 _canary = []

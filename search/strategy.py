@@ -299,7 +299,12 @@ class AltStrategy(Strategy):
         self.spent = 0
         self._owed = 0.0  # random layouts owed to exploration (the share accrues over batches)
         self._probes = {}  # layout key -> its probe points (see _probe)
-        self._share = None  # (knob, value) -> share of the layouts that have it (see _explore_layouts)
+        counts = {}
+        for lay in self.layouts:
+            for kv in _values(lay):
+                counts[kv] = counts.get(kv, 0) + 1
+        self._share = {kv: c / len(self.layouts) for kv, c in counts.items()}  # (knob, value) -> share of the
+        # layouts that have it (see _explore_layouts)
 
     def _layout_of(self, p):
         return {k: p[k] for k in self.space.layout_knobs}
@@ -354,12 +359,6 @@ class AltStrategy(Strategy):
         NCHWc (it cannot rank what it has no measurement of), and a uniform pick had to land on
         NCHWc by luck (on R18-8, one seed of six spent its whole joint stage without it and ended
         at half the speed of the others). Once every value is tried, the picks are uniform."""
-        if self._share is None:
-            counts = {}
-            for lay in self.layouts:
-                for kv in _values(lay):
-                    counts[kv] = counts.get(kv, 0) + 1
-            self._share = {kv: c / len(self.layouts) for kv, c in counts.items()}
         tried = {kv for lk in self.reward for kv in _values(json.loads(lk))}
         tried |= {kv for lay in chosen for kv in _values(lay)}
         pool, out = [candidates[i] for i in self.rng.permutation(len(candidates))], []
