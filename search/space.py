@@ -57,16 +57,29 @@ class Space:
         how many points it leaves valid (an algorithm with few valid points is not favoured)."""
         lead = {k: self.knobs[k][rng.integers(len(self.knobs[k]))] for k in self.leading
                 if k in self.knobs and k not in (fixed or {})}
-        for attempt in range(200):
-            keep = dict(lead if attempt < 20 else {}, **(fixed or {}))  # then any value, if that one has none
-            p = {k: v[rng.integers(len(v))] for k, v in self.knobs.items()}
-            p = self.canonical(dict(p, **keep))
-            if all(p[k] == v for k, v in (fixed or {}).items()) and self.check(p) is None:
-                return p
+        p = self.draw(rng, dict(lead, **(fixed or {})), 20) or self.draw(rng, fixed, 180)  # then any algorithm
+        if p is not None:
+            return p
         valid = self._valid_points(fixed)  # few valid points (a small operator): draw among them all
         if not valid:
             raise Invalid(f"no valid point of {type(self).__name__} found with {fixed}")
         return dict(valid[rng.integers(len(valid))])
+
+    def draw(self, rng, fixed, tries):
+        """A valid point with the knobs in `fixed` at their values, from at most `tries` uniform draws
+        of the other knobs (made canonical); None if none of them was valid."""
+        for _ in range(tries):
+            p = self.canonical({**{k: v[rng.integers(len(v))] for k, v in self.knobs.items()}, **(fixed or {})})
+            if all(p[k] == v for k, v in (fixed or {}).items()) and self.check(p) is None:
+                return p
+        return None
+
+    def algorithms(self, rng, fixed=None, tries=20):
+        """The values of the `leading` knobs (the algorithm) that valid points with the knobs in
+        `fixed` can have, as (knob, value) pairs: a value counts once one of `tries` draws with it
+        (as sample() draws) was valid. R18-4's Winograd tiles exist only in a sixth of its layouts."""
+        return {(k, v) for k in self.leading if k in self.knobs and k not in (fixed or {}) for v in self.knobs[k]
+                if self.draw(rng, {**(fixed or {}), k: v}, tries) is not None}
 
     def _valid_points(self, fixed, limit=500000):
         k = json.dumps(fixed or {}, sort_keys=True)

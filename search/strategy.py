@@ -176,12 +176,13 @@ class Strategy:
                 out[i] = min(2.0, float(np.sqrt(((ref - f) ** 2).sum(1)).min()) / scale)
         return out
 
-    def _top(self, found, n):
-        """The n best unmeasured points of annealing's `found` {key: (score, point)}: greedily, the
-        highest predicted score plus `NOVELTY` times the distance to what is measured or picked
-        already (so a batch does not spend its trials on near-copies of one point), among the 3n
-        best-predicted."""
-        ranked = sorted((t for k, t in found.items() if k not in self.seen and t[0] > -np.inf), key=lambda t: -t[0])
+    def _top(self, found, n, taken=()):
+        """The n best points of annealing's `found` {key: (score, point)} not measured (nor in
+        `taken`): greedily, the highest predicted score plus `NOVELTY` times the distance to what is
+        measured or picked already (so a batch does not spend its trials on near-copies of one
+        point), among the 3n best-predicted."""
+        ranked = sorted((t for k, t in found.items() if k not in self.seen and k not in taken and t[0] > -np.inf),
+                        key=lambda t: -t[0])
         pool = ranked[:3 * n]
         if not pool or not self.model.trained():
             return [p for _, p in ranked[:n]]
@@ -196,32 +197,53 @@ class Strategy:
                 near.append(feats[i])
         return [pool[i][1] for i in picked]
 
-    def _random(self, n, fixed=None, taken=()):
-        """n random points not measured yet (nor in `taken`), none that lowering refuses."""
+    def _measured_algorithms(self):
+        """The (knob, value) pairs of the space's algorithm knobs (`leading`) some measured point has."""
+        return {(k, p[k]) for p in self.points.values() for k in self.space.leading if k in p}
+
+    def _random(self, n, fixed=None, taken=(), cover=True):
+        """n random points not measured yet (nor in `taken`), none that lowering refuses. With
+        `cover`, the algorithms (values of the space's `leading` knobs) that `fixed` allows and no
+        measured point has come first, one point each in random order: every Winograd point of
+        R18-4 beats every direct one, and a model cannot rank an algorithm it has no measurement of
+        (seeds that drew none in their random share ended at half the speed)."""
         out, tries = [], 0
+
+        def take(p):
+            if (p is not None and key(p) not in self.seen and key(p) not in taken and p not in out
+                    and self.features([p])[0] is not None):
+                out.append(p)
+
+        unmeasured = {(k, v) for k in self.space.leading for v in self.space.knobs.get(k, ())}
+        unmeasured -= self._measured_algorithms()
+        if cover and unmeasured:
+            todo = sorted(self.space.algorithms(self.rng, fixed) & unmeasured, key=str)
+            for i in self.rng.permutation(len(todo)):
+                if len(out) < n:
+                    k, v = todo[i]
+                    take(self.space.draw(self.rng, {**(fixed or {}), k: v}, 20))
         while len(out) < n and tries < 50 * n:
             tries += 1
-            p = self.space.sample(self.rng, fixed)
-            if key(p) not in self.seen and key(p) not in taken and p not in out and self.features([p])[0] is not None:
-                out.append(p)
+            take(self.space.sample(self.rng, fixed))
         return out
 
     def anneal(self, n, fixed=None, knobs=None, seeded=True):
         """Simulated annealing against the cost model: the n best unmeasured points found, a share
         of them replaced by random ones for exploration; the space's seeds (the target's hand
-        schedules) that match `fixed` come first until measured."""
+        schedules) that match `fixed` come first until measured. `seeded=False`: no hand seed is
+        proposed (the caller's batch holds them already)."""
         seeds = [p for p in self.space.seeds() if key(p) not in self.seen
                  and all(p[a] == b for a, b in (fixed or {}).items())][:n] if seeded and self.hand_seeds else []
         if seeds:
-            rest = self.anneal(n, fixed, knobs, seeded=False) if n > len(seeds) else []  # n: seeds are dropped below
-            return seeds + [p for p in rest if p not in seeds][:n - len(seeds)]
+            return seeds + (self.anneal(n - len(seeds), fixed, knobs, seeded=False) if n > len(seeds) else [])
+        taken = set() if seeded else {key(p) for p in self.space.seeds()}
         n_random = int(round(n * self.explore)) if self.seen or self.model.trained() else n
         starts = [p for _, p in sorted(((s, self.points[k]) for k, s in self.seen.items()
                                         if all(self.points[k][a] == b for a, b in (fixed or {}).items())),
                                        key=lambda t: -t[0])][:self.chains // 2]
-        starts += self._random(self.chains - len(starts), fixed)
+        starts += self._random(self.chains - len(starts), fixed, cover=False)
         if not starts or n_random >= n:
-            return self._random(n, fixed)
+            return self._random(n, fixed, taken)
         chain = list(starts)
         scores = list(self._score(chain))
         found = {key(p): (s, p) for p, s in zip(chain, scores)}
@@ -235,13 +257,13 @@ class Strategy:
                 d = s - scores[i]
                 if d >= 0 or self.rng.random() < math.exp(d / max(temp * 0.05, 1e-6)):
                     chain[i], scores[i] = p, s
-            now = self._top(found, n - n_random)
+            now = self._top(found, n - n_random, taken)
             still = still + 1 if now == top else 0
             top = now
             if still >= self.patience:  # AutoTVM's early stop: the points to propose stopped changing
                 break
-        picked = self._top(found, n - n_random)
-        return picked + self._random(n - len(picked), fixed, taken={key(p) for p in picked})
+        picked = self._top(found, n - n_random, taken)
+        return picked + self._random(n - len(picked), fixed, taken=taken | {key(p) for p in picked})
 
 
 class RandomStrategy(Strategy):
@@ -249,7 +271,7 @@ class RandomStrategy(Strategy):
         super().__init__(space, rng, model=RandomModel(rng), **kw)
 
     def next_batch(self, n):
-        return self._random(n)
+        return self._random(n, cover=False)  # uniform draws: the baseline of every search
 
 
 class LoopOnly(Strategy):
@@ -299,12 +321,14 @@ class AltStrategy(Strategy):
         self.spent = 0
         self._owed = 0.0  # random layouts owed to exploration (the share accrues over batches)
         self._probes = {}  # layout key -> its probe points (see _probe)
+        self._offers = {key(lay): _values(lay) | _pairs(space.algorithms(rng, lay)) for lay in self.layouts}
+        # layout key -> its knob values and the algorithms its points can have (see _explore_layouts)
         counts = {}
-        for lay in self.layouts:
-            for kv in _values(lay):
+        for offer in self._offers.values():
+            for kv in offer:
                 counts[kv] = counts.get(kv, 0) + 1
         self._share = {kv: c / len(self.layouts) for kv, c in counts.items()}  # (knob, value) -> share of the
-        # layouts that have it (see _explore_layouts)
+        # layouts that have it
 
     def _layout_of(self, p):
         return {k: p[k] for k in self.space.layout_knobs}
@@ -319,18 +343,21 @@ class AltStrategy(Strategy):
     def next_batch(self, n):
         seeds = [p for p in self.space.seeds() if key(p) not in self.seen][:n] if self.hand_seeds else []
         if seeds:  # the target's hand schedules first, each with its own layout (TVM's default config)
-            rest = self.next_batch_unseeded(n - len(seeds)) if n > len(seeds) else []
+            rest = self.next_batch_unseeded(n - len(seeds), seeded=False) if n > len(seeds) else []  # all
+            # the hand seeds not measured are in this batch: the layouts' annealing proposes none again
             return seeds + [p for p in rest if p not in seeds][:n - len(seeds)]
         return self.next_batch_unseeded(n)
 
-    def next_batch_unseeded(self, n):
+    def next_batch_unseeded(self, n, seeded=True):
+        """The next n points after the hand seeds; `seeded=False`: the layouts' annealing proposes
+        no hand seed (they are in this batch already)."""
         if self.spent < self.joint_budget:
-            return self._joint(n)
+            return self._joint(n, seeded)
         ranked = sorted(self.reward, key=lambda k: -self.reward[k])[:self.top_layouts]
         out = []
         for i, lk in enumerate(ranked or [key(self.space.default_layout())]):
             share = n // len(ranked or [0]) + (1 if i < n % max(1, len(ranked)) else 0)
-            out += [p for p in self.anneal(share, fixed=json.loads(lk), knobs=self.space.loop_knobs)
+            out += [p for p in self.anneal(share, fixed=json.loads(lk), knobs=self.space.loop_knobs, seeded=seeded)
                     if p not in out]
         return out[:n] if len(out) >= n else out + self._random(n - len(out))
 
@@ -353,23 +380,26 @@ class AltStrategy(Strategy):
 
     def _explore_layouts(self, candidates, m, chosen=()):
         """m layouts of `candidates` for exploration, one at a time: each the one whose values not
-        yet tried (in a measured layout, or one chosen before it) cover the largest share of the
-        space's layouts, ties drawn at random. So the random picks go first to the families nothing
-        has measured: a model that has seen NHWC and NCHW ranks NHWC variants above an unseen
-        NCHWc (it cannot rank what it has no measurement of), and a uniform pick had to land on
-        NCHWc by luck (on R18-8, one seed of six spent its whole joint stage without it and ended
-        at half the speed of the others). Once every value is tried, the picks are uniform."""
-        tried = {kv for lk in self.reward for kv in _values(json.loads(lk))}
-        tried |= {kv for lay in chosen for kv in _values(lay)}
+        yet tried cover the largest share of the space's layouts, ties drawn at random. A layout's
+        values are its layout knobs' (tried once a measured layout has them) and the algorithms its
+        points can have (`Space.algorithms`; tried once a measured point has them); a layout chosen
+        before it counts as tried. So the random picks go first to the families nothing has
+        measured: a model that has seen NHWC and NCHW ranks NHWC variants above an unseen NCHWc (it
+        cannot rank what it has no measurement of), and a uniform pick had to land on NCHWc by luck
+        (on R18-8, one seed of six spent its whole joint stage without it and ended at half the
+        speed of the others). The same for an algorithm only some layouts allow (R18-4's Winograd
+        tiles: 11 of its 66 layouts). Once every value is tried, the picks are uniform."""
+        tried = {kv for lk in self.reward for kv in _values(json.loads(lk))} | _pairs(self._measured_algorithms())
+        tried |= {kv for lay in chosen for kv in self._offers[key(lay)]}
         pool, out = [candidates[i] for i in self.rng.permutation(len(candidates))], []
         while pool and len(out) < m:
-            gain = [sum(self._share.get(kv, 0.0) for kv in _values(lay) if kv not in tried) for lay in pool]
+            gain = [sum(self._share[kv] for kv in self._offers[key(lay)] if kv not in tried) for lay in pool]
             lay = pool.pop(int(np.argmax(gain)))  # the first of the largest, in the random order
             out.append(lay)
-            tried |= _values(lay)
+            tried |= self._offers[key(lay)]
         return out
 
-    def _joint(self, n):
+    def _joint(self, n, seeded=True):
         """Layouts to try next: the model's favourites among unexplored ones, and random ones."""
         untried = [lay for lay in self.layouts if key(lay) not in self.reward]
         k = max(1, n // self.per_layout)
@@ -387,13 +417,19 @@ class AltStrategy(Strategy):
         out = []
         for i, lay in enumerate(chosen):
             share = n // len(chosen) + (1 if i < n % len(chosen) else 0)
-            out += [p for p in self.anneal(share, fixed=lay, knobs=self.space.loop_knobs) if p not in out]
+            out += [p for p in self.anneal(share, fixed=lay, knobs=self.space.loop_knobs, seeded=seeded)
+                    if p not in out]
         return out[:n]
 
 
 def _values(layout):
     """A layout's (knob, value) pairs, hashable whatever the values are."""
-    return {(k, json.dumps(v, sort_keys=True)) for k, v in layout.items()}
+    return _pairs(layout.items())
+
+
+def _pairs(pairs):
+    """(knob, value) pairs made hashable whatever the values are."""
+    return {(k, json.dumps(v, sort_keys=True)) for k, v in pairs}
 
 
 MODELS = ("gbt", "random")  # cost models: gradient boosting, or none (random guidance)
