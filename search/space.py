@@ -75,11 +75,17 @@ class Space:
         return None
 
     def algorithms(self, rng, fixed=None, tries=20):
-        """The values of the `leading` knobs (the algorithm) that valid points with the knobs in
-        `fixed` can have, as (knob, value) pairs: a value counts once one of `tries` draws with it
-        (as sample() draws) was valid. R18-4's Winograd tiles exist only in a sixth of its layouts."""
-        return {(k, v) for k in self.leading if k in self.knobs and k not in (fixed or {}) for v in self.knobs[k]
-                if self.draw(rng, {**(fixed or {}), k: v}, tries) is not None}
+        """{(knob, value): a valid point with it} for the values of the `leading` knobs (the
+        algorithm) that valid points with the knobs in `fixed` can have: a value counts once one of
+        `tries` draws with it (as sample() draws) was valid, and that draw is its point. R18-4's
+        Winograd tiles exist only in a sixth of its layouts."""
+        out = {}
+        for k in self.leading:
+            for v in self.knobs.get(k, ()) if k not in (fixed or {}) else ():
+                p = self.draw(rng, {**(fixed or {}), k: v}, tries)
+                if p is not None:
+                    out[(k, v)] = p
+        return out
 
     def _valid_points(self, fixed, limit=500000):
         k = json.dumps(fixed or {}, sort_keys=True)

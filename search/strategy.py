@@ -214,14 +214,14 @@ class Strategy:
                     and self.features([p])[0] is not None):
                 out.append(p)
 
-        unmeasured = {(k, v) for k in self.space.leading for v in self.space.knobs.get(k, ())}
-        unmeasured -= self._measured_algorithms()
-        if cover and unmeasured:
-            todo = sorted(self.space.algorithms(self.rng, fixed) & unmeasured, key=str)
+        unmeasured = {(k, v) for k in self.space.leading for v in self.space.knobs.get(k, ())} if cover else set()
+        unmeasured -= self._measured_algorithms() if unmeasured else set()
+        if unmeasured:
+            found = self.space.algorithms(self.rng, fixed)
+            todo = sorted((kv for kv in found if kv in unmeasured), key=str)
             for i in self.rng.permutation(len(todo)):
                 if len(out) < n:
-                    k, v = todo[i]
-                    take(self.space.draw(self.rng, {**(fixed or {}), k: v}, 20))
+                    take(found[todo[i]])
         while len(out) < n and tries < 50 * n:
             tries += 1
             take(self.space.sample(self.rng, fixed))
