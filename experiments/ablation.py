@@ -3,7 +3,8 @@ a random model), on conv and GEMM workloads. Best GFLOP/s against trials spent, 
 seeds, and how many trials the model-guided search needs to reach what random guidance reaches.
 
     python -m experiments.ablation [--quick] [--trials 64] [--seeds 5] [--workloads R18-4,GMM-1]
-                                   [--configs alt,alt:random,random] [--out results/ablation] [--resume]
+                                   [--configs alt,alt:random,random] [--retime 5] [--out results/ablation]
+                                   [--resume]
 
 A configuration is `strategy[:model[:flags]]`: model gbt (the default) or random (random
 guidance: the same annealing against a model that predicts noise); flags, joined by `+`:
@@ -21,6 +22,13 @@ median curve (its random-guided twin, pure random sampling, or for a transferred
 search without transfer), and the summary is its geometric mean over the workloads (a workload that
 never reaches it counts as the budget, and says so: a bound).
 
+Those curves are made of the times each run logged, taken while it ran: comparing them also
+compares the machine's speed in different minutes, and each run's luckiest timing. So at the end,
+the kernels every run would have returned after 8, 16, ... trials (its fastest logged candidate so
+far) are timed again side by side, in `--retime` shuffled rounds in one process
+(experiments.retime), and the table, the trials to match and the figure are given for those times
+too ("re-timed"). That is the comparison to quote where the searches end near the same speed.
+
 Writes <out>.json (every seed's curve), <out>.md and <out>.png (median curves, min-max band).
 Every run's log is kept beside them (<out>.<workload>.<config>.<seed>.jsonl). A run starts from an
 empty log, unless `--resume`: then each run goes on from its log (search.tune's resume), so an
@@ -37,6 +45,8 @@ from pathlib import Path
 import numpy as np
 
 from experiments.report import pyplot, wrote
+from experiments.retime import checkpoints, picks, side_by_side
+from experiments.retime import curve as retimed_curve
 from search import records as R
 from search.cli import output, whole, workloads
 from search.tune import find_workload, tune
@@ -45,6 +55,7 @@ CONFIGS = ["alt", "alt:random", "alt:gbt:unseeded", "alt:random:unseeded", "rand
            "alt:gbt:unseeded+transfer"]
 DEFAULT = ["R18-4", "R18-8", "R50-2", "GMM-1"]
 QUICK = ["R18-8", "GMM-0"]
+RETIME_EVERY = 8  # trials between the re-timed points of a curve (search.tune's batch)
 PAIRS = [("alt", "alt:random"), ("alt", "random"), ("alt:gbt:unseeded", "alt:random:unseeded"),
          ("alt:gbt:unseeded", "random"), ("alt:gbt:transfer", "alt"),
          ("alt:gbt:unseeded+transfer", "alt:gbt:unseeded")]  # (model-guided, reference)
@@ -85,8 +96,10 @@ def trials_to_reach(values, level):
     return None
 
 
-def summarize(names, configs, curves, trials):
-    """{workload: {config: median curve}}, and the trials-to-match rows."""
+def summarize(names, configs, curves, trials, at=None):
+    """{workload: {config: median curve}}, and the trials-to-match rows. `at`: the trial count of
+    each position of the curves (default 1, 2, ..., trials)."""
+    at = at or list(range(1, trials + 1))
     med = {n: {c: np.median(np.array(curves[(n, c)]), axis=0).tolist() for c in configs if (n, c) in curves}
            for n in names}
     rows = []
@@ -96,10 +109,12 @@ def summarize(names, configs, curves, trials):
         per = {}
         for n in names:
             level = med[n][ref][-1]
-            per[n] = trials_to_reach(med[n][guided], level)
+            i = trials_to_reach(med[n][guided], level)
+            per[n] = at[i - 1] if i is not None else None
         counted = [per[n] or trials for n in names]
         rows.append({"guided": guided, "reference": ref, "level_at": trials, "trials": per,
-                     "geomean": float(math.exp(np.mean(np.log(counted)))), "bound": any(v is None for v in per.values())})
+                     "geomean": float(math.exp(np.mean(np.log(counted)))),
+                     "bound": any(v is None for v in per.values())})
     return med, rows
 
 
@@ -110,12 +125,15 @@ def main(argv=None):
     p.add_argument("--seeds", type=whole(1), default=5)
     p.add_argument("--workloads", type=workloads(), help="suite workload names, separated by commas")
     p.add_argument("--configs", default=",".join(CONFIGS), help="strategy or strategy:model, separated by commas")
+    p.add_argument("--retime", type=whole(0), default=None, metavar="ROUNDS",
+                   help="rounds of timing the runs' picks side by side at the end (default 5, --quick 2; 0: none)")
     p.add_argument("--out", type=output, default="results/ablation")
     p.add_argument("--resume", action="store_true", help="go on from the logs of an earlier, unfinished run")
     args = p.parse_args(argv)
     names = args.workloads if args.workloads else (QUICK if args.quick else DEFAULT)
     trials = 16 if args.quick and not args.workloads else args.trials
     seeds = 2 if args.quick else args.seeds
+    rounds = args.retime if args.retime is not None else (2 if args.quick else 5)
     configs = args.configs.split(",")
     if any(parse_config(c)[3] for c in configs) and ("alt" not in configs or len(names) < 2):
         raise SystemExit("a transfer configuration learns from the `alt` configuration's logs of the other "
@@ -160,36 +178,72 @@ def main(argv=None):
     for c in later:
         for name in names:
             run(name, [c])
+    retimed, at = {}, checkpoints(trials, RETIME_EVERY)
+    for name in names if rounds else []:
+        retimed.update(retime(name, [c for c in configs if (name, c) in curves], seeds, at, rounds, log_of, here))
     med, rows = summarize(names, configs, curves, trials)
-    for row in rows:
+    rows_r = summarize(names, configs, retimed, trials, at)[1] if retimed else []
+    for row, how in [(r, "") for r in rows] + [(r, ", re-timed side by side") for r in rows_r]:
         per = ", ".join(f"{n} {v if v is not None else f'>{trials}'}" for n, v in row["trials"].items())
-        print(f"trials for {label(row['guided'])} to reach {label(row['reference'])}'s best at {trials}: geomean "
+        print(f"trials for {label(row['guided'])} to reach {label(row['reference'])}'s best at {trials}{how}: geomean "
               f"{'>=' if row['bound'] else ''}{row['geomean']:.1f} ({per})")
     doc = {"cpu": cpu, "machine": platform.node(), "trials": trials, "seeds": seeds, "configs": configs,
            "curves": [{"workload": n, "config": c, "seed": s, "best_by_trial": v}
                       for (n, c), runs in curves.items() for s, v in enumerate(runs)],
-           "trials_to_match": rows}
+           "trials_to_match": rows, "retime_rounds": rounds, "retimed_at": at if retimed else [],
+           "retimed": [{"workload": n, "config": c, "seed": s, "gflops": v}
+                       for (n, c), runs in retimed.items() for s, v in enumerate(runs)],
+           "trials_to_match_retimed": rows_r}
     out.with_suffix(".json").write_text(json.dumps(doc, indent=1))
-    md = [f"Measured on {cpu}; {trials} trials, {seeds} seeds; best GFLOP/s, median over seeds [min, max].", "",
-          "| workload | " + " | ".join(label(c) for c in configs) + " |", "|---|" + "---|" * len(configs)]
-    for name in names:
-        cells = []
-        for c in configs:
-            ends = [r[-1] for r in curves[(name, c)]]
-            cells.append(f"{np.median(ends):.1f} [{min(ends):.1f}, {max(ends):.1f}]")
-        md.append(f"| {name} | " + " | ".join(cells) + " |")
-    for row in rows:
-        md += ["", f"Trials for {label(row['guided'])} (median curve) to reach {label(row['reference'])}'s median best at "
-                   f"{trials} trials: geometric mean {'>= ' if row['bound'] else ''}{row['geomean']:.1f}; "
-               + ", ".join(f"{n}: {v if v is not None else f'>{trials}'}" for n, v in row["trials"].items()) + "."]
+    md = [f"Measured on {cpu}; {trials} trials, {seeds} seeds; best GFLOP/s, median over seeds [min, max]."]
+    tables = [("As logged by each run.", curves, rows, "")]
+    if retimed:
+        tables.append((f"Re-timed side by side: the kernel each run picked, timed again in {rounds} shuffled rounds "
+                       f"in one process (median time); trials to match at every {RETIME_EVERY} trials.",
+                       retimed, rows_r, ", re-timed"))
+    for title, table, trows, how in tables:
+        md += ["", title, "", "| workload | " + " | ".join(label(c) for c in configs) + " |",
+               "|---|" + "---|" * len(configs)]
+        for name in names:
+            md.append(f"| {name} | " + " | ".join(_cell(table.get((name, c))) for c in configs) + " |")
+        for row in trows:
+            per = ", ".join(f"{n}: {v if v is not None else f'>{trials}'}" for n, v in row["trials"].items())
+            md += ["", f"Trials for {label(row['guided'])} (median curve{how}) to reach {label(row['reference'])}'s "
+                       f"median best at {trials} trials: geometric mean {'>= ' if row['bound'] else ''}"
+                       f"{row['geomean']:.1f}; {per}."]
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
-    png = _plot(names, {k: v for k, v in curves.items()}, out.with_suffix(".png"))
+    png = _plot(names, curves, out.with_suffix(".png"), retimed, at)
     print(wrote(out.with_suffix(".json"), out.with_suffix(".md"), png))
 
 
-def _plot(names, curves, path):
+def retime(name, configs, seeds, at, rounds, log_of, target):
+    """{(name, config): [re-timed curve per seed]}: the kernel each run would have returned after
+    each trial count of `at`, all of the workload's runs timed side by side (experiments.retime)."""
+    w = find_workload(name)
+    chosen = {(c, s): picks(log_of(name, c, s), w, target, at) for c in configs for s in range(seeds)}
+    points = [p for ps in chosen.values() for p in ps if p is not None]
+    print(f"{name:8} timing the {len({json.dumps(p, sort_keys=True) for p in points})} kernels the runs picked "
+          f"side by side, {rounds} rounds", flush=True)
+    times = side_by_side(w, points, rounds)
+    out = {(name, c): [retimed_curve(chosen[(c, s)], times, w.flops) for s in range(seeds)] for c in configs}
+    for c in configs:
+        ends = [r[-1] for r in out[(name, c)]]
+        print(f"{name:8} {label(c):36} {np.median(ends):7.1f} [{min(ends):.1f}, {max(ends):.1f}] re-timed",
+              flush=True)
+    return out
+
+
+def _cell(runs):
+    if not runs:
+        return "-"
+    ends = [r[-1] for r in runs]
+    return f"{np.median(ends):.1f} [{min(ends):.1f}, {max(ends):.1f}]"
+
+
+def _plot(names, curves, path, retimed=None, at=None):
     """Median curve per configuration with its min-max band across seeds; `curves` {(workload,
-    config): [curve per seed]} (a single curve is one seed)."""
+    config): [curve per seed]} (a single curve is one seed). `retimed` (the same, at the trial
+    counts `at`): their medians as dashed lines with markers in the same colour."""
     plt = pyplot()
     if plt is None:
         return None
@@ -203,6 +257,9 @@ def _plot(names, curves, path):
             line, = ax.plot(x, np.median(a, axis=0), label=label(c))
             if len(a) > 1:
                 ax.fill_between(x, a.min(axis=0), a.max(axis=0), color=line.get_color(), alpha=0.15)
+            if retimed and (n, c) in retimed:
+                ax.plot(at, np.median(np.array(retimed[(n, c)], float), axis=0), "o--", color=line.get_color(),
+                        markersize=3, label=label(c) + ", re-timed")
         ax.set_title(name)
         ax.set_xlabel("trials")
         ax.set_ylabel("best GFLOP/s")

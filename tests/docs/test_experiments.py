@@ -111,19 +111,49 @@ def test_ablation_resumes_from_its_logs_and_otherwise_starts_afresh(tmp_path, ca
 
     def lines():
         return [json.loads(l) for l in log.read_text().splitlines() if '"error"' in l]
-    ablation.main(common + ["--trials", "3"])
+    ablation.main(common + ["--trials", "3", "--retime", "0"])
     first = lines()
     assert len(first) == 3
-    ablation.main(common + ["--trials", "5", "--resume"])  # two more, the first three kept
+    ablation.main(common + ["--trials", "5", "--resume", "--retime", "2"])  # two more, the first three kept
     again = lines()
     assert len(again) == 5 and again[:3] == first
     from search import records as R
     from search.tune import find_workload
     flops = find_workload("GMM-0").flops
-    best = json.loads(out.with_suffix(".json").read_text())["curves"][0]["best_by_trial"]
+    doc = json.loads(out.with_suffix(".json").read_text())
+    best = doc["curves"][0]["best_by_trial"]
     assert best[2] == pytest.approx(max(R.gflops(r, flops) for r in first)) and best[4] >= best[2] > 0
-    ablation.main(common + ["--trials", "2"])  # no --resume: a new run
+    # the run's pick after its 5 trials, timed again: the same kernel, so near its logged speed
+    assert doc["retime_rounds"] == 2 and doc["retimed_at"] == [5]
+    (retimed,) = doc["retimed"]
+    assert retimed["config"] == "random" and 0.2 * best[4] < retimed["gflops"][0] < 5 * best[4]
+    assert "Re-timed side by side" in out.with_suffix(".md").read_text()
+    ablation.main(common + ["--trials", "2", "--retime", "0"])  # no --resume: a new run
     assert len(lines()) == 2
+    assert json.loads(out.with_suffix(".json").read_text())["retimed"] == []
+
+
+def test_retimed_curves_follow_the_kernel_each_run_would_have_returned(tmp_path, monkeypatch):
+    from experiments import retime
+    from search.strategy import key
+    assert retime.checkpoints(64, 8) == [8, 16, 24, 32, 40, 48, 56, 64]
+    assert retime.checkpoints(20, 8) == [8, 16, 20] and retime.checkpoints(5, 8) == [5]
+
+    class W:
+        flops = 1e9
+    ok = [{"error": 0, "costs": [c], "point": {"x": i}} for i, c in enumerate([0.5, 0.2, 0.4, 0.1])]
+    bad = {"error": 3, "costs": [], "point": {"x": 9}}
+    logs = {"a": [bad] + ok, "b": [bad, bad]}
+    monkeypatch.setattr(retime.R, "Log", lambda path: type("L", (), {"read": lambda self, w: logs[path]})())
+    monkeypatch.setattr(retime.R, "measured_on", lambda rec, target: True)
+    assert retime.picks("a", W, None, [1, 2, 3, 5, 9]) == [None, {"x": 0}, {"x": 1}, {"x": 3}, {"x": 3}]
+    assert retime.picks("b", W, None, [1, 2]) == [None, None]
+    times = {key({"x": 0}): 0.25, key({"x": 3}): None}  # x=3 never ran correctly when timed again
+    assert retime.curve([None, {"x": 0}, {"x": 3}], times, W.flops) == [0.0, 4.0, 0.0]
+    # trials to match on curves known at some trial counts only: the count, not the position
+    curves = {("w", "alt"): [[1, 5, 6]], ("w", "alt:random"): [[1, 2, 5]]}
+    _, (row,) = ablation.summarize(["w"], ["alt", "alt:random"], curves, 20, at=[8, 16, 20])
+    assert row["trials"] == {"w": 16} and not row["bound"]
 
 
 def test_ablation_configurations_take_turns_seed_by_seed(tmp_path, monkeypatch, capsys):
