@@ -247,8 +247,12 @@ def _plot(names, curves, path, retimed=None, at=None):
     plt = pyplot()
     if plt is None:
         return None
-    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
-    for ax, name in zip(axes[0], names):
+    cols = min(4, len(names))  # four panels a row
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.5 * rows), squeeze=False)
+    for ax in axes.flat[len(names):]:
+        ax.set_visible(False)
+    for ax, name in zip(axes.flat, names):
         for (n, c), runs in curves.items():
             if n != name:
                 continue
