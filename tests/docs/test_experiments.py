@@ -102,6 +102,7 @@ def test_ablation_counts_the_trials_a_guided_search_needs_to_match_its_reference
     (row,) = rows
     assert row["trials"] == {"w": 2, "v": None} and row["bound"]
     assert row["geomean"] == pytest.approx((2 * 4) ** 0.5)  # v never gets there: counted as the budget
+    assert row["trials_near"] == {"w": 2, "v": None}  # 90% of 5 is 4.5: still trial 2 on w
 
 
 def test_ablation_resumes_from_its_logs_and_otherwise_starts_afresh(tmp_path, capsys):
@@ -151,9 +152,10 @@ def test_retimed_curves_follow_the_kernel_each_run_would_have_returned(tmp_path,
     times = {key({"x": 0}): 0.25, key({"x": 3}): None}  # x=3 never ran correctly when timed again
     assert retime.curve([None, {"x": 0}, {"x": 3}], times, W.flops) == [0.0, 4.0, 0.0]
     # trials to match on curves known at some trial counts only: the count, not the position
-    curves = {("w", "alt"): [[1, 5, 6]], ("w", "alt:random"): [[1, 2, 5]]}
+    curves = {("w", "alt"): [[1, 4.6, 6]], ("w", "alt:random"): [[1, 2, 5]]}
     _, (row,) = ablation.summarize(["w"], ["alt", "alt:random"], curves, 20, at=[8, 16, 20])
-    assert row["trials"] == {"w": 16} and not row["bound"]
+    assert row["trials"] == {"w": 20} and not row["bound"]
+    assert row["trials_near"] == {"w": 16}  # 4.6 is 90% of 5
 
 
 def test_ablation_configurations_take_turns_seed_by_seed(tmp_path, monkeypatch, capsys):

@@ -9,7 +9,7 @@ from alt.lower import lower
 
 from alt.errors import OptionError
 from alt.ops import Workload
-from alt.target import Target
+from alt.target import current
 from search import records as R
 from search.space import space_for
 from search.strategy import make_strategy
@@ -47,26 +47,26 @@ def _accumulators(space, point):
 def _fabricated_log(path, w, n=40, seed=0):
     """Records of `w` whose throughput grows with the accumulator tile of its program (a law of the
     program, so that the model can learn it from features alone), as if measured here."""
-    space, rng = space_for(w), np.random.default_rng(seed)
+    space, rng = space_for(w), np.random.default_rng(seed)  # the target in effect: ALT_TARGET may name another
     log = R.Log(path)
     for _ in range(n):
         p = space.sample(rng, {"winograd": 0})  # the law is about direct convolutions' register tiles
         gflops = 10.0 * _accumulators(space, p)
-        log.append(R.make(w, p, [w.flops / gflops / 1e9] * 3, strategy="alt", target=Target.host()))
+        log.append(R.make(w, p, [w.flops / gflops / 1e9] * 3, strategy="alt", target=current()))
     return space
 
 
 def test_transfer_data_is_other_workloads_normalized_to_their_best(tmp_path):
     _fabricated_log(tmp_path / "a.jsonl", A)
     _fabricated_log(tmp_path / "b.jsonl", B, n=10)
-    X, y = transfer_data([tmp_path / "a.jsonl", tmp_path / "b.jsonl"], B, Target.host())
+    X, y = transfer_data([tmp_path / "a.jsonl", tmp_path / "b.jsonl"], B, current())
     assert X.shape[0] == 40 and y.max() == pytest.approx(1.0) and 0 < y.min() < 1  # B's own records left out
-    assert transfer_data(tmp_path / "a.jsonl", A, Target.host())[0].shape[0] == 0
+    assert transfer_data(tmp_path / "a.jsonl", A, current())[0].shape[0] == 0
 
 
 def test_a_transferred_model_ranks_a_new_workloads_points_before_it_measures_any(tmp_path):
     _fabricated_log(tmp_path / "a.jsonl", A, n=80)
-    prior = transfer_data(tmp_path / "a.jsonl", B, Target.host())
+    prior = transfer_data(tmp_path / "a.jsonl", B, current())
     space = space_for(B)
     strat = make_strategy("alt", space, np.random.default_rng(0), 32, prior=prior)
     assert strat.model.trained() and not strat.seen
