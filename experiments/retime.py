@@ -3,9 +3,9 @@ rounds, so that runs can be compared by what they found rather than by when they
 
 A run's best-so-far curve is made of times taken while that run measured: a comparison of two runs'
 curves also compares the machine's speed in two different minutes, and picks each run's luckiest
-timing (the winner's curse). Both matter once the searches reach the same plateau: on the Intel of
-stop 44, BMM-0's logged best of 16 ablation runs ranged over 60-70 us, and timed side by side all
-but one of those 16 kernels ran in 60-63 us.
+timing (the winner's curse). Both matter once the searches reach the same plateau: on a 2-core
+AVX-512 Xeon VM, the logged bests of 16 ablation runs of BMM-0 ranged over 60-70 us, and timed side
+by side 15 of those 16 kernels ran in 60-64 us.
 
 `picks(log, w, target, at)` is the point a run would return after each trial count in `at` (its
 fastest logged candidate so far); `side_by_side(w, points, rounds)` their median times over
