@@ -46,9 +46,11 @@ import numpy as np
 
 from experiments.report import pyplot, wrote
 from experiments.retime import checkpoints, picks, side_by_side
+from experiments.retime import trials as run_trials
 from experiments.retime import curve as retimed_curve
 from search import records as R
 from search.cli import output, whole, workloads
+from search.strategy import key
 from search.tune import find_workload, tune
 
 CONFIGS = ["alt", "alt:random", "alt:gbt:unseeded", "alt:random:unseeded", "random", "alt:gbt:transfer",
@@ -81,10 +83,9 @@ def label(config):
 
 
 def curve(log, w, trials, target):
-    """Best GFLOP/s after each trial (records measured for `target` on this kind of CPU, in log order,
-    final re-measurements left out; a disturbed timing is a trial spent without a time)."""
-    scores = [R.gflops(r, w.flops) for r in R.Log(log).read(w)
-              if r.get("phase") != "final" and R.measured_on(r, target)][:trials]
+    """Best GFLOP/s after each trial (experiments.retime.trials: this machine's records, in log
+    order, without final re-measurements)."""
+    scores = [R.gflops(r, w.flops) for r in run_trials(log, w, target)][:trials]
     best = np.maximum.accumulate(scores).tolist() if scores else []
     return best + [best[-1] if best else 0.0] * (trials - len(best))
 
@@ -230,7 +231,7 @@ def retime(name, configs, seeds, at, rounds, log_of, target):
     w = find_workload(name)
     chosen = {(c, s): picks(log_of(name, c, s), w, target, at) for c in configs for s in range(seeds)}
     points = [p for ps in chosen.values() for p in ps if p is not None]
-    print(f"{name:8} timing the {len({json.dumps(p, sort_keys=True) for p in points})} kernels the runs picked "
+    print(f"{name:8} timing the {len({key(p) for p in points})} kernels the runs picked "
           f"side by side, {rounds} rounds", flush=True)
     times = side_by_side(w, points, rounds)
     out = {(name, c): [retimed_curve(chosen[(c, s)], times, w.flops) for s in range(seeds)] for c in configs}

@@ -24,16 +24,21 @@ def checkpoints(trials, every):
     return at if at and at[-1] == trials else at + [trials]
 
 
+def trials(log, w, target):
+    """The trials of a run's log, in order: records of `w` measured for `target` on this kind of
+    CPU, final re-measurements left out (a disturbed timing is a trial spent without a time)."""
+    return [r for r in R.Log(log).read(w) if r.get("phase") != "final" and R.measured_on(r, target)]
+
+
 def picks(log, w, target, at):
     """For each trial count of `at`, the point of the fastest candidate of log `log` within that many
-    trials (records measured for `target` on this kind of CPU, in log order, final re-measurements
-    left out, as in experiments.ablation.curve); None before any candidate ran correctly."""
-    recs = [r for r in R.Log(log).read(w) if r.get("phase") != "final" and R.measured_on(r, target)]
+    trials (`trials`); None before any candidate ran correctly."""
     out, best, score = [], None, 0.0
-    for i, r in enumerate(recs[:max(at, default=0)], 1):
-        if R.gflops(r, w.flops) > score:
-            best, score = r["point"], R.gflops(r, w.flops)
-        out += [best] * sum(1 for t in at if t == i)
+    for i, r in enumerate(trials(log, w, target)[:max(at, default=0)], 1):
+        g = R.gflops(r, w.flops)
+        if g > score:
+            best, score = r["point"], g
+        out += [best] * at.count(i)
     return out + [best] * (len(at) - len(out))
 
 

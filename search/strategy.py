@@ -215,7 +215,8 @@ class Strategy:
                 out.append(p)
 
         unmeasured = {(k, v) for k in self.space.leading for v in self.space.knobs.get(k, ())} if cover else set()
-        unmeasured -= self._measured_algorithms() if unmeasured else set()
+        if unmeasured:  # the measured points are read only where there are algorithms to cover
+            unmeasured -= self._measured_algorithms()
         if unmeasured:
             found = self.space.algorithms(self.rng, fixed)
             todo = sorted((kv for kv in found if kv in unmeasured), key=str)
