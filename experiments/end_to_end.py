@@ -35,7 +35,7 @@ from alt.graph import compile_network, hand_layouts, zoo
 from alt.graph.reference import run_torch
 from alt.target import current
 from experiments.report import pyplot, wrote
-from experiments.timing import check_close, steady, time_callable, torch_threads
+from experiments.timing import check_close, steady, torch_threads
 from search import records as R
 from search.cli import names, output, whole
 from search.network import build_record, tune_network
@@ -69,7 +69,8 @@ def tune_all(g, budget, logs, quiet):
 
 def contenders(g, tuned, logs, torch, tvm_budget=None):
     """{name: (callable on the input array, timer of one call on prepared inputs, extra info)}."""
-    from experiments.torch_graph import TorchGraph
+    from experiments.isolated import ChildDied
+    from experiments.torch_graph import TorchNetwork
     out = {}
     for strategy, (rec, net) in tuned.items():
         predicted = rec["predicted_s"] * 1e3 if rec["predicted_s"] is not None else None
@@ -85,22 +86,16 @@ def contenders(g, tuned, logs, torch, tvm_budget=None):
     out["alt untuned (hand)"] = (hand, hand.time, {"winograd": hand.winograd})
     direct = compile_network(g, hand_layouts(g), winograd=False)
     out["alt untuned, direct"] = (direct, direct.time, {})
-    if torch is not None:
+    if torch is not None:  # each in a process of its own, as a user runs PyTorch (experiments.isolated)
         for mode, label in (("eager", "PyTorch eager"), ("channels_last", "PyTorch channels_last"),
                             ("compile", "torch.compile")):
-            tg = TorchGraph(torch, g, mode)
-            info = {}
-            if mode == "compile":
-                xs = tg.tensors(*[np.zeros(v.shape, np.float32) for v in g.inputs])
-                tg.warm(*xs)
-                info["compile_s"] = tg.compile_s
-
-            def timer(*arrays, tg=tg):
-                ts = tg.tensors(*arrays)
-                return time_callable(lambda: tg.run(*ts), repeat=5)
-            out[label] = (lambda *a, tg=tg: tg(*a)[0], timer, info)
+            try:
+                tn = TorchNetwork(g, mode)
+            except ChildDied as e:
+                print(f"  {label} left out: {e}")
+                continue
+            out[label] = (tn.output, tn.time, {"compile_s": tn.compile_s} if mode == "compile" else {})
     if torch is not None and tvm_budget:
-        from experiments.isolated import ChildDied
         from experiments.tvm_graph import TVMNetwork
         try:  # in a process of its own: a crash there costs this contender only
             tv = TVMNetwork(g, tvm_budget, log_path=str(logs / f"{g.name}-tvm.log"))
@@ -113,7 +108,7 @@ def contenders(g, tuned, logs, torch, tvm_budget=None):
 
 
 def close(items):
-    """End the processes of contenders that run in one of their own (TVM)."""
+    """End the processes of contenders that run in one of their own (PyTorch, TVM)."""
     for fn, _, _ in items.values():
         getattr(getattr(fn, "__self__", None), "close", lambda: None)()
 

@@ -12,6 +12,15 @@ multiprocessing's own clean-up, which releases the semaphores the child made).
     with Server("experiments.tvm_graph", "TVMModule", graph, 64) as net:   # an object in a child
         y = net.call("__call__", x)
 
+PyTorch is timed in a child too (experiments.torch_graph.TorchNetwork), with a heap that keeps
+the memory it frees (STEADY_HEAP). glibc gives freed memory back to the system depending on what
+the process did before, and PyTorch, which allocates its activations on every call, then faults
+them in again: on an Intel Xeon, PyTorch eager ran MobileNet-V2 at 19-22 ms instead of 14.5 in a
+process that had compiled alt networks, and ResNet-50 at 70 ms instead of 54 in a fresh process
+that had run ResNet-18 first (20,000 page faults a call instead of none). alt's compiled networks
+allocate nothing per call. `Remote` is the client side of such a network (`net(x)`,
+`net.output(x)`, `net.time(x)`, `net.close()`).
+
 A child that dies before it answers raises ChildDied (an AltError), naming the call and how it
 ended. A Server is used from one thread at a time (a lock makes concurrent calls wait their turn).
 """
@@ -26,14 +35,22 @@ from alt.errors import AltError
 from codegen.tools import kill_tree
 
 
+# glibc tunables of every child: never give freed memory back (trim) nor map a block of its own
+# below 32 MiB (glibc's largest mmap threshold), so a baseline's per-call allocations reuse the heap
+STEADY_HEAP = "glibc.malloc.trim_threshold=4294967296:glibc.malloc.mmap_threshold=33554432"
+_env_lock = threading.Lock()
+
+
 class ChildDied(AltError):
     """A baseline's process ended (crashed, was killed, or raised) before it answered."""
 
 
-def _serve(conn, module, name, args):
-    """The child's loop: build getattr(module, name)(*args), then answer (method, args, kwargs)
-    requests until told (None) to stop. Every answer is ("ok", value) or ("error", text)."""
+def _serve(conn):
+    """The child's loop: receive (module, name, args), build getattr(module, name)(*args), then
+    answer (method, args, kwargs) requests until told (None) to stop. Every answer is ("ok", value)
+    or ("error", text)."""
     try:
+        module, name, args = conn.recv()
         obj = getattr(importlib.import_module(module), name)(*args)
         conn.send(("ok", None))
         while True:
@@ -73,11 +90,26 @@ class Server:
         self.what = what or f"{module}.{name}"
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(child, module, name, args), daemon=True,
-                                 name=f"alt-isolated-{name}")
-        self._proc.start()
+        self._proc = ctx.Process(target=_serve, args=(child,), daemon=True, name=f"alt-isolated-{name}")
+        with _env_lock:  # the child's environment is this process's at start; tunables are read then
+            before = os.environ.get("GLIBC_TUNABLES")
+            os.environ["GLIBC_TUNABLES"] = ":".join(filter(None, [before, STEADY_HEAP]))
+            try:
+                self._proc.start()
+            finally:
+                if before is None:
+                    del os.environ["GLIBC_TUNABLES"]
+                else:
+                    os.environ["GLIBC_TUNABLES"] = before
         child.close()
         self._lock = threading.Lock()
+        # the arguments (a network's weights: megabytes) go over the pipe, not in the process object:
+        # multiprocessing writes that to the new process with the pipe's read end still open here, so
+        # a child that died starting (a script without a __main__ guard) left the parent blocked forever
+        try:
+            self._conn.send((module, name, args))
+        except OSError:
+            pass  # it died: _answer says how
         self._answer("building it")
 
     def _answer(self, doing):
@@ -115,6 +147,38 @@ class Server:
                 kill_tree(self._proc.pid)  # and what it started (a baseline's compilers and builder pool)
                 self._proc.join()
             self._conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Remote:
+    """A network built and run in a child (a Server of getattr(module, name)(*args), whose object
+    has `__call__(*arrays)` -> [outputs] and `time(*arrays, repeat)` -> seconds a call): the same
+    methods here, and `close()`. Attributes named in `keep` are read once, after the build."""
+
+    keep = ()
+
+    def __init__(self, module, name, *args, what=None):
+        self._server = Server(module, name, *args, what=what)
+        for k in self.keep:
+            setattr(self, k, self._server.get(k))
+
+    def __call__(self, *arrays):
+        return self._server.call("__call__", *arrays)
+
+    def output(self, *arrays):
+        """The network's first output."""
+        return self(*arrays)[0]
+
+    def time(self, *arrays, repeat=5):
+        return self._server.call("time", *arrays, repeat=repeat)
+
+    def close(self):
+        self._server.close()
 
     def __enter__(self):
         return self

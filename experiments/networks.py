@@ -14,7 +14,8 @@ import numpy as np
 from alt.graph import compile_network, hand_layouts, zoo
 from alt.target import current
 from alt.graph.reference import run_torch
-from experiments.timing import check_close, steady, time_callable, torch_threads
+from experiments.timing import check_close, steady, torch_threads
+from experiments.torch_graph import TorchNetwork
 from search.cli import names, output
 
 
@@ -49,7 +50,8 @@ def main(argv=None):
         g = zoo.ZOO[name]()
         x = np.random.default_rng(0).standard_normal(g.inputs[0].shape).astype(np.float32)
         want = run_torch(g, x)[0]
-        t_torch = time_callable(lambda: run_torch(g, x), repeat=5)
+        with TorchNetwork(g, "eager") as tn:  # in a process of its own (experiments.isolated says why)
+            t_torch = steady(lambda: tn.time(x))
         for label, assign in layout_choices(g).items():
             net = compile_network(g, assign)
             check_close(net(x), want, f"{name} {label}", rtol=1e-4)

@@ -24,6 +24,14 @@ from search.cli import output, whole
 
 
 def _torch_timer(w, arrays, channels_last=False):
+    """Seconds per call of PyTorch's `w` on `arrays`, timed in a process of its own (as
+    experiments.single_op times it; experiments.isolated says why)."""
+    from experiments.isolated import call
+    return call("experiments.op_suite", "torch_time", w, arrays, channels_last)
+
+
+def torch_time(w, arrays, channels_last=False):
+    """_torch_timer's child: PyTorch's `w` timed in this process."""
     import torch
     torch_threads(torch)
     ts = [torch.from_numpy(a) for a in arrays]

@@ -1,10 +1,21 @@
 """A graph of alt.graph run by PyTorch the ways users run it: eager (NCHW or channels_last) and
-torch.compile (Inductor), with the weights converted once, outside the timed call."""
+torch.compile (Inductor), with the weights converted once, outside the timed call.
+
+    net = TorchNetwork(graph, "compile")     # built, compiled and run in a process of its own
+    y = net(x)                               # numpy in, [numpy] out; net.compile_s
+    seconds = net.time(x)
+    net.close()
+
+TorchNetwork is what the experiments time: PyTorch in a fresh process, as a user runs it, not in
+the experiment's, where alt's builds had left the heap in a state that made PyTorch's own
+allocations fault (experiments.isolated says how much). TorchGraph runs in the calling process.
+"""
 import time
 
 import numpy as np
 
 from alt.graph.opdefs import OPS
+from experiments.isolated import Remote
 
 
 class TorchGraph:
@@ -48,3 +59,36 @@ class TorchGraph:
     def __call__(self, *arrays):
         out = self.run(*self.tensors(*arrays))
         return [o.contiguous().numpy() for o in out]
+
+
+class TorchModule:
+    """TorchGraph as a network the experiments time (the child side of TorchNetwork): PyTorch on
+    `threads` threads, compiled (mode "compile") by a first call on zeros."""
+
+    def __init__(self, graph, mode, threads):
+        import torch
+        torch.set_num_threads(threads)
+        self.tg = TorchGraph(torch, graph, mode)
+        self.tg.warm(*self.tg.tensors(*[np.zeros(v.shape, np.float32) for v in graph.inputs]))
+        self.compile_s = self.tg.compile_s
+
+    def __call__(self, *arrays):
+        return self.tg(*arrays)
+
+    def time(self, *arrays, repeat=5):
+        from experiments.timing import time_callable
+        ts = self.tg.tensors(*arrays)
+        return time_callable(lambda: self.tg.run(*ts), repeat=repeat)
+
+
+class TorchNetwork(Remote):
+    """`graph` run by PyTorch in `mode` (TorchGraph's) in a process of its own, on as many threads as
+    the target in effect has cores (alt's kernels use as many); `compile_s`: torch.compile's first
+    call (0 in the eager modes)."""
+
+    keep = ("compile_s",)
+
+    def __init__(self, graph, mode="eager", threads=None):
+        from alt.target import current
+        super().__init__(__name__, "TorchModule", graph, mode, threads or current().cores,
+                         what=f"PyTorch {mode} on {graph.name}")

@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from experiments.isolated import Server
+from experiments.isolated import Remote
 from experiments.timing import time_callable
 from experiments.torch_graph import TorchGraph
 from experiments.tvm_baseline import _output_to, patient_builder, tvm_target
@@ -40,26 +40,14 @@ def _fuse(mod):
                                     T.AnnotateTIROpPattern(), T.FoldConstant(), T.FuseOps(), T.FuseTIR()])(mod)
 
 
-class TVMNetwork:
+class TVMNetwork(Remote):
     """TVMModule in a child process: the same constructor and methods, and `close()`."""
 
+    keep = ("tasks", "trials_run", "tune_s")
+
     def __init__(self, graph, trials, log_path=os.devnull, target=None):
-        self._server = Server(__name__, "TVMModule", graph, trials, log_path, target,
-                              what=f"TVM MetaSchedule on {graph.name}")
-        self.tasks, self.trials_run, self.tune_s = (self._server.get(k) for k in ("tasks", "trials_run", "tune_s"))
-
-    def __call__(self, *arrays):
-        return self._server.call("__call__", *arrays)
-
-    def output(self, *arrays):
-        """The graph's first output."""
-        return self(*arrays)[0]
-
-    def time(self, *arrays, repeat=5):
-        return self._server.call("time", *arrays, repeat=repeat)
-
-    def close(self):
-        self._server.close()
+        super().__init__(__name__, "TVMModule", graph, trials, log_path, target,
+                         what=f"TVM MetaSchedule on {graph.name}")
 
 
 class TVMModule:

@@ -296,6 +296,36 @@ def test_a_child_that_made_a_semaphore_leaves_no_leak_warning_at_the_parents_exi
     assert r.returncode == 0 and "leaked semaphore" not in r.stderr, r.stderr
 
 
+def test_a_child_that_dies_starting_is_an_error_not_a_hang_even_with_megabytes_of_arguments(tmp_path):
+    """A script without a __main__ guard makes every spawned child run it again and die starting.
+    Arguments of megabytes (a network's weights) used to travel in multiprocessing's process object,
+    written with the pipe's read end open in the parent: the parent blocked forever. Now ChildDied."""
+    import subprocess
+    import sys
+    script = tmp_path / "unguarded.py"
+    script.write_text("import numpy as np\n"
+                      "from experiments.isolated import ChildDied, Server\n"
+                      "try:\n"
+                      "    Server('builtins', 'len', np.zeros(4_000_000, np.float32))\n"
+                      "except ChildDied as e:\n"
+                      "    print('ChildDied:', e)\n")
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert "ChildDied: builtins.len: its process died while building it" in r.stdout, (r.stdout, r.stderr)
+
+
+def test_a_childs_heap_keeps_what_it_frees_and_the_parents_environment_is_left_alone(monkeypatch):
+    """Baselines allocate per call; their children run with glibc tunables that keep freed memory
+    (experiments.isolated.STEADY_HEAP), added to the user's own, while this process keeps its own."""
+    import os
+    from experiments.isolated import STEADY_HEAP, call
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    assert call("os", "getenv", "GLIBC_TUNABLES") == STEADY_HEAP
+    assert "GLIBC_TUNABLES" not in os.environ
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.tcache_count=0")
+    assert call("os", "getenv", "GLIBC_TUNABLES") == "glibc.malloc.tcache_count=0:" + STEADY_HEAP
+    assert os.environ["GLIBC_TUNABLES"] == "glibc.malloc.tcache_count=0"
+
+
 def test_tvm_baseline_in_its_own_process_reports_a_crash_as_an_error(monkeypatch):
     from experiments import isolated, tvm_baseline
 

@@ -2,6 +2,7 @@
 network kernels, network records and their replay."""
 import itertools
 import logging
+import os
 import sys
 
 import numpy as np
@@ -415,6 +416,27 @@ def test_tvm_tunes_the_same_graph_and_matches_pytorch():
     finally:
         net.close()
     assert "tvm" not in sys.modules  # never loaded beside PyTorch in this process
+
+
+@pytest.mark.parametrize("mode", ["eager", "channels_last", "compile"])
+def test_pytorch_contenders_run_in_a_process_of_their_own_and_give_pytorchs_answer(mode):
+    """The experiments time PyTorch in a fresh process (experiments.torch_graph.TorchNetwork):
+    the same answer as PyTorch in this one, a time, torch.compile's compile time, and a closed
+    child that no longer answers."""
+    pytest.importorskip("torch")
+    from alt.graph.reference import run_torch
+    from experiments.isolated import ChildDied
+    from experiments.torch_graph import TorchNetwork
+    g = _net(extra=True)
+    x = _x(g, 3)
+    with TorchNetwork(g, mode) as net:
+        assert _close(net.output(x), run_torch(g, x)[0], 1e-5)
+        assert net.time(x, repeat=2) > 0
+        assert (net.compile_s > 0) == (mode == "compile")
+        pid = net._server._proc.pid
+        assert pid != os.getpid()
+    with pytest.raises(ChildDied, match=f"PyTorch {mode} on pair: its process is no longer running"):
+        net(x)
 
 
 def _timer(times):
