@@ -144,13 +144,18 @@ class Conv2dSpace(Space):
             if point.get("cache_x", 0) > 1 and point["cache_x"] == self.column_tiles(point):
                 return dict(point, cache_x=0)  # one cache tile of all the column tiles: the whole row
             return point
-        nhwc = self.default_layout() if point.get("layout") == "NHWC" else {}
-        return {**point, **self.WINOGRAD_FIXED, **{k: nhwc[k] for k in ("ob", "ib") if k in nhwc}}
+        nhwc = self.nhwc_tiles() if point.get("layout") == "NHWC" else {}
+        return {**point, **self.WINOGRAD_FIXED, **nhwc}
 
     def default_layout(self):
-        """ALT-OL's fixed layout: activations NHWO (NHWC), channel tiles the template's defaults."""
-        ib = max([i for i in self.knobs["ib"] if i <= min(8, self.c)] or [1])
-        return {"layout": "NHWC", "ob": self.lanes, "ib": ib, "spatial": 0}
+        """ALT-OL's fixed layout: activations NHWO (NHWC), weights HWIO. Nothing else: in NHWC the
+        channel tiles ob and ib lay no tensor out (they tile the loops over channels that are
+        contiguous anyway), so loop-only tunes them as the loop knobs they are there."""
+        return {"layout": "NHWC", "spatial": 0}
+
+    def nhwc_tiles(self):
+        """The channel tiles of an NHWC point that has no choice of them (Winograd's, and the seed)."""
+        return {"ob": self.lanes, "ib": max([i for i in self.knobs["ib"] if i <= min(8, self.c)] or [1])}
 
     def knobs_for(self, layout):
         """The layout knobs that make this convolution read and write `layout` (a graph planner
@@ -158,9 +163,9 @@ class Conv2dSpace(Space):
         layout (fp and bp propagate one operator's layout to its neighbour with this)."""
         from alt.graph.plan import blocked_parts
         if layout == "NHWC":
-            fixed = self.default_layout()
-        elif layout == "NCHW":
-            fixed = {"layout": "NCHW", "ob": 8, "ib": 8, "spatial": 0}
+            fixed = dict(self.default_layout())
+        elif layout == "NCHW":  # weights OIHW: the tiles lay nothing out there either
+            fixed = {"layout": "NCHW", "spatial": 0}
         elif blocked_parts(layout) is None:
             return None
         else:
@@ -181,7 +186,7 @@ class Conv2dSpace(Space):
         out = []
         for layout in ("NCHWc", "NHWC"):
             lay = {"layout": "NCHWc", "ob": conv_tile(self.out_size, self.o, self.target)[0] * self.lanes,
-                   "ib": None} if layout == "NCHWc" else self.default_layout()
+                   "ib": None} if layout == "NCHWc" else dict(self.default_layout(), **self.nhwc_tiles())
             vectors = lay["ob"] // self.lanes
             rows = conv_tile(self.out_size, target=self.target, vectors=(vectors,))[1]
             ib = lay["ib"] or max([i for i in self.knobs["ib"] if i <= min(lay["ob"], self.c)] or [1])
@@ -287,8 +292,8 @@ class Conv2dSpace(Space):
                     f"({self.lanes} floats) dividing its {self.c} input and {self.o} output channels")
         if self.c % self.lanes:
             return f"a Winograd convolution needs whole vectors of input channels, not {self.c}"
-        if p["layout"] == "NHWC" and (p["ob"], p["ib"]) != (self.lanes, self.default_layout()["ib"]):
-            nhwc = self.default_layout()
+        nhwc = self.nhwc_tiles()
+        if p["layout"] == "NHWC" and (p["ob"], p["ib"]) != (nhwc["ob"], nhwc["ib"]):
             return f"NHWC has no channel blocks: a Winograd point keeps ob={nhwc['ob']}, ib={nhwc['ib']}"
         return None
 

@@ -52,8 +52,9 @@ class ConvNdSpace(Space):
         }
 
     def default_layout(self):
-        """ALT-OL's fixed layout: channels last (NWC, NDHWC), one vector of output channels a block."""
-        return {"layout": "NSC", "ob": self.lanes, "ib": max(i for i in self.knobs["ib"] if i <= min(8, self.c) or i == 1)}
+        """ALT-OL's fixed layout: channels last (NWC, NDHWC), weights K...IO. The channel tiles ob
+        and ib lay nothing out there (loop tiles over contiguous channels): loop-only tunes them."""
+        return {"layout": "NSC"}
 
     def _seeds(self):
         from alt.ops.hand import conv_tile
@@ -63,7 +64,8 @@ class ConvNdSpace(Space):
                    "ib": max(i for i in self.knobs["ib"] if i <= min(vectors * self.lanes, self.c) or i == 1)}
         rest = dict(tile_y=1, tile_x=tile_x, reduce_order="c-s", order="o-s", cache_o=1, cache_x=0, unroll=1,
                     par_depth=2, attach=0)
-        return [dict(blocked, **rest), dict(self.default_layout(), **rest)]
+        last = {"ob": self.lanes, "ib": max(i for i in self.knobs["ib"] if i <= min(8, self.c) or i == 1)}
+        return [dict(blocked, **rest), dict(self.default_layout(), **last, **rest)]
 
     def canonical(self, point):
         """The blocks outside the spatial tiles (o-s) make one cache tile of them all (cache_o 1, cache_x

@@ -73,13 +73,14 @@ class DepthwiseSpace(Space):
         return p
 
     def default_layout(self):
-        """ALT-OL's fixed layout: NHWC in and out, the weights taps first, one vector of channels a tile."""
-        return {"layout": "NHWC", "in_layout": "NHWC", "w_layout": "taps", "cb": self.lanes, "spatial": 0}
+        """ALT-OL's fixed layout: NHWC in and out, the weights taps first (KH x KW x C: the same memory
+        for every channel tile cb, which loop-only therefore tunes as the loop knob it is there)."""
+        return {"layout": "NHWC", "in_layout": "NHWC", "w_layout": "taps", "spatial": 0}
 
     def _seeds(self):
         cb = depthwise_block(self.c, self.target) or self.lanes  # the hand schedule's (alt.ops.hand)
         lays = ({"layout": "NCHWc", "in_layout": "NCHWc", "w_layout": "blocks", "cb": cb, "spatial": 0},
-                self.default_layout())
+                dict(self.default_layout(), cb=self.lanes))
         return [dict(lay, tile_y=1, tile_x=depthwise_tile(self.out_size, lay["cb"], self.target), par_depth=2, unroll=1,
                      unroll_rows=1, order="o-y-x" if lay["layout"] == "NCHWc" else "y-o-x", cache_x=1, unroll_taps=0,
                      attach=0)

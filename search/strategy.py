@@ -276,14 +276,16 @@ class RandomStrategy(Strategy):
 
 
 class LoopOnly(Strategy):
-    """Loops tuned on a fixed layout (the space's default)."""
+    """Loops tuned on a fixed layout (the space's default): every knob the layout does not fix is
+    tuned (a layout knob that lays nothing out under it, an NHWC convolution's channel tiles, too)."""
 
     def __init__(self, space, rng, layout=None, **kw):
         super().__init__(space, rng, **kw)
         self.layout = layout or space.default_layout()
+        self.knobs = tuple(k for k in space.knobs if k not in self.layout)
 
     def next_batch(self, n):
-        return self.anneal(n, fixed=self.layout, knobs=self.space.loop_knobs)
+        return self.anneal(n, fixed=self.layout, knobs=self.knobs)
 
 
 class LayoutThenLoop(Strategy):

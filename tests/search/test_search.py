@@ -37,6 +37,31 @@ def test_strategies_measure_the_target_hand_schedules_first(name):
     # a random draw may be one, but a direct seed's loop knobs do not come up by chance
 
 
+@pytest.mark.parametrize("op,params,tiles", [("C2D", (1, 64, 14, 256, 1, 1, 0), ("ob", "ib")),
+                                             ("C1D", (1, 64, 30, 128, 3, 1, 1), ("ob", "ib")),
+                                             ("DEP", (1, 64, 14, 3, 1, 1), ("cb",))])
+def test_loop_only_tunes_the_channel_tiles_that_lay_nothing_out_under_its_fixed_layout(op, params, tiles):
+    """ALT-OL fixes the layout (channels last, weights unblocked), not the loops: in NHWC the channel
+    tiles tile loops over channels that are contiguous anyway, so loop-only draws and moves them
+    (it used to keep them at one vector, a register tile of one vector of output channels that the
+    joint search was not held to), while every tensor keeps the fixed layout."""
+    space = space_for(Workload(op, f"{op}-t", params))
+    lay = space.default_layout()
+    assert not set(tiles) & set(lay)
+    strat = make_strategy("loop-only", space, np.random.default_rng(0), 64, hand_seeds=False)
+    batch = strat.next_batch(32)
+    assert all(p[k] == v for p in batch for k, v in lay.items())
+    assert {space.layouts(p) for p in batch} == {space.layouts(batch[0])}  # one layout of the tensors
+    for t in tiles:
+        assert len({p[t] for p in batch}) > 1, t
+    rng = np.random.default_rng(1)
+    moves = [(p, space.neighbor(p, rng, strat.knobs)) for p in batch for _ in range(10)]
+    assert any(q is not None and q[tiles[0]] != p[tiles[0]] for p, q in moves)  # annealing moves them too
+    wide = next(p for p in batch if p[tiles[0]] > space.lanes)
+    sch, args = space.apply(wide)
+    alt.testing.check_schedule(sch, args)
+
+
 def test_alt_strategy_explores_its_share_of_layouts_over_the_joint_stage():
     space = space_for(Workload("C2D", "C2D-t", (1, 64, 28, 64, 3, 1, 1)))
     strat = make_strategy("alt", space, np.random.default_rng(0), 64)
