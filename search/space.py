@@ -60,6 +60,13 @@ class Space:
         p = self.draw(rng, dict(lead, **(fixed or {})), 20) or self.draw(rng, fixed, 180)  # then any algorithm
         if p is not None:
             return p
+        if any(k not in (fixed or {}) for k in self.layout_knobs):
+            # part of a layout fixed (loop-only's, which leaves NHWC's channel tiles free) on a shape with
+            # few valid points: draw within one whole layout that has them (enumerate_layouts), as the
+            # joint search does; enumerating the rest would stop at `_valid_points`' limit short of them
+            whole = [lay for lay in self.whole_layouts() if all(lay.get(k, v) == v for k, v in (fixed or {}).items())]
+            if whole:
+                return self.sample(rng, dict(fixed or {}, **whole[rng.integers(len(whole))]))
         valid = self._valid_points(fixed)  # few valid points (a small operator): draw among them all
         if not valid:
             raise Invalid(f"no valid point of {type(self).__name__} found with {fixed}")
@@ -86,6 +93,12 @@ class Space:
                 if p is not None:
                     out[(k, v)] = p
         return out
+
+    def whole_layouts(self):
+        """enumerate_layouts(self), made once."""
+        if "_whole_layouts" not in self.__dict__:
+            self._whole_layouts = enumerate_layouts(self)
+        return self._whole_layouts
 
     def _valid_points(self, fixed, limit=500000):
         k = json.dumps(fixed or {}, sort_keys=True)

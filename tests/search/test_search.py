@@ -62,6 +62,19 @@ def test_loop_only_tunes_the_channel_tiles_that_lay_nothing_out_under_its_fixed_
     alt.testing.check_schedule(sch, args)
 
 
+def test_loop_only_draws_where_few_points_are_valid():
+    """A 1x1 output (ResNet-18 at 32x32): uniform draws of everything but NHWC all fail, and
+    enumerating the rest stopped at _valid_points' limit short of a valid point ("no valid point of
+    Conv2dSpace found with {'layout': 'NHWC', 'spatial': 0}" in `alt tune-net --strategy loop-only`).
+    Such a draw is made within one whole layout that has valid points."""
+    space = space_for(Workload("C2D", "C2D-t", (1, 256, 2, 512, 3, 2, 1)))
+    strat = make_strategy("loop-only", space, np.random.default_rng(0), 24)
+    for _ in range(3):
+        batch = strat.next_batch(8)
+        assert len(batch) == 8 and all(space.check(p) is None and p["layout"] == "NHWC" for p in batch)
+        strat.update(batch, [1.0 + 0.1 * i for i in range(len(batch))])
+
+
 def test_alt_strategy_explores_its_share_of_layouts_over_the_joint_stage():
     space = space_for(Workload("C2D", "C2D-t", (1, 64, 28, 64, 3, 1, 1)))
     strat = make_strategy("alt", space, np.random.default_rng(0), 64)
