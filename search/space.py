@@ -65,8 +65,11 @@ class Space:
             # few valid points: draw within one whole layout that has them (enumerate_layouts), as the
             # joint search does; enumerating the rest would stop at `_valid_points`' limit short of them
             whole = [lay for lay in self.whole_layouts() if all(lay.get(k, v) == v for k, v in (fixed or {}).items())]
-            if whole:
-                return self.sample(rng, dict(fixed or {}, **whole[rng.integers(len(whole))]))
+            for i in rng.permutation(len(whole))[:4]:  # (a fixed loop knob may rule one out)
+                try:
+                    return self.sample(rng, dict(fixed or {}, **whole[i]))
+                except Invalid:
+                    continue
         valid = self._valid_points(fixed)  # few valid points (a small operator): draw among them all
         if not valid:
             raise Invalid(f"no valid point of {type(self).__name__} found with {fixed}")

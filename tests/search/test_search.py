@@ -8,6 +8,7 @@ import pytest
 
 import alt
 from alt.ops import Workload
+from alt.testing import check_schedule
 from codegen import compile_c
 from search import records as R
 from search.features import LENGTH, extract
@@ -59,7 +60,7 @@ def test_loop_only_tunes_the_channel_tiles_that_lay_nothing_out_under_its_fixed_
     assert any(q is not None and q[tiles[0]] != p[tiles[0]] for p, q in moves)  # annealing moves them too
     wide = next(p for p in batch if p[tiles[0]] > space.lanes)
     sch, args = space.apply(wide)
-    alt.testing.check_schedule(sch, args)
+    check_schedule(sch, args)
 
 
 def test_loop_only_draws_where_few_points_are_valid():
