@@ -98,7 +98,7 @@ class Space:
         return out
 
     def whole_layouts(self):
-        """enumerate_layouts(self), made once."""
+        """enumerate_layouts(self), made once per space (the strategies and sample share it; read only)."""
         if "_whole_layouts" not in self.__dict__:
             self._whole_layouts = enumerate_layouts(self)
         return self._whole_layouts

@@ -28,7 +28,7 @@ from alt.lower import lower
 from . import records as R
 from .features import extract
 from .model import GBTModel, RandomModel
-from .space import Invalid, enumerate_layouts
+from .space import Invalid
 
 
 def key(point):
@@ -300,7 +300,7 @@ class LayoutThenLoop(Strategy):
             return self._random(n)
         if self.layout is None:
             best, best_score = None, -np.inf
-            for lay in enumerate_layouts(self.space):
+            for lay in self.space.whole_layouts():
                 samples = [self.space.sample(self.rng, lay) for _ in range(8)]
                 score = float(np.max(self._score(samples)))
                 if score > best_score:
@@ -319,7 +319,7 @@ class AltStrategy(Strategy):
         super().__init__(space, rng, **kw)
         self.joint_budget = int(trials * joint_share)
         self.per_layout, self.top_layouts = per_layout, top_layouts
-        self.layouts = enumerate_layouts(space)
+        self.layouts = space.whole_layouts()
         self.reward = {}  # layout key -> best GFLOP/s of its short loop search
         self.spent = 0
         self._owed = 0.0  # random layouts owed to exploration (the share accrues over batches)
