@@ -153,6 +153,12 @@ class Conv2dSpace(Space):
         contiguous anyway), so loop-only tunes them as the loop knobs they are there."""
         return {"layout": "NHWC", "spatial": 0}
 
+    def memory_layout(self, point):
+        """As Space.memory_layout: in NHWC (weights HWIO) and NCHW (weights OIHW) the channel tiles
+        ob and ib lay nothing out; in NCHWc they are the activations' and weights' blocks."""
+        m = super().memory_layout(point)
+        return m if m["layout"] == "NCHWc" else {k: v for k, v in m.items() if k not in ("ob", "ib")}
+
     def nhwc_tiles(self):
         """The channel tiles of an NHWC point that has no choice of them (Winograd's, and the seed)."""
         return {"ob": self.lanes, "ib": max([i for i in self.knobs["ib"] if i <= min(8, self.c)] or [1])}

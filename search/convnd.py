@@ -56,6 +56,11 @@ class ConvNdSpace(Space):
         and ib lay nothing out there (loop tiles over contiguous channels): loop-only tunes them."""
         return {"layout": "NSC"}
 
+    def memory_layout(self, point):
+        """As Space.memory_layout: channels last (weights K...IO), the channel tiles lay nothing out."""
+        m = super().memory_layout(point)
+        return m if m["layout"] == "NCc" else {"layout": m["layout"]}
+
     def _seeds(self):
         from alt.ops.hand import conv_tile
         vectors, rows = conv_tile(self.out_size, self.o, self.target)

@@ -77,6 +77,13 @@ class DepthwiseSpace(Space):
         for every channel tile cb, which loop-only therefore tunes as the loop knob it is there)."""
         return {"layout": "NHWC", "in_layout": "NHWC", "w_layout": "taps", "spatial": 0}
 
+    def memory_layout(self, point):
+        """As Space.memory_layout: the channel tile cb lays nothing out when neither activation is
+        blocked and the weights are taps first (KH x KW x C)."""
+        m = super().memory_layout(point)
+        blocked = "NCHWc" in (m["layout"], m["in_layout"]) or m["w_layout"] != "taps"
+        return m if blocked else {k: v for k, v in m.items() if k != "cb"}
+
     def _seeds(self):
         cb = depthwise_block(self.c, self.target) or self.lanes  # the hand schedule's (alt.ops.hand)
         lays = ({"layout": "NCHWc", "in_layout": "NCHWc", "w_layout": "blocks", "cb": cb, "spatial": 0},

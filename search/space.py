@@ -103,6 +103,31 @@ class Space:
             self._whole_layouts = enumerate_layouts(self)
         return self._whole_layouts
 
+    def memory_layout(self, point):
+        """The layout knobs of `point` (a point or a layout) that lay some tensor out under its other
+        values. A knob that lays nothing out there (an NHWC convolution's channel tiles: they tile
+        loops over channels that are contiguous anyway) is left out: the search takes layouts that
+        differ only in such knobs for one memory layout and tunes those knobs with the loops.
+        Here: every layout knob."""
+        return {k: point[k] for k in self.layout_knobs if k in point}
+
+    def memory_layouts(self):
+        """The distinct memory layouts (memory_layout) of whole_layouts(), in their order: the
+        layouts the joint search chooses among (made once per space; read only)."""
+        if "_memory_layouts" not in self.__dict__:
+            seen, out = set(), []
+            for lay in self.whole_layouts():
+                m = self.memory_layout(lay)
+                if json.dumps(m, sort_keys=True) not in seen:
+                    seen.add(json.dumps(m, sort_keys=True))
+                    out.append(m)
+            self._memory_layouts = out
+        return self._memory_layouts
+
+    def free_knobs(self, layout):
+        """The knobs a search tunes under the fixed `layout`: every knob it does not fix."""
+        return tuple(k for k in self.knobs if k not in layout)
+
     def _valid_points(self, fixed, limit=500000):
         k = json.dumps(fixed or {}, sort_keys=True)
         cache = self.__dict__.setdefault("_valid", {})

@@ -282,14 +282,14 @@ class LoopOnly(Strategy):
     def __init__(self, space, rng, layout=None, **kw):
         super().__init__(space, rng, **kw)
         self.layout = layout or space.default_layout()
-        self.knobs = tuple(k for k in space.knobs if k not in self.layout)
+        self.knobs = space.free_knobs(self.layout)
 
     def next_batch(self, n):
         return self.anneal(n, fixed=self.layout, knobs=self.knobs)
 
 
 class LayoutThenLoop(Strategy):
-    """A first random batch trains the model; the model alone then picks the layout for good."""
+    """A first random batch trains the model; the model alone then picks the (memory) layout for good."""
 
     def __init__(self, space, rng, **kw):
         super().__init__(space, rng, **kw)
@@ -300,17 +300,21 @@ class LayoutThenLoop(Strategy):
             return self._random(n)
         if self.layout is None:
             best, best_score = None, -np.inf
-            for lay in self.space.whole_layouts():
+            for lay in self.space.memory_layouts():
                 samples = [self.space.sample(self.rng, lay) for _ in range(8)]
                 score = float(np.max(self._score(samples)))
                 if score > best_score:
                     best, best_score = lay, score
             self.layout = best
-        return self.anneal(n, fixed=self.layout, knobs=self.space.loop_knobs)
+        return self.anneal(n, fixed=self.layout, knobs=self.space.free_knobs(self.layout))
 
 
 class AltStrategy(Strategy):
-    """ALT's cross-exploration in two stages over a budget of `trials` measurements."""
+    """ALT's cross-exploration in two stages over a budget of `trials` measurements. Its layouts are
+    the space's memory layouts (Space.memory_layouts): a layout knob that lays nothing out under the
+    others (an NHWC convolution's channel tiles) is tuned with the loops, as loop-only tunes it, not
+    fixed with the layout (fixing it held the joint search's NHWC to the few tiles its first stage
+    happened to try: C1D-0 ended slower than loop-only at 64 trials)."""
 
     LAYOUT_SAMPLES = 8  # loop points per untried layout whose best prediction is the layout's score (16 cost 20%
     # more proposing time for the same best kernels: R18-4 and R18-8, 3 seeds x 64 trials each)
@@ -319,7 +323,7 @@ class AltStrategy(Strategy):
         super().__init__(space, rng, **kw)
         self.joint_budget = int(trials * joint_share)
         self.per_layout, self.top_layouts = per_layout, top_layouts
-        self.layouts = space.whole_layouts()
+        self.layouts = space.memory_layouts()
         self.reward = {}  # layout key -> best GFLOP/s of its short loop search
         self.spent = 0
         self._owed = 0.0  # random layouts owed to exploration (the share accrues over batches)
@@ -334,7 +338,7 @@ class AltStrategy(Strategy):
         # layouts that have it
 
     def _layout_of(self, p):
-        return {k: p[k] for k in self.space.layout_knobs}
+        return self.space.memory_layout(p)
 
     def update(self, points, scores):
         super().update(points, scores)
@@ -360,7 +364,8 @@ class AltStrategy(Strategy):
         out = []
         for i, lk in enumerate(ranked or [key(self.space.default_layout())]):
             share = n // len(ranked or [0]) + (1 if i < n % max(1, len(ranked)) else 0)
-            out += [p for p in self.anneal(share, fixed=json.loads(lk), knobs=self.space.loop_knobs, seeded=seeded)
+            lay = json.loads(lk)
+            out += [p for p in self.anneal(share, fixed=lay, knobs=self.space.free_knobs(lay), seeded=seeded)
                     if p not in out]
         return out[:n] if len(out) >= n else out + self._random(n - len(out))
 
@@ -420,7 +425,7 @@ class AltStrategy(Strategy):
         out = []
         for i, lay in enumerate(chosen):
             share = n // len(chosen) + (1 if i < n % len(chosen) else 0)
-            out += [p for p in self.anneal(share, fixed=lay, knobs=self.space.loop_knobs, seeded=seeded)
+            out += [p for p in self.anneal(share, fixed=lay, knobs=self.space.free_knobs(lay), seeded=seeded)
                     if p not in out]
         return out[:n]
 

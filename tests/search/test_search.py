@@ -63,6 +63,29 @@ def test_loop_only_tunes_the_channel_tiles_that_lay_nothing_out_under_its_fixed_
     check_schedule(sch, args)
 
 
+@pytest.mark.parametrize("op,params,tiles", [("C2D", (1, 64, 14, 256, 1, 1, 0), ("ob", "ib")),
+                                             ("C1D", (1, 64, 30, 128, 3, 1, 1), ("ob", "ib")),
+                                             ("DEP", (1, 64, 14, 3, 1, 1), ("cb",))])
+def test_the_joint_search_tunes_those_tiles_with_the_loops_once_it_chose_channels_last(op, params, tiles):
+    """The joint search's layouts are memory layouts (Space.memory_layouts): channels last is one
+    layout, and its channel tiles are tuned with the loops. It took each tile value for a layout of
+    its own, so its second stage annealed channels last at the one or two tile values its first
+    stage had tried best (C1D-0 ended slower than loop-only at 64 trials)."""
+    space = space_for(Workload(op, f"{op}-t", params))
+    last = space.default_layout()
+    assert space.memory_layout(last) == last
+    assert [lay for lay in space.memory_layouts() if all(lay[k] == v for k, v in last.items())] == [last]
+    assert any(t in lay for lay in space.memory_layouts() for t in tiles)  # blocked layouts keep theirs
+    rng = np.random.default_rng(0)
+    strat = make_strategy("alt", space, np.random.default_rng(0), 16, hand_seeds=False)
+    first = [space.sample(rng, lay) for lay in strat.layouts]  # past the joint stage's 8 trials
+    strat.update(first, [2.0 if space.memory_layout(p) == last else 1.0 for p in first])
+    batch = [p for p in strat.next_batch(16) if space.memory_layout(p) == last]
+    assert len(batch) >= 6 and {space.layouts(p) for p in batch} == {space.layouts(batch[0])}
+    for t in tiles:
+        assert len({p[t] for p in batch}) > 1, t
+
+
 def test_loop_only_draws_where_few_points_are_valid():
     """A 1x1 output (ResNet-18 at 32x32): uniform draws of everything but NHWC all fail, and
     enumerating the rest stopped at _valid_points' limit short of a valid point ("no valid point of
