@@ -325,6 +325,7 @@ class AltStrategy(Strategy):
         self.per_layout, self.top_layouts = per_layout, top_layouts
         self.layouts = space.memory_layouts()
         self.reward = {}  # layout key -> best GFLOP/s of its short loop search
+        self.count = {}  # layout key -> points measured in it
         self.spent = 0
         self._owed = 0.0  # random layouts owed to exploration (the share accrues over batches)
         self._probes = {}  # layout key -> its probe points (see _probe)
@@ -346,6 +347,7 @@ class AltStrategy(Strategy):
         for p, s in zip(points, scores):
             k = key(self._layout_of(p))
             self.reward[k] = max(self.reward.get(k, 0.0), float(s))
+            self.count[k] = self.count.get(k, 0) + 1
 
     def next_batch(self, n):
         seeds = [p for p in self.space.seeds() if key(p) not in self.seen][:n] if self.hand_seeds else []
@@ -408,9 +410,24 @@ class AltStrategy(Strategy):
         return out
 
     def _joint(self, n, seeded=True):
-        """Layouts to try next: the model's favourites among unexplored ones, and random ones."""
-        untried = [lay for lay in self.layouts if key(lay) not in self.reward]
+        """Layouts to try next: first those measured short of their loop search (a hand seed's: its
+        one point is no loop search, and a layout judged by it lost to layouts searched four points
+        deep, C1D-0's channels last among them), then the model's favourites among unexplored
+        ones, and random ones."""
         k = max(1, n // self.per_layout)
+        chosen = [lay for lay in self.layouts if 0 < self.count.get(key(lay), 0) < self.per_layout][:k]
+        untried = [lay for lay in self.layouts if key(lay) not in self.reward]
+        if len(chosen) < k:
+            chosen += self._new_layouts(untried, k - len(chosen), chosen)
+        out = []
+        for i, lay in enumerate(chosen):
+            share = n // len(chosen) + (1 if i < n % len(chosen) else 0)
+            out += [p for p in self.anneal(share, fixed=lay, knobs=self.space.free_knobs(lay), seeded=seeded)
+                    if p not in out]
+        return out[:n]
+
+    def _new_layouts(self, untried, k, chosen):
+        """k layouts not measured yet: the model's favourites and random ones."""
         if untried and self.model.trained():
             probes = [p for lay in untried for p in self._probe(lay)]
             self.features(probes)  # one batch: split over the pool
@@ -418,16 +435,11 @@ class AltStrategy(Strategy):
             scored = sorted(zip(value.max(1).tolist(), range(len(untried))), key=lambda t: -t[0])
             scored = [(v, untried[i]) for v, i in scored]
             n_model = k - self._random_layouts(k)
-            chosen = [lay for _, lay in scored[:n_model]]
-            chosen += self._explore_layouts([lay for _, lay in scored[n_model:]], k - len(chosen), chosen)
-        else:
-            chosen = self._explore_layouts(untried or self.layouts, k)
-        out = []
-        for i, lay in enumerate(chosen):
-            share = n // len(chosen) + (1 if i < n % len(chosen) else 0)
-            out += [p for p in self.anneal(share, fixed=lay, knobs=self.space.free_knobs(lay), seeded=seeded)
-                    if p not in out]
-        return out[:n]
+            picked = [lay for _, lay in scored[:n_model]]
+            return picked + self._explore_layouts([lay for _, lay in scored[n_model:]], k - len(picked),
+                                                  list(chosen) + picked)
+        return self._explore_layouts([lay for lay in untried or self.layouts if lay not in chosen] or self.layouts,
+                                     k, chosen)
 
 
 def _values(layout):

@@ -86,6 +86,23 @@ def test_the_joint_search_tunes_those_tiles_with_the_loops_once_it_chose_channel
         assert len({p[t] for p in batch}) > 1, t
 
 
+def test_a_hand_seeds_layout_gets_its_short_loop_search_before_new_layouts():
+    """A hand seed's one point is no loop search: judged by it, channels last lost to blocked layouts
+    searched four points deep (C1D-0 ended slower than loop-only). The joint stage's next batch
+    searches the seeds' layouts first, even when the seed measured slower than the rest."""
+    space = space_for(Workload("C1D", "C1D-t", (1, 64, 30, 128, 3, 1, 1)))
+    strat = make_strategy("alt", space, np.random.default_rng(0), 64)
+    first = strat.next_batch(8)
+    seeds = space.seeds()
+    assert first[:len(seeds)] == seeds
+    last = space.default_layout()
+    strat.update(first, [0.5 if space.memory_layout(p) == last else 1.0 for p in first])
+    second = strat.next_batch(8)
+    again = {key(space.memory_layout(p)) for p in second}
+    assert {key(space.memory_layout(p)) for p in seeds} <= again
+    assert sum(space.memory_layout(p) == last for p in first + second) >= strat.per_layout
+
+
 def test_loop_only_draws_where_few_points_are_valid():
     """A 1x1 output (ResNet-18 at 32x32): uniform draws of everything but NHWC all fail, and
     enumerating the rest stopped at _valid_points' limit short of a valid point ("no valid point of
