@@ -410,13 +410,17 @@ class AltStrategy(Strategy):
         return out
 
     def _joint(self, n, seeded=True):
-        """Layouts to try next: first those measured short of their loop search (a hand seed's: its
-        one point is no loop search, and a layout judged by it lost to layouts searched four points
-        deep, C1D-0's channels last among them), then the model's favourites among unexplored
-        ones, and random ones."""
+        """Layouts to try next: the model's favourites among unexplored ones, and random ones; in the
+        stage's last batch (or once every layout is explored) first those measured short of their
+        loop search. A hand seed's one point is no loop search: a layout judged by it lost to
+        layouts searched four points deep (C1D-0's channels last, whose seed has a fourth of the
+        best tile's speed). Its search comes last, from a model that has learnt from every other
+        layout's (which tiles pay carries over: searched in the second batch, channels last's four
+        points found nothing faster than its seed, three seeds of three)."""
         k = max(1, n // self.per_layout)
-        chosen = [lay for lay in self.layouts if 0 < self.count.get(key(lay), 0) < self.per_layout][:k]
         untried = [lay for lay in self.layouts if key(lay) not in self.reward]
+        last = self.spent + n >= self.joint_budget or not untried
+        chosen = [lay for lay in self.layouts if 0 < self.count.get(key(lay), 0) < self.per_layout][:k] if last else []
         if len(chosen) < k:
             chosen += self._new_layouts(untried, k - len(chosen), chosen)
         out = []
