@@ -69,8 +69,9 @@ def test_loop_only_tunes_the_channel_tiles_that_lay_nothing_out_under_its_fixed_
 def test_the_joint_search_tunes_those_tiles_with_the_loops_once_it_chose_channels_last(op, params, tiles):
     """The joint search's layouts are memory layouts (Space.memory_layouts): channels last is one
     layout, and its channel tiles are tuned with the loops. It took each tile value for a layout of
-    its own, so its second stage annealed channels last at the one or two tile values its first
-    stage had tried best (C1D-0 ended slower than loop-only at 64 trials)."""
+    its own: channels last was most of C1D-0's layouts (exploration drew it more often than any
+    other memory order), and the second stage annealed it at the one or two tile values its first
+    stage had tried best."""
     space = space_for(Workload(op, f"{op}-t", params))
     last = space.default_layout()
     assert space.memory_layout(last) == last
@@ -88,7 +89,7 @@ def test_the_joint_search_tunes_those_tiles_with_the_loops_once_it_chose_channel
 
 def test_a_hand_seeds_layout_gets_its_short_loop_search_in_the_joint_stages_last_batch():
     """A hand seed's one point is no loop search: judged by it, channels last lost to blocked layouts
-    searched four points deep (C1D-0 ended slower than loop-only). The joint stage's last batch
+    searched four points deep (C1D-0, three runs of three). The joint stage's last batch
     searches the seeds' layouts, even when the seed measured slower than the rest; not earlier,
     when the model has not yet learnt from the other layouts which tiles pay."""
     space = space_for(Workload("C1D", "C1D-t", (1, 64, 30, 128, 3, 1, 1)))
