@@ -209,12 +209,10 @@ class Strategy:
         (seeds that drew none in their random share ended at half the speed)."""
         out, tries = [], 0
 
-        def take(candidates):  # those lowering takes, featurized in one batch (split over the pool)
-            fresh = {key(p): p for p in candidates if p is not None and key(p) not in self.seen
-                     and key(p) not in taken and p not in out}
-            new = list(fresh.values())
-            out.extend(p for p, f in zip(new, self.features(new)) if f is not None)
-            del out[n:]
+        def take(p):
+            if (p is not None and key(p) not in self.seen and key(p) not in taken and p not in out
+                    and self.features([p])[0] is not None):
+                out.append(p)
 
         unmeasured = {(k, v) for k in self.space.leading for v in self.space.knobs.get(k, ())} if cover else set()
         if unmeasured:  # the measured points are read only where there are algorithms to cover
@@ -222,11 +220,12 @@ class Strategy:
         if unmeasured:
             found = self.space.algorithms(self.rng, fixed)
             todo = sorted((kv for kv in found if kv in unmeasured), key=str)
-            take([found[todo[i]] for i in self.rng.permutation(len(todo))][:n])
+            for i in self.rng.permutation(len(todo)):
+                if len(out) < n:
+                    take(found[todo[i]])
         while len(out) < n and tries < 50 * n:
-            draws = [self.space.sample(self.rng, fixed) for _ in range(n - len(out))]
-            tries += len(draws)
-            take(draws)
+            tries += 1
+            take(self.space.sample(self.rng, fixed))
         return out
 
     def anneal(self, n, fixed=None, knobs=None, seeded=True):
