@@ -93,15 +93,17 @@ def test_a_hand_seeds_layout_gets_its_short_loop_search_in_the_joint_stages_last
     searches the seeds' layouts, even when the seed measured slower than the rest; not earlier,
     when the model has not yet learnt from the other layouts which tiles pay."""
     space = space_for(Workload("C1D", "C1D-t", (1, 64, 30, 128, 3, 1, 1)))
-    strat = make_strategy("alt", space, np.random.default_rng(0), 32)  # a joint stage of 16 trials
     seeds, last = space.seeds(), space.default_layout()
-    batches = []
-    for _ in range(2):
-        batches.append(strat.next_batch(8))
-        strat.update(batches[-1], [0.5 if space.memory_layout(p) == last else 1.0 for p in batches[-1]])
-    assert batches[0][:len(seeds)] == seeds
-    assert {key(space.memory_layout(p)) for p in seeds} <= {key(space.memory_layout(p)) for p in batches[1]}
-    assert sum(space.memory_layout(p) == last for p in batches[0] + batches[1]) >= strat.per_layout
+    for trials in (32, 48):  # joint stages of 16 and 24 trials: 2 and 3 batches of 8
+        strat = make_strategy("alt", space, np.random.default_rng(0), trials)
+        batches = []
+        while strat.spent < strat.joint_budget:
+            batches.append(strat.next_batch(8))
+            strat.update(batches[-1], [0.5 if space.memory_layout(p) == last else 1.0 for p in batches[-1]])
+        assert batches[0][:len(seeds)] == seeds
+        assert {key(space.memory_layout(p)) for p in seeds} <= {key(space.memory_layout(p)) for p in batches[-1]}
+        assert sum(space.memory_layout(p) == last for p in sum(batches, [])) >= strat.per_layout
+        assert not any(space.memory_layout(p) == last for p in sum(batches[1:-1], []))  # not earlier
 
 
 def test_loop_only_draws_where_few_points_are_valid():
