@@ -415,7 +415,7 @@ class AltStrategy(Strategy):
         """Layouts to try next: the model's favourites among unexplored ones, and random ones; in the
         stage's last batch (or once every layout is explored) first those measured short of their
         loop search. A hand seed's one point is no loop search: a layout judged by it lost to
-        layouts searched four points deep (C1D-0's channels last, whose seed has a fourth of the
+        layouts searched four points deep (C1D-0's channels last, whose seed has half the
         best tile's speed). Its search comes last, from a model that has learnt from every other
         layout's (which tiles pay carries over: searched in the second batch, channels last's four
         points found nothing faster than its seed, three seeds of three)."""
