@@ -115,13 +115,8 @@ class Space:
         """The distinct memory layouts (memory_layout) of whole_layouts(), in their order: the
         layouts the joint search chooses among (made once per space; read only)."""
         if "_memory_layouts" not in self.__dict__:
-            seen, out = set(), []
-            for lay in self.whole_layouts():
-                m = self.memory_layout(lay)
-                if json.dumps(m, sort_keys=True) not in seen:
-                    seen.add(json.dumps(m, sort_keys=True))
-                    out.append(m)
-            self._memory_layouts = out
+            distinct = {json.dumps(m, sort_keys=True): m for m in map(self.memory_layout, self.whole_layouts())}
+            self._memory_layouts = list(distinct.values())
         return self._memory_layouts
 
     def free_knobs(self, layout):

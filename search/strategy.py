@@ -365,13 +365,17 @@ class AltStrategy(Strategy):
         if self.spent < self.joint_budget:
             return self._joint(n, seeded)
         ranked = sorted(self.reward, key=lambda k: -self.reward[k])[:self.top_layouts]
+        out = self._in_layouts([json.loads(lk) for lk in ranked] or [self.space.default_layout()], n, seeded)
+        return out[:n] if len(out) >= n else out + self._random(n - len(out))
+
+    def _in_layouts(self, layouts, n, seeded):
+        """About n points annealed in `layouts` (their free knobs), shared out evenly."""
         out = []
-        for i, lk in enumerate(ranked or [key(self.space.default_layout())]):
-            share = n // len(ranked or [0]) + (1 if i < n % max(1, len(ranked)) else 0)
-            lay = json.loads(lk)
+        for i, lay in enumerate(layouts):
+            share = n // len(layouts) + (1 if i < n % len(layouts) else 0)
             out += [p for p in self.anneal(share, fixed=lay, knobs=self.space.free_knobs(lay), seeded=seeded)
                     if p not in out]
-        return out[:n] if len(out) >= n else out + self._random(n - len(out))
+        return out
 
     def _random_layouts(self, k):
         """How many of the next `k` layouts are random: `explore` of them over the stage. (Rounding
@@ -425,12 +429,7 @@ class AltStrategy(Strategy):
         chosen = [lay for lay in self.layouts if 0 < self.count.get(key(lay), 0) < self.per_layout][:k] if last else []
         if len(chosen) < k:
             chosen += self._new_layouts(untried, k - len(chosen), chosen)
-        out = []
-        for i, lay in enumerate(chosen):
-            share = n // len(chosen) + (1 if i < n % len(chosen) else 0)
-            out += [p for p in self.anneal(share, fixed=lay, knobs=self.space.free_knobs(lay), seeded=seeded)
-                    if p not in out]
-        return out[:n]
+        return self._in_layouts(chosen, n, seeded)[:n]
 
     def _new_layouts(self, untried, k, chosen):
         """k layouts not measured yet: the model's favourites and random ones."""
