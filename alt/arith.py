@@ -4,6 +4,7 @@ Lowering builds index expressions such as `(i.outer*8 + i.inner) - i.outer*8`; t
 fold them to `i.inner` so that generated code and the printed loop nest stay readable, and
 prove guards redundant where the loop ranges allow.
 """
+import contextlib
 import threading
 
 import numpy as np
@@ -184,7 +185,8 @@ def _merge_div_mod(terms):
 
 def _remembering(fn):
     """Run fn() with the linear forms of the nodes it builds remembered (per thread, for this call
-    only): simplifying bottom-up otherwise walks every sum again at each enclosing node."""
+    only, or for the enclosing `session`): simplifying bottom-up otherwise walks every sum again at
+    each enclosing node."""
     if getattr(_known, "forms", None) is not None:
         return fn()
     _known.forms = {}
@@ -194,8 +196,37 @@ def _remembering(fn):
         _known.forms = None
 
 
+@contextlib.contextmanager
+def session():
+    """Within the block (per thread), what simplify and simplify_ranges made of each node is kept
+    and reused, with the linear forms: lowering one function simplifies the same index nodes many
+    times (every read of an input shares its axes' expressions, a layout's forward map is
+    simplified again after its indices were). Valid while no variable's range changes: lowering
+    gives each loop variable its range once, when it makes it."""
+    if getattr(_known, "memo", None) is not None:
+        yield
+        return
+    _known.memo, _known.forms = {}, {}
+    try:
+        yield
+    finally:
+        _known.memo = _known.forms = None
+
+
+def _done(kind, ranges=None):
+    """The session's {id(node): (node, result)} for simplify (kind "s") or simplify_ranges over
+    `ranges` (kept alive with it, so that its id stays its own); None outside a session."""
+    memo = getattr(_known, "memo", None)
+    if memo is None:
+        return None
+    k = (kind, id(ranges))
+    if k not in memo:
+        memo[k] = (ranges, {})
+    return memo[k][1]
+
+
 def simplify(e):
-    return _remembering(lambda: E.transform(e, _simplify_node))
+    return _remembering(lambda: E.transform(e, _simplify_node, _done("s")))
 
 
 # constant bounds -------------------------------------------------------------------
@@ -345,7 +376,7 @@ def simplify_ranges(e, ranges):
                 q, r = div_mod(node.a, node.b.value, ranges)
                 return q if node.op == "//" else r
         return _simplify_node(node)
-    return _remembering(lambda: E.transform(e, fn))
+    return _remembering(lambda: E.transform(e, fn, _done("r", ranges)))
 
 
 def flat_index(shape, indices):
@@ -356,6 +387,25 @@ def flat_index(shape, indices):
         flat = term if flat is None else term + flat
         stride *= n
     return simplify(flat)
+
+
+def flat_linear(shape, indices):
+    """The linear form ({key: (atom, coef)}, const) of the row-major flat index of `indices` into a
+    buffer of `shape`, with div/mod pairs merged (as simplify merges them): flat_index's terms,
+    without rebuilding the sum node by node (the cost model reads every access of every candidate)."""
+    terms, const, stride = {}, 0, 1
+    for i, n in reversed(list(zip(indices, shape))):
+        t, c = linear(i)
+        for k, (atom, coef) in t.items():
+            terms[k] = (atom, terms.get(k, (atom, 0))[1] + coef * stride)
+        const += c * stride
+        stride *= n
+    terms = {k: t for k, t in terms.items() if t[1] != 0}
+    n = len(terms) + 1
+    while len(terms) < n:  # a merge can make the quotient another pair merges with ((f // 13 // 5, f // 13 % 5)
+        n = len(terms)    # make f // 13, which pairs with f % 13): simplify meets them at successive nodes
+        terms = _merge_div_mod(terms)
+    return terms, const
 
 
 def ceil_div(a, b):

@@ -21,7 +21,8 @@ STACK_LIMIT = 512 * 1024  # bytes of one local tile; larger ones belong on an in
 
 def lower(sch, args, name="main"):
     """Lower schedule `sch` to a loop nest whose arguments are the tensors `args`, in order."""
-    return _Lowerer(sch, args, name).run()
+    with arith.session():
+        return _Lowerer(sch, args, name).run()
 
 
 class _Lowerer:

@@ -76,11 +76,23 @@ def _accesses(store, loads):
     return out[:BUFFERS]
 
 
-def _coef(flat, var):
-    terms, _ = arith.linear(flat)
-    c = terms.get(("v", id(var)), (None, 0))[1]
-    other = any(E.uses(a, var) for k, (a, _) in terms.items() if k != ("v", id(var)))
-    return None if other else c
+class _Access:
+    """The flat index of one access as the features read it: its linear form's coefficients by
+    variable, and the variables inside its non-linear parts (divisions, products of variables)."""
+
+    def __init__(self, buf, idx):
+        self.buf, self.idx = buf, idx  # kept alive: the ids that key it stay theirs
+        terms, _ = arith.flat_linear(buf.shape, idx)
+        self.coef = {id(a): c for a, c in terms.values() if isinstance(a, E.Var)}
+        self.inside = {id(n) for a, _ in terms.values() if not isinstance(a, E.Var)
+                       for n in E.walk(a) if isinstance(n, E.Var)}
+
+    def stride(self, var):
+        """The coefficient of `var`, or None where it is also inside a non-linear part."""
+        return None if id(var) in self.inside else self.coef.get(id(var), 0)
+
+    def uses(self, var):
+        return id(var) in self.inside or id(var) in self.coef
 
 
 def extract(func, target=None):
@@ -93,7 +105,7 @@ def extract(func, target=None):
     _walk(func.body, [], stores)
     total = np.zeros(LENGTH)
     weight_sum = 0.0
-    flat_of = {}  # an access's flat index, by its buffer and index nodes (unswitched arms share them)
+    access_of = {}  # by its buffer and index nodes (unswitched arms share them)
     for store, loops in stores:
         trips = float(np.prod([lp.extent for lp in loops])) if loops else 1.0
         f = np.zeros(LENGTH)
@@ -107,17 +119,17 @@ def extract(func, target=None):
         for b, (buf, idx, _) in enumerate(_accesses(store, loads)):
             base = LEVELS * PER_LEVEL + b * PER_BUFFER
             k = (id(buf), *map(id, idx))
-            if k not in flat_of:
-                flat_of[k] = (buf, idx, arith.flat_index(buf.shape, idx))  # buf and idx kept alive: ids stay theirs
-            flat = flat_of[k][2]
+            if k not in access_of:
+                access_of[k] = _Access(buf, idx)
+            acc = access_of[k]
             itemsize = E.dtypes.to_numpy(buf.dtype).itemsize
             if inner:
-                c = _coef(flat, inner[0].var)
+                c = acc.stride(inner[0].var)
                 f[base] = _log(abs(c)) if c is not None else 8.0  # stride of the innermost loop
             f[base + 1] = 1.0 if buf.kind == "stack" else 0.0
             touched = 1.0
             for lvl, lp in enumerate(inner):  # bytes touched inside each level: product of used extents
-                if E.uses(flat, lp.var):
+                if acc.uses(lp.var):
                     touched *= lp.extent
                 f[base + 2 + lvl] = _log(touched * itemsize)
             bytes_total += touched * itemsize

@@ -144,3 +144,55 @@ def test_simplify_remembers_linear_forms_without_changing_any_result():
         e = rand(6)
         assert str(arith.simplify(e)) == str(E.transform(e, arith._simplify_node))
     assert getattr(arith._known, "forms", None) is None  # the memory lasts one call
+
+
+def _random_index(rng, xs, depth):
+    from alt import expr as E
+    if depth == 0 or rng.random() < 0.25:
+        return xs[rng.integers(len(xs))] if rng.random() < 0.8 else E.const(int(rng.integers(0, 9)), "int32")
+    op = ["+", "*", "//", "%", "+", "-"][rng.integers(6)]
+    a = _random_index(rng, xs, depth - 1)
+    if op in ("*", "//", "%"):
+        return E.Binary(op, a, E.const(int(rng.integers(1, 17)), "int32"), "int32")
+    return E.Binary(op, a, _random_index(rng, xs, depth - 1), "int32")
+
+
+def test_a_session_reuses_what_simplify_made_of_a_node_and_changes_no_result():
+    """Inside arith.session() (one lowering) simplify and simplify_ranges keep what they made of
+    each node: asked again about a node, or a tree that shares it, they reuse it. The results are
+    those of simplifying without the session, and the memory ends with the block."""
+    rng = __import__("numpy").random.default_rng(3)
+    xs = [alt.Var(n) for n in "abcd"]
+    ranges = {x: (0, int(rng.integers(1, 40))) for x in xs[:3]}  # d unbounded
+    shared = [_random_index(rng, xs, 4) for _ in range(20)]
+    trees = [shared[rng.integers(20)] * int(rng.integers(1, 9)) + shared[rng.integers(20)] // 4 for _ in range(200)]
+    plain = [(str(arith.simplify(e)), str(arith.simplify_ranges(e, ranges))) for e in trees]
+    with arith.session():
+        within = [(str(arith.simplify(e)), str(arith.simplify_ranges(e, ranges))) for e in trees]
+        first = arith.simplify_ranges(trees[0], ranges)
+        assert arith.simplify_ranges(trees[0], ranges) is first  # reused, not made again
+    assert within == plain
+    assert arith._known.memo is None and arith._known.forms is None
+    assert arith.simplify_ranges(trees[0], ranges) is not first  # outside a session: made afresh
+
+
+def test_flat_linear_is_the_linear_form_of_the_simplified_flat_index():
+    """The cost model reads an access's flat index as a linear form (search.features); flat_linear
+    builds it without simplifying the flat sum node by node, with the same terms, quotient and
+    remainder pairs across dimensions merged (an NCHW[16]c channel c // 16, c % 16 is c)."""
+    from alt import expr as E
+    rng = __import__("numpy").random.default_rng(4)
+    xs = [alt.Var(n) for n in "abcd"]
+    for _ in range(300):
+        ndim = int(rng.integers(1, 5))
+        shape = [int(rng.integers(1, 20)) for _ in range(ndim)]
+        idx = [arith.simplify(_random_index(rng, xs, 3)) for _ in range(ndim)]
+        terms, c = arith.linear(arith.flat_index(shape, idx))
+        got, gc = arith.flat_linear(shape, idx)
+        assert gc == c
+        assert {k: v[1] for k, v in got.items()} == {k: v[1] for k, v in terms.items()}, (shape, idx)
+    c, f = alt.Var("c"), alt.Var("f")
+    assert {v[1] for v in arith.flat_linear((4, 16), [c // 16, c % 16])[0].values()} == {1}
+    merged, _ = arith.flat_linear((7, 5, 13), [f // 13 // 5, f // 13 % 5, f % 13])  # two merges, in a chain
+    assert [(str(a), k) for a, k in merged.values()] == [("f", 1)]
+    assert isinstance(next(iter(merged.values()))[0], E.Var)

@@ -184,6 +184,31 @@ def test_features_fixed_length_and_informative():
     assert len({v.tobytes() for v in vecs}) == 5
 
 
+@pytest.mark.parametrize("w", [CONV, GEMM, Workload("DEP", "test-dep", (1, 32, 12, 3, 1, 1))], ids=["C2D", "GMM", "DEP"])
+def test_the_features_read_every_access_as_its_simplified_flat_index(w):
+    """extract reads each access's flat index as a linear form built without simplifying the whole
+    sum (arith.flat_linear): the strides and the loops each access uses are those of the simplified
+    flat index, on candidates of every layout of a space."""
+    from alt import arith, expr as E
+    from search.features import _Access, _walk
+    space, rng = space_for(w), np.random.default_rng(5)
+    for lay in space.memory_layouts()[:6]:
+        func = alt.lower(*space.apply(space.sample(rng, lay)))
+        stores = []
+        _walk(func.body, [], stores)
+        loads = [(st.buffer, st.indices) for st, _ in stores] + [
+            (e.buffer, e.indices) for st, _ in stores for e in E.walk(st.value) if isinstance(e, alt.stmt.Load)]
+        variables = {id(lp.var): lp.var for _, loops in stores for lp in loops}
+        for buf, idx in loads:
+            acc, flat = _Access(buf, idx), arith.flat_index(buf.shape, idx)
+            terms, _ = arith.linear(flat)
+            for var in variables.values():
+                assert acc.uses(var) == E.uses(flat, var)
+                c = terms.get(("v", id(var)), (None, 0))[1]
+                inside = any(E.uses(a, var) for k, (a, _) in terms.items() if k != ("v", id(var)))
+                assert acc.stride(var) == (None if inside else c)
+
+
 def test_model_fit_predict_save_load(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.random((40, 5))
