@@ -184,7 +184,8 @@ def test_features_fixed_length_and_informative():
     assert len({v.tobytes() for v in vecs}) == 5
 
 
-@pytest.mark.parametrize("w", [CONV, GEMM, Workload("DEP", "test-dep", (1, 32, 12, 3, 1, 1))], ids=["C2D", "GMM", "DEP"])
+@pytest.mark.parametrize("w", [CONV, GEMM, Workload("DEP", "test-dep", (1, 32, 12, 3, 1, 1))],
+                         ids=["C2D", "GMM", "DEP"])
 def test_the_features_read_every_access_as_its_simplified_flat_index(w):
     """extract reads each access's flat index as a linear form built without simplifying the whole
     sum (arith.flat_linear): the strides and the loops each access uses are those of the simplified
