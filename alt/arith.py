@@ -225,8 +225,17 @@ def _done(kind, ranges=None):
     return memo[k][1]
 
 
+def _fixed(out, *memos):
+    """Remember `out` (a simplification's result) as simplifying to itself."""
+    for done in memos:
+        if done is not None:
+            done.setdefault(id(out), (out, out))
+    return out
+
+
 def simplify(e):
-    return _remembering(lambda: E.transform(e, _simplify_node, _done("s")))
+    done = _done("s")
+    return _fixed(_remembering(lambda: E.transform(e, _simplify_node, done)), done)
 
 
 # constant bounds -------------------------------------------------------------------
@@ -376,7 +385,8 @@ def simplify_ranges(e, ranges):
                 q, r = div_mod(node.a, node.b.value, ranges)
                 return q if node.op == "//" else r
         return _simplify_node(node)
-    return _remembering(lambda: E.transform(e, fn, _done("r", ranges)))
+    done = _done("r", ranges)
+    return _fixed(_remembering(lambda: E.transform(e, fn, done)), done, _done("s"))
 
 
 def flat_index(shape, indices):

@@ -171,7 +171,14 @@ def test_a_session_reuses_what_simplify_made_of_a_node_and_changes_no_result():
         within = [(str(arith.simplify(e)), str(arith.simplify_ranges(e, ranges))) for e in trees]
         first = arith.simplify_ranges(trees[0], ranges)
         assert arith.simplify_ranges(trees[0], ranges) is first  # reused, not made again
+        assert arith.simplify(first) is first  # a result is its own simplification
+        # trees made of results (a layout's forward map of simplified indices): results are kept as
+        # their own simplification, and what is made of the trees is what plain simplify makes
+        outs = [arith.simplify_ranges(e, ranges) for e in trees[:60]]
+        second = [o // 16 + outs[rng.integers(60)] * 3 - o % 5 for o in outs]
+        within2 = [(str(arith.simplify(e)), str(arith.simplify_ranges(e, ranges))) for e in second]
     assert within == plain
+    assert within2 == [(str(arith.simplify(e)), str(arith.simplify_ranges(e, ranges))) for e in second]
     assert arith._known.memo is None and arith._known.forms is None
     assert arith.simplify_ranges(trees[0], ranges) is not first  # outside a session: made afresh
 
