@@ -201,8 +201,10 @@ def session():
     """Within the block (per thread), what simplify and simplify_ranges made of each node is kept
     and reused, with the linear forms: lowering one function simplifies the same index nodes many
     times (every read of an input shares its axes' expressions, a layout's forward map is
-    simplified again after its indices were). Valid while no variable's range changes: lowering
-    gives each loop variable its range once, when it makes it."""
+    simplified again after its indices were), and a result counts as its own simplification
+    (were simplify not idempotent on what it returns, an expression would be left less simplified
+    there, never changed in value). Valid while no variable's range changes: lowering gives each
+    loop variable its range once, when it makes it."""
     if getattr(_known, "memo", None) is not None:
         yield
         return
@@ -412,8 +414,8 @@ def flat_linear(shape, indices):
         stride *= n
     terms = {k: t for k, t in terms.items() if t[1] != 0}
     n = len(terms) + 1
-    while len(terms) < n:  # a merge can make the quotient another pair merges with ((f // 13 // 5, f // 13 % 5)
-        n = len(terms)    # make f // 13, which pairs with f % 13): simplify meets them at successive nodes
+    while len(terms) < n:  # a merge can make a quotient another pair merges with: f // 13 // 5 and
+        n = len(terms)    # f // 13 % 5 make f // 13, which pairs with f % 13 (simplify meets them at successive nodes)
         terms = _merge_div_mod(terms)
     return terms, const
 
