@@ -137,3 +137,21 @@ def test_a_fresh_process_canary_starts_from_the_best_times_of_this_boot(tmp_path
         assert T.Canary(store=store).best == {} and T.Canary(store=store).slowdown() == 1.0  # and saves over it
     monkeypatch.setattr(T, "_boot_id", lambda: None)  # no boot id: no store
     assert T.Canary(store=store).store is None
+
+
+@pytest.mark.parametrize("per_call", [0.001, 0.0003, 2e-6, 0.05])
+def test_calibration_grows_a_short_batch_to_min_time_in_one_step_not_by_doubling(monkeypatch, per_call):
+    """A batch short of min_time is grown to what its time per call says lasts min_time, with a
+    tenth to spare: batches last min_time to 1.1x it, and calibrating costs about one batch.
+    (Doubling left 1 ms calls at 32 a batch, 1.6x min_time, after 63 calls of calibration.)"""
+    calls = {"n": 0}
+    tick = _clock(monkeypatch, per_call)
+
+    def run():
+        calls["n"] += 1
+        tick()
+    t = T.benchmark(run, repeat=3, min_time=0.02, probe=False)
+    batch = t.number * per_call
+    assert 0.02 <= batch <= 0.0225 or (per_call >= 0.02 and t.number == 1)
+    calibration = calls["n"] - 1 - 3 * t.number  # all but the warm-up call and the repeats
+    assert calibration * per_call <= 0.0225 + 3 * per_call
