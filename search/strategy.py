@@ -19,6 +19,7 @@ algorithm, a cache order), so a far candidate gets the benefit of the doubt, as 
 """
 import json
 import math
+import time
 
 import numpy as np
 
@@ -112,7 +113,9 @@ class Strategy:
     def __init__(self, space, rng, model=None, explore=0.2, chains=16, steps=24, patience=4, hand_seeds=True):
         self.space, self.rng = space, rng
         self.hand_seeds = hand_seeds  # measure the space's seeds (the target's hand schedules) first
-        self.model = model if model is not None else GBTModel(seed=int(rng.integers(1 << 31)))
+        self._model = model if model is not None else GBTModel(seed=int(rng.integers(1 << 31)))
+        self._stale = False  # measured points the model has not been fitted to yet
+        self.fit_seconds = 0.0  # spent fitting the model
         self.explore, self.chains, self.steps = explore, chains, steps
         self.patience = patience  # annealing steps without a change in its best points before it stops
         self.features = Featurizer(space)
@@ -128,11 +131,23 @@ class Strategy:
         for p, s in zip(points, scores):
             self.seen[key(p)] = float(s)
             self.points[key(p)] = p
-        feats = self.features(list(self.points.values()))
-        X = [f for f in feats if f is not None]
-        y = [self.seen[k] for k, f in zip(self.points, feats) if f is not None]
-        if X:
-            self.model.fit(np.array(X), np.array(y))
+        self._stale = self._stale or bool(points)
+
+    @property
+    def model(self):
+        """The cost model, fitted to every measured point: refitted when first asked after new
+        measurements, not at each update (a tuning run's last batch, and a network task's one
+        batch, leave it unused)."""
+        if self._stale:
+            self._stale = False
+            t0 = time.perf_counter()
+            feats = self.features(list(self.points.values()))
+            X = [f for f in feats if f is not None]
+            y = [self.seen[k] for k, f in zip(self.points, feats) if f is not None]
+            if X:
+                self._model.fit(np.array(X), np.array(y))
+            self.fit_seconds += time.perf_counter() - t0
+        return self._model
 
     # helpers ------------------------------------------------------------------------------------
     def best(self, fixed=None):
@@ -337,8 +352,10 @@ class AltStrategy(Strategy):
         for offer in self._offers.values():
             for kv in offer:
                 counts[kv] = counts.get(kv, 0) + 1
-        self._share = {kv: c / len(self.layouts) for kv, c in counts.items()}  # (knob, value) -> share of the
-        # layouts that have it
+        self._share = counts  # (knob, value) -> how many layouts have it: their share, in whole numbers, so
+        # that a layout's sum over its values (a set) is the same in any order (as floats, equal sums differed in
+        # the last bit with the order of a set of strings, which changes with each process: argmax broke the tie
+        # differently, and a seeded search proposed other layouts from one run to the next)
 
     def _layout_of(self, p):
         return self.space.memory_layout(p)

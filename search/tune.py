@@ -222,12 +222,14 @@ def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure
                 m.measure(points, on_result=record)
                 told = [(p, sc) for p, sc in zip(points, scores) if sc is not None]
                 t0 = time.perf_counter()
-                strat.update([p for p, _ in told], [sc for _, sc in told])  # the cost model retrained
-                timings["fit"] += time.perf_counter() - t0
+                strat.update([p for p, _ in told], [sc for _, sc in told])  # the model refits when next asked
+                timings["propose"] += time.perf_counter() - t0
                 remaining -= len(points)
             top = _remeasure(w, history + new, final, strategy, m, records, progress) if final else []
             new += top
             timings.update(m.timings)
+            timings["fit"] = strat.fit_seconds  # within proposing: the model is fitted when first asked
+            timings["propose"] -= strat.fit_seconds
     finally:
         progress.close()
     everything = history + new

@@ -583,3 +583,60 @@ def test_a_final_round_that_ran_slower_everywhere_is_run_again(monkeypatch):
     m = Fake([lambda k: 2.0 if k == 0 else 1.0])  # one candidate slower: that is its time
     out = T._remeasure(GEMM, earlier, 3, "alt", m, None, Quiet())
     assert m.rounds == 1 and len(out) == 3 and R.winner(earlier + out)["point"] == {"k": 0}
+
+
+_PROPOSE = """
+import hashlib, sys
+import numpy as np
+from search.space import space_for
+from search.strategy import key, make_strategy
+from search.tune import find_workload
+st = make_strategy(sys.argv[1], space_for(find_workload(sys.argv[2])), np.random.default_rng(0), 32)
+for _ in range(2):
+    pts = st.next_batch(8)
+    st.update(pts, [float(int(hashlib.md5(key(p).encode()).hexdigest()[:6], 16) % 1000) for p in pts])
+    print(*[key(p) for p in pts], sep="\\n")
+"""
+
+
+@pytest.mark.parametrize("strategy,workload", [("alt", "R18-8"), ("alt", "GRP-0"), ("layout-then-loop", "R18-8")])
+def test_a_seeded_search_proposes_the_same_points_in_every_process(strategy, workload):
+    """One seed, one search: processes whose string hashes differ (PYTHONHASHSEED, as two runs
+    differ) propose the same points. The joint search summed its layouts' exploration gains over
+    sets as floats; equal gains differed in the last bit with the set's order, and a tie went to
+    another layout from run to run (R18-8's first batch)."""
+    import os
+    import subprocess
+    import sys
+    out = []
+    for seed in ("0", "5"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        out.append(subprocess.run([sys.executable, "-c", _PROPOSE, strategy, workload], env=env, check=True,
+                                  capture_output=True, text=True, timeout=300).stdout)
+    assert out[0].count("\n") == 16 and out[0] == out[1]
+
+
+def test_the_model_is_fitted_when_next_asked_not_at_each_update():
+    """update() only records: the model is refitted to every measured point the first time it is
+    asked after new measurements (a run's last batch is never fitted to), and tune reports the
+    fitting apart from proposing."""
+    fits = []
+
+    class Counting(GBTModel):
+        def fit(self, X, y):
+            fits.append(len(y))
+            return super().fit(X, y)
+
+    space = space_for(CONV)
+    st = make_strategy("loop-only", space, np.random.default_rng(0), 32)
+    st._model = Counting(seed=0)
+    for _ in range(3):
+        pts = st.next_batch(4)
+        st.update(pts, [fake_gflops(p) for p in pts])
+    assert fits == [4, 8]  # before the 2nd and 3rd batches; the 3rd batch's measurements not yet
+    assert st.model.trained() and fits == [4, 8, 12] and st.fit_seconds > 0
+    st.model.predict(np.zeros((1, LENGTH)))
+    assert fits == [4, 8, 12]  # nothing new measured: no refit
+    stats = {}
+    tune(GEMM, trials=8, batch=4, quiet=True, stats=stats, build=False, measure_options={"repeat": 2, "min_time": 0.001})
+    assert 0 < stats["fit"] < stats["propose"] + stats["fit"]
