@@ -638,5 +638,6 @@ def test_the_model_is_fitted_when_next_asked_not_at_each_update():
     st.model.predict(np.zeros((1, LENGTH)))
     assert fits == [4, 8, 12]  # nothing new measured: no refit
     stats = {}
-    tune(GEMM, trials=8, batch=4, quiet=True, stats=stats, build=False, measure_options={"repeat": 2, "min_time": 0.001})
+    tune(GEMM, trials=8, batch=4, quiet=True, stats=stats, build=False,
+         measure_options={"repeat": 2, "min_time": 0.001})
     assert 0 < stats["fit"] < stats["propose"] + stats["fit"]
