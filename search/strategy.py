@@ -149,6 +149,11 @@ class Strategy:
             self.fit_seconds += time.perf_counter() - t0
         return self._model
 
+    @model.setter
+    def model(self, m):
+        """Another cost model (an ablation's): fitted to what is measured when first asked."""
+        self._model, self._stale = m, bool(self.seen)
+
     # helpers ------------------------------------------------------------------------------------
     def best(self, fixed=None):
         good = [(s, self.points[k]) for k, s in self.seen.items()

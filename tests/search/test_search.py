@@ -629,7 +629,7 @@ def test_the_model_is_fitted_when_next_asked_not_at_each_update():
 
     space = space_for(CONV)
     st = make_strategy("loop-only", space, np.random.default_rng(0), 32)
-    st._model = Counting(seed=0)
+    st.model = Counting(seed=0)
     for _ in range(3):
         pts = st.next_batch(4)
         st.update(pts, [fake_gflops(p) for p in pts])
@@ -637,6 +637,8 @@ def test_the_model_is_fitted_when_next_asked_not_at_each_update():
     assert st.model.trained() and fits == [4, 8, 12] and st.fit_seconds > 0
     st.model.predict(np.zeros((1, LENGTH)))
     assert fits == [4, 8, 12]  # nothing new measured: no refit
+    st.model = Counting(seed=1)  # a model set later is fitted to what is measured when first asked
+    assert st.model.trained() and fits == [4, 8, 12, 12]
     stats = {}
     tune(GEMM, trials=8, batch=4, quiet=True, stats=stats, build=False,
          measure_options={"repeat": 2, "min_time": 0.001})
