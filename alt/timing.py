@@ -325,7 +325,7 @@ def _calibrate(run, min_time, max_wait, retries):
     """The calls per batch that last `min_time`: a batch that fell short is grown to what its time
     per call says would last min_time with a tenth to spare (as TVM's time evaluator scales it),
     not doubled. Doubling spent up to twice min_time calibrating and left batches up to twice as
-    long as asked: a tuner's candidate took 20-35% longer to time, with the same median. A batch
+    long as asked: a tuner's candidate took 1.1-1.5x as long to time, with the same median. A batch
     that waited for a CPU is slow for a reason of another process's, so it is run again (up to
     `retries` times) instead of being taken as the size: a stalled calibration would otherwise
     leave batches far shorter than min_time."""
