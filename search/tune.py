@@ -221,9 +221,7 @@ def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure
 
                 m.measure(points, on_result=record)
                 told = [(p, sc) for p, sc in zip(points, scores) if sc is not None]
-                t0 = time.perf_counter()
-                strat.update([p for p, _ in told], [sc for _, sc in told])  # the model refits when next asked
-                timings["propose"] += time.perf_counter() - t0
+                strat.update([p for p, _ in told], [sc for _, sc in told])  # records; the model refits when next asked
                 remaining -= len(points)
             top = _remeasure(w, history + new, final, strategy, m, records, progress) if final else []
             new += top
