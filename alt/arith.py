@@ -112,7 +112,12 @@ _CMP = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a 
         ">=": lambda a, b: a >= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
 
 
+_LEAVES = (E.Var, E.Const)
+
+
 def _simplify_node(e):
+    if isinstance(e, _LEAVES):  # most nodes a simplification visits: nothing to do
+        return None
     if isinstance(e, E.Binary):
         a, b = e.a, e.b
         if isinstance(a, E.Const) and isinstance(b, E.Const):
@@ -380,6 +385,8 @@ def _div_mod_by_part(terms, c, f, ranges):
 def simplify_ranges(e, ranges):
     """simplify, plus integer // and % by constants rewritten through div_mod where exact."""
     def fn(node):
+        if isinstance(node, _LEAVES):
+            return None
         if isinstance(node, E.Binary) and node.op in ("//", "%") and isinstance(node.b, E.Const) \
                 and E.dtypes.is_int(node.dtype) and node.b.value > 0:
             b = bounds(node.a, ranges)

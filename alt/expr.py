@@ -327,14 +327,21 @@ def transform(expr, fn, _done=None):
     expressions DAGs, a Winograd transform's select chains share their reads) is rebuilt once."""
     done = {} if _done is None else _done
     hit = done.get(id(expr))
-    if hit is not None:
-        return hit[1]
+    return hit[1] if hit is not None else _transform(expr, fn, done)
+
+
+def _transform(expr, fn, done):
     node = expr
     kids = expr.children()
     if kids:
-        new = tuple(transform(c, fn, done) for c in kids)
-        if any(n is not c for n, c in zip(new, kids)):
-            expr = expr.rebuild(new)
+        new, changed = [], False
+        for c in kids:  # a child already rebuilt is read here rather than called for (a hot path)
+            hit = done.get(id(c))
+            n = hit[1] if hit is not None else _transform(c, fn, done)
+            changed = changed or n is not c
+            new.append(n)
+        if changed:
+            expr = expr.rebuild(tuple(new))
     out = fn(expr)
     out = expr if out is None else out
     done[id(node)] = (node, out)  # the node is kept alive, so its id is not reused during this call
@@ -357,3 +364,9 @@ def substitute(expr, mapping):
 
 def uses(expr, var):
     return any(e is var for e in walk(expr))
+
+
+def position(seq, x):
+    """Where `x` is in `seq`, by identity, or None. `seq.index(x)` and `x in seq` compare with ==,
+    which builds a symbolic comparison for every expression they pass (loop variables included)."""
+    return next((i for i, y in enumerate(seq) if y is x), None)

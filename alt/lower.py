@@ -10,7 +10,7 @@ reduction loop.
 from . import arith
 from . import expr as E
 from .errors import BuildError, ScheduleError
-from .expr import Read, Reduce, substitute, transform, uses, walk
+from .expr import Read, Reduce, position, substitute, transform, uses, walk
 from .cuda_target import THREAD_TAGS
 from .stmt import Allocate, Barrier, Block, Buffer, For, If, Load, LoweredFunc, Store
 from .tensor import PlaceholderOp, Tensor
@@ -143,11 +143,11 @@ class _Lowerer:
         for other in self.sch.stages:
             if isinstance(other.attach, tuple) and other.attach[0] is st:
                 target_leaf = other.attach[1]
-                if target_leaf not in leaves:
+                pos = position(leaves, target_leaf)
+                if pos is None:
                     raise ScheduleError(f"stage {other.name!r} is computed at {st.name}.{target_leaf.name}, which was "
                                         f"split or fused afterwards; attach it to one of "
                                         f"[{', '.join(v.name for v in leaves)}]")
-                pos = leaves.index(target_leaf)
                 loops[pos]["attached"].extend(self._attached(other, st, body_expr, leaves, loops, pos, ext, offsets))
         self.enclosing = outer_names
 
@@ -246,7 +246,8 @@ class _Lowerer:
         """Intervals of stage r's axes (its reduce axes whole) over one iteration of loop `pos` of
         `st`: what its readers read of it there (the region its own compute_at computes)."""
         where = r.attach if isinstance(r.attach, tuple) else None
-        if where is None or (where[0] is st and where[1] in leaves and leaves.index(where[1]) < pos):
+        outside = position(leaves, where[1]) if where is not None and where[0] is st else None
+        if where is None or (outside is not None and outside < pos):
             at = "at root" if r.attach is None else "inline" if where is None else f"at {where[0].name}.{where[1].name}"
             raise BuildError(f"stage {child.name!r} is computed at {st.name}.{leaves[pos].name}, but its reader "
                              f"{r.name!r} is computed {at}; compute {r.name!r} inside that loop too, or "

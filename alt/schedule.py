@@ -13,7 +13,7 @@ import numbers
 from . import steps as S
 from .errors import ScheduleError
 from .layout import Layout
-from .expr import IterVar, Read, Reduce, all_, identity, select, substitute, transform
+from .expr import IterVar, Read, Reduce, all_, identity, position, select, substitute, transform
 from .tensor import ComputeOp, PlaceholderOp, Tensor
 
 JSON_VERSION = 1
@@ -166,7 +166,7 @@ class Stage:
         if v is None:
             raise ScheduleError(f"{verb} on stage {self.name!r}: no axis named {name!r}; "
                                 f"its axes are [{', '.join(self.vars)}]")
-        if v not in self.leaves:
+        if position(self.leaves, v) is None:
             raise ScheduleError(f"{verb} on stage {self.name!r}: axis {name!r} was already split or fused; "
                                 f"use one of the current loops [{', '.join(x.name for x in self.leaves)}]")
         return v
@@ -318,7 +318,7 @@ class Schedule:
             outer_ext, inner_ext = n, -(-v.extent // n)
         outer = st._new_var(f"{v.name}.outer", outer_ext, v.kind)
         inner = st._new_var(f"{v.name}.inner", inner_ext, v.kind)
-        i = st.leaves.index(v)
+        i = position(st.leaves, v)
         st.leaves[i:i + 1] = [outer, inner]
         st.relations.append(("split", v, outer, inner, step.factor, step.nparts))
 
@@ -332,6 +332,8 @@ class Schedule:
         simd = None
         for v in leaves:
             kind, prs = annotations.get(v), pragmas.get(v, [])
+            if kind is None and not prs:  # an unmarked loop: nothing to check
+                continue
             check_loop_marks(where, v.name, kind, prs, v.extent)
             omp = loop_marks(kind, prs)[0]
             if "parallel" in omp and simd is not None:
@@ -345,7 +347,7 @@ class Schedule:
         if len(set(step.axes)) != len(step.axes):
             dup = sorted({n for n in step.axes if step.axes.count(n) > 1})
             raise ScheduleError(f"reorder of stage {st.name!r}: axis {dup[0]!r} is given twice in {list(step.axes)}")
-        pos = sorted(st.leaves.index(v) for v in vs)
+        pos = sorted(position(st.leaves, v) for v in vs)
         leaves = list(st.leaves)
         for p, v in zip(pos, vs):
             leaves[p] = v
@@ -358,7 +360,7 @@ class Schedule:
         vs = [st._leaf(n, "fuse") for n in step.axes]
         for v in vs:
             _not_bound(st, v, "fuse")
-        pos = [st.leaves.index(v) for v in vs]
+        pos = [position(st.leaves, v) for v in vs]
         if pos != list(range(pos[0], pos[0] + len(vs))):
             raise ScheduleError(f"fuse on stage {st.name!r}: axes {list(step.axes)} must be adjacent loops "
                                 f"given outer to inner; the loop order is [{', '.join(v.name for v in st.leaves)}]")
