@@ -203,3 +203,19 @@ def test_flat_linear_is_the_linear_form_of_the_simplified_flat_index():
     merged, _ = arith.flat_linear((7, 5, 13), [f // 13 // 5, f // 13 % 5, f % 13])  # two merges, in a chain
     assert [(str(a), k) for a, k in merged.values()] == [("f", 1)]
     assert isinstance(next(iter(merged.values()))[0], E.Var)
+
+
+def test_position_finds_an_expression_by_identity_without_building_comparisons(monkeypatch):
+    """Loops are looked up by identity: `list.index` would build a symbolic == for every loop it
+    passes (most of a candidate's scheduling time once) and match a different loop of the same name."""
+    from alt.expr import Expr, IterVar, position
+    a, b, c = IterVar("i", 4, "spatial"), IterVar("i", 4, "spatial"), IterVar("j", 8, "reduce")
+    monkeypatch.setattr(Expr, "__eq__", lambda self, other: pytest.fail("built a comparison"))
+    assert position([a, b, c], b) == 1 and position([a, b, c], c) == 2 and position([a, c], b) is None
+    A = alt.placeholder((4, 6), name="A")
+    T = alt.compute((4, 6), lambda i, j: A[i, j] * 2.0, name="T")
+    st = alt.create_schedule(T)[T]  # split, reorder and fuse find their loops the same way
+    st.reorder(*reversed(st.leaves))
+    outer, _ = st.split(st.leaves[0], 2)
+    st.fuse(outer, st.leaves[1])
+    assert [v.name for v in st.leaves] == ["j.outer.j.inner.fused", "i"]
