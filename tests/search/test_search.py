@@ -313,18 +313,6 @@ def test_annealing_stops_when_its_best_points_stop_changing():
     st._score = score
 
 
-@pytest.mark.parametrize("n,chains", [(1, 8), (4, 8), (6, 12), (8, 16), (12, 16)])
-def test_annealing_runs_two_chains_a_point_to_propose_and_at_least_half_its_chains(n, chains):
-    """AutoTVM's ratio: a short loop search of 4 points lowers half the candidates of a batch of 8."""
-    space = space_for(CONV)
-    st = make_strategy("loop-only", space, np.random.default_rng(0), trials=16)
-    st.update([space.sample(np.random.default_rng(1), st.layout)], [1.0])
-    calls = []
-    st._score = lambda pts: calls.append(len(pts)) or np.zeros(len(pts))
-    st.anneal(n, fixed=st.layout, knobs=space.loop_knobs, seeded=False)  # no hand seed takes a place
-    assert calls and set(calls) == {chains}, calls  # the starts, then each step's neighbours
-
-
 def test_a_trained_model_picks_far_points_and_no_near_copies_in_one_batch():
     """Among candidates the model predicts equally, `_top` takes the one farthest from every
     measured point first, and not a near-copy of a point it picked already (the uncertainty bonus,
