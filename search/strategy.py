@@ -116,9 +116,7 @@ class Strategy:
         self._model = model if model is not None else GBTModel(seed=int(rng.integers(1 << 31)))
         self._stale = False  # measured points the model has not been fitted to yet
         self.fit_seconds = 0.0  # spent fitting the model
-        self.explore, self.steps = explore, steps
-        self.chains = chains  # annealing chains when proposing chains // 2 points or more; fewer points, fewer
-        # chains (see _chains)
+        self.explore, self.chains, self.steps = explore, chains, steps
         self.patience = patience  # annealing steps without a change in its best points before it stops
         self.features = Featurizer(space)
         self.seen = {}  # key -> score
@@ -250,13 +248,6 @@ class Strategy:
             take(self.space.sample(self.rng, fixed))
         return out
 
-    def _chains(self, n):
-        """Chains to anneal when proposing n points: two a point (AutoTVM's ratio, 128 chains for a plan of
-        64), at least half of `chains`. The joint search's short loop searches propose 4 points in a layout:
-        16 chains lowered twice as many candidates as 8 (185 against 98 a call) for picks the model rates
-        0.7% lower (replayed from 8 tuning logs at 32 measurements, 4 seeds each)."""
-        return min(self.chains, max(self.chains // 2, 2 * n))
-
     def anneal(self, n, fixed=None, knobs=None, seeded=True):
         """Simulated annealing against the cost model: the n best unmeasured points found, a share
         of them replaced by random ones for exploration; the space's seeds (the target's hand
@@ -268,11 +259,10 @@ class Strategy:
             return seeds + (self.anneal(n - len(seeds), fixed, knobs, seeded=False) if n > len(seeds) else [])
         taken = set() if seeded else {key(p) for p in self.space.seeds()}
         n_random = int(round(n * self.explore)) if self.seen or self.model.trained() else n
-        chains = self._chains(n)
         starts = [p for _, p in sorted(((s, self.points[k]) for k, s in self.seen.items()
                                         if all(self.points[k][a] == b for a, b in (fixed or {}).items())),
-                                       key=lambda t: -t[0])][:chains // 2]
-        starts += self._random(chains - len(starts), fixed, cover=False)
+                                       key=lambda t: -t[0])][:self.chains // 2]
+        starts += self._random(self.chains - len(starts), fixed, cover=False)
         if not starts or n_random >= n:
             return self._random(n, fixed, taken)
         chain = list(starts)
