@@ -51,11 +51,8 @@ class GBTModel(CostModel):
         self._base = self._regressor().fit(*self.prior) if self.prior is not None else None
 
     def _regressor(self):
-        # 50 trees at a learning rate of 0.2: ranks held-out measurements as well as 100 at 0.1 (Spearman
-        # 0.759 against 0.758, 4-fold cross-validation on 16 tuning logs of 4 conv workloads, 3 splits)
-        # and fits in 40% less time (0.1-0.2 s a fit at 64 measurements before, refitted before each batch)
         from sklearn.ensemble import HistGradientBoostingRegressor
-        return HistGradientBoostingRegressor(max_iter=50, learning_rate=0.2, max_leaf_nodes=15, min_samples_leaf=2,
+        return HistGradientBoostingRegressor(max_iter=100, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=2,
                                              random_state=self.seed)
 
     def fit(self, X, y):

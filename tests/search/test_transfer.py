@@ -99,6 +99,4 @@ def test_a_misleading_prior_is_overruled_by_a_batch_of_this_workloads_measuremen
         X = rng.random((n, 5))
         m = GBTModel(prior=(Xp, Xp[:, 0])).fit(X, 1.01 - X[:, 0])
         rho = spearmanr(m.predict(test), truth)[0]
-        # at 8 measurements the ranking has turned, not yet fully: rho 0.68 here (0.64 on average over
-        # 20 draws of the data, with 100 trees at 0.1 as with 50 at 0.2); 0.99 at 32
-        assert m.trained() and rho * sign > 0.6, (n, rho)
+        assert m.trained() and rho * sign > 0.7, (n, rho)
