@@ -244,9 +244,11 @@ class Measurer:
             self.executor.shutdown(wait=False, cancel_futures=True)
         self._dir.cleanup()
 
-    def measure(self, points, on_result=None):
+    def measure(self, points, on_result=None, before_run=None):
         """A list of result dicts {error, message, costs} for `points`, in order. `on_result(i, result)`
-        is called as soon as each one is final (so that it can be recorded at once)."""
+        is called as soon as each one is final (so that it can be recorded at once). `before_run()`
+        is called once the batch is built, before the first timing: it waits for whatever the
+        caller did in the background during the builds (search.model.preload)."""
         results = [None] * len(points)
 
         def done(i, r):
@@ -270,6 +272,8 @@ class Measurer:
             for f in futures:
                 f.cancel()
         self.timings["build"] += time.perf_counter() - t0
+        if before_run is not None:
+            before_run()
         t0 = time.perf_counter()
         for i, b in sorted(built, key=lambda x: x[0]):
             task = dict(b, inputs=self.inputs, expected=self.expected, rtol=self.rtol, repeat=self.repeat,

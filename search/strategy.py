@@ -229,10 +229,14 @@ class Strategy:
         (seeds that drew none in their random share ended at half the speed)."""
         out, tries = [], 0
 
-        def take(p):
-            if (p is not None and key(p) not in self.seen and key(p) not in taken and p not in out
-                    and self.features([p])[0] is not None):
-                out.append(p)
+        def fresh(p):
+            return p is not None and key(p) not in self.seen and key(p) not in taken and p not in out
+
+        def take(chunk):  # featurized as one batch (split over the pool), then taken in order
+            self.features([p for p in chunk if fresh(p)])
+            for p in chunk:
+                if fresh(p) and self.features([p])[0] is not None:
+                    out.append(p)
 
         unmeasured = {(k, v) for k in self.space.leading for v in self.space.knobs.get(k, ())} if cover else set()
         if unmeasured:  # the measured points are read only where there are algorithms to cover
@@ -240,12 +244,17 @@ class Strategy:
         if unmeasured:
             found = self.space.algorithms(self.rng, fixed)
             todo = sorted((kv for kv in found if kv in unmeasured), key=str)
-            for i in self.rng.permutation(len(todo)):
-                if len(out) < n:
-                    take(found[todo[i]])
+            todo = [found[todo[i]] for i in self.rng.permutation(len(todo))]
+            while todo and len(out) < n:
+                m = n - len(out)
+                take(todo[:m])
+                todo = todo[m:]
+        # as many draws as points are missing, a batch at a time: no draw is left over, so the draws
+        # (and the generator's state after them) are those of taking one point at a time
         while len(out) < n and tries < 50 * n:
-            tries += 1
-            take(self.space.sample(self.rng, fixed))
+            m = min(n - len(out), 50 * n - tries)
+            tries += m
+            take([self.space.sample(self.rng, fixed) for _ in range(m)])
         return out
 
     def anneal(self, n, fixed=None, knobs=None, seeded=True):

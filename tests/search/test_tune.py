@@ -70,6 +70,49 @@ def test_measurer_with_a_dask_local_cluster():
     assert res["error"] == R.OK
 
 
+def test_the_batch_is_built_before_the_callers_background_work_is_waited_for_and_then_timed():
+    space = space_for(GEMM)
+    good = [space.sample(np.random.default_rng(s)) for s in (0, 1)]
+    events = []
+    with ThreadPoolExecutor(2) as ex, Measurer(GEMM, executor=ex, repeat=2, min_time=0.001) as m:
+        m.measure(good[:1] + [dict(good[0], tile_i=7)] + good[1:], on_result=lambda i, r: events.append(r["error"]),
+                  before_run=lambda: events.append("wait"))
+    assert events.count("wait") == 1
+    i = events.index("wait")
+    assert events[:i] == [R.INVALID] and events[i + 1:] == [R.OK, R.OK]  # builds' failures final first
+
+
+def test_the_tuner_imports_its_cost_model_during_the_first_builds_and_counts_the_wait_as_the_models(monkeypatch):
+    import sys
+    import time
+    tune_module = sys.modules["search.tune"]
+    events = []
+
+    def preload():
+        events.append("import started")
+        return lambda: (time.sleep(0.3), events.append("import waited for"))
+    monkeypatch.setattr(tune_module, "preload", preload)
+    run = Measurer.run
+    monkeypatch.setattr(Measurer, "run", lambda self, task: (events.append("timed"), run(self, task))[1])
+    stats = {}
+    tune(GEMM, trials=4, batch=4, quiet=True, measure_options={"repeat": 2, "min_time": 0.001}, stats=stats,
+         final=0, build=False)
+    assert events[:3] == ["import started", "import waited for", "timed"]
+    assert stats["fit"] >= 0.3
+    events.clear()
+    tune(GEMM, trials=4, batch=4, quiet=True, strategy="random", measure_options={"repeat": 2, "min_time": 0.001},
+         final=0, build=False)
+    assert "import started" not in events  # nothing to import for a search without a model
+
+
+def test_preloading_the_cost_models_library_imports_it():
+    import subprocess
+    import sys
+    code = ("import sys, search.model as m; assert 'sklearn.ensemble' not in sys.modules; wait = m.preload(); "
+            "wait(); assert 'sklearn.ensemble' in sys.modules; assert m.preload()() is None")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
 # records ---------------------------------------------------------------------------------------
 
 def test_log_appends_and_skips_a_truncated_last_line(tmp_path, caplog):
