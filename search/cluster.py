@@ -131,9 +131,12 @@ class ClusterMeasurer:
         if self._own_client:
             self.client.close()
 
-    def measure(self, points, on_result=None):
+    def measure(self, points, on_result=None, before_run=None):
         """A list of result dicts for `points`, in order; `on_result(i, result)` is called the
-        moment each is final (so that it is logged at once), in the order they finish."""
+        moment each is final (so that it is logged at once), in the order they finish.
+        `before_run()` is called first (as Measurer calls it before its first timing)."""
+        if before_run is not None:
+            before_run()
         key = R.workload_key(self.workload)
         tgt = self.target.to_dict()
         futures = {}

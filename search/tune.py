@@ -205,13 +205,12 @@ def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure
         with _measurer(w, executor, target, measure_options, scheduler) as m:
             if isinstance(getattr(m, "executor", None), WorkerPool):  # idle while the strategy proposes
                 strat.features.pool, strat.features.workload_key = m.executor, R.workload_key(w)
-            before_run = {}
-            if imported is not None:
-                def waited():
-                    t = time.perf_counter()
+
+            def waited():  # for the import to end: before any timing, and before returning
+                t = time.perf_counter()
+                if imported is not None:
                     imported()
-                    timings["import"] += time.perf_counter() - t
-                before_run = {"before_run": waited}
+                timings["import"] += time.perf_counter() - t
             while remaining > 0:
                 t0 = time.perf_counter()
                 points = strat.next_batch(min(batch, remaining))
@@ -231,10 +230,11 @@ def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure
                     if on_record is not None:
                         on_record(rec)
 
-                m.measure(points, on_result=record, **before_run)
+                m.measure(points, on_result=record, before_run=waited)
                 told = [(p, sc) for p, sc in zip(points, scores) if sc is not None]
                 strat.update([p for p, _ in told], [sc for _, sc in told])  # records; the model refits when next asked
                 remaining -= len(points)
+            waited()  # a resumed run may time its final round at once
             top = _remeasure(w, history + new, final, strategy, m, records, progress) if final else []
             new += top
             timings.update(m.timings)

@@ -82,7 +82,8 @@ def test_the_batch_is_built_before_the_callers_background_work_is_waited_for_and
     assert events[:i] == [R.INVALID] and events[i + 1:] == [R.OK, R.OK]  # builds' failures final first
 
 
-def test_the_tuner_imports_its_cost_model_during_the_first_builds_and_counts_the_wait_as_the_models(monkeypatch):
+def test_the_tuner_imports_its_cost_model_during_the_first_builds_and_counts_the_wait_as_the_models(
+        monkeypatch, tmp_path):
     import sys
     import time
     tune_module = sys.modules["search.tune"]
@@ -94,14 +95,17 @@ def test_the_tuner_imports_its_cost_model_during_the_first_builds_and_counts_the
     monkeypatch.setattr(tune_module, "preload", preload)
     run = Measurer.run
     monkeypatch.setattr(Measurer, "run", lambda self, task: (events.append("timed"), run(self, task))[1])
+    opts = {"repeat": 2, "min_time": 0.001}
     stats = {}
-    tune(GEMM, trials=4, batch=4, quiet=True, measure_options={"repeat": 2, "min_time": 0.001}, stats=stats,
-         final=0, build=False)
+    tune(GEMM, trials=4, batch=4, quiet=True, measure_options=opts, stats=stats, final=0, build=False,
+         log=tmp_path / "run.jsonl")
     assert events[:3] == ["import started", "import waited for", "timed"]
     assert stats["fit"] >= 0.3
+    events.clear()  # resumed with every trial done: the final round is timed at once, after the import
+    tune(GEMM, trials=4, batch=4, quiet=True, measure_options=opts, final=2, build=False, log=tmp_path / "run.jsonl")
+    assert events[:3] == ["import started", "import waited for", "timed"]
     events.clear()
-    tune(GEMM, trials=4, batch=4, quiet=True, strategy="random", measure_options={"repeat": 2, "min_time": 0.001},
-         final=0, build=False)
+    tune(GEMM, trials=4, batch=4, quiet=True, strategy="random", measure_options=opts, final=0, build=False)
     assert "import started" not in events  # nothing to import for a search without a model
 
 
