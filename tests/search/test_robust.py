@@ -219,7 +219,7 @@ def test_a_builder_killed_at_its_timeout_takes_its_compiler_with_it(tmp_path, mo
         tune(stuck_compiler, args=(8,), trials=2, batch=2, strategy="random", log=tmp_path / "c.jsonl", quiet=True,
              measure_options=dict(FAST, build_timeout=3))
     started = [int(x) for x in pids.read_text().split()]
-    assert len(started) == 2
+    assert len(started) >= 2  # the two builds' (and those of the workers that featurized the draws, killed too)
     wait_until(lambda: not any(alive(p) for p in started), 10, "a stuck builder's child outlived it")
     # SIGKILL lands asynchronously: right after os.kill the child still runs its exit. `run` must
     # not raise before the tree has stopped (this read "alive" in about half of such runs before).
