@@ -31,6 +31,25 @@ def test_random_points_build_and_match_the_interpreter(w):
         check_schedule(sch, args)
 
 
+@pytest.mark.parametrize("w", [CONV, GEMM], ids=lambda w: w.op)
+def test_a_spaces_points_share_one_compute_definition_that_scheduling_leaves_as_it_was(w):
+    from alt.lower import lower
+    from codegen import CRenderer
+    space = space_for(w)
+    points = [space.sample(np.random.default_rng(s)) for s in range(4)]
+
+    def source(sp, p):
+        sch, args = sp.apply(p)
+        with sp.target:
+            return CRenderer(sp.target).render(lower(sch, args), temps_as_args=True)[0]
+    shared = [source(space, p) for p in points]
+    assert space.build()[1] is space.build()[1]
+    alone = [source(type(space)(w, space.target), p) for p in points]  # each from a definition of its own
+    assert shared == alone and len(set(shared)) > 1
+    for p in points[::-1]:
+        check_schedule(*space.apply(p))  # runs, and matches the interpreter, after the others were scheduled
+
+
 def test_points_are_json_and_invalid_points_say_why():
     space = space_for(CONV)
     p = space.sample(np.random.default_rng(0), {"winograd": 0})
