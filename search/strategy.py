@@ -78,17 +78,14 @@ class Featurizer:
         self.pool, self.workload_key = pool, workload_key
 
     def __call__(self, points):
-        todo = {}
-        for p in points:
-            k = key(p)
-            if k not in self.cache and k not in todo:
-                todo[k] = p
+        keys = [key(p) for p in points]
+        todo = {k: p for k, p in zip(keys, points) if k not in self.cache}
         if self.pool is not None and len(todo) >= self.PARALLEL_FROM:
             self._in_pool(todo)
         for k, p in todo.items():
             if k not in self.cache:
                 self.cache[k] = point_features(self.space, p)
-        return [self.cache[key(p)] for p in points]
+        return [self.cache[k] for k in keys]
 
     def _in_pool(self, todo):
         from .worker import MeasureError, TaskError, WorkerCrash, WorkerTimeout
@@ -186,15 +183,15 @@ class Strategy:
         points picked but not yet measured), in units of the typical distance between measured
         points (each one's distance to its nearest other), capped at 2; 0 for a rejected point.
         All zeros while the model is untrained or fewer than 3 points are measured (no scale)."""
-        out = np.zeros(len(points))
         X, scale = self._reference()
         if not self.model.trained() or not scale > 0:
-            return out
+            return np.zeros(len(points))
         ref = X if near is None or not len(near) else np.vstack([X, near])
-        for i, f in enumerate(self.features(points)):
-            if f is not None:
-                out[i] = min(2.0, float(np.sqrt(((ref - f) ** 2).sum(1)).min()) / scale)
-        return out
+        return self._bonus(_nearest(self.features(points), ref), scale)
+
+    @staticmethod
+    def _bonus(nearest, scale):
+        return np.where(np.isfinite(nearest), np.minimum(2.0, nearest / scale), 0.0)
 
     def _top(self, found, n, taken=()):
         """The n best points of annealing's `found` {key: (score, point)} not measured (nor in
@@ -207,14 +204,15 @@ class Strategy:
         if not pool or not self.model.trained():
             return [p for _, p in ranked[:n]]
         feats = self.features([p for _, p in pool])
-        picked, near = [], []
+        X, scale = self._reference()
+        nearest = _nearest(feats, X) if scale > 0 else None  # each one's distance to what is measured or picked
+        score, picked = np.array([s for s, _ in pool]), []
         while len(picked) < min(n, len(pool)):
-            bonus = self.novelty([p for _, p in pool], np.array(near) if near else None)
-            value = np.array([s for s, _ in pool]) + self.NOVELTY * bonus
+            value = score + self.NOVELTY * (self._bonus(nearest, scale) if nearest is not None else 0.0)
             i = max((j for j in range(len(pool)) if j not in picked), key=lambda j: value[j])
             picked.append(i)
-            if feats[i] is not None:
-                near.append(feats[i])
+            if feats[i] is not None and nearest is not None:
+                nearest = np.minimum(nearest, _nearest(feats, feats[i][None, :]))
         return [pool[i][1] for i in picked]
 
     def _measured_algorithms(self):
@@ -476,6 +474,16 @@ class AltStrategy(Strategy):
                                                   list(chosen) + picked)
         return self._explore_layouts([lay for lay in untried or self.layouts if lay not in chosen] or self.layouts,
                                      k, chosen)
+
+
+def _nearest(feats, ref):
+    """Each feature vector's distance to its nearest row of `ref`; inf for None (a rejected point)."""
+    out = np.full(len(feats), np.inf)
+    ok = [i for i, f in enumerate(feats) if f is not None]
+    if ok and len(ref):
+        F = np.array([feats[i] for i in ok])
+        out[ok] = np.sqrt(((F[:, None, :] - ref[None, :, :]) ** 2).sum(-1)).min(1)
+    return out
 
 
 def _values(layout):
