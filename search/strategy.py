@@ -482,7 +482,9 @@ def _nearest(feats, ref):
     ok = [i for i, f in enumerate(feats) if f is not None]
     if ok and len(ref):
         F = np.array([feats[i] for i in ok])
-        out[ok] = np.sqrt(((F[:, None, :] - ref[None, :, :]) ** 2).sum(-1)).min(1)
+        rows = max(1, (1 << 20) // ref.size)  # a block of rows at a time: a few MB however many are measured
+        out[ok] = np.concatenate([np.sqrt(((F[i:i + rows, None, :] - ref[None, :, :]) ** 2).sum(-1)).min(1)
+                                  for i in range(0, len(F), rows)])
     return out
 
 

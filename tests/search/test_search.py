@@ -313,6 +313,17 @@ def test_annealing_stops_when_its_best_points_stop_changing():
     st._score = score
 
 
+def test_nearest_distances_are_each_rows_own_in_blocks_of_any_size():
+    from search.strategy import _nearest
+    rng = np.random.default_rng(0)
+    feats = [rng.standard_normal(300), None, rng.standard_normal(300), rng.standard_normal(300)]
+    for m in (5, 4000):  # 4000 x 300 floats: one row a block
+        ref = rng.standard_normal((m, 300))
+        want = [np.sqrt(((ref - f) ** 2).sum(1)).min() if f is not None else np.inf for f in feats]
+        assert _nearest(feats, ref).tolist() == want  # the same sums, bit for bit
+    assert _nearest(feats, np.zeros((0, 300))).tolist() == [np.inf] * 4
+
+
 def test_a_trained_model_picks_far_points_and_no_near_copies_in_one_batch():
     """Among candidates the model predicts equally, `_top` takes the one farthest from every
     measured point first, and not a near-copy of a point it picked already (the uncertainty bonus,
