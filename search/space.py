@@ -33,13 +33,13 @@ class Space:
     knobs = {}
     layout_knobs = ()
     added = {}  # knobs a template gained after logs were written: {knob: what a point without it meant}
+    _definition = None  # (inputs, output) of the workload, built on first use (a space of its own, once set)
 
     def __init__(self, workload, target=None):
         from alt.target import resolve
         self.workload = workload
         self.target = resolve(target)
         self.lanes = self.target.lanes("float32")
-        self._definition = None  # (inputs, output), built on first use
 
     @property
     def loop_knobs(self):
