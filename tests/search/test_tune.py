@@ -2,6 +2,9 @@
 to end on small workloads: resume, the command line, a user's operator, the final round
 (strategies, features and the model: test_search.py; the spaces: test_spaces.py)."""
 import logging
+import subprocess
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -84,8 +87,6 @@ def test_the_batch_is_built_before_the_callers_background_work_is_waited_for_and
 
 def test_the_tuner_imports_its_cost_model_during_the_first_builds_and_counts_the_wait_as_the_models(
         monkeypatch, tmp_path):
-    import sys
-    import time
     tune_module = sys.modules["search.tune"]
     events = []
 
@@ -110,8 +111,6 @@ def test_the_tuner_imports_its_cost_model_during_the_first_builds_and_counts_the
 
 
 def test_preloading_the_cost_models_library_imports_it():
-    import subprocess
-    import sys
     code = ("import sys, search.model as m; assert 'sklearn.ensemble' not in sys.modules; wait = m.preload(); "
             "wait(); assert 'sklearn.ensemble' in sys.modules; assert m.preload()() is None")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
