@@ -19,12 +19,19 @@ def skey(e):
         return ("c", e.value, e.dtype)
     if isinstance(e, E.Var):
         return ("v", id(e))
+    memo = getattr(_known, "keys", None)  # in a session: {id(node): (node, key)}
+    hit = memo.get(id(e)) if memo is not None else None
+    if hit is not None and hit[0] is e:
+        return hit[1]
     head = (type(e).__name__, getattr(e, "op", None) or getattr(e, "func", None), e.dtype)
     if isinstance(e, E.Read):
         head += (id(e.tensor),)
     if isinstance(e, Load):
         head += (id(e.buffer),)
-    return head + tuple(skey(c) for c in e.children())
+    k = head + tuple(skey(c) for c in e.children())
+    if memo is not None:
+        memo[id(e)] = (e, k)
+    return k
 
 
 # linear forms -------------------------------------------------------------------
@@ -213,11 +220,11 @@ def session():
     if getattr(_known, "memo", None) is not None:
         yield
         return
-    _known.memo, _known.forms = {}, {}
+    _known.memo, _known.forms, _known.keys = {}, {}, {}
     try:
         yield
     finally:
-        _known.memo = _known.forms = None
+        _known.memo = _known.forms = _known.keys = None
 
 
 def _done(kind, ranges=None):
@@ -242,7 +249,7 @@ def _fixed(out, *memos):
 
 def simplify(e):
     done = _done("s")
-    return _fixed(_remembering(lambda: E.transform(e, _simplify_node, done)), done)
+    return _fixed(_remembering(lambda: E.transform(e, _simplify_node, done, _LEAVES)), done)
 
 
 # constant bounds -------------------------------------------------------------------
@@ -395,7 +402,7 @@ def simplify_ranges(e, ranges):
                 return q if node.op == "//" else r
         return _simplify_node(node)
     done = _done("r", ranges)
-    return _fixed(_remembering(lambda: E.transform(e, fn, done)), done, _done("s"))
+    return _fixed(_remembering(lambda: E.transform(e, fn, done, _LEAVES)), done, _done("s"))
 
 
 def flat_index(shape, indices):

@@ -321,23 +321,28 @@ def identity(combiner, dtype):
 
 # traversal -------------------------------------------------------------------
 
-def transform(expr, fn, _done=None):
+def transform(expr, fn, _done=None, keep=()):
     """Rebuild `expr` bottom-up; fn(node) returns a replacement or None to keep the node. `fn` must
     depend on the node alone: a node shared by several parents (substitution and inlining make
-    expressions DAGs, a Winograd transform's select chains share their reads) is rebuilt once."""
+    expressions DAGs, a Winograd transform's select chains share their reads) is rebuilt once.
+    `keep` (node types) are nodes below the root that fn is known to keep: they are not visited
+    (simplification keeps every Var and Const; half the nodes lowering rebuilds are those)."""
     done = {} if _done is None else _done
     hit = done.get(id(expr))
-    return hit[1] if hit is not None else _transform(expr, fn, done)
+    return hit[1] if hit is not None else _transform(expr, fn, done, keep)
 
 
-def _transform(expr, fn, done):
+def _transform(expr, fn, done, keep):
     node = expr
     kids = expr.children()
     if kids:
         new, changed = [], False
         for c in kids:  # a child already rebuilt is read here rather than called for (a hot path)
+            if isinstance(c, keep):
+                new.append(c)
+                continue
             hit = done.get(id(c))
-            n = hit[1] if hit is not None else _transform(c, fn, done)
+            n = hit[1] if hit is not None else _transform(c, fn, done, keep)
             changed = changed or n is not c
             new.append(n)
         if changed:
@@ -359,7 +364,7 @@ def walk(expr):
 
 def substitute(expr, mapping):
     """Replace variables (by identity) with expressions."""
-    return transform(expr, lambda e: mapping.get(e) if isinstance(e, Var) else None)
+    return transform(expr, lambda e: mapping.get(e) if isinstance(e, Var) else None, keep=(Const,))
 
 
 def uses(expr, var):

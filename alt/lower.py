@@ -16,6 +16,7 @@ from .stmt import Allocate, Barrier, Block, Buffer, For, If, Load, LoweredFunc, 
 from .tensor import PlaceholderOp, Tensor
 from .lower_checks import check_lowered
 
+_LEAVES = (E.Var, E.Const)  # what inlining and loads leave as they are
 STACK_LIMIT = 512 * 1024  # bytes of one local tile; larger ones belong on an inner loop
 
 
@@ -100,9 +101,10 @@ class _Lowerer:
                 guards.append((rel_val[v], ext[v]))
         phys = []
         for d, v in enumerate(st.axis):
-            g = arith.simplify(offsets[d] + rel_val[v])
+            at_zero = isinstance(offsets[d], E.Const) and offsets[d].value == 0
+            g = arith.simplify(rel_val[v] if at_zero else offsets[d] + rel_val[v])
             phys.append(g)
-            if not (isinstance(offsets[d], E.Const) and offsets[d].value == 0):
+            if not at_zero:
                 b = arith.bounds(g, self.ranges)
                 if b is None or b[1] >= st.tensor.shape[d]:
                     guards.append((g, st.tensor.shape[d]))
@@ -286,7 +288,7 @@ class _Lowerer:
                 if st is not None and st.attach == "inline":
                     return self._expand(substitute(st.op.body, dict(zip(st.op.axis, node.indices))))
             return None
-        return transform(e, fn)
+        return transform(e, fn, keep=_LEAVES)
 
     def _to_loads(self, e):
         def fn(node):
@@ -303,7 +305,7 @@ class _Lowerer:
                         [arith.simplify_ranges(i, self.ranges) for i in node.indices], self.ranges)
                 return Load(buf, [arith.simplify_ranges(i, self.ranges) for i in idx])
             return None
-        return arith.simplify(transform(e, fn))
+        return arith.simplify(transform(e, fn, keep=_LEAVES))
 
     def _check_vectorize(self, st, loops):
         for i, lp in enumerate(loops):

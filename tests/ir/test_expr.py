@@ -179,8 +179,32 @@ def test_a_session_reuses_what_simplify_made_of_a_node_and_changes_no_result():
         within2 = [(str(arith.simplify(e)), str(arith.simplify_ranges(e, ranges))) for e in second]
     assert within == plain
     assert within2 == [(str(arith.simplify(e)), str(arith.simplify_ranges(e, ranges))) for e in second]
-    assert arith._known.memo is None and arith._known.forms is None
+    assert arith._known.memo is None and arith._known.forms is None and arith._known.keys is None
     assert arith.simplify_ranges(trees[0], ranges) is not first  # outside a session: made afresh
+    with arith.session():  # structural keys are kept too: the same keys as made afresh
+        kept = [arith.skey(e) for e in trees + trees]
+    assert kept == [arith.skey(e) for e in trees + trees]
+
+
+def test_transform_leaves_the_kept_node_types_unvisited_below_the_root():
+    """transform(..., keep=types): nodes of those types below the root are kept without calling fn
+    (simplification and lowering pass the leaves, half the nodes they visit); by default fn sees every
+    node, and a shared node is rebuilt once."""
+    from alt import expr as E
+    x = alt.Var("x")
+    two = E.const(2, "int32")
+    e = (x + two) * (x + two)
+    seen = []
+
+    def bump(n):
+        seen.append(type(n).__name__)
+        return E.const(n.value + 1, n.dtype) if isinstance(n, E.Const) else None
+    assert str(E.transform(e, bump)) == "(x + 3) * (x + 3)"
+    assert sorted(seen) == ["Binary", "Binary", "Binary", "Const", "Var"]  # a shared node once
+    seen.clear()
+    assert E.transform(e, bump, keep=(E.Const, E.Var)) is e  # nothing below the root changed
+    assert seen == ["Binary", "Binary", "Binary"]
+    assert str(E.transform(two, bump, keep=(E.Const,))) == "3"  # the root itself is always visited
 
 
 def test_flat_linear_is_the_linear_form_of_the_simplified_flat_index():
