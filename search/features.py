@@ -103,12 +103,12 @@ def extract(func, target=None):
     cores = t.cores if t.kind == "c" else 1
     stores = []
     _walk(func.body, [], stores)
-    total = np.zeros(LENGTH)
+    total = [0.0] * LENGTH  # Python floats, not numpy's: a candidate sets a few dozen entries one at a time
     weight_sum = 0.0
     access_of = {}  # by its buffer and index nodes (unswitched arms share them)
     for store, loops in stores:
-        trips = float(np.prod([lp.extent for lp in loops])) if loops else 1.0
-        f = np.zeros(LENGTH)
+        trips = float(math.prod(lp.extent for lp in loops))
+        f = [0.0] * LENGTH
         inner = loops[::-1][:LEVELS]
         for lvl, lp in enumerate(inner):
             base = lvl * PER_LEVEL
@@ -142,6 +142,8 @@ def extract(func, target=None):
         f[g + 3] = float(par[0] % cores == 0) if par else 0.0  # splits evenly over the cores
         f[g + 4] = _log(sum(len(lp.bounds) for lp in loops))  # guarded (non-dividing) loops
         f[g + 5] = _log(len(loops))
-        total += f * trips
+        for i, x in enumerate(f):
+            if x:
+                total[i] += x * trips
         weight_sum += trips
-    return total / max(1.0, weight_sum)
+    return np.array(total) / max(1.0, weight_sum)
