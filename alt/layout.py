@@ -32,7 +32,9 @@ class Layout:
         self.what = what
         self.steps = tuple(steps)
         shape, names = list(self.logical_shape), list(self.logical_names)
+        self._before = []  # the shape before each step (inverse walks the steps back)
         for verb, args in self.steps:
+            self._before.append(tuple(shape))
             shape, names = _apply(self, verb, args, shape, names)
         self.shape, self.names = tuple(shape), tuple(names)
 
@@ -119,10 +121,7 @@ class Layout:
         """
         idx = list(phys)
         conds = []
-        shapes = [list(self.logical_shape)]
-        for verb, args in self.steps:  # the shape before each step
-            shapes.append(list(_apply(self, verb, args, list(shapes[-1]), [""] * len(shapes[-1]))[0]))
-        for (verb, args), shape in zip(reversed(self.steps), reversed(shapes[:-1])):
+        for (verb, args), shape in zip(reversed(self.steps), reversed(self._before)):
             if verb == "split":
                 d, f = args
                 idx[d:d + 2] = [arith.simplify(idx[d] * f + idx[d + 1])]

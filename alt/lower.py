@@ -125,7 +125,8 @@ class _Lowerer:
                           "ifs": [], "attached": [], "pragmas": st.pragmas.get(v, [])})
         outer_ifs = []
         for lhs, upper in guards:
-            pos = max((i for i, v in enumerate(leaves) if uses(lhs, loopvar[v])), default=-1)
+            inside = {id(e) for e in walk(lhs) if isinstance(e, E.Var)}  # the innermost loop the guard reads
+            pos = max((i for i, v in enumerate(leaves) if id(loopvar[v]) in inside), default=-1)
             if pos < 0:
                 outer_ifs.append(E.Compare("<", lhs, E.Const(upper, "int32")))
                 continue
