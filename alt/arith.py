@@ -119,11 +119,8 @@ _CMP = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a 
         ">=": lambda a, b: a >= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
 
 
-_LEAVES = (E.Var, E.Const)
-
-
 def _simplify_node(e):
-    if isinstance(e, _LEAVES):  # most nodes a simplification visits: nothing to do
+    if isinstance(e, E.LEAVES):  # most nodes a simplification visits: nothing to do
         return None
     if isinstance(e, E.Binary):
         a, b = e.a, e.b
@@ -249,7 +246,7 @@ def _fixed(out, *memos):
 
 def simplify(e):
     done = _done("s")
-    return _fixed(_remembering(lambda: E.transform(e, _simplify_node, done, _LEAVES)), done)
+    return _fixed(_remembering(lambda: E.transform(e, _simplify_node, done, E.LEAVES)), done)
 
 
 # constant bounds -------------------------------------------------------------------
@@ -392,7 +389,7 @@ def _div_mod_by_part(terms, c, f, ranges):
 def simplify_ranges(e, ranges):
     """simplify, plus integer // and % by constants rewritten through div_mod where exact."""
     def fn(node):
-        if isinstance(node, _LEAVES):
+        if isinstance(node, E.LEAVES):
             return None
         if isinstance(node, E.Binary) and node.op in ("//", "%") and isinstance(node.b, E.Const) \
                 and E.dtypes.is_int(node.dtype) and node.b.value > 0:
@@ -402,7 +399,7 @@ def simplify_ranges(e, ranges):
                 return q if node.op == "//" else r
         return _simplify_node(node)
     done = _done("r", ranges)
-    return _fixed(_remembering(lambda: E.transform(e, fn, done, _LEAVES)), done, _done("s"))
+    return _fixed(_remembering(lambda: E.transform(e, fn, done, E.LEAVES)), done, _done("s"))
 
 
 def flat_index(shape, indices):

@@ -84,6 +84,9 @@ class IterVar(Var):
         self.extent, self.kind = extent, kind
 
 
+LEAVES = (Var, Const)  # the nodes without children (IterVar included): what most rewrites keep
+
+
 class Binary(Expr):
     __slots__ = ("op", "a", "b")
 

@@ -16,7 +16,6 @@ from .stmt import Allocate, Barrier, Block, Buffer, For, If, Load, LoweredFunc, 
 from .tensor import PlaceholderOp, Tensor
 from .lower_checks import check_lowered
 
-_LEAVES = (E.Var, E.Const)  # what inlining and loads leave as they are
 STACK_LIMIT = 512 * 1024  # bytes of one local tile; larger ones belong on an inner loop
 
 
@@ -289,7 +288,7 @@ class _Lowerer:
                 if st is not None and st.attach == "inline":
                     return self._expand(substitute(st.op.body, dict(zip(st.op.axis, node.indices))))
             return None
-        return transform(e, fn, keep=_LEAVES)
+        return transform(e, fn, keep=E.LEAVES)
 
     def _to_loads(self, e):
         def fn(node):
@@ -306,7 +305,7 @@ class _Lowerer:
                         [arith.simplify_ranges(i, self.ranges) for i in node.indices], self.ranges)
                 return Load(buf, [arith.simplify_ranges(i, self.ranges) for i in idx])
             return None
-        return arith.simplify(transform(e, fn, keep=_LEAVES))
+        return arith.simplify(transform(e, fn, keep=E.LEAVES))
 
     def _check_vectorize(self, st, loops):
         for i, lp in enumerate(loops):
