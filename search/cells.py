@@ -37,7 +37,7 @@ from alt.recursive.schedule import CELL_ROWS, cell_register_tiles, cell_rows
 
 from . import records as R
 from .space import Space
-from .strategy import make_strategy
+from .strategy import key, make_strategy
 
 ROWS = CELL_ROWS  # register tile rows
 TILES = ROWS + (12, 16, 24, 32)  # tile heights: a wide level's tile of 12 to 32 nodes reads each weight block once
@@ -230,11 +230,18 @@ def _score(rec, nodes):
 
 
 class _KnobFeatures:
+    """A cell point's features are its knobs (search.strategy.Featurizer's interface); the knobs
+    are the program too: no two points compile alike."""
+
     def __init__(self, space):
-        self.space = space
+        self.space, self.programs = space, {}
 
     def __call__(self, points):
+        self.programs.update((key(p), key(p)) for p in points)
         return [self.space.features(p) for p in points]
+
+    def program(self, point):
+        return key(point)
 
 
 def best_options(model, log, target=None, batch=None):

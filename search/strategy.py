@@ -17,6 +17,7 @@ algorithm, a cache order), so a far candidate gets the benefit of the doubt, as 
                     loops tuned on it (the one-way workflow)
   random            uniform samples, no cost model
 """
+import hashlib
 import json
 import math
 import time
@@ -40,20 +41,34 @@ def point_features(space, point):
     """The feature vector of one point of `space` (lowered, then read; search.features), or None
     for a point the space rejects or lowering refuses (a nest unrolled past what a compiler takes
     in reasonable time, alt.lower)."""
+    return lowered(space, point)[0]
+
+
+def lowered(space, point):
+    """(feature vector, program) of one point of `space`: `program` names the lowered loop nest
+    (a hash of its printed text, which says everything the C source says), so that two points that
+    lower to the same kernel (knob values that do nothing under the others: `attach` over a loop
+    of one iteration) are known as one; (None, None) for a point rejected (see point_features)."""
     try:
         sch, args = space.apply(point)
         with space.target:
-            return extract(lower(sch, args), space.target)
+            func = lower(sch, args)
+            return extract(func, space.target), program_key(func)
     except (Invalid, ScheduleError):
-        return None
+        return None, None
+
+
+def program_key(func):
+    """A short hash of a lowered function's printed text (alt.printer): equal for the same program."""
+    return hashlib.sha1(str(func).encode()).hexdigest()[:20]
 
 
 _SPACES = {}  # a features worker's spaces, by workload and target
 
 
 def features_task(workload_key, points, target):
-    """In a worker process (search.worker): the features of `points` of a workload's space for
-    `target` (a Target's dict), as lists (None for a rejected point)."""
+    """In a worker process (search.worker): [features as a list, program] of `points` of a
+    workload's space for `target` (a Target's dict) ([None, None] for a rejected point)."""
     from alt.target import target_from_dict
     from .space import space_for
     k = json.dumps([workload_key, target], sort_keys=True)
@@ -63,18 +78,19 @@ def features_task(workload_key, points, target):
             _SPACES[k] = space_for(R.workload_of(workload_key), tgt)
     space = _SPACES[k]
     with space.target:
-        return [None if f is None else f.tolist() for f in (point_features(space, p) for p in points)]
+        return [[None if f is None else f.tolist(), prog] for f, prog in (lowered(space, p) for p in points)]
 
 
 class Featurizer:
-    """Features of points, cached (lowering a candidate takes milliseconds). With a `pool` (the
-    measurer's build workers, idle while the strategy proposes), a batch of new points is split over
-    its processes; anything the pool cannot do is computed here."""
+    """Features of points, cached (lowering a candidate takes milliseconds), with their programs
+    (`program`). With a `pool` (the measurer's build workers, idle while the strategy proposes), a
+    batch of new points is split over its processes; anything the pool cannot do is computed here."""
 
     PARALLEL_FROM = 2  # a single new point is not worth the round trip
 
     def __init__(self, space, pool=None, workload_key=None):
         self.space, self.cache = space, {}
+        self.programs = {}  # point key -> its program (lowered.program_key), for the points in `cache`
         self.pool, self.workload_key = pool, workload_key
 
     def __call__(self, points):
@@ -84,8 +100,15 @@ class Featurizer:
             self._in_pool(todo)
         for k, p in todo.items():
             if k not in self.cache:
-                self.cache[k] = point_features(self.space, p)
+                self.cache[k], self.programs[k] = lowered(self.space, p)
         return [self.cache[k] for k in keys]
+
+    def program(self, point):
+        """The program `point` lowers to (None: rejected), featurizing it if it is not yet."""
+        k = key(point)
+        if k not in self.cache:
+            self([point])
+        return self.programs.get(k)
 
     def _in_pool(self, todo):
         from .worker import MeasureError, TaskError, WorkerCrash, WorkerTimeout
@@ -99,8 +122,8 @@ class Featurizer:
                 feats = f.result()
             except (MeasureError, TaskError, WorkerCrash, WorkerTimeout):
                 continue  # computed here instead
-            for k, v in zip(chunk, feats):
-                self.cache[k] = None if v is None else np.array(v, float)
+            for k, (v, prog) in zip(chunk, feats):
+                self.cache[k], self.programs[k] = None if v is None else np.array(v, float), prog
 
 
 class Strategy:
@@ -119,6 +142,7 @@ class Strategy:
         self.seen = {}  # key -> score
         self.points = {}  # key -> point
         self._ref = (None,)  # (measurements it was computed at, their features, their typical distance)
+        self._programs, self._unread = set(), []  # the measured points' programs; measured keys not read yet
 
     # ask / tell ---------------------------------------------------------------------------------
     def next_batch(self, n):
@@ -128,7 +152,23 @@ class Strategy:
         for p, s in zip(points, scores):
             self.seen[key(p)] = float(s)
             self.points[key(p)] = p
+            self._unread.append(key(p))
         self._stale = self._stale or bool(points)
+
+    def measured_programs(self, taken=()):
+        """The programs (Featurizer.program) of the measured points and of the points keyed in
+        `taken`, as a new set: a candidate that lowers to one of them is a copy, and no strategy
+        proposes it (MetaSchedule skips a candidate whose module's structural hash was measured):
+        a copy of the best point has the best prediction, so the model picked copies; C1D-0 spent
+        up to 17 of 64 trials on them."""
+        if self._unread:
+            points = [self.points[k] for k in self._unread]
+            self.features(points)  # one batch (a resumed run's whole log)
+            self._programs.update(self.features.program(p) for p in points)
+            self._unread = []
+        out = self._programs | {self.features.programs.get(k) for k in taken}
+        out.discard(None)
+        return out
 
     @property
     def model(self):
@@ -195,14 +235,19 @@ class Strategy:
 
     def _top(self, found, n, taken=()):
         """The n best points of annealing's `found` {key: (score, point)} not measured (nor in
-        `taken`): greedily, the highest predicted score plus `NOVELTY` times the distance to what is
-        measured or picked already (so a batch does not spend its trials on near-copies of one
-        point), among the 3n best-predicted."""
-        ranked = sorted((t for k, t in found.items() if k not in self.seen and k not in taken and t[0] > -np.inf),
-                        key=lambda t: -t[0])
-        pool = ranked[:3 * n]
+        `taken`, nor lowering to the program of one of those or of another pick): greedily, the
+        highest predicted score plus `NOVELTY` times the distance to what is measured or picked
+        already (so a batch does not spend its trials on near-copies of one point), among the 3n best-predicted."""
+        ranked = sorted(((k, t) for k, t in found.items() if k not in self.seen and k not in taken and t[0] > -np.inf),
+                        key=lambda kt: -kt[1][0])
+        copies, pool = self.measured_programs(taken), []
+        for k, t in ranked:  # the first point of each program not measured
+            if _new_program(self.features.programs.get(k), copies):
+                pool.append(t)
+                if len(pool) == 3 * n:
+                    break
         if not pool or not self.model.trained():
-            return [p for _, p in ranked[:n]]
+            return [p for _, p in pool[:n]]
         feats = self.features([p for _, p in pool])
         X, scale = self._reference()
         nearest = _nearest(feats, X) if scale > 0 else None  # each one's distance to what is measured or picked
@@ -226,6 +271,7 @@ class Strategy:
         R18-4 beats every direct one, and a model cannot rank an algorithm it has no measurement of
         (seeds that drew none in their random share ended at half the speed)."""
         out, tries = [], 0
+        copies = self.measured_programs(taken)  # and the programs of `out`
 
         def fresh(p):
             return p is not None and key(p) not in self.seen and key(p) not in taken and p not in out
@@ -233,7 +279,7 @@ class Strategy:
         def take(chunk):  # featurized as one batch (split over the pool), then taken in order
             self.features([p for p in chunk if fresh(p)])
             for p in chunk:
-                if fresh(p) and self.features([p])[0] is not None:
+                if fresh(p) and self.features([p])[0] is not None and _new_program(self.features.program(p), copies):
                     out.append(p)
 
         unmeasured = {(k, v) for k in self.space.leading for v in self.space.knobs.get(k, ())} if cover else set()
@@ -474,6 +520,15 @@ class AltStrategy(Strategy):
                                                   list(chosen) + picked)
         return self._explore_layouts([lay for lay in untried or self.layouts if lay not in chosen] or self.layouts,
                                      k, chosen)
+
+
+def _new_program(prog, copies):
+    """Is program `prog` none of `copies`? If so it joins them. None (not known) is never a copy."""
+    if prog in copies:
+        return False
+    if prog is not None:
+        copies.add(prog)
+    return True
 
 
 def _nearest(feats, ref):

@@ -268,7 +268,7 @@ def test_featurizer_splits_new_points_over_the_build_pool_with_the_same_features
     """The strategy's features are computed in the measurer's idle build workers when it has them:
     the same vectors as here, rejected points None, and a pool that fails leaves them to this process."""
     from search.measure import WorkerPool
-    from search.strategy import Featurizer, point_features
+    from search.strategy import Featurizer, lowered, point_features
     space = space_for(CONV)
     rng = np.random.default_rng(4)
     points = [space.sample(rng) for _ in range(5)] + [dict(space.sample(rng), ob=3)]  # the last is invalid
@@ -276,7 +276,8 @@ def test_featurizer_splits_new_points_over_the_build_pool_with_the_same_features
     assert here[-1] is None
     pool = WorkerPool(2, 60)
     try:
-        feats = Featurizer(space, pool, R.workload_key(CONV))(points)
+        pooled = Featurizer(space, pool, R.workload_key(CONV))
+        feats = pooled(points)
     finally:
         pool.kill()
     assert feats[-1] is None
@@ -296,6 +297,8 @@ def test_featurizer_splits_new_points_over_the_build_pool_with_the_same_features
     feats = Featurizer(space, Failing(), R.workload_key(CONV))(points)
     for a, b in zip(feats[:-1], here[:-1]):
         np.testing.assert_array_equal(a, b)
+    programs = [pooled.programs[key(p)] for p in points]  # the same programs from the pool as here
+    assert programs == [lowered(space, p)[1] for p in points] and programs[-1] is None
 
 
 def test_annealing_stops_when_its_best_points_stop_changing():
@@ -358,6 +361,41 @@ def test_a_trained_model_picks_far_points_and_no_near_copies_in_one_batch():
     assert np.all(guided_by_noise.novelty(cands) == 0)
     ranked = {key(p): (s, p) for s, p in zip(np.linspace(0.0, 1.0, len(cands)), cands)}
     assert guided_by_noise._top(ranked, 3) == cands[::-1][:3]
+
+
+def test_a_point_that_lowers_to_a_measured_program_is_never_proposed():
+    """Knob values that do nothing under the others (attach over an unrolled-free tile: the same
+    loop nest either way) make two points of one program. Once one is measured, the other is a copy:
+    neither the annealing's picks nor random draws propose it (a copy of the best point has the best
+    prediction, and C1D-0 spent up to 17 of 64 trials on copies), and two picks of a batch are never
+    copies of each other."""
+    space = space_for(Workload("C1D", "C1D-0", (1, 64, 256, 128, 3, 2, 1)))
+    rng = np.random.default_rng(0)
+    st = make_strategy("loop-only", space, rng, trials=64, hand_seeds=False)
+    pair = None
+    while pair is None:
+        p = space.sample(rng)
+        q = dict(p, attach=1 - p["attach"])
+        if space.check(q) is None and st.features.program(p) == st.features.program(q):
+            pair = p, q
+    p, q = pair
+    assert st.features.program(p) is not None and key(p) != key(q)
+    other = next(r for r in (space.sample(rng) for _ in range(100))
+                 if st.features.program(r) not in (None, st.features.program(p)))
+    assert st._top({key(q): (10.0, q), key(p): (9.0, p), key(other): (1.0, other)}, 2) == [q, other]  # one of the two
+    st.update([p], [1.0])
+    assert st.features.program(p) in st.measured_programs()
+    for trained in (False, True):  # ranked by prediction alone, then with the novelty bonus
+        if trained:
+            more = [r for r in (space.sample(rng) for _ in range(40)) if st.features.program(r) is not None]
+            st.update(more, list(np.linspace(0.1, 0.9, len(more))))
+            other = next(r for r in (space.sample(rng) for _ in range(100))
+                         if st.features.program(r) not in st.measured_programs() | {None})
+            assert st.model.trained() and st.features.program(q) in st.measured_programs()
+        assert st._top({key(q): (10.0, q), key(other): (1.0, other)}, 1) == [other]
+    only_the_pair = {k: v for k, v in p.items() if k != "attach"}
+    assert st._random(1, only_the_pair) == []  # p is measured, q its copy: nothing left to draw
+    assert st.features.program(p) in st.measured_programs(taken=())
 
 
 def test_a_point_lowering_refuses_is_never_proposed(monkeypatch):
