@@ -81,6 +81,10 @@ class GemmSpace(Space):
             return f"nb={layout.get('nb')} is read only with B packed; with b_layout=KN give nb={4 * self.lanes}"
         if layout.get("b_layout") == "packed" and layout.get("nb", 0) > max(self.lanes, self.n):
             return f"panels of nb={layout['nb']} columns are wider than the output's {self.n} columns"
+        if layout.get("b_layout") == "packed" and layout.get("nb") == self.n:
+            # the same memory as KN, a second name for one layout: the joint search tried it twice, and
+            # measured its points' copies (the same C, B read as [1, k, n] instead of [k, n])
+            return f"one panel of all nb={self.n} columns is B's own layout: give b_layout=KN"
         return None
 
     def _seeds(self):

@@ -215,7 +215,9 @@ def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure
                 t0 = time.perf_counter()
                 points = strat.next_batch(min(batch, remaining))
                 timings["propose"] += time.perf_counter() - t0
-                if not points:
+                if not points:  # a small space: every program it has is measured (copies are not, Strategy)
+                    progress.say(f"{w.name}: no candidate left that lowers to a program not measured yet; "
+                                 f"stopping after {trials - remaining} of {trials} trials")
                     break
                 scores = [0.0] * len(points)
 

@@ -180,8 +180,8 @@ def sleepy(m):
     """A user operator whose build never ends in a worker process (the parent builds it at once)."""
     if sys.argv and sys.argv[0].endswith(os.path.join("search", "worker.py")):
         time.sleep(3600)
-    x = alt.placeholder((m,), name="x")
-    return [x], alt.compute((m,), lambda i: x[i] * 2.0, name="y")
+    x = alt.placeholder((1, m, 4, 4), name="x")  # 4-d: two layouts, so two programs (a 1-d one has but one)
+    return [x], alt.compute(x.shape, lambda n, c, h, w: x[n, c, h, w] * 2.0, name="y")
 
 
 def test_a_stuck_builder_is_recorded_and_killed(tmp_path):
