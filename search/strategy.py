@@ -10,8 +10,9 @@ algorithm, a cache order), so a far candidate gets the benefit of the doubt, as 
 (upper-confidence) search gives it:
 
   alt               ALT's cross-exploration: a joint stage where sampled layouts each get a short
-                    loop search whose best result is the layout's reward, then a loop-only stage
-                    on the best layouts (joint_share of the budget goes to the first stage)
+                    loop search whose best result is the layout's reward, then a loop stage on the
+                    best layouts, annealed together so that the model shares the trials out among
+                    them (joint_share of the budget goes to the first stage)
   loop-only         the space's default layout fixed, loops tuned (ALT-OL)
   layout-then-loop  the layout picked by the cost model alone after a first random batch, then
                     loops tuned on it (the one-way workflow)
@@ -306,18 +307,46 @@ class Strategy:
         of them replaced by random ones for exploration; the space's seeds (the target's hand
         schedules) that match `fixed` come first until measured. `seeded=False`: no hand seed is
         proposed (the caller's batch holds them already)."""
-        seeds = [p for p in self.space.seeds() if key(p) not in self.seen
-                 and all(p[a] == b for a, b in (fixed or {}).items())][:n] if seeded and self.hand_seeds else []
+        return self.anneal_in(n, [(fixed, knobs)], seeded)
+
+    def anneal_in(self, n, regions, seeded=True):
+        """`anneal` over several regions of the space at once, each (fixed, knobs): every region
+        gets its own chains (16 for one or two regions, then 32 shared out), and the picks are the
+        best of everything found, so the model decides how many each region gets; the random share
+        is drawn in regions chosen at random."""
+        def inside(p):
+            return any(all(p[a] == b for a, b in (fixed or {}).items()) for fixed, _ in regions)
+        seeds = [p for p in self.space.seeds() if key(p) not in self.seen and inside(p)][:n] \
+            if seeded and self.hand_seeds else []
         if seeds:
-            return seeds + (self.anneal(n - len(seeds), fixed, knobs, seeded=False) if n > len(seeds) else [])
+            return seeds + (self.anneal_in(n - len(seeds), regions, seeded=False) if n > len(seeds) else [])
         taken = set() if seeded else {key(p) for p in self.space.seeds()}
         n_random = int(round(n * self.explore)) if self.seen or self.model.trained() else n
+        chains = max(4, self.chains * min(2, len(regions)) // len(regions))
+        found = {}
+        for fixed, knobs in regions if n_random < n else ():
+            found.update(self._annealed(n - n_random, fixed, knobs, taken, chains))
+        picked = self._top(found, n - n_random, taken) if found else []
+        taken = taken | {key(p) for p in picked}
+        if len(regions) == 1:
+            return picked + self._random(n - len(picked), regions[0][0], taken)
+        where = self.rng.integers(len(regions), size=n - len(picked))
+        for i in range(len(regions)):
+            more = self._random(int((where == i).sum()), regions[i][0], taken)
+            picked, taken = picked + more, taken | {key(p) for p in more}
+        return picked
+
+    def _annealed(self, m, fixed, knobs, taken, chains):
+        """{key: (predicted score, point)} of every point annealing visits in the region `fixed`
+        (moving `knobs`) with `chains` chains, half of them started from its best measured points;
+        it stops early once its m best unmeasured points (`_top`) stop changing. Empty where no
+        chain can start."""
         starts = [p for _, p in sorted(((s, self.points[k]) for k, s in self.seen.items()
                                         if all(self.points[k][a] == b for a, b in (fixed or {}).items())),
-                                       key=lambda t: -t[0])][:self.chains // 2]
-        starts += self._random(self.chains - len(starts), fixed, cover=False)
-        if not starts or n_random >= n:
-            return self._random(n, fixed, taken)
+                                       key=lambda t: -t[0])][:chains // 2]
+        starts += self._random(chains - len(starts), fixed, cover=False)
+        if not starts:
+            return {}
         chain = list(starts)
         scores = list(self._score(chain))
         found = {key(p): (s, p) for p, s in zip(chain, scores)}
@@ -331,13 +360,12 @@ class Strategy:
                 d = s - scores[i]
                 if d >= 0 or self.rng.random() < math.exp(d / max(temp * 0.05, 1e-6)):
                     chain[i], scores[i] = p, s
-            now = self._top(found, n - n_random, taken)
+            now = self._top(found, m, taken)
             still = still + 1 if now == top else 0
             top = now
             if still >= self.patience:  # AutoTVM's early stop: the points to propose stopped changing
                 break
-        picked = self._top(found, n - n_random, taken)
-        return picked + self._random(n - len(picked), fixed, taken=taken | {key(p) for p in picked})
+        return found
 
 
 class RandomStrategy(Strategy):
@@ -394,7 +422,7 @@ class AltStrategy(Strategy):
     LAYOUT_SAMPLES = 8  # loop points per untried layout whose best prediction is the layout's score (16 cost 20%
     # more proposing time for the same best kernels: R18-4 and R18-8, 3 seeds x 64 trials each)
 
-    def __init__(self, space, rng, trials=64, joint_share=0.5, per_layout=4, top_layouts=2, **kw):
+    def __init__(self, space, rng, trials=64, joint_share=0.5, per_layout=4, top_layouts=3, **kw):
         super().__init__(space, rng, **kw)
         self.joint_budget = int(trials * joint_share)
         self.per_layout, self.top_layouts = per_layout, top_layouts
@@ -440,7 +468,8 @@ class AltStrategy(Strategy):
         if self.spent < self.joint_budget:
             return self._joint(n, seeded)
         ranked = sorted(self.reward, key=lambda k: -self.reward[k])[:self.top_layouts]
-        out = self._in_layouts([json.loads(lk) for lk in ranked] or [self.space.default_layout()], n, seeded)
+        layouts = [json.loads(lk) for lk in ranked] or [self.space.default_layout()]
+        out = self.anneal_in(n, [(lay, self.space.free_knobs(lay)) for lay in layouts], seeded)
         return out[:n] if len(out) >= n else out + self._random(n - len(out))
 
     def _in_layouts(self, layouts, n, seeded):

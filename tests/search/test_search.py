@@ -398,6 +398,26 @@ def test_a_point_that_lowers_to_a_measured_program_is_never_proposed():
     assert st.features.program(p) in st.measured_programs(taken=())
 
 
+def test_annealing_several_layouts_at_once_gives_the_trials_to_the_best_predicted():
+    """The loop stage of `alt` anneals its best layouts together (Strategy.anneal_in): each layout
+    has its chains, and the picks are the best predicted of all, so a layout the model prefers gets
+    the model's share of the batch (not an even split); the random share lands in the layouts only."""
+    space = space_for(CONV)
+    st = make_strategy("loop-only", space, np.random.default_rng(0), trials=64, hand_seeds=False)
+    good, bad = space.memory_layouts()[:2]
+
+    def inside(p, lay):
+        return all(p[k] == v for k, v in lay.items())
+    st.update([space.sample(np.random.default_rng(1), bad)], [1.0])
+    st._score = lambda pts: np.array([1.0 if inside(p, good) else 0.0 for p in pts])
+    n = 10
+    picks = st.anneal_in(n, [(lay, space.free_knobs(lay)) for lay in (bad, good)])
+    n_random = int(round(n * st.explore))
+    assert len(picks) == n and len({key(p) for p in picks}) == n
+    assert all(inside(p, good) for p in picks[:n - n_random])  # the model's share: all in the preferred layout
+    assert all(inside(p, good) or inside(p, bad) for p in picks[n - n_random:])
+
+
 def test_a_point_lowering_refuses_is_never_proposed(monkeypatch):
     """A point its space calls valid but whose program lowering refuses has no features, no
     predicted score and is not drawn at random. The conv template refuses this one itself (an
