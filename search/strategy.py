@@ -238,7 +238,8 @@ class Strategy:
         """The n best points of annealing's `found` {key: (score, point)} not measured (nor in
         `taken`, nor lowering to the program of one of those or of another pick): greedily, the
         highest predicted score plus `NOVELTY` times the distance to what is measured or picked
-        already (so a batch does not spend its trials on near-copies of one point), among the 3n best-predicted."""
+        already (so a batch does not spend its trials on near-copies of one point), among the 3n
+        best-predicted."""
         ranked = sorted(((k, t) for k, t in found.items() if k not in self.seen and k not in taken and t[0] > -np.inf),
                         key=lambda kt: -kt[1][0])
         copies, pool = self.measured_programs(taken), []
@@ -311,9 +312,10 @@ class Strategy:
 
     def anneal_in(self, n, regions, seeded=True):
         """`anneal` over several regions of the space at once, each (fixed, knobs): every region
-        gets its own chains (16 for one or two regions, then 32 shared out), and the picks are the
-        best of everything found, so the model decides how many each region gets; the random share
-        is drawn in regions chosen at random."""
+        gets its own chains (16 for one or two regions, then 32 shared out), which stop once the
+        region's even share of the picks settles, and the picks are the best of everything found,
+        so the model decides how many each region gets; the random share is drawn in regions chosen
+        at random."""
         def inside(p):
             return any(all(p[a] == b for a, b in (fixed or {}).items()) for fixed, _ in regions)
         seeds = [p for p in self.space.seeds() if key(p) not in self.seen and inside(p)][:n] \
@@ -323,16 +325,17 @@ class Strategy:
         taken = set() if seeded else {key(p) for p in self.space.seeds()}
         n_random = int(round(n * self.explore)) if self.seen or self.model.trained() else n
         chains = max(4, self.chains * min(2, len(regions)) // len(regions))
+        share = -(-(n - n_random) // len(regions))  # a region's annealing stops once its best `share` settle
         found = {}
         for fixed, knobs in regions if n_random < n else ():
-            found.update(self._annealed(n - n_random, fixed, knobs, taken, chains))
+            found.update(self._annealed(share, fixed, knobs, taken, chains))
         picked = self._top(found, n - n_random, taken) if found else []
         taken = taken | {key(p) for p in picked}
         if len(regions) == 1:
             return picked + self._random(n - len(picked), regions[0][0], taken)
         where = self.rng.integers(len(regions), size=n - len(picked))
         for i in range(len(regions)):
-            more = self._random(int((where == i).sum()), regions[i][0], taken)
+            more = self._random(int((where == i).sum()), regions[i][0], taken) if (where == i).any() else []
             picked, taken = picked + more, taken | {key(p) for p in more}
         return picked
 
