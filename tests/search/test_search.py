@@ -74,7 +74,9 @@ def test_the_joint_search_tunes_those_tiles_with_the_loops_once_it_chose_channel
     assert any(t in lay for lay in space.memory_layouts() for t in tiles)  # blocked layouts keep theirs
     rng = np.random.default_rng(0)
     strat = make_strategy("alt", space, np.random.default_rng(0), 16, hand_seeds=False)
-    first = [space.sample(rng, lay) for lay in strat.layouts]  # past the joint stage's 8 trials
+    first = [space.sample(rng, lay) for lay in strat.layouts for _ in range(4)]  # past the joint stage's 8 trials,
+    # four points a layout as its short searches measure: the model learns that channels last is faster, and gives
+    # it most of the loop stage's batch (the stage anneals its best layouts together, Strategy.anneal_in)
     strat.update(first, [2.0 if space.memory_layout(p) == last else 1.0 for p in first])
     batch = [p for p in strat.next_batch(16) if space.memory_layout(p) == last]
     assert len(batch) >= 6 and {space.layouts(p) for p in batch} == {space.layouts(batch[0])}
