@@ -230,7 +230,7 @@ def _score(rec, nodes):
 
 
 class _KnobFeatures:
-    """A cell point's features are its knobs (search.strategy.Featurizer's interface); the knobs
+    """A cell point's features are its knobs (search.featurize.Featurizer's interface); the knobs
     are the program too: no two points compile alike."""
 
     def __init__(self, space):

@@ -42,7 +42,7 @@ class TaskError(Exception):
 
 def _tasks():
     from .measure import build_task, run_task, settle_task
-    from .strategy import features_task
+    from .featurize import features_task
     return {"build_task": build_task, "run_task": run_task, "settle_task": settle_task, "features_task": features_task}
 
 

@@ -270,7 +270,7 @@ def test_featurizer_splits_new_points_over_the_build_pool_with_the_same_features
     """The strategy's features are computed in the measurer's idle build workers when it has them:
     the same vectors as here, rejected points None, and a pool that fails leaves them to this process."""
     from search.measure import WorkerPool
-    from search.strategy import Featurizer, lowered, point_features
+    from search.featurize import Featurizer, lowered, point_features
     space = space_for(CONV)
     rng = np.random.default_rng(4)
     points = [space.sample(rng) for _ in range(5)] + [dict(space.sample(rng), ob=3)]  # the last is invalid
