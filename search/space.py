@@ -112,6 +112,12 @@ class Space:
         Here: every layout knob."""
         return {k: point[k] for k in self.layout_knobs if k in point}
 
+    def memory_order(self, layout):
+        """The part of `layout` that orders dimensions in memory (NCHWc, NHWC; a packed B), without
+        its block sizes: its knobs whose choices are names, not numbers. Layouts that differ only in
+        block sizes are one memory order (C1D-0: 15 NCc layouts and channels last)."""
+        return {k: v for k, v in layout.items() if k in self.knobs and all(isinstance(c, str) for c in self.knobs[k])}
+
     def memory_layouts(self):
         """The distinct memory layouts (memory_layout) of whole_layouts(), in their order: the
         layouts the joint search chooses among (made once per space; read only)."""
