@@ -20,7 +20,8 @@ For each workload the curves are the median over seeds of best-so-far GFLOP/s; "
 is the first trial at which a model-guided median curve reaches the final value of its reference's
 median curve (its random-guided twin, pure random sampling, or for a transferred model the same
 search without transfer), and the summary is its geometric mean over the workloads (a workload that
-never reaches it counts as the budget, and says so: a bound).
+never reaches it counts as the budget, and says so: a bound). Beside it, how far other seeds
+could move it: the 10th-90th percentile of the same figure over the seeds resampled (a bootstrap).
 
 Those curves are made of the times each run logged, taken while it ran: comparing them also
 compares the machine's speed in different minutes, and each run's luckiest timing. So at the end,
@@ -58,6 +59,8 @@ CONFIGS = ["alt", "alt:random", "alt:gbt:unseeded", "alt:random:unseeded", "rand
 DEFAULT = ["R18-4", "R18-8", "R50-2", "GMM-1"]
 QUICK = ["R18-8", "GMM-0"]
 NEAR = 0.9  # the share of the reference's best that trials_near counts the trials to
+RESAMPLES = 1000  # bootstrap draws of the seeds behind a trials-to-match figure (its interval)
+SPREAD = (10, 90)  # the percentiles of those draws reported as its interval
 RETIME_EVERY = 8  # trials between the re-timed points of a curve (search.tune's batch)
 PAIRS = [("alt", "alt:random"), ("alt", "random"), ("alt:gbt:unseeded", "alt:random:unseeded"),
          ("alt:gbt:unseeded", "random"), ("alt:gbt:transfer", "alt"),
@@ -113,15 +116,35 @@ def summarize(names, configs, curves, trials, at=None):
             continue
         row = {"guided": guided, "reference": ref, "level_at": trials, "near": NEAR}
         for suffix, share in (("", 1.0), ("_near", NEAR)):
-            per = {}
-            for n in names:
-                i = trials_to_reach(med[n][guided], share * med[n][ref][-1])
-                per[n] = at[i - 1] if i is not None else None
-            counted = [per[n] or trials for n in names]
-            row.update({"trials" + suffix: per, "geomean" + suffix: float(math.exp(np.mean(np.log(counted)))),
+            per = {n: _to_match(med[n][guided], med[n][ref], share, at) for n in names}
+            row.update({"trials" + suffix: per, "geomean" + suffix: _geomean(per, trials),
                         "bound" + suffix: any(v is None for v in per.values())})
+        row["interval"] = _interval(names, curves, guided, ref, trials, at)
         rows.append(row)
     return med, rows
+
+
+def _to_match(guided, ref, share, at):
+    """The trial count at which median curve `guided` reaches `share` of `ref`'s final value; None: never."""
+    i = trials_to_reach(guided, share * ref[-1])
+    return at[i - 1] if i is not None else None
+
+
+def _geomean(per, trials):
+    return float(math.exp(np.mean(np.log([v or trials for v in per.values()]))))
+
+
+def _interval(names, curves, guided, ref, trials, at):
+    """The SPREAD percentiles of the trials-to-match geometric mean over RESAMPLES bootstrap draws of
+    each configuration's seeds (drawn with replacement, per workload): how far the figure could move
+    with other seeds. Five seeds of the same code gave 18 and 40 (stop 51); the interval says so."""
+    rng = np.random.default_rng(0)
+    runs = {(n, c): np.array(curves[(n, c)]) for n in names for c in (guided, ref)}
+    draws = []
+    for _ in range(RESAMPLES):
+        med = {k: np.median(v[rng.integers(len(v), size=len(v))], axis=0) for k, v in runs.items()}
+        draws.append(_geomean({n: _to_match(med[n, guided], med[n, ref], 1.0, at) for n in names}, trials))
+    return [float(v) for v in np.percentile(draws, SPREAD)]
 
 
 def main(argv=None):
@@ -192,7 +215,7 @@ def main(argv=None):
     for row, how in [(r, "") for r in rows] + [(r, ", re-timed side by side") for r in rows_r]:
         per = ", ".join(f"{n} {v if v is not None else f'>{trials}'}" for n, v in row["trials"].items())
         print(f"trials for {label(row['guided'])} to reach {label(row['reference'])}'s best at {trials}{how}: geomean "
-              f"{'>=' if row['bound'] else ''}{row['geomean']:.1f} ({per}); {NEAR:.0%} of it: "
+              f"{'>=' if row['bound'] else ''}{row['geomean']:.1f} ({per}; {_spread(row)}); {NEAR:.0%} of it: "
               f"{'>=' if row['bound_near'] else ''}{row['geomean_near']:.1f}")
     doc = {"cpu": cpu, "machine": platform.node(), "trials": trials, "seeds": seeds, "configs": configs,
            "curves": [{"workload": n, "config": c, "seed": s, "best_by_trial": v}
@@ -218,11 +241,16 @@ def main(argv=None):
                          for k in ("trials", "trials_near"))
             md += ["", f"Trials for {label(row['guided'])} (median curve{how}) to reach {label(row['reference'])}'s "
                        f"median best at {trials} trials: geometric mean {'>= ' if row['bound'] else ''}"
-                       f"{row['geomean']:.1f}; {per}. To reach {NEAR:.0%} of it: "
+                       f"{row['geomean']:.1f}; {per}; {_spread(row)}. To reach {NEAR:.0%} of it: "
                        f"{'>= ' if row['bound_near'] else ''}{row['geomean_near']:.1f}; {near}."]
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
     png = _plot(names, curves, out.with_suffix(".png"), retimed, at)
     print(wrote(out.with_suffix(".json"), out.with_suffix(".md"), png))
+
+
+def _spread(row):
+    lo, hi = row["interval"]
+    return f"{SPREAD[0]}-{SPREAD[1]}th percentile over the seeds resampled {lo:.1f}-{hi:.1f}"
 
 
 def retime(name, configs, seeds, at, rounds, log_of, target):

@@ -103,6 +103,11 @@ def test_ablation_counts_the_trials_a_guided_search_needs_to_match_its_reference
     assert row["trials"] == {"w": 2, "v": None} and row["bound"]
     assert row["geomean"] == pytest.approx((2 * 4) ** 0.5)  # v never gets there: counted as the budget
     assert row["trials_near"] == {"w": 2, "v": None}  # 90% of 5 is 4.5: still trial 2 on w
+    lo, hi = row["interval"]  # the seeds resampled, w's match moves between trials 2 and 4; v never matches
+    assert lo == pytest.approx(8 ** 0.5) and lo <= row["geomean"] < hi <= 4
+    one = {k: v[:1] for k, v in curves.items()}  # one seed: nothing to resample, no spread
+    (row,) = ablation.summarize(["w", "v"], ["alt", "alt:random"], one, 4)[1]
+    assert row["interval"] == pytest.approx([8 ** 0.5] * 2)
 
 
 def test_ablation_resumes_from_its_logs_and_otherwise_starts_afresh(tmp_path, capsys):
