@@ -449,6 +449,26 @@ def test_the_loop_stage_keeps_the_best_layout_of_a_second_memory_order():
     assert all(space.memory_layout(p) in blocked[:1] for p in picks)
 
 
+def test_the_joint_stage_ends_once_every_layout_had_its_short_search(monkeypatch):
+    """A GEMM has few layouts: once each has its per_layout points, the rest of the joint budget
+    goes to the loop stage (its best layouts, the trials shared by the model), not to more short
+    searches in layouts drawn again."""
+    space = space_for(Workload("GMM", "GMM-t", (64, 32, 128)))  # n = 32: 4 layouts with 16 lanes, 8 with 8
+    budget = 4 * 4 * len(space.memory_layouts())  # a joint stage long enough for two short searches a layout
+    st = make_strategy("alt", space, np.random.default_rng(0), trials=budget, hand_seeds=False)
+    assert 2 < len(st.layouts) < st.joint_budget // st.per_layout
+    rng = np.random.default_rng(1)
+    for i, lay in enumerate(st.layouts):
+        st.update([space.sample(rng, lay) for _ in range(st.per_layout)], [100.0 - i] * st.per_layout)
+        if i < len(st.layouts) - 1:  # a layout short of its search: still the joint stage
+            assert not st._every_layout_searched()
+    assert st.spent < st.joint_budget and st._every_layout_searched()
+    monkeypatch.setattr(st, "_joint", lambda *a: pytest.fail("a joint-stage batch after every layout's search"))
+    picks = st.next_batch(8)
+    loop = st.layouts[:st.top_layouts]  # the best rewards (each GEMM layout a memory order of its own)
+    assert len(picks) == 8 and all(space.memory_layout(p) in loop for p in picks)
+
+
 def test_a_point_lowering_refuses_is_never_proposed(monkeypatch):
     """A point its space calls valid but whose program lowering refuses has no features, no
     predicted score and is not drawn at random. The conv template refuses this one itself (an
