@@ -137,7 +137,7 @@ def _geomean(per, trials):
 def _interval(names, curves, guided, ref, trials, at):
     """The SPREAD percentiles of the trials-to-match geometric mean over RESAMPLES bootstrap draws of
     each configuration's seeds (drawn with replacement, per workload): how far the figure could move
-    with other seeds. Five seeds of the same code gave 18 and 40 (stop 51); the interval says so."""
+    with other seeds (two 5-seed runs of one code, one after the other, gave 18 and 40)."""
     rng = np.random.default_rng(0)
     runs = {(n, c): np.array(curves[(n, c)]) for n in names for c in (guided, ref)}
     draws = []

@@ -383,8 +383,7 @@ class AltStrategy(Strategy):
         """Has every layout had its short search (per_layout points)? Then the joint stage has no
         layout left to learn about, and the rest of its budget goes to the loop stage, where the
         model shares the trials out among the best layouts. (GMM-1 has 4 layouts: its joint stage
-        spent 16 more trials on short searches in layouts drawn again, evenly split; loop-only on
-        one layout reached 445 GFLOP/s at 32 trials, alt 408.)"""
+        spent 16 more trials on short searches in layouts drawn again, each batch split evenly.)"""
         return all(self.count.get(key(lay), 0) >= self.per_layout for lay in self.layouts)
 
     def _loop_layouts(self):
