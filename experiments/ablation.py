@@ -12,7 +12,11 @@ guidance: the same annealing against a model that predicts noise); flags, joined
 that what the search itself finds shows; `transfer` warms the cost model with the logs that the
 `alt` configuration wrote for the other workloads with the same seed (leave one out: AutoTVM's
 transfer learning), and runs after every other configuration. `alt:gbt:unseeded+transfer` is the
-transferred model on its own, without hand seeds to lean on. On each workload the other
+transferred model on its own, without hand seeds to lean on. A flag `setting=value` changes one of
+the strategy's settings (search.strategy.OPTIONS): `alt:gbt:unseeded+joint_share=0.25` gives the
+joint stage a quarter of the budget; such a variant's trials to match are counted against its
+random-guided twin (`alt:random:unseeded+joint_share=0.25`) and against the configuration without
+its settings, where those run too. On each workload the other
 configurations take turns seed by seed (seed 0 of each, then seed 1 of each, ...), so that a slow
 spell of the machine falls on both sides of a comparison.
 
@@ -51,7 +55,8 @@ from experiments.retime import trials as run_trials
 from experiments.retime import curve as retimed_curve
 from search import records as R
 from search.cli import output, whole, workloads
-from search.strategy import key
+from alt.errors import OptionError
+from search.strategy import STRATEGIES, check_strategy_options, key
 from search.tune import find_workload, tune
 
 CONFIGS = ["alt", "alt:random", "alt:gbt:unseeded", "alt:random:unseeded", "random", "alt:gbt:transfer",
@@ -69,20 +74,47 @@ FLAGS = ("unseeded", "transfer")
 
 
 def parse_config(text):
-    """(strategy, model, hand seeds, transfer) of a configuration string."""
+    """(strategy, model, hand seeds, transfer, {setting: value}) of a configuration string."""
     parts = text.split(":")
     strategy, model, flags = (parts + ["", ""])[:3]
     flags = flags.split("+") if flags else []
+    settings = dict(f.split("=", 1) for f in flags if "=" in f)
+    flags = [f for f in flags if "=" not in f]
     if len(parts) > 3 or any(f not in FLAGS for f in flags) or len(set(flags)) < len(flags):
         raise SystemExit(f"configuration {text!r}: write strategy[:model[:flags]], the flags one or more of "
-                         f"{' '.join(FLAGS)} joined by '+' (e.g. alt:gbt:unseeded+transfer)")
-    return strategy, model or "gbt", "unseeded" not in flags, "transfer" in flags
+                         f"{' '.join(FLAGS)} or setting=value joined by '+' (e.g. alt:gbt:unseeded+transfer, "
+                         f"alt:gbt:unseeded+joint_share=0.25)")
+    try:
+        settings = check_strategy_options(strategy, settings, f"configuration {text!r}") \
+            if strategy in STRATEGIES else settings
+    except OptionError as e:
+        raise SystemExit(str(e)) from None
+    return strategy, model or "gbt", "unseeded" not in flags, "transfer" in flags, settings
 
 
 def label(config):
-    strategy, model, seeded, transfer = parse_config(config)
+    strategy, model, seeded, transfer, settings = parse_config(config)
     return strategy + (" (no cost model)" if model != "gbt" else "") + ("" if seeded else ", no hand seeds") + (
-        ", model transferred" if transfer else "")
+        ", model transferred" if transfer else "") + "".join(f", {k}={v}" for k, v in settings.items())
+
+
+def pairs(configs):
+    """(model-guided, reference) pairs among `configs`: PAIRS, and for a model-guided configuration
+    with settings its random-guided twin and itself without the settings."""
+    out = [(g, r) for g, r in PAIRS if g in configs and r in configs]
+    for c in configs:
+        if parse_config(c)[4] and parse_config(c)[1] == "gbt":
+            out += [(c, r) for r in (_variant(c, model="random"), _variant(c)) if r in configs]
+    return out
+
+
+def _variant(config, model=None):
+    """`config` with another model, or (no model given) without its settings."""
+    parts = config.split(":")
+    if model is not None:
+        return ":".join([parts[0], model] + parts[2:])
+    flags = [f for f in (parts[2].split("+") if len(parts) == 3 else []) if "=" not in f]
+    return ":".join(parts[:2] + (["+".join(flags)] if flags else []))
 
 
 def curve(log, w, trials, target):
@@ -111,9 +143,7 @@ def summarize(names, configs, curves, trials, at=None):
     med = {n: {c: np.median(np.array(curves[(n, c)]), axis=0).tolist() for c in configs if (n, c) in curves}
            for n in names}
     rows = []
-    for guided, ref in PAIRS:
-        if guided not in configs or ref not in configs:
-            continue
+    for guided, ref in pairs(configs):
         row = {"guided": guided, "reference": ref, "level_at": trials, "near": NEAR}
         for suffix, share in (("", 1.0), ("_near", NEAR)):
             per = {n: _to_match(med[n][guided], med[n][ref], share, at) for n in names}
@@ -187,12 +217,12 @@ def main(argv=None):
         runs = {c: [] for c in group}
         for seed in range(seeds):
             for config in group:
-                strategy, model, seeded, transfer = parse_config(config)
+                strategy, model, seeded, transfer, settings = parse_config(config)
                 log = log_of(name, config, seed)
                 if not args.resume:
                     log.unlink(missing_ok=True)
                 tune(w, trials=trials, strategy=strategy, model=model, log=log, seed=seed, quiet=True, build=False,
-                     final=0, hand_seeds=seeded,
+                     final=0, hand_seeds=seeded, strategy_options=settings,
                      transfer=[log_of(n, "alt", seed) for n in names if n != name] if transfer else None)
                 runs[config].append(curve(log, w, trials, here))
         for config in group:

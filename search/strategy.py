@@ -35,8 +35,11 @@ class Strategy:
     NOVELTY = 0.2  # the bonus, in best-normalized throughput, of a candidate as far from every measured point as
     # measured points typically are from each other (twice as far or more: twice the bonus)
 
-    def __init__(self, space, rng, model=None, explore=0.2, chains=16, steps=24, patience=4, hand_seeds=True):
+    def __init__(self, space, rng, model=None, explore=0.2, chains=16, steps=24, patience=4, hand_seeds=True,
+                 novelty=None):
         self.space, self.rng = space, rng
+        if novelty is not None:
+            self.NOVELTY = novelty
         self.hand_seeds = hand_seeds  # measure the space's seeds (the target's hand schedules) first
         self._model = model if model is not None else GBTModel(seed=int(rng.integers(1 << 31)))
         self._stale = False  # measured points the model has not been fitted to yet
@@ -526,16 +529,47 @@ STRATEGIES = {"alt": AltStrategy, "loop-only": LoopOnly, "layout-then-loop": Lay
               "random": RandomStrategy}
 
 
-def make_strategy(name, space, rng, trials, model="gbt", layout=None, hand_seeds=True, prior=None):
+# the settings a caller may change, per strategy ("*": every strategy's): name -> (type, least, most)
+OPTIONS = {"*": {"explore": (float, 0.0, 1.0), "novelty": (float, 0.0, 2.0), "chains": (int, 2, 256),
+                 "steps": (int, 1, 256), "patience": (int, 1, 256)},
+           "alt": {"joint_share": (float, 0.0, 1.0), "per_layout": (int, 1, 64), "top_layouts": (int, 1, 64)}}
+
+
+def check_strategy_options(name, options, where="strategy"):
+    """`options` ({setting: value}, values as numbers or their text) checked against strategy
+    `name`'s OPTIONS; returns them as numbers of the right type. An OptionError names the bad one."""
+    allowed = {**OPTIONS["*"], **OPTIONS.get(name, {})}
+    out = {}
+    for opt, value in (options or {}).items():
+        if opt not in allowed:
+            raise OptionError(f"{where}: {opt!r} is not a setting of strategy {name!r}; it has {sorted(allowed)}")
+        kind, low, high = allowed[opt]
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = None
+        if kind is int and number is not None:
+            number = int(number) if number.is_integer() else None
+        if isinstance(value, bool) or number is None or not low <= number <= high:
+            raise OptionError(f"{where}: {opt}={value!r} for strategy {name!r}; give "
+                              f"{'a whole number' if kind is int else 'a number'} from {low} to {high}")
+        out[opt] = number
+    return out
+
+
+def make_strategy(name, space, rng, trials, model="gbt", layout=None, hand_seeds=True, prior=None, options=None):
     """Strategy `name` over `space`; `layout` fixes the layout knobs of loop-only (default: the
     space's default layout), and is checked against the space. `hand_seeds=False` leaves out the
     target's hand schedules that model-guided strategies measure first (an ablation of the search
-    itself). `prior` (X, y) warm-starts the gradient-boosted model (search.transfer)."""
+    itself). `prior` (X, y) warm-starts the gradient-boosted model (search.transfer). `options`
+    changes the strategy's settings (OPTIONS: the random share, the novelty bonus, annealing's
+    chains and steps, alt's joint share and layout counts), for ablations."""
     if name not in STRATEGIES:
         raise OptionError(f"strategy={name!r} is not a search strategy; use one of {sorted(STRATEGIES)}")
     if model not in MODELS:
         raise OptionError(f"model={model!r} is not a cost model; use one of {list(MODELS)}")
     kw = {"trials": trials} if name == "alt" else {}
+    kw.update(check_strategy_options(name, options))
     kw["hand_seeds"] = bool(hand_seeds)
     if layout is not None:
         bad = {k: v for k, v in layout.items() if k not in space.layout_knobs or v not in space.knobs[k]}

@@ -26,7 +26,7 @@ from . import records as R
 from .measure import Measurer, WorkerPool, check_measure_options, check_runs_here
 from .model import preload
 from .space import space_for
-from .strategy import MODELS, STRATEGIES, key, make_strategy
+from .strategy import MODELS, STRATEGIES, check_strategy_options, key, make_strategy
 
 logger = logging.getLogger("alt.search")
 
@@ -111,7 +111,7 @@ def _told(records, flops):
 
 def tune(workload, trials=64, strategy="alt", log=None, seed=0, batch=8, executor=None, model="gbt",
          quiet=False, measure_options=None, stats=None, args=None, target=None, final=FINAL, layout=None,
-         build=True, on_record=None, scheduler=None, hand_seeds=True, transfer=None):
+         build=True, on_record=None, scheduler=None, hand_seeds=True, transfer=None, strategy_options=None):
     """Tune `workload`: a suite name, an alt.ops.Workload, or a user operator function with `args`
     (a top-level `fn(*args)` returning (input placeholders, output tensor), tuned in the generic
     space), for `target` (an alt.Target or its string; default the target in effect). Returns
@@ -137,10 +137,12 @@ def tune(workload, trials=64, strategy="alt", log=None, seed=0, batch=8, executo
     the records name the worker and CPU that measured each candidate. `hand_seeds=False` does not
     measure the target's hand schedules first (for ablations of the search itself). `transfer` (a
     log path or a list of them) trains the cost model on the other workloads measured there before
-    the first proposal (search.transfer: AutoTVM's transfer learning).
+    the first proposal (search.transfer: AutoTVM's transfer learning). `strategy_options` changes
+    the strategy's settings ({"joint_share": 0.25}; search.strategy.OPTIONS lists them), for ablations.
     """
     from alt.target import resolve
     check_options(trials, strategy, model, batch, seed, measure_options)
+    strategy_options = check_strategy_options(strategy, strategy_options, "search.tune")
     check_counts("search.tune", final=(final, 0))
     if layout is not None and strategy != "loop-only":
         raise OptionError(f"search.tune: layout={layout!r} fixes the layout of the loop-only strategy, not of "
@@ -155,7 +157,7 @@ def tune(workload, trials=64, strategy="alt", log=None, seed=0, batch=8, executo
     with target:
         return _tune(find_workload(workload, args), trials, strategy, log, seed, batch, executor, model, quiet,
                      measure_options, stats, target, final, layout, build, on_record, scheduler, hand_seeds,
-                     transfer)
+                     transfer, strategy_options)
 
 
 def _measurer(w, executor, target, measure_options, scheduler):
@@ -166,7 +168,8 @@ def _measurer(w, executor, target, measure_options, scheduler):
 
 
 def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure_options, stats, target, final,
-          layout=None, build=True, on_record=None, scheduler=None, hand_seeds=True, transfer=None):
+          layout=None, build=True, on_record=None, scheduler=None, hand_seeds=True, transfer=None,
+          strategy_options=None):
     # the cost model's library is imported while this process sets up and the first batch builds;
     # the first timing waits for it (measured here, the import shares no CPU with a timing)
     imported = preload() if model == "gbt" and strategy != "random" and scheduler is None else None
@@ -178,7 +181,8 @@ def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure
         prior = transfer_data(transfer, w, target)
         if not quiet:
             print(f"{w.name}: cost model warmed with {len(prior[1])} records of other workloads", file=sys.stderr)
-    strat = make_strategy(strategy, space, rng, trials, model, layout=layout, hand_seeds=hand_seeds, prior=prior)
+    strat = make_strategy(strategy, space, rng, trials, model, layout=layout, hand_seeds=hand_seeds, prior=prior,
+                          options=strategy_options)
     records = R.Log.for_writing(log, "search.tune")
     everywhere = records.read(w) if records else []
     here = [r for r in everywhere if R.measured_on(r, target)]

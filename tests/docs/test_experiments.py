@@ -85,10 +85,10 @@ def test_report_gathers_each_result_with_its_table_and_figure(tmp_path):
 
 
 def test_ablation_counts_the_trials_a_guided_search_needs_to_match_its_reference():
-    assert ablation.parse_config("alt:random:unseeded") == ("alt", "random", False, False)
-    assert ablation.parse_config("alt:gbt:transfer") == ("alt", "gbt", True, True)
+    assert ablation.parse_config("alt:random:unseeded") == ("alt", "random", False, False, {})
+    assert ablation.parse_config("alt:gbt:transfer") == ("alt", "gbt", True, True, {})
     assert ablation.label("alt:gbt:transfer") == "alt, model transferred"
-    assert ablation.parse_config("alt:gbt:unseeded+transfer") == ("alt", "gbt", False, True)
+    assert ablation.parse_config("alt:gbt:unseeded+transfer") == ("alt", "gbt", False, True, {})
     assert ablation.label("alt:gbt:unseeded+transfer") == "alt, no hand seeds, model transferred"
     for bad in ("alt:gbt:seeded", "alt:gbt:transfer+transfer", "alt:gbt:unseeded:transfer"):
         with pytest.raises(SystemExit, match="strategy\\[:model\\[:flags\\]\\]"):
@@ -108,6 +108,25 @@ def test_ablation_counts_the_trials_a_guided_search_needs_to_match_its_reference
     one = {k: v[:1] for k, v in curves.items()}  # one seed: nothing to resample, no spread
     (row,) = ablation.summarize(["w", "v"], ["alt", "alt:random"], one, 4)[1]
     assert row["interval"] == pytest.approx([8 ** 0.5] * 2)
+
+
+def test_an_ablation_configuration_can_change_the_strategys_settings_and_is_matched_against_its_twins():
+    parsed = ablation.parse_config("alt:gbt:unseeded+joint_share=0.25")
+    assert parsed == ("alt", "gbt", False, False, {"joint_share": 0.25})
+    assert ablation.parse_config("alt:random:per_layout=2+unseeded")[2:] == (False, False, {"per_layout": 2})
+    assert ablation.label("alt:gbt:unseeded+top_layouts=2") == "alt, no hand seeds, top_layouts=2"
+    for bad, match in (("alt:gbt:unseeded+joint_share=2", "joint_share='2' for strategy 'alt'; give a number "
+                        "from 0.0 to 1.0"), ("alt:gbt:per_layout=2.5", "per_layout='2.5' .* a whole number"),
+                       ("random:gbt:joint_share=0.5", "'joint_share' is not a setting of strategy 'random'"),
+                       ("alt:gbt:bogus=1", "'bogus' is not a setting .* it has \\['chains', 'explore'")):
+        with pytest.raises(SystemExit, match=match):
+            ablation.parse_config(bad)
+    variant, twin = "alt:gbt:unseeded+joint_share=0.25", "alt:random:unseeded+joint_share=0.25"
+    configs = ["alt:gbt:unseeded", "alt:random:unseeded", variant, twin, "alt:gbt:explore=0.1"]
+    assert ablation.pairs(configs) == [("alt:gbt:unseeded", "alt:random:unseeded"), (variant, twin),
+                                       (variant, "alt:gbt:unseeded")]  # alt:gbt (explore's base) is not run
+    assert ablation.pairs(["alt:gbt:explore=0.1", "alt:gbt"]) == [("alt:gbt:explore=0.1", "alt:gbt")]
+    assert ablation.pairs([twin, "alt:random:unseeded"]) == []  # random guidance is no guided side
 
 
 def test_ablation_resumes_from_its_logs_and_otherwise_starts_afresh(tmp_path, capsys):

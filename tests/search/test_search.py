@@ -126,6 +126,25 @@ def test_alt_strategy_explores_its_share_of_layouts_over_the_joint_stage():
     assert make_strategy("alt", space, np.random.default_rng(0), 64)._random_layouts(12) == 2
 
 
+def test_a_strategys_settings_can_be_changed_and_bad_ones_are_named():
+    space = space_for(Workload("C2D", "C2D-t", (1, 64, 28, 64, 3, 1, 1)))
+    strat = make_strategy("alt", space, np.random.default_rng(0), 64,
+                          options={"joint_share": "0.25", "top_layouts": 2.0, "novelty": 0, "explore": 0.1})
+    assert (strat.joint_budget, strat.top_layouts, strat.NOVELTY, strat.explore) == (16, 2, 0.0, 0.1)
+    assert isinstance(strat.top_layouts, int) and make_strategy("alt", space, np.random.default_rng(0), 64).NOVELTY \
+        == 0.2  # the class's default is left alone
+    for options, match in (({"joint_share": 1.5}, "joint_share=1.5 for strategy 'alt'; give a number from 0.0 to 1.0"),
+                           ({"per_layout": 2.5}, "per_layout=2.5 .* give a whole number from 1 to 64"),
+                           ({"chains": True}, "chains=True"), ({"steps": "many"}, "steps='many'"),
+                           ({"explore": float("nan")}, "explore=nan")):
+        with pytest.raises(alt.OptionError, match=match):
+            make_strategy("alt", space, np.random.default_rng(0), 64, options=options)
+    with pytest.raises(alt.OptionError, match="'top_layouts' is not a setting of strategy 'loop-only'"):
+        make_strategy("loop-only", space, np.random.default_rng(0), 64, options={"top_layouts": 2})
+    with pytest.raises(alt.OptionError, match="search.tune: 'bogus' is not a setting of strategy 'alt'"):
+        tune(CONV, trials=1, strategy_options={"bogus": 1})  # before anything is built or measured
+
+
 def test_alt_strategys_exploring_layouts_go_first_to_the_values_nothing_measured():
     """A model that has seen NHWC and NCHW ranks NHWC variants first and cannot rank NCHWc; the
     exploring picks must not leave it to luck: the untried family with the largest share comes
