@@ -27,6 +27,10 @@ search without transfer), and the summary is its geometric mean over the workloa
 never reaches it counts as the budget, and says so: a bound). Beside it, how far other seeds
 could move it: the 10th-90th percentile of the same figure over the seeds resampled (a bootstrap).
 
+A best-so-far curve says how soon one lucky candidate came; beside it, the share of each run's
+second half whose candidates came within 10% of the best measured before them says how much of the
+budget went to candidates near the top (printed, in the JSON and the Markdown).
+
 Those curves are made of the times each run logged, taken while it ran: comparing them also
 compares the machine's speed in different minutes, and each run's luckiest timing. So at the end,
 the kernels every run would have returned after 8, 16, ... trials (its fastest logged candidate so
@@ -117,12 +121,28 @@ def _variant(config, model=None):
     return ":".join(parts[:2] + (["+".join(flags)] if flags else []))
 
 
-def curve(log, w, trials, target):
-    """Best GFLOP/s after each trial (experiments.retime.trials: this machine's records, in log
-    order, without final re-measurements)."""
-    scores = [R.gflops(r, w.flops) for r in run_trials(log, w, target)][:trials]
-    best = np.maximum.accumulate(scores).tolist() if scores else []
+def scores(log, w, trials, target):
+    """GFLOP/s of each of the first `trials` trials (experiments.retime.trials: this machine's
+    records, in log order, without final re-measurements; 0 for a failed candidate)."""
+    return [R.gflops(r, w.flops) for r in run_trials(log, w, target)][:trials]
+
+
+def curve(log, w, trials, target, measured=None):
+    """Best GFLOP/s after each trial (`measured`: the run's `scores`, read from `log` if not given)."""
+    measured = scores(log, w, trials, target) if measured is None else measured
+    best = np.maximum.accumulate(measured).tolist() if measured else []
     return best + [best[-1] if best else 0.0] * (trials - len(best))
+
+
+def near_best(measured, share=NEAR):
+    """The share of a run's second-half trials (`measured`: each trial's GFLOP/s) that reached `share`
+    of the best measured before them: how much of the budget goes to candidates near the top, where
+    the best-so-far curve says only how soon one lucky candidate came. None with fewer than 2 trials."""
+    half = len(measured) // 2
+    if half == 0:
+        return None
+    before = np.maximum.accumulate(measured)[half - 1:-1]
+    return float(np.mean([b > 0 and v >= share * b for v, b in zip(measured[half:], before)]))
 
 
 def trials_to_reach(values, level):
@@ -203,7 +223,7 @@ def main(argv=None):
     cpu = Target.host().describe()  # names the CPU model, ISA, cores and caches
     here = current()
     print(f"on {cpu}: {trials} trials, {seeds} seeds; best GFLOP/s, median over seeds [min, max]")
-    curves = {}
+    curves, nears = {}, {}  # {(workload, config): [per seed]}: best-so-far curves, near_best shares
 
     def log_of(name, config, seed):
         return out.parent / f"{out.name}.{name}.{config.replace(':', '.')}.{seed}.jsonl"
@@ -224,11 +244,15 @@ def main(argv=None):
                 tune(w, trials=trials, strategy=strategy, model=model, log=log, seed=seed, quiet=True, build=False,
                      final=0, hand_seeds=seeded, strategy_options=settings,
                      transfer=[log_of(n, "alt", seed) for n in names if n != name] if transfer else None)
-                runs[config].append(curve(log, w, trials, here))
+                measured = scores(log, w, trials, here)
+                runs[config].append(curve(log, w, trials, here, measured))
+                nears.setdefault((name, config), []).append(near_best(measured))
         for config in group:
             curves[(name, config)] = runs[config]
             ends = [r[-1] for r in runs[config]]
-            print(f"{name:8} {label(config):36} {np.median(ends):7.1f} [{min(ends):.1f}, {max(ends):.1f}]", flush=True)
+            print(f"{name:8} {label(config):36} {np.median(ends):7.1f} [{min(ends):.1f}, {max(ends):.1f}]; "
+                  f"{_median_share(nears[(name, config)])} of the second half within {1 - NEAR:.0%} of the best",
+                  flush=True)
 
     later = [c for c in configs if parse_config(c)[3]]  # transfer learns from every workload's alt logs: last
     for name in names:
@@ -253,7 +277,9 @@ def main(argv=None):
            "trials_to_match": rows, "retime_rounds": rounds, "retimed_at": at if retimed else [],
            "retimed": [{"workload": n, "config": c, "seed": s, "gflops": v}
                        for (n, c), runs in retimed.items() for s, v in enumerate(runs)],
-           "trials_to_match_retimed": rows_r}
+           "trials_to_match_retimed": rows_r, "near": NEAR,
+           "near_best": [{"workload": n, "config": c, "seed": s, "share": v}
+                         for (n, c), runs in nears.items() for s, v in enumerate(runs)]}
     out.with_suffix(".json").write_text(json.dumps(doc, indent=1))
     md = [f"Measured on {cpu}; {trials} trials, {seeds} seeds; best GFLOP/s, median over seeds [min, max]."]
     tables = [("As logged by each run.", curves, rows, "")]
@@ -273,6 +299,11 @@ def main(argv=None):
                        f"median best at {trials} trials: geometric mean {'>= ' if row['bound'] else ''}"
                        f"{row['geomean']:.1f}; {per}; {_spread(row)}. To reach {NEAR:.0%} of it: "
                        f"{'>= ' if row['bound_near'] else ''}{row['geomean_near']:.1f}; {near}."]
+    md += ["", f"Share of the second half's trials within {1 - NEAR:.0%} of the best measured before them, as logged "
+               "(median over seeds [min, max]): how much of the budget went to candidates near the top.", "",
+           "| workload | " + " | ".join(label(c) for c in configs) + " |", "|---|" + "---|" * len(configs)]
+    for name in names:
+        md.append(f"| {name} | " + " | ".join(_median_share(nears.get((name, c)), spread=True) for c in configs) + " |")
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
     png = _plot(names, curves, out.with_suffix(".png"), retimed, at)
     print(wrote(out.with_suffix(".json"), out.with_suffix(".md"), png))
@@ -298,6 +329,14 @@ def retime(name, configs, seeds, at, rounds, log_of, target):
         print(f"{name:8} {label(c):36} {np.median(ends):7.1f} [{min(ends):.1f}, {max(ends):.1f}] re-timed",
               flush=True)
     return out
+
+
+def _median_share(shares, spread=False):
+    """A configuration's near_best shares over seeds as text: the median, and with `spread` [min, max]."""
+    shares = [v for v in shares or () if v is not None]
+    if not shares:
+        return "-"
+    return f"{np.median(shares):.0%}" + (f" [{min(shares):.0%}, {max(shares):.0%}]" if spread else "")
 
 
 def _cell(runs):

@@ -110,6 +110,17 @@ def test_ablation_counts_the_trials_a_guided_search_needs_to_match_its_reference
     assert row["interval"] == pytest.approx([8 ** 0.5] * 2)
 
 
+def test_ablation_counts_the_second_half_trials_that_came_near_the_best_before_them():
+    # the best before trials 5-8 is 10 (trial 4): 9.5 and 9 are within 10% of it, 5 and a failure are not
+    assert ablation.near_best([1, 2, 3, 10, 9.5, 5, 9, 0]) == 0.5
+    assert ablation.near_best([1, 2, 3, 4]) == 1.0  # each beats the best before it
+    assert ablation.near_best([4, 1, 1, 4.5]) == 0.5 and ablation.near_best([4, 3, 4, 3.5]) == 0.5
+    assert ablation.near_best([0, 0]) == 0.0  # nothing ran before: no candidate is near it
+    assert ablation.near_best([5]) is None and ablation.near_best([]) is None
+    assert ablation._median_share([0.25, None, 0.5, 0.75], spread=True) == "50% [25%, 75%]"
+    assert ablation._median_share([None]) == "-"
+
+
 def test_an_ablation_configuration_can_change_the_strategys_settings_and_is_matched_against_its_twins():
     parsed = ablation.parse_config("alt:gbt:unseeded+joint_share=0.25")
     assert parsed == ("alt", "gbt", False, False, {"joint_share": 0.25})
@@ -153,6 +164,10 @@ def test_ablation_resumes_from_its_logs_and_otherwise_starts_afresh(tmp_path, ca
     (retimed,) = doc["retimed"]
     assert retimed["config"] == "random" and 0.2 * best[4] < retimed["gflops"][0] < 5 * best[4]
     assert "Re-timed side by side" in out.with_suffix(".md").read_text()
+    (near,) = doc["near_best"]  # trials 3-5 against the best before each, from the log
+    scores = [R.gflops(r, flops) for r in again]
+    assert near["share"] == ablation.near_best(scores) and doc["near"] == ablation.NEAR
+    assert "| GMM-0 | " + ablation._median_share([near["share"]], spread=True) in out.with_suffix(".md").read_text()
     ablation.main(common + ["--trials", "2", "--retime", "0"])  # no --resume: a new run
     assert len(lines()) == 2
     assert json.loads(out.with_suffix(".json").read_text())["retimed"] == []
@@ -188,7 +203,7 @@ def test_ablation_configurations_take_turns_seed_by_seed(tmp_path, monkeypatch, 
     calls = []
     monkeypatch.setattr(ablation, "tune", lambda w, **kw: calls.append((w.name, kw["strategy"], kw["model"],
                                                                         kw["seed"], kw["transfer"] is not None)))
-    monkeypatch.setattr(ablation, "curve", lambda log, w, trials, here: [1.0] * trials)
+    monkeypatch.setattr(ablation, "scores", lambda log, w, trials, here: [1.0] * trials)
     monkeypatch.setattr(ablation, "_plot", lambda *a: None)
     ablation.main(["--workloads", "GMM-0,R18-8", "--configs", "alt,alt:random,alt:gbt:transfer", "--seeds", "2",
                    "--trials", "2", "--out", str(tmp_path / "abl")])
