@@ -108,6 +108,14 @@ def _shape(text):
                                          "commas, e.g. 512,512,512") from None
 
 
+def _setting(text):
+    """SETTING=VALUE of `alt tune --set`, as (setting, value); the value is checked by search.tune."""
+    name, eq, value = text.partition("=")
+    if not eq or not name or not value:
+        raise argparse.ArgumentTypeError(f"{text!r} is not SETTING=VALUE (e.g. joint_share=0.25)")
+    return name, value
+
+
 def parser():
     fmt = argparse.ArgumentDefaultsHelpFormatter
     p = _Parser(prog="alt", description="alt: joint data-layout and loop tuning (ALT), recursive models (Cortex)",
@@ -137,6 +145,10 @@ def parser():
                                                              "chosen among them (0: none)")
     t.add_argument("--transfer", action="append", metavar="LOG", help="a log of other workloads' tunings whose "
                    "records warm the cost model before the first proposal (transfer learning; may be repeated)")
+    t.add_argument("--set", action="append", type=_setting, metavar="SETTING=VALUE", dest="settings",
+                   help="change a setting of the strategy, e.g. joint_share=0.25 (search.strategy.OPTIONS: "
+                        "explore, novelty, chains, steps, patience; alt's joint_share, per_layout, top_layouts); "
+                        "may be repeated")
     n = sub.add_parser("tune-net", help="tune a whole network of the model zoo, its layouts chosen jointly with its "
                                         "loops, and time it", formatter_class=fmt)
     n.add_argument("network", help="a network of alt.graph.zoo: " + ", ".join(_zoo_names()))
@@ -224,7 +236,8 @@ def _tune(args):
     opts = {"threads": args.threads, "proc_bind": args.proc_bind, "wait_policy": args.wait_policy}
     rec, kernel = tune(w, trials=args.trials, strategy=args.strategy, log=args.log, seed=args.seed,
                        batch=args.batch, model=args.model, quiet=args.quiet, target=target, final=args.final,
-                       measure_options=opts, scheduler=args.scheduler, transfer=args.transfer)
+                       measure_options=opts, scheduler=args.scheduler, transfer=args.transfer,
+                       strategy_options=dict(args.settings or ()))
     costs = rec["costs"]
     print(f"{w.name}: best {R.gflops(rec, w.flops):.1f} GFLOP/s ({min(costs) * 1e3:.3f} ms, median "
           f"{statistics.median(costs) * 1e3:.3f} ms) with {rec['point']} on {kernel.target.describe()}, "

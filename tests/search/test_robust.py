@@ -1,5 +1,6 @@
 """The tuner under faults and user mistakes: durable records, damaged logs, broken and stuck workers,
 kills and Ctrl-C, bad options, and the command line's one-line errors."""
+import importlib
 import json
 import os
 import shutil
@@ -66,6 +67,27 @@ def lines(path):
 def test_unknown_or_bad_options_are_errors(kw, match):
     with pytest.raises(alt.OptionError, match=match):
         tune(GEMM, **kw)
+
+
+def test_command_line_tune_changes_the_strategys_settings_and_names_a_bad_one(monkeypatch, capsys):
+    from search.cli import main
+    tune_module = importlib.import_module("search.tune")  # `search.tune` is also the function
+    seen = {}
+
+    def stop(w, **kw):
+        seen.update(kw["strategy_options"])
+        raise alt.OptionError("stopped before tuning")
+    monkeypatch.setattr(tune_module, "tune", stop)
+    assert main(["tune", "GMM-0", "--set", "joint_share=0.25", "--set", "top_layouts=2"]) == 2
+    assert seen == {"joint_share": "0.25", "top_layouts": "2"} and "stopped before tuning" in capsys.readouterr().err
+    monkeypatch.undo()  # the real tune checks them before anything is built
+    assert main(["tune", "GMM-0", "--trials", "1", "--quiet", "--set", "bogus=1"]) == 2
+    assert "search.tune: 'bogus' is not a setting of strategy 'alt'" in capsys.readouterr().err
+    assert main(["tune", "GMM-0", "--strategy", "loop-only", "--quiet", "--set", "joint_share=0.5"]) == 2
+    assert "'joint_share' is not a setting of strategy 'loop-only'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["tune", "GMM-0", "--set", "joint_share"])
+    assert "'joint_share' is not SETTING=VALUE" in capsys.readouterr().err
 
 
 # records ---------------------------------------------------------------------------------------
