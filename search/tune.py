@@ -192,6 +192,8 @@ def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure
     if history:
         strat.update(*_told(history, w.flops))
     done = sum(_counts_as_done(r, strategy) for r in history)
+    settings = {"settings": strategy_options} if strategy_options else {}  # recorded where not the defaults
+    other = sum(_counts_as_done(r, strategy) and r.get("settings", {}) != (strategy_options or {}) for r in history)
     remaining = max(0, trials - done)
     best = max([R.gflops(r, w.flops) for r in history], default=0.0)
     errors = sum(r["error"] != R.OK for r in history if _counts_as_done(r, strategy))
@@ -201,7 +203,9 @@ def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure
                      (f"; {len(everywhere) - len(here)} measured for other targets or CPUs are left alone"
                       if len(everywhere) > len(here) else "") +
                      (f"; {len(here) - len(history)} of points this version's template does not have (an older "
-                      "version's) are left alone" if len(here) > len(history) else ""))
+                      "version's) are left alone" if len(here) > len(history) else "") +
+                     (f"; {other} of them were proposed with settings other than "
+                      f"{strategy_options or 'the defaults'} (they count)" if other else ""))
     timings = {"propose": 0.0, "fit": 0.0, "import": 0.0}
     started = time.perf_counter()
     new = []
@@ -227,7 +231,7 @@ def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure
 
                 def record(i, r):  # the moment a candidate is final: log it, then show it
                     nonlocal best, errors
-                    rec = _record(w, points[i], r, strategy, m, records)
+                    rec = _record(w, points[i], r, strategy, m, records, **settings)
                     new.append(rec)
                     scores[i] = R.gflops(rec, w.flops) if rec["error"] != R.DISTURBED else None
                     best = max(best, scores[i] or 0.0)

@@ -160,6 +160,21 @@ def test_tune_end_to_end_resume_and_apply_best(tmp_path):
     assert apply_best(path, GEMM) is not None
 
 
+def test_records_carry_the_strategys_settings_and_a_resume_with_others_says_so(tmp_path, capsys):
+    w, path = Workload("GMM", "GMM-16x32x24", (16, 32, 24)), tmp_path / "set.jsonl"
+    quick = {"repeat": 2, "min_time": 0.001}
+    tune(w, trials=2, batch=2, log=path, final=0, quiet=True, measure_options=quick, build=False,
+         strategy_options={"explore": "0.5"})
+    assert [r.get("settings") for r in R.Log(path).read(w)] == [{"explore": 0.5}] * 2
+    tune(w, trials=3, batch=1, log=path, final=0, measure_options=quick, build=False)  # resumed with the defaults
+    assert "2 of them were proposed with settings other than the defaults (they count)" in \
+        capsys.readouterr().err
+    assert [r.get("settings") for r in R.Log(path).read(w)][2:] == [None]  # one more, with the defaults
+    tune(w, trials=3, batch=1, log=path, final=0, measure_options=quick, build=False,
+         strategy_options={"explore": 0.5})
+    assert "1 of them were proposed with settings other than {'explore': 0.5}" in capsys.readouterr().err
+
+
 def test_resume_leaves_alone_records_of_points_an_older_template_had(tmp_path, capsys):
     """A batched GEMM logged when it was tuned in the generic space (knobs out_layout, row_tile...)
     and resumed with the GEMM template: the strategy is not told points it has no knobs for (a
