@@ -4,7 +4,7 @@ A record is what TVM's TuningRecord holds: the workload, the schedule itself (it
 so a log keeps its meaning when a template changes; the knob point is kept as a label), the costs
 (seconds per call of every timed repeat: min and median at hand), the target it was measured on
 (CPU model, ISA, cores, compiler flags) and how it was run (threads, OpenMP settings); with the
-strategy that proposed it, its `settings` where they were not the defaults (search.strategy.OPTIONS).
+strategy that proposed it, the `settings` it was given, if any (search.strategy.OPTIONS).
 
 Each line is flushed (and fsynced) as soon as its measurement finishes, so a killed tuner loses at
 most the candidate in flight; damaged lines (a truncated last line, bad JSON or UTF-8, missing or

@@ -192,7 +192,7 @@ def _tune(w, trials, strategy, log, seed, batch, executor, model, quiet, measure
     if history:
         strat.update(*_told(history, w.flops))
     done = sum(_counts_as_done(r, strategy) for r in history)
-    settings = {"settings": strategy_options} if strategy_options else {}  # recorded where not the defaults
+    settings = {"settings": strategy_options} if strategy_options else {}  # recorded where any were given
     other = sum(_counts_as_done(r, strategy) and r.get("settings", {}) != (strategy_options or {}) for r in history)
     remaining = max(0, trials - done)
     best = max([R.gflops(r, w.flops) for r in history], default=0.0)
