@@ -107,7 +107,8 @@ def pairs(configs):
     with settings its random-guided twin and itself without the settings."""
     out = [(g, r) for g, r in PAIRS if g in configs and r in configs]
     for c in configs:
-        if parse_config(c)[4] and parse_config(c)[1] == "gbt":
+        _, model, _, _, settings = parse_config(c)
+        if settings and model == "gbt":
             out += [(c, r) for r in (_variant(c, model="random"), _variant(c)) if r in configs]
     return out
 
@@ -127,9 +128,9 @@ def scores(log, w, trials, target):
     return [R.gflops(r, w.flops) for r in run_trials(log, w, target)][:trials]
 
 
-def curve(log, w, trials, target, measured=None):
-    """Best GFLOP/s after each trial (`measured`: the run's `scores`, read from `log` if not given)."""
-    measured = scores(log, w, trials, target) if measured is None else measured
+def curve(measured, trials):
+    """Best GFLOP/s after each of `trials` trials (`measured`: a run's `scores`; a run that stopped
+    early keeps its best to the end)."""
     best = np.maximum.accumulate(measured).tolist() if measured else []
     return best + [best[-1] if best else 0.0] * (trials - len(best))
 
@@ -245,7 +246,7 @@ def main(argv=None):
                      final=0, hand_seeds=seeded, strategy_options=settings,
                      transfer=[log_of(n, "alt", seed) for n in names if n != name] if transfer else None)
                 measured = scores(log, w, trials, here)
-                runs[config].append(curve(log, w, trials, here, measured))
+                runs[config].append(curve(measured, trials))
                 nears.setdefault((name, config), []).append(near_best(measured))
         for config in group:
             curves[(name, config)] = runs[config]
