@@ -252,6 +252,24 @@ def test_single_op_resumes_the_rows_of_an_earlier_run_on_the_same_cpu(tmp_path, 
                                                                                                  "DEN-0"]
 
 
+def test_single_op_times_pytorch_in_channels_last_too_and_counts_against_its_faster_layout():
+    """PyTorch is timed with its inputs in their own layout and, where one is 4-D or 5-D, in channels
+    last; the summary keeps the count against its own layout and adds one against the faster of the
+    two (a row without the channels-last figure, an earlier run's, counts its own)."""
+    pytest.importorskip("torch")
+    from search.tune import find_workload
+    assert single_op.torch_time(find_workload("MXP-0"), channels_last=True) > 0
+    assert single_op.torch_time(find_workload("C3D-0"), channels_last=True) > 0  # 5-D: channels_last_3d
+    assert single_op.torch_time(find_workload("GMM-0"), channels_last=True) is None  # no 4-D or 5-D input
+    rows = [{**_row("C2D-0"), "torch": 3.0, "torch channels_last": 5.0},  # alt 4.0: faster than one, not both
+            {**_row("GMM-0"), "torch": 3.0}]
+    sm = single_op.summarize(rows)
+    assert sm["alt_at_least_torch"] == 2 and sm["alt_at_least_torch_best"] == 1
+    assert sm["geomean_alt_over_torch_best"] == pytest.approx((0.8 * 4.0 / 3.0) ** 0.5)
+    assert "in the faster of its own layout and channels last: geometric mean 1.03x; alt at least as fast on " \
+           "1 of 2 workloads" in "\n".join(single_op.summary_lines(sm))
+
+
 def test_single_op_reports_a_failed_workload_and_measures_the_rest(tmp_path, monkeypatch, capsys):
     """One workload's failure (here: its reference did not fit in memory) is printed and left out of
     the table, the others are measured and written, and the run exits with the names that failed."""
