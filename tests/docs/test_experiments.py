@@ -264,7 +264,7 @@ def test_single_op_times_pytorch_in_channels_last_too_and_counts_against_its_fas
     rows = [{**_row("C2D-0"), "torch": 3.0, "torch channels_last": 5.0},  # alt 4.0: faster than one, not both
             {**_row("GMM-0"), "torch": 3.0}]
     sm = single_op.summarize(rows)
-    assert sm["alt_at_least_torch"] == 2 and sm["alt_at_least_torch_best"] == 1
+    assert sm["alt_at_least_torch"] == 2 and sm["alt_at_least_torch_best"] == 1 and sm["torch_best_workloads"] == 2
     assert sm["geomean_alt_over_torch_best"] == pytest.approx((0.8 * 4.0 / 3.0) ** 0.5)
     assert "in the faster of its own layout and channels last: geometric mean 1.03x; alt at least as fast on " \
            "1 of 2 workloads" in "\n".join(single_op.summary_lines(sm))
