@@ -16,7 +16,9 @@ transferred model on its own, without hand seeds to lean on. A flag `setting=val
 the strategy's settings (search.strategy.OPTIONS): `alt:gbt:unseeded+joint_share=0.25` gives the
 joint stage a quarter of the budget; such a variant's trials to match are counted against its
 random-guided twin (`alt:random:unseeded+joint_share=0.25`) and against the configuration without
-its settings, where those run too. On each workload the other
+its settings, where those run too. A setting of the cost model alone (`model_target=log`: the model
+fitted to log throughput) has no random-guided twin of its own: its twin is the random-guided
+configuration without it (`alt:random:unseeded`). On each workload the other
 configurations take turns seed by seed (seed 0 of each, then seed 1 of each, ...), so that a slow
 spell of the machine falls on both sides of a comparison.
 
@@ -60,7 +62,7 @@ from experiments.retime import curve as retimed_curve
 from search import records as R
 from search.cli import output, whole, workloads
 from alt.errors import OptionError
-from search.strategy import STRATEGIES, check_strategy_options, key
+from search.strategy import MODEL_OPTIONS, STRATEGIES, check_strategy_options, key
 from search.tune import find_workload, tune
 
 CONFIGS = ["alt", "alt:random", "alt:gbt:unseeded", "alt:random:unseeded", "random", "alt:gbt:transfer",
@@ -114,11 +116,14 @@ def pairs(configs):
 
 
 def _variant(config, model=None):
-    """`config` with another model, or (no model given) without its settings."""
+    """`config` with another model (without the settings of the cost model alone, MODEL_OPTIONS,
+    which random guidance ignores), or (no model given) without its settings."""
     parts = config.split(":")
+    flags = parts[2].split("+") if len(parts) == 3 else []
     if model is not None:
-        return ":".join([parts[0], model] + parts[2:])
-    flags = [f for f in (parts[2].split("+") if len(parts) == 3 else []) if "=" not in f]
+        flags = [f for f in flags if f.split("=", 1)[0] not in MODEL_OPTIONS]
+        return ":".join([parts[0], model] + (["+".join(flags)] if flags else []))
+    flags = [f for f in flags if "=" not in f]
     return ":".join(parts[:2] + (["+".join(flags)] if flags else []))
 
 

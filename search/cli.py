@@ -30,7 +30,7 @@ from alt.target import Target, resolve
 
 from . import records as R
 from .measure import PROC_BINDS, WAIT_POLICIES
-from .strategy import MODELS, STRATEGIES
+from .strategy import MODELS, OPTIONS, STRATEGIES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -116,6 +116,14 @@ def _setting(text):
     return name, value
 
 
+def _settings_help():
+    """The settings of search.strategy.OPTIONS, every strategy's then each strategy's own."""
+    def one(opt, spec):
+        return f"{opt} ({'|'.join(spec[1])})" if spec[0] is str else opt
+    return "; ".join(("every strategy's: " if who == "*" else f"{who}'s: ")
+                     + ", ".join(one(o, v) for o, v in opts.items()) for who, opts in OPTIONS.items())
+
+
 def parser():
     fmt = argparse.ArgumentDefaultsHelpFormatter
     p = _Parser(prog="alt", description="alt: joint data-layout and loop tuning (ALT), recursive models (Cortex)",
@@ -146,9 +154,8 @@ def parser():
     t.add_argument("--transfer", action="append", metavar="LOG", help="a log of other workloads' tunings whose "
                    "records warm the cost model before the first proposal (transfer learning; may be repeated)")
     t.add_argument("--set", action="append", type=_setting, metavar="SETTING=VALUE", dest="settings",
-                   help="change a setting of the strategy, e.g. joint_share=0.25 (search.strategy.OPTIONS: "
-                        "explore, novelty, chains, steps, patience; alt's joint_share, per_layout, top_layouts); "
-                        "may be repeated")
+                   help="change a setting of the strategy, e.g. joint_share=0.25 or model_target=log "
+                        f"(search.strategy.OPTIONS: {_settings_help()}); may be repeated")
     n = sub.add_parser("tune-net", help="tune a whole network of the model zoo, its layouts chosen jointly with its "
                                         "loops, and time it", formatter_class=fmt)
     n.add_argument("network", help="a network of alt.graph.zoo: " + ", ".join(_zoo_names()))

@@ -9,6 +9,8 @@ import threading
 
 import numpy as np
 
+from alt.errors import OptionError
+
 _IMPORT = "sklearn.ensemble"
 _preloading = None
 
@@ -58,8 +60,24 @@ class RandomModel(CostModel):
         return self.rng.random(len(X))
 
 
+TARGETS = ("share", "log")  # what GBTModel is fitted to: throughput / best seen, or its logarithm
+LOG_FLOOR = 0.01  # the least share the log target counts (a failed candidate's 0 would be -inf)
+
+
+def training_target(share, target="share"):
+    """Throughputs normalized to the best seen (`share`, 1.0 = best, 0 = failed) as fitted by a
+    GBTModel of `target`: unchanged, or their logarithm floored at LOG_FLOOR. The log target spends
+    the trees' splits on ratios (a point at half the best is as far below it as one at a quarter is
+    below that), where the share target lumps every slow point near 0; both are 0 at the best."""
+    share = np.asarray(share, float)
+    if target == "share":
+        return share
+    return np.log(np.maximum(share, LOG_FLOOR))
+
+
 class GBTModel(CostModel):
-    """Gradient-boosted trees on throughput normalized to the best seen (1.0 = best).
+    """Gradient-boosted trees on throughput normalized to the best seen (1.0 = best; with
+    `target="log"`, on its logarithm: 0 = best, see `training_target`).
 
     `prior` (X, y), other workloads' features and throughputs each normalized to their own best
     (search.transfer), warm-starts the model the way AutoTVM's transfer learning does: a model of
@@ -71,12 +89,16 @@ class GBTModel(CostModel):
     into one training set, a few measurements of this workload were fitted as exceptions and the
     prior's trend kept ranking every new point.)"""
 
-    def __init__(self, seed=0, min_samples=8, prior=None):
-        self.seed, self.min_samples = seed, min_samples
+    def __init__(self, seed=0, min_samples=8, prior=None, target="share"):
+        if target not in TARGETS:
+            raise OptionError(f"GBTModel target={target!r}: use one of {list(TARGETS)}")
+        self.seed, self.min_samples, self.target = seed, min_samples, target
         self.X, self.y = np.zeros((0, 0)), np.zeros(0)
         self.prior = prior if prior is not None and len(prior[1]) else None
         self._model = None
-        self._base = self._regressor().fit(*self.prior) if self.prior is not None else None
+        self._base = None
+        if self.prior is not None:
+            self._base = self._regressor().fit(self.prior[0], training_target(self.prior[1], target))
 
     def _regressor(self):
         from sklearn.ensemble import HistGradientBoostingRegressor
@@ -89,7 +111,7 @@ class GBTModel(CostModel):
         if len(self.y) < self.min_samples or not own:
             self._model = None
             return self
-        target = self.y / self.y.max()
+        target = training_target(self.y / self.y.max(), self.target)
         if self._base is not None:  # this workload's data fits what the prior's model gets wrong
             target = target - self._base.predict(self.X)
         self._model = self._regressor().fit(self.X, target)
@@ -106,10 +128,10 @@ class GBTModel(CostModel):
         return base + self._model.predict(X)
 
     def save(self, path):
-        np.savez(path, X=self.X, y=self.y, seed=self.seed, min_samples=self.min_samples)
+        np.savez(path, X=self.X, y=self.y, seed=self.seed, min_samples=self.min_samples, target=self.target)
 
     @classmethod
     def load(cls, path):
         with np.load(path, allow_pickle=False) as d:
-            m = cls(int(d["seed"]), int(d["min_samples"]))
+            m = cls(int(d["seed"]), int(d["min_samples"]), target=str(d["target"]) if "target" in d else "share")
             return m.fit(d["X"], d["y"])

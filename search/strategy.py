@@ -28,7 +28,7 @@ import numpy as np
 from alt.errors import OptionError
 
 from .featurize import Featurizer, key
-from .model import GBTModel, RandomModel
+from .model import TARGETS, GBTModel, RandomModel
 
 
 class Strategy:
@@ -36,12 +36,12 @@ class Strategy:
     # measured points typically are from each other (twice as far or more: twice the bonus)
 
     def __init__(self, space, rng, model=None, explore=0.2, chains=16, steps=24, patience=4, hand_seeds=True,
-                 novelty=None):
+                 novelty=None, model_target="share"):
         self.space, self.rng = space, rng
         if novelty is not None:
             self.NOVELTY = novelty
         self.hand_seeds = hand_seeds  # measure the space's seeds (the target's hand schedules) first
-        self._model = model if model is not None else GBTModel(seed=int(rng.integers(1 << 31)))
+        self._model = model if model is not None else GBTModel(seed=int(rng.integers(1 << 31)), target=model_target)
         self._stale = False  # measured points the model has not been fitted to yet
         self.fit_seconds = 0.0  # spent fitting the model
         self.explore, self.chains, self.steps = explore, chains, steps
@@ -529,10 +529,13 @@ STRATEGIES = {"alt": AltStrategy, "loop-only": LoopOnly, "layout-then-loop": Lay
               "random": RandomStrategy}
 
 
-# the settings a caller may change, per strategy ("*": every strategy's): name -> (type, least, most)
+# the settings a caller may change, per strategy ("*": every strategy's): name -> (type, least, most),
+# or for a setting that names a choice, name -> (str, the choices)
 OPTIONS = {"*": {"explore": (float, 0.0, 1.0), "novelty": (float, 0.0, 2.0), "chains": (int, 2, 256),
-                 "steps": (int, 1, 256), "patience": (int, 1, 256)},
+                 "steps": (int, 1, 256), "patience": (int, 1, 256), "model_target": (str, TARGETS)},
            "alt": {"joint_share": (float, 0.0, 1.0), "per_layout": (int, 1, 64), "top_layouts": (int, 1, 64)}}
+
+MODEL_OPTIONS = ("model_target",)  # settings of the cost model alone: a strategy guided by noise ignores them
 
 
 def check_strategy_options(name, options, where="strategy"):
@@ -543,7 +546,13 @@ def check_strategy_options(name, options, where="strategy"):
     for opt, value in (options or {}).items():
         if opt not in allowed:
             raise OptionError(f"{where}: {opt!r} is not a setting of strategy {name!r}; it has {sorted(allowed)}")
-        kind, low, high = allowed[opt]
+        kind, *bounds = allowed[opt]
+        if kind is str:
+            if value not in bounds[0]:
+                raise OptionError(f"{where}: {opt}={value!r} for strategy {name!r}; give one of {list(bounds[0])}")
+            out[opt] = value
+            continue
+        low, high = bounds
         try:
             number = float(value)
         except (TypeError, ValueError):
@@ -580,5 +589,5 @@ def make_strategy(name, space, rng, trials, model="gbt", layout=None, hand_seeds
     if model == "random" and name != "random":
         kw["model"] = RandomModel(rng)
     elif prior is not None and name != "random":
-        kw["model"] = GBTModel(seed=int(rng.integers(1 << 31)), prior=prior)
+        kw["model"] = GBTModel(seed=int(rng.integers(1 << 31)), prior=prior, target=kw.get("model_target", "share"))
     return STRATEGIES[name](space, rng, **kw)

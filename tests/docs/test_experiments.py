@@ -138,6 +138,14 @@ def test_an_ablation_configuration_can_change_the_strategys_settings_and_is_matc
                                        (variant, "alt:gbt:unseeded")]  # alt:gbt (explore's base) is not run
     assert ablation.pairs(["alt:gbt:explore=0.1", "alt:gbt"]) == [("alt:gbt:explore=0.1", "alt:gbt")]
     assert ablation.pairs([twin, "alt:random:unseeded"]) == []  # random guidance is no guided side
+    logged = "alt:gbt:unseeded+model_target=log"  # a setting of the model alone: its twin is random guidance itself
+    assert ablation.parse_config(logged)[4] == {"model_target": "log"}
+    assert ablation.pairs(["alt:gbt:unseeded", "alt:random:unseeded", logged]) == [
+        ("alt:gbt:unseeded", "alt:random:unseeded"), (logged, "alt:random:unseeded"), (logged, "alt:gbt:unseeded")]
+    assert ablation._variant("alt:gbt:unseeded+model_target=log+joint_share=0.25", model="random") == \
+        "alt:random:unseeded+joint_share=0.25"
+    with pytest.raises(SystemExit, match="model_target='rank' .* give one of"):
+        ablation.parse_config("alt:gbt:model_target=rank")
 
 
 def test_ablation_resumes_from_its_logs_and_otherwise_starts_afresh(tmp_path, capsys):

@@ -5,13 +5,14 @@ import json
 
 import numpy as np
 import pytest
+from scipy.stats import spearmanr
 
 import alt
 from alt.ops import Workload
 from alt.testing import check_schedule
 from search import records as R
 from search.features import LENGTH, extract
-from search.model import GBTModel, RandomModel
+from search.model import LOG_FLOOR, TARGETS, GBTModel, RandomModel, training_target
 from search.space import enumerate_layouts, space_for
 from search.strategy import key, make_strategy
 from search.tune import tune
@@ -139,6 +140,11 @@ def test_a_strategys_settings_can_be_changed_and_bad_ones_are_named():
                            ({"explore": float("nan")}, "explore=nan")):
         with pytest.raises(alt.OptionError, match=match):
             make_strategy("alt", space, np.random.default_rng(0), 64, options=options)
+    with pytest.raises(alt.OptionError, match=r"model_target='rank' for strategy 'alt'; give one of \['share', 'log'"):
+        make_strategy("alt", space, np.random.default_rng(0), 64, options={"model_target": "rank"})
+    logged = make_strategy("loop-only", space, np.random.default_rng(0), 64, options={"model_target": "log"})
+    assert logged._model.target == "log" and make_strategy("alt", space, np.random.default_rng(0), 64)._model.target \
+        == "share"
     with pytest.raises(alt.OptionError, match="'top_layouts' is not a setting of strategy 'loop-only'"):
         make_strategy("loop-only", space, np.random.default_rng(0), 64, options={"top_layouts": 2})
     with pytest.raises(alt.OptionError, match="search.tune: 'bogus' is not a setting of strategy 'alt'"):
@@ -239,6 +245,30 @@ def test_model_fit_predict_save_load(tmp_path):
     np.testing.assert_allclose(GBTModel.load(tmp_path / "m.npz").predict(X), pred)
     assert len(RandomModel(rng).predict(X)) == 40
     assert np.all(GBTModel().fit(X[:3], y[:3]).predict(X) == 0)  # too little data: no preference
+
+
+def test_model_fitted_to_log_throughput_predicts_the_logarithm_of_the_share_of_the_best(tmp_path):
+    """Throughputs over two orders of magnitude, a few failed (0): the share model predicts the
+    share of the best, the log model its logarithm (0 at the best, a failure at log LOG_FLOOR);
+    both rank the points, and both survive saving."""
+    rng = np.random.default_rng(0)
+    X = rng.random((60, 3))
+    y = 10.0 ** (2 * X[:, 0])  # 1 to 100
+    y[:3] = 0.0  # failed candidates
+    np.testing.assert_allclose(training_target([1.0, 0.5, 0.0]), [1.0, 0.5, 0.0])
+    np.testing.assert_allclose(training_target([1.0, 0.5, 0.0], "log"), [0.0, np.log(0.5), np.log(LOG_FLOOR)])
+    for target in TARGETS:
+        m = GBTModel(seed=0, target=target).fit(X, y)
+        pred = m.predict(X)
+        assert spearmanr(pred, y)[0] > 0.9
+        assert np.median(np.abs(pred - training_target(y / y.max(), target))) < 0.1
+        m.save(tmp_path / f"{target}.npz")
+        again = GBTModel.load(tmp_path / f"{target}.npz")
+        assert again.target == target
+        np.testing.assert_allclose(again.predict(X), pred)
+    assert GBTModel(seed=0, target="log").fit(X, y).predict(X[:3]).max() < np.log(0.05)  # failures far below
+    with pytest.raises(alt.OptionError, match=r"GBTModel target='rank': use one of \['share', 'log'\]"):
+        GBTModel(target="rank")
 
 
 def fake_gflops(p):
