@@ -32,11 +32,12 @@ from .model import TARGETS, GBTModel, RandomModel
 
 
 class Strategy:
-    NOVELTY = 0.2  # the bonus, in best-normalized throughput, of a candidate as far from every measured point as
-    # measured points typically are from each other (twice as far or more: twice the bonus)
+    NOVELTY = 0.2  # the bonus, in the model's units (log of the best-normalized throughput: 0.2 is about 20%), of
+    # a candidate as far from every measured point as measured points typically are from each other (twice as far
+    # or more: twice the bonus)
 
     def __init__(self, space, rng, model=None, explore=0.2, chains=16, steps=24, patience=4, hand_seeds=True,
-                 novelty=None, model_target="share"):
+                 novelty=None, model_target=None):
         self.space, self.rng = space, rng
         if novelty is not None:
             self.NOVELTY = novelty
@@ -589,5 +590,5 @@ def make_strategy(name, space, rng, trials, model="gbt", layout=None, hand_seeds
     if model == "random" and name != "random":
         kw["model"] = RandomModel(rng)
     elif prior is not None and name != "random":
-        kw["model"] = GBTModel(seed=int(rng.integers(1 << 31)), prior=prior, target=kw.get("model_target", "share"))
+        kw["model"] = GBTModel(seed=int(rng.integers(1 << 31)), prior=prior, target=kw.get("model_target"))
     return STRATEGIES[name](space, rng, **kw)

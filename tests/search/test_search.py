@@ -142,9 +142,9 @@ def test_a_strategys_settings_can_be_changed_and_bad_ones_are_named():
             make_strategy("alt", space, np.random.default_rng(0), 64, options=options)
     with pytest.raises(alt.OptionError, match=r"model_target='rank' for strategy 'alt'; give one of \['share', 'log'"):
         make_strategy("alt", space, np.random.default_rng(0), 64, options={"model_target": "rank"})
-    logged = make_strategy("loop-only", space, np.random.default_rng(0), 64, options={"model_target": "log"})
-    assert logged._model.target == "log" and make_strategy("alt", space, np.random.default_rng(0), 64)._model.target \
-        == "share"
+    shared = make_strategy("loop-only", space, np.random.default_rng(0), 64, options={"model_target": "share"})
+    assert shared._model.target == "share" and make_strategy("alt", space, np.random.default_rng(0), 64)._model.target \
+        == "log"  # the default
     with pytest.raises(alt.OptionError, match="'top_layouts' is not a setting of strategy 'loop-only'"):
         make_strategy("loop-only", space, np.random.default_rng(0), 64, options={"top_layouts": 2})
     with pytest.raises(alt.OptionError, match="search.tune: 'bogus' is not a setting of strategy 'alt'"):
