@@ -16,11 +16,11 @@ transferred model on its own, without hand seeds to lean on. A flag `setting=val
 the strategy's settings (search.strategy.OPTIONS): `alt:gbt:unseeded+joint_share=0.25` gives the
 joint stage a quarter of the budget; such a variant's trials to match are counted against its
 random-guided twin (`alt:random:unseeded+joint_share=0.25`) and against the configuration without
-its settings, where those run too. A setting of the cost model alone (`model_target=share`: the model
-fitted to throughput as a share of the best rather than its logarithm) has no random-guided twin of
-its own: its twin is the random-guided configuration without it (`alt:random:unseeded`). On each workload the other
-configurations take turns seed by seed (seed 0 of each, then seed 1 of each, ...), so that a slow
-spell of the machine falls on both sides of a comparison.
+its settings, where those run too. A setting of the cost model alone (`model_target=share`: the
+model fitted to throughput as a share of the best rather than its logarithm) has no random-guided
+twin of its own: its twin is the random-guided configuration without it (`alt:random:unseeded`).
+On each workload the other configurations take turns seed by seed (seed 0 of each, then seed 1
+of each, ...), so that a slow spell of the machine falls on both sides of a comparison.
 
 For each workload the curves are the median over seeds of best-so-far GFLOP/s; "trials to match"
 is the first trial at which a model-guided median curve reaches the final value of its reference's
