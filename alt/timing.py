@@ -235,6 +235,17 @@ class Timing:
         reading; over MAX_SLOW: the times are the machine's as much as the code's)."""
         return max(self.slowed, default=1.0)
 
+    @property
+    def slow_at_min(self):
+        """How much slower than its best the machine ran during the least slowed kept repeat. A slow
+        machine only lengthens a repeat, so the fastest repeat (`min`) is a full-speed time as soon
+        as one kept repeat ran at speed: for a score that is the min (the tuner's), this reading,
+        not `slow`, says whether the machine distorted it. (On a 2-core AMD EPYC cloud VM the
+        canary read over MAX_SLOW on about half its probes, flipping within a tenth of a second, no
+        spell lasting: taken by `slow`, 17 of 36 candidates of a tuning run were timed 3 times with
+        pauses between, 1.75 s a candidate.)"""
+        return min(self.slowed, default=1.0)
+
     def __str__(self):
         slow = self.slow
         return (f"min {self.min * 1e3:.4g} ms, median {self.median * 1e3:.4g} ms over {len(self.samples)} x "

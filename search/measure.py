@@ -9,10 +9,10 @@ to a worker process of their own, restarted when a candidate kills it or exceeds
 Runs are explicit about threads and OpenMP (OMP_NUM_THREADS, OMP_PROC_BIND, OMP_WAIT_POLICY set in
 the run worker and written into every record). A timing that other processes distorted (the run
 worker's threads waited for a CPU, or the repeats spread too far; see alt.timing) is run again
-after a pause, and recorded as DISTURBED, never as a time, if it stays distorted. One taken while
-the machine itself ran slower than its best (alt.timing's canary) is run again once it runs at
-speed; if it never does, the fastest attempt is kept and its record's message says how slow the
-machine was.
+after a pause, and recorded as DISTURBED, never as a time, if it stays distorted. One none of whose
+repeats ran while the machine itself ran at its best speed (alt.timing's canary; a score is the
+fastest repeat) is run again once it runs at speed; if it never does, the fastest attempt is kept
+and its record's message says how slow the machine was.
 """
 import functools
 import numbers
@@ -109,7 +109,14 @@ def run_task(task):
                                                                               "events)"}
     t = prog.benchmark(*arrays, repeat=task["repeat"], min_time=task["min_time"],
                        max_slow=task.get("max_slow", MAX_SLOW))
-    return {"error": R.OK, "costs": t.samples, "disturbed": t.disturbed, "slow": t.slow, "timing": str(t)}
+    return timing_result(t)
+
+
+def timing_result(t):
+    """A run_task result of an alt.timing.Timing. A record's score is its fastest repeat, so its
+    "slow" is the least slowed repeat's reading (Timing.slow_at_min): the candidate is timed again
+    only when no repeat ran at speed."""
+    return {"error": R.OK, "costs": t.samples, "disturbed": t.disturbed, "slow": t.slow_at_min, "timing": str(t)}
 
 
 def settle_task(seconds):

@@ -52,6 +52,20 @@ def test_a_machine_that_stays_slow_gives_a_timing_that_says_so_not_a_hang(monkey
     assert t.discarded == 0 and t.slow == 1.0 and "slower" not in str(t)
 
 
+def test_a_min_is_a_full_speed_time_when_one_kept_repeat_ran_at_speed(monkeypatch):
+    """A slow machine only lengthens a repeat: the fastest repeat is no longer than one timed at
+    speed. `slow` (for the median) is the most slowed kept repeat, `slow_at_min` (for the min, the
+    tuner's score) the least."""
+    run = _clock(monkeypatch, 0.001)
+    # probes before/after each repeat: 1.5 1.5 | 1.0 | 1.5 1.5 ... : the 2nd repeat has one end at speed
+    gauge = Gauge([1.5, 1.5, 1.0, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5])
+    t = T.benchmark(run, number=10, repeat=3, probe=gauge, max_slow=float("inf"))  # all kept as they ran
+    assert t.slowed == [1.5, 1.0, 1.0] and t.slow == 1.5 and t.slow_at_min == 1.0
+    t = T.benchmark(run, number=10, repeat=2, probe=Gauge([1.4, 1.6, 1.3, 1.5]), max_slow=float("inf"))
+    assert t.slowed == [1.4, 1.3] and t.slow == 1.4 and t.slow_at_min == 1.3
+    assert T.Timing([1e-3]).slow_at_min == 1.0  # no canary reading: nothing seen
+
+
 def test_the_canary_compares_each_cpu_with_its_own_best_and_leaves_the_thread_where_it_was():
     c = T.Canary()
     home = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None

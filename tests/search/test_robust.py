@@ -411,6 +411,18 @@ def test_a_timing_the_slowed_machine_distorted_is_run_again_and_otherwise_says_s
     assert not slowdowns  # 3 attempts each for the first m, one for the next, and one for the last
 
 
+def test_a_candidate_is_timed_again_only_when_none_of_its_repeats_ran_at_speed():
+    """Its score is its fastest repeat: one repeat at speed is enough (search.measure.timing_result
+    reads Timing.slow_at_min, not Timing.slow)."""
+    from alt.timing import Timing
+    from search.measure import timing_result
+    t = Timing([1.2e-3, 1e-3, 1.3e-3], number=4, slowed=[1.5, 1.0, 1.6], waited=[0.0] * 3)
+    r = timing_result(t)
+    assert r["slow"] == 1.0 and r["costs"] == t.samples and not r["disturbed"]
+    assert "1.60x slower than its best" in r["timing"]  # the description still says how slow it ran
+    assert timing_result(Timing([1e-3, 1e-3], slowed=[1.5, 1.3], waited=[0.0] * 2))["slow"] == 1.3
+
+
 def test_between_attempts_the_measurer_waits_for_the_machine_to_run_at_speed_again(tmp_path, monkeypatch):
     """A timing the canary saw slowed is run again only once the machine runs near its best speed,
     or `settle` seconds later (search.measure.settle_task, in the run worker)."""
