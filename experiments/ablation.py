@@ -36,8 +36,8 @@ budget went to candidates near the top (printed, in the JSON and the Markdown).
 Those curves are made of the times each run logged, taken while it ran: comparing them also
 compares the machine's speed in different minutes, and each run's luckiest timing. So at the end,
 the kernels every run would have returned after 8, 16, ... trials (its fastest logged candidate so
-far) are timed again side by side, in `--retime` shuffled rounds in one process
-(experiments.retime), and the table, the trials to match and the figure are given for those times
+far) are timed again side by side, in `--retime` shuffled rounds in one process, each kernel's
+fastest round its time (experiments.retime), and the table, the trials to match and the figure are given for those times
 too ("re-timed"). That is the comparison to quote where the searches end near the same speed.
 
 Writes <out>.json (every seed's curve), <out>.md and <out>.png (median curves, min-max band).
@@ -291,7 +291,7 @@ def main(argv=None):
     tables = [("As logged by each run.", curves, rows, "")]
     if retimed:
         tables.append((f"Re-timed side by side: the kernel each run picked, timed again in {rounds} shuffled rounds "
-                       f"in one process (median time); trials to match at every {RETIME_EVERY} trials.",
+                       f"in one process (the fastest round); trials to match at every {RETIME_EVERY} trials.",
                        retimed, rows_r, ", re-timed"))
     for title, table, trows, how in tables:
         md += ["", title, "", "| workload | " + " | ".join(label(c) for c in configs) + " |",

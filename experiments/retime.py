@@ -8,8 +8,12 @@ AVX-512 Xeon VM, the logged bests of 16 ablation runs of BMM-0 ranged over 60-70
 by side 15 of those 16 kernels ran in 60-64 us.
 
 `picks(log, w, target, at)` is the point a run would return after each trial count in `at` (its
-fastest logged candidate so far); `side_by_side(w, points, rounds)` their median times over
-`rounds` shuffled rounds, every run checked against the reference as in tuning.
+fastest logged candidate so far); `side_by_side(w, points, rounds)` their fastest times over
+`rounds` shuffled rounds, every run checked against the reference as in tuning. The fastest, as the
+tuner scores a candidate by its fastest repeat: a slow machine only lengthens a timing. The median
+of 2 rounds was the machine's mood: on a 2-core AMD EPYC VM, 20 kernels of C1D-0 timed in 6 rounds
+each ran 1.3-2.3x apart from round to round, their fastest round within 4% of what their runs had
+logged for 17 of them, their median round 0.6-1.0x of it.
 """
 import numpy as np
 
@@ -43,7 +47,7 @@ def picks(log, w, target, at):
 
 
 def side_by_side(w, points, rounds, seed=0, **measure_options):
-    """{point key: median seconds over `rounds` rounds} for the distinct `points`, each round in a
+    """{point key: fastest seconds over `rounds` rounds} for the distinct `points`, each round in a
     new random order (a drift of the machine spreads over all of them); None for a point that never
     ran correctly (a timing disturbed by other processes does not count)."""
     distinct = list({key(p): p for p in points if p is not None}.values())
@@ -56,7 +60,7 @@ def side_by_side(w, points, rounds, seed=0, **measure_options):
                 for i, r in zip(order, m.measure([distinct[i] for i in order])):
                     if r["error"] == R.OK and r["costs"]:
                         times[key(distinct[i])].append(min(r["costs"]))
-    return {k: float(np.median(v)) if v else None for k, v in times.items()}
+    return {k: min(v) if v else None for k, v in times.items()}
 
 
 def curve(points, times, flops):

@@ -205,6 +205,33 @@ def test_retimed_curves_follow_the_kernel_each_run_would_have_returned(tmp_path,
     assert row["trials_near"] == {"w": 16}  # 4.6 is 90% of 5
 
 
+def test_a_kernel_timed_again_in_rounds_is_scored_by_its_fastest_round_as_in_tuning(monkeypatch):
+    """A slow machine only lengthens a timing: side_by_side keeps each kernel's fastest round (the
+    median of a few rounds followed the machine, not the kernel), and a round that failed or was
+    disturbed is no time at all."""
+    from experiments import retime
+    from search.strategy import key
+    rounds = {key({"x": 0}): [(0, [3e-3]), (0, [1e-3, 4e-3]), (0, [2e-3])],
+              key({"x": 1}): [(0, [5e-3]), (6, []), (0, [2.5e-3])], key({"x": 2}): [(6, [])] * 3}
+
+    class Fake:
+        def __init__(self, w, **options):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+        def measure(self, points):
+            return [dict(zip(("error", "costs"), rounds[key(p)].pop(0))) for p in points]
+    monkeypatch.setattr(retime, "Measurer", Fake)
+    times = retime.side_by_side(None, [{"x": 0}, {"x": 1}, {"x": 0}, {"x": 2}, None], 3)
+    assert times == {key({"x": 0}): 1e-3, key({"x": 1}): 2.5e-3, key({"x": 2}): None}
+    assert not any(rounds.values())  # each distinct kernel once a round
+
+
 def test_ablation_configurations_take_turns_seed_by_seed(tmp_path, monkeypatch, capsys):
     """A slow spell of the machine must fall on both sides of a comparison: per workload, seed 0 of
     every configuration, then seed 1 of every one; transfer configurations after every alt log."""
