@@ -241,9 +241,9 @@ class Timing:
         machine only lengthens a repeat, so the fastest repeat (`min`) is a full-speed time as soon
         as one kept repeat ran at speed: for a score that is the min (the tuner's), this reading,
         not `slow`, says whether the machine distorted it. (On a 2-core AMD EPYC cloud VM the
-        canary read over MAX_SLOW on about half its probes, flipping within a tenth of a second, no
-        spell lasting: taken by `slow`, 17 of 36 candidates of a tuning run were timed 3 times with
-        pauses between, 1.75 s a candidate.)"""
+        canary read over MAX_SLOW on about half its probes, most of them blips: its readings 1 s
+        apart were uncorrelated. Judged by `slow`, 17 of 36 candidates of an R18-8 run were timed
+        again, with pauses, and running took 1.75 s a candidate; by this, 1 of 36 and 1.1 s.)"""
         return min(self.slowed, default=1.0)
 
     def __str__(self):

@@ -37,8 +37,9 @@ Those curves are made of the times each run logged, taken while it ran: comparin
 compares the machine's speed in different minutes, and each run's luckiest timing. So at the end,
 the kernels every run would have returned after 8, 16, ... trials (its fastest logged candidate so
 far) are timed again side by side, in `--retime` shuffled rounds in one process, each kernel's
-fastest round its time (experiments.retime), and the table, the trials to match and the figure are given for those times
-too ("re-timed"). That is the comparison to quote where the searches end near the same speed.
+fastest round its time (experiments.retime), and the table, the trials to match and the figure are
+given for those times too ("re-timed"). That is the comparison to quote where the searches end near
+the same speed.
 
 Writes <out>.json (every seed's curve), <out>.md and <out>.png (median curves, min-max band).
 Every run's log is kept beside them (<out>.<workload>.<config>.<seed>.jsonl). A run starts from an

@@ -10,10 +10,10 @@ by side 15 of those 16 kernels ran in 60-64 us.
 `picks(log, w, target, at)` is the point a run would return after each trial count in `at` (its
 fastest logged candidate so far); `side_by_side(w, points, rounds)` their fastest times over
 `rounds` shuffled rounds, every run checked against the reference as in tuning. The fastest, as the
-tuner scores a candidate by its fastest repeat: a slow machine only lengthens a timing. The median
-of 2 rounds was the machine's mood: on a 2-core AMD EPYC VM, 20 kernels of C1D-0 timed in 6 rounds
-each ran 1.3-2.3x apart from round to round, their fastest round within 4% of what their runs had
-logged for 17 of them, their median round 0.6-1.0x of it.
+tuner scores a candidate by its fastest repeat: a slow machine only lengthens a timing. A median
+of rounds follows the machine: on a 2-core AMD EPYC VM, 20 kernels of C1D-0 timed in 6 rounds each
+ran 1.25-2.6x apart between their fastest and slowest rounds; their fastest round came within 4% of
+what their runs had logged for 17 of them, their median round at 0.70-1.16x of it.
 """
 import numpy as np
 
