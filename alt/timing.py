@@ -243,7 +243,7 @@ class Timing:
         not `slow`, says whether the machine distorted it. (On a 2-core AMD EPYC cloud VM the
         canary read over MAX_SLOW on about half its probes, most of them blips: its readings 1 s
         apart were uncorrelated. Judged by `slow`, 17 of 36 candidates of an R18-8 run ended flagged
-        slow after timings again, with pauses, and running took 1.75 s a candidate; by this, 1 of 36
+        slow after being timed again, with pauses, and running took 1.75 s a candidate; by this, 1 of 36
         and 1.1 s.)"""
         return min(self.slowed, default=1.0)
 
