@@ -154,7 +154,8 @@ def parser():
     t.add_argument("--transfer", action="append", metavar="LOG", help="a log of other workloads' tunings whose "
                    "records warm the cost model before the first proposal (transfer learning; may be repeated)")
     t.add_argument("--set", action="append", type=_setting, metavar="SETTING=VALUE", dest="settings",
-                   help="change a setting of the strategy, e.g. joint_share=0.25 or model_target=share "
+                   help="change a setting of the strategy, e.g. joint_share=0.25, model_target=share or "
+                        "model_features=1 "
                         f"(search.strategy.OPTIONS: {_settings_help()}); may be repeated")
     n = sub.add_parser("tune-net", help="tune a whole network of the model zoo, its layouts chosen jointly with its "
                                         "loops, and time it", formatter_class=fmt)

@@ -66,6 +66,13 @@ DEFAULT_TARGET = "log"  # 5 seeds x 64 trials, no hand seeds, R18-8, GMM-1 and C
 PRIOR_TARGET = "share"  # with a prior (transfer) the residual model overrules a misleading prior sooner fitted to
 # the share: in test_transfer's case, rank correlation 0.70 after 8 measurements against 0.48 fitted to the log
 LOG_FLOOR = 0.01  # the least share the log target counts (a failed candidate's 0 would be -inf)
+FEATURE_SHARE = 0.3  # the share of the features each split of a tree may choose from (scikit-learn's max_features):
+# fitted to the first 16/32/48 points of 45-60 logged runs of R18-8, GMM-1 and C1D-0 on an AMD EPYC (Zen 3), the
+# held-out points' rank correlation with the prediction rose from 0.24-0.51 with every feature to 0.34-0.62; each
+# tree then learns from more of the features that say the same (70 features, many of them near-copies), where
+# with all of them every tree split on the same few (experiments.model_quality prints the comparison)
+SPLIT_FEATURES = 8  # but a split chooses among at least this many (all of fewer): with a handful of features there
+# are no near-copies to spread over, and a split that may see one or two of them mostly sees the wrong ones
 
 
 def training_target(share, target="share"):
@@ -83,6 +90,8 @@ class GBTModel(CostModel):
     """Gradient-boosted trees on the logarithm of throughput normalized to the best seen (0 = best;
     with `target="share"`, on the normalized throughput itself, 1.0 = best; see `training_target`).
     Without a `target`: the log (DEFAULT_TARGET), or the share where a prior is given (PRIOR_TARGET).
+    `features`: the share of the features each split may choose from (FEATURE_SHARE; 1.0, all), and
+    never fewer than SPLIT_FEATURES of them.
 
     `prior` (X, y), other workloads' features and throughputs each normalized to their own best
     (search.transfer), warm-starts the model the way AutoTVM's transfer learning does: a model of
@@ -94,23 +103,28 @@ class GBTModel(CostModel):
     into one training set, a few measurements of this workload were fitted as exceptions and the
     prior's trend kept ranking every new point.)"""
 
-    def __init__(self, seed=0, min_samples=8, prior=None, target=None):
+    def __init__(self, seed=0, min_samples=8, prior=None, target=None, features=FEATURE_SHARE):
         prior = prior if prior is not None and len(prior[1]) else None
         target = target or (DEFAULT_TARGET if prior is None else PRIOR_TARGET)
         if target not in TARGETS:
             raise OptionError(f"GBTModel target={target!r}: use one of {list(TARGETS)}")
-        self.seed, self.min_samples, self.target = seed, min_samples, target
+        if isinstance(features, bool) or not (isinstance(features, (int, float)) and 0 < features <= 1):
+            raise OptionError(f"GBTModel features={features!r}: give the share of features a split may use, "
+                              f"above 0 and at most 1")
+        self.seed, self.min_samples, self.target, self.features = seed, min_samples, target, float(features)
         self.X, self.y = np.zeros((0, 0)), np.zeros(0)
         self.prior = prior
         self._model = None
         self._base = None
         if self.prior is not None:
-            self._base = self._regressor().fit(self.prior[0], training_target(self.prior[1], target))
+            X, y = self.prior
+            self._base = self._regressor(np.shape(X)[1]).fit(X, training_target(y, target))
 
-    def _regressor(self):
+    def _regressor(self, n_features):
         from sklearn.ensemble import HistGradientBoostingRegressor
+        share = max(self.features, min(1.0, SPLIT_FEATURES / max(1, n_features)))
         return HistGradientBoostingRegressor(max_iter=100, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=2,
-                                             random_state=self.seed)
+                                             max_features=share, random_state=self.seed)
 
     def fit(self, X, y):
         self.X, self.y = np.asarray(X, float), np.asarray(y, float)
@@ -121,7 +135,7 @@ class GBTModel(CostModel):
         target = training_target(self.y / self.y.max(), self.target)
         if self._base is not None:  # this workload's data fits what the prior's model gets wrong
             target = target - self._base.predict(self.X)
-        self._model = self._regressor().fit(self.X, target)
+        self._model = self._regressor(self.X.shape[1]).fit(self.X, target)
         return self
 
     def trained(self):
@@ -135,11 +149,13 @@ class GBTModel(CostModel):
         return base + self._model.predict(X)
 
     def save(self, path):
-        np.savez(path, X=self.X, y=self.y, seed=self.seed, min_samples=self.min_samples, target=self.target)
+        np.savez(path, X=self.X, y=self.y, seed=self.seed, min_samples=self.min_samples, target=self.target,
+                 features=self.features)
 
     @classmethod
     def load(cls, path):
         with np.load(path, allow_pickle=False) as d:
             target = str(d["target"]) if "target" in d else "share"  # a file from before the log target
-            m = cls(int(d["seed"]), int(d["min_samples"]), target=target)
+            features = float(d["features"]) if "features" in d else 1.0  # a file from before FEATURE_SHARE
+            m = cls(int(d["seed"]), int(d["min_samples"]), target=target, features=features)
             return m.fit(d["X"], d["y"])

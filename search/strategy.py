@@ -37,12 +37,12 @@ class Strategy:
     # or more: twice the bonus)
 
     def __init__(self, space, rng, model=None, explore=0.2, chains=16, steps=24, patience=4, hand_seeds=True,
-                 novelty=None, model_target=None):
+                 novelty=None, model_target=None, model_features=None):
         self.space, self.rng = space, rng
         if novelty is not None:
             self.NOVELTY = novelty
         self.hand_seeds = hand_seeds  # measure the space's seeds (the target's hand schedules) first
-        self._model = model if model is not None else GBTModel(seed=int(rng.integers(1 << 31)), target=model_target)
+        self._model = model if model is not None else _gbt(rng, None, model_target, model_features)
         self._stale = False  # measured points the model has not been fitted to yet
         self.fit_seconds = 0.0  # spent fitting the model
         self.explore, self.chains, self.steps = explore, chains, steps
@@ -533,10 +533,12 @@ STRATEGIES = {"alt": AltStrategy, "loop-only": LoopOnly, "layout-then-loop": Lay
 # the settings a caller may change, per strategy ("*": every strategy's): name -> (type, least, most),
 # or for a setting that names a choice, name -> (str, the choices)
 OPTIONS = {"*": {"explore": (float, 0.0, 1.0), "novelty": (float, 0.0, 2.0), "chains": (int, 2, 256),
-                 "steps": (int, 1, 256), "patience": (int, 1, 256), "model_target": (str, TARGETS)},
+                 "steps": (int, 1, 256), "patience": (int, 1, 256), "model_target": (str, TARGETS),
+                 "model_features": (float, 0.05, 1.0)},
            "alt": {"joint_share": (float, 0.0, 1.0), "per_layout": (int, 1, 64), "top_layouts": (int, 1, 64)}}
 
-MODEL_OPTIONS = ("model_target",)  # settings of the cost model alone: a strategy guided by noise ignores them
+MODEL_OPTIONS = ("model_target", "model_features")  # settings of the cost model alone: a strategy guided by noise
+# ignores them
 
 
 def check_strategy_options(name, options, where="strategy"):
@@ -590,5 +592,11 @@ def make_strategy(name, space, rng, trials, model="gbt", layout=None, hand_seeds
     if model == "random" and name != "random":
         kw["model"] = RandomModel(rng)
     elif prior is not None and name != "random":
-        kw["model"] = GBTModel(seed=int(rng.integers(1 << 31)), prior=prior, target=kw.get("model_target"))
+        kw["model"] = _gbt(rng, prior, kw.get("model_target"), kw.get("model_features"))
     return STRATEGIES[name](space, rng, **kw)
+
+
+def _gbt(rng, prior, target, features):
+    """A gradient-boosted cost model seeded from `rng`; `target` and `features` None: GBTModel's defaults."""
+    return GBTModel(seed=int(rng.integers(1 << 31)), prior=prior, target=target,
+                    **({} if features is None else {"features": features}))
