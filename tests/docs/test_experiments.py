@@ -1,6 +1,7 @@
 """The experiments' reports say only what they wrote."""
 import json
 
+import numpy as np
 import pytest
 
 from experiments import ablation, cortex, demo, end_to_end, single_op
@@ -469,3 +470,49 @@ def test_the_suite_table_names_a_winograd_point_and_why_it_can_pass_the_peak(tmp
     md = (tmp_path / "t.md").read_text()
     assert "| C2D-2 | 350.0 | 470.0 | 204% |" in md and "NCHWc, Winograd F(2x2, 3x3) |" in md
     assert "| SFM-0 |" in md and md.count("| - |") >= 1 and "its % of peak can pass 100%" in md
+
+
+def test_model_quality_ranks_the_logged_points_a_run_did_not_measure(tmp_path, capsys):
+    """Three runs logged on a fabricated landscape (GMM-0's throughput set by its register tile's
+    rows, which the lowered program's features see; one candidate failed): a model fitted to a
+    run's first trials ranks the points the others measured, better than random picks do; a bad
+    variant is an error naming it; random_max is the exact expectation."""
+    from experiments import model_quality as mq
+    from search import records as R
+    from search.space import space_for
+    from search.tune import find_workload
+    assert mq.random_max([1.0, 2.0, 3.0], n=2) == pytest.approx(8 / 3)  # max of 2 of 3: (2 + 3 + 3) / 3
+    assert mq.random_max([1.0, 2.0], n=8) == 2.0
+    w = find_workload("GMM-0")
+    space = space_for(w)
+    rng = np.random.default_rng(0)
+    (tmp_path / "logs").mkdir()
+    for run in range(3):
+        log = R.Log(tmp_path / "logs" / f"run{run}.jsonl")
+        for i in range(40):
+            p = space.sample(rng)
+            if run == 0 and i == 3:
+                log.append(R.make(w, p, [], error=R.RUN_ERROR, message="crashed"))
+                continue
+            log.append(R.make(w, p, [w.flops / (1e9 * (1 + p["tile_i"]))]))
+    out = tmp_path / "mq"
+    mq.main(["--logs", str(tmp_path / "logs"), "--at", "16,32", "--runs", "3", "--held", "40",
+             "--variants", "default,features=1+target=share", "--out", str(out)])
+    printed = capsys.readouterr().out
+    doc = json.loads(out.with_suffix(".json").read_text())
+    assert doc["cpu"] in printed and doc["cpu"] in out.with_suffix(".md").read_text()
+    rows = {r["variant"]: r for r in doc["results"]}
+    assert set(rows) == {"default", "features=1+target=share"} and rows["default"]["runs"] == 3
+    for row in rows.values():
+        for k in ("16", "32"):
+            got = row["by_trials"][k]
+            assert got["cases"] == 3 and got["rho"] > 0.6 and got["max8"] >= got["random max8"], (row["variant"], got)
+    assert doc["variants"]["features=1+target=share"] == {"features": 1.0, "target": "share"}
+    for variants, message in (("features=2", "GBTModel features=2.0: give the share"),
+                              ("depth=3", "'depth=3' is not a setting"), ("features=x", "features='x' is not a float")):
+        with pytest.raises(SystemExit, match=message):
+            mq.main(["--logs", str(tmp_path / "logs"), "--variants", variants, "--out", str(out)])
+    with pytest.raises(SystemExit, match="--at '16,x': give whole numbers separated by commas"):
+        mq.main(["--logs", str(tmp_path / "logs"), "--at", "16,x", "--out", str(out)])
+    with pytest.raises(SystemExit, match="does not exist"):
+        mq.main(["--logs", str(tmp_path / "missing"), "--out", str(out)])
