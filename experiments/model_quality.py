@@ -16,14 +16,18 @@ as means over the runs:
 
   rho     Spearman rank correlation between the prediction and the logged throughput
   top8    the mean share of the best held-out throughput of the 8 points predicted best (a batch)
-  max8    the best of those 8, as a share of the best held-out throughput; `random max8` beside it
-          is the same for 8 points drawn at random (its exact expectation): what random guidance
+  max8    the best of those 8, as a share of the best held-out throughput
+  tuner8  the same for the 8 the tuner's own rule picks (Strategy._top, search.strategy.diverse_picks:
+          among the 24 predicted best, greedily, the prediction plus a bonus for the distance from
+          what is measured and picked, Strategy.NOVELTY)
+  random  the same for 8 points drawn at random (its exact expectation): what random guidance
           would pick from the same points
 
-A variant is GBTModel's settings joined by `+` (`features=1+target=share`); `default` is the
-model as the tuner builds it. The pool's points were found by searches, so they are better than
-the space's average, and each throughput is one logged timing: noisy labels bound every variant's
-rho alike. Writes <out>.json and <out>.md; the CPU is named in both.
+A variant is GBTModel's settings joined by `+` (`features=1+target=share`), and `novelty=0.5`
+changes the tuner's rule's bonus (tuner8 alone); `default` is the model and rule as the tuner
+has them. The pool's points were found by searches, so they are better than the space's average,
+and each throughput is one logged timing: noisy labels bound every variant's rho alike. Writes
+<out>.json and <out>.md; the CPU is named in both.
 """
 import argparse
 import json
@@ -42,9 +46,13 @@ from search.cli import output, whole
 from search.featurize import Featurizer, key
 from search.model import GBTModel
 from search.space import space_for
+from search.strategy import Strategy, check_strategy_options, diverse_picks, spacing
 
 BATCH = 8  # the points a tuner measures per batch: what `top8` and `max8` pick
-SETTINGS = {"features": float, "target": str, "min_samples": int}  # GBTModel's settings a variant may change
+COLUMNS = ("rho", "top8", "max8", "tuner8", "random")
+SETTINGS = {"features": float, "target": str, "min_samples": int,  # GBTModel's settings a variant may change
+            "novelty": float}  # and the tuner's rule's bonus for distance (Strategy.NOVELTY; tuner8 only)
+PICKING = ("novelty",)  # the settings of the tuner's rule, not of the model
 
 
 def parse_variant(text):
@@ -61,7 +69,8 @@ def parse_variant(text):
         except ValueError:
             raise OptionError(f"model_quality: variant {text!r}: {name}={value!r} is not a "
                               f"{SETTINGS[name].__name__}") from None
-    GBTModel(**out)  # an OptionError names a bad value
+    GBTModel(**{k: v for k, v in out.items() if k not in PICKING})  # an OptionError names a bad value
+    check_strategy_options("alt", {k: v for k, v in out.items() if k in PICKING}, where="model_quality")
     return out
 
 
@@ -116,7 +125,7 @@ def random_max(values, n=BATCH):
 
 
 def evaluate(space, runs, variants, at, n_runs, n_held, seed=0):
-    """{variant label: {k: {rho, top8, max8, random max8, cases}}} for one workload (see the module)."""
+    """{variant label: {k: {rho, top8, max8, tuner8, random, cases}}} for one workload (see the module)."""
     rng = np.random.default_rng(seed)
     pool = pool_of(runs)
     keys = list(pool)
@@ -140,16 +149,21 @@ def evaluate(space, runs, variants, at, n_runs, n_held, seed=0):
     out = {}
     for label, settings in variants.items():
         rows = {}
+        novelty = settings.get("novelty", Strategy.NOVELTY)
+        settings = {k: v for k, v in settings.items() if k not in PICKING}
         for k, train, held in cases:
-            m = GBTModel(seed=seed, **settings).fit(np.array([ok[q] for q, _ in train]),  # as the tuner had it
-                                                    np.array([g for _, g in train]))
+            X = np.array([ok[q] for q, _ in train])
+            m = GBTModel(seed=seed, **settings).fit(X, np.array([g for _, g in train]))  # as the tuner had it
             pred = m.predict(np.array([ok[q] for q in held]))
             share = np.array([pool[q][1] for q in held]) / max(pool[q][1] for q in held)
-            top = np.argsort(-pred, kind="stable")[:BATCH]
+            ranked = np.argsort(-pred, kind="stable")
+            top, pool3 = ranked[:BATCH], ranked[:3 * BATCH]
+            tuner = pool3[diverse_picks(pred[pool3], [ok[held[i]] for i in pool3], X, spacing(X), BATCH, novelty)]
             rho = spearmanr(pred, share)[0] if np.ptp(pred) > 0 else 0.0
-            rows.setdefault(k, []).append((rho, share[top].mean(), share[top].max(), random_max(share)))
-        out[label] = {k: dict(zip(("rho", "top8", "max8", "random max8"), np.mean(v, axis=0).round(3).tolist()),
-                              cases=len(v)) for k, v in sorted(rows.items())}
+            rows.setdefault(k, []).append((rho, share[top].mean(), share[top].max(), share[tuner].max(),
+                                           random_max(share)))
+        out[label] = {k: dict(zip(COLUMNS, np.mean(v, axis=0).round(3).tolist()), cases=len(v))
+                      for k, v in sorted(rows.items())}
     return out
 
 
@@ -188,7 +202,7 @@ def main(argv=None):
     print(f"on {cpu}: each model fitted to a run's first {at} trials ranks {args.held} points of the pool it did not "
           f"measure; means over up to {args.runs} runs")
     print(f"{'workload':10s} {'runs':>4s} {'pool':>5s} {'variant':24s} " + "  ".join(
-        f"{f'k={k}: rho top8 max8 (rand)':32s}" for k in at))
+        f"{f'k={k}: rho top8 max8 tuner8 (rand)':37s}" for k in at))
     results = []
     for name, (w, runs) in sorted(found.items()):
         space = space_for(w, here)
@@ -197,16 +211,17 @@ def main(argv=None):
         for label, per in got.items():
             results.append({"workload": name, "runs": len(runs), "pool": n_pool, "variant": label, "by_trials": per})
             print(f"{name:10s} {len(runs):4d} {n_pool:5d} {label:24s} " + "  ".join(
-                f"{_cells(per.get(k)):32s}" for k in at), flush=True)
+                f"{_cells(per.get(k)):37s}" for k in at), flush=True)
     out = Path(args.out)
     doc = {"cpu": cpu, "machine": platform.node(), "logs": [str(x) for x in args.logs], "at": at, "runs": args.runs,
            "held": args.held, "seed": args.seed, "variants": variants, "results": results}
     out.with_suffix(".json").write_text(json.dumps(doc, indent=1))
     md = [f"Measured on {cpu} (the logs' timings; nothing is timed here). Each model is fitted to a run's first k "
           f"trials and ranks {args.held} logged points that run did not measure: the rank correlation (rho), the mean "
-          f"and the best share of the best of its {BATCH} top picks, and the best of {BATCH} random picks (its "
-          f"expectation); means over up to {args.runs} runs.", "",
-          "| workload | runs | pool | variant | " + " | ".join(f"k={k}: rho / top8 / max8 (random)" for k in at) + " |",
+          f"and the best share of the best of its {BATCH} top picks, the best of the {BATCH} the tuner's rule picks "
+          f"(tuner8), and the best of {BATCH} random picks (its expectation); means over up to {args.runs} runs.", "",
+          "| workload | runs | pool | variant | "
+          + " | ".join(f"k={k}: rho / top8 / max8 / tuner8 (random)" for k in at) + " |",
           "|---|---|---|---|" + "---|" * len(at)]
     md += [f"| {r['workload']} | {r['runs']} | {r['pool']} | {r['variant']} | "
            + " | ".join(_cells(r["by_trials"].get(k)) for k in at) + " |" for r in results]
@@ -217,7 +232,7 @@ def main(argv=None):
 def _cells(row):
     if not row:
         return "-"
-    return f"{row['rho']:.2f} {row['top8']:.2f} {row['max8']:.2f} ({row['random max8']:.2f})"
+    return f"{row['rho']:.2f} {row['top8']:.2f} {row['max8']:.2f} {row['tuner8']:.2f} ({row['random']:.2f})"
 
 
 if __name__ == "__main__":

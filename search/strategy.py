@@ -119,12 +119,7 @@ class Strategy:
         until the next measurement."""
         if self._ref[0] != len(self.seen):
             X = np.array([f for f in self.features(list(self.points.values())) if f is not None])
-            scale = 0.0
-            if len(X) >= 3:
-                d = np.sqrt(((X[:, None, :] - X[None, :, :]) ** 2).sum(-1))
-                np.fill_diagonal(d, np.inf)
-                scale = float(np.median(d.min(1)))
-            self._ref = (len(self.seen), X, scale)
+            self._ref = (len(self.seen), X, spacing(X))
         return self._ref[1:]
 
     def novelty(self, points, near=None):
@@ -136,11 +131,7 @@ class Strategy:
         if not self.model.trained() or not scale > 0:
             return np.zeros(len(points))
         ref = X if near is None or not len(near) else np.vstack([X, near])
-        return self._bonus(_nearest(self.features(points), ref), scale)
-
-    @staticmethod
-    def _bonus(nearest, scale):
-        return np.where(np.isfinite(nearest), np.minimum(2.0, nearest / scale), 0.0)
+        return _bonus(_nearest(self.features(points), ref), scale)
 
     def _top(self, found, n, taken=()):
         """The n best points of annealing's `found` {key: (score, point)} not measured (nor in
@@ -158,16 +149,8 @@ class Strategy:
                     break
         if not pool or not self.model.trained():
             return [p for _, p in pool[:n]]
-        feats = self.features([p for _, p in pool])
         X, scale = self._reference()
-        nearest = _nearest(feats, X) if scale > 0 else None  # each one's distance to what is measured or picked
-        score, picked = np.array([s for s, _ in pool]), []
-        while len(picked) < min(n, len(pool)):
-            value = score + self.NOVELTY * (self._bonus(nearest, scale) if nearest is not None else 0.0)
-            i = max((j for j in range(len(pool)) if j not in picked), key=lambda j: value[j])
-            picked.append(i)
-            if feats[i] is not None and nearest is not None:
-                nearest = np.minimum(nearest, _nearest(feats, feats[i][None, :]))
+        picked = diverse_picks([s for s, _ in pool], self.features([p for _, p in pool]), X, scale, n, self.NOVELTY)
         return [pool[i][1] for i in picked]
 
     def _measured_algorithms(self):
@@ -501,6 +484,37 @@ def _new_program(prog, copies):
     if prog is not None:
         copies.add(prog)
     return True
+
+
+def spacing(X):
+    """The typical distance between the rows of feature matrix X: the median of each one's distance
+    to its nearest other; 0 with fewer than 3 rows (no scale)."""
+    if len(X) < 3:
+        return 0.0
+    d = np.sqrt(((X[:, None, :] - X[None, :, :]) ** 2).sum(-1))
+    np.fill_diagonal(d, np.inf)
+    return float(np.median(d.min(1)))
+
+
+def diverse_picks(score, feats, measured, scale, n, novelty):
+    """The indices of n candidates (`score`: predicted, `feats`: their features, None for a rejected
+    one) picked one at a time (Strategy._top's rule): the highest score plus `novelty` times the
+    distance to the nearest of `measured` (a feature matrix) and the picks so far, in units of
+    `scale` (spacing) and capped at 2; by score alone where `scale` is 0."""
+    score = np.asarray(score, float)
+    nearest = _nearest(feats, measured) if scale > 0 else None  # each one's distance to what is measured or picked
+    picked = []
+    while len(picked) < min(n, len(score)):
+        value = score + novelty * (_bonus(nearest, scale) if nearest is not None else 0.0)
+        i = max((j for j in range(len(score)) if j not in picked), key=lambda j: value[j])
+        picked.append(i)
+        if feats[i] is not None and nearest is not None:
+            nearest = np.minimum(nearest, _nearest(feats, feats[i][None, :]))
+    return picked
+
+
+def _bonus(nearest, scale):
+    return np.where(np.isfinite(nearest), np.minimum(2.0, nearest / scale), 0.0)
 
 
 def _nearest(feats, ref):

@@ -497,19 +497,22 @@ def test_model_quality_ranks_the_logged_points_a_run_did_not_measure(tmp_path, c
             log.append(R.make(w, p, [w.flops / (1e9 * (1 + p["tile_i"]))]))
     out = tmp_path / "mq"
     mq.main(["--logs", str(tmp_path / "logs"), "--at", "16,32", "--runs", "3", "--held", "40",
-             "--variants", "default,features=1+target=share", "--out", str(out)])
+             "--variants", "default,features=1+target=share+novelty=0.5", "--out", str(out)])
     printed = capsys.readouterr().out
     doc = json.loads(out.with_suffix(".json").read_text())
     assert doc["cpu"] in printed and doc["cpu"] in out.with_suffix(".md").read_text()
     rows = {r["variant"]: r for r in doc["results"]}
-    assert set(rows) == {"default", "features=1+target=share"} and rows["default"]["runs"] == 3
+    assert set(rows) == {"default", "features=1+target=share+novelty=0.5"} and rows["default"]["runs"] == 3
     for row in rows.values():
         for k in ("16", "32"):
             got = row["by_trials"][k]
-            assert got["cases"] == 3 and got["rho"] > 0.6 and got["max8"] >= got["random max8"], (row["variant"], got)
-    assert doc["variants"]["features=1+target=share"] == {"features": 1.0, "target": "share"}
+            assert got["cases"] == 3 and got["rho"] > 0.6 and got["max8"] >= got["random"], (row["variant"], got)
+            assert 0 < got["tuner8"] <= 1
+    assert doc["variants"]["features=1+target=share+novelty=0.5"] == {"features": 1.0, "target": "share",
+                                                                      "novelty": 0.5}
     for variants, message in (("features=2", "GBTModel features=2.0: give the share"),
-                              ("depth=3", "'depth=3' is not a setting"), ("features=x", "features='x' is not a float")):
+                              ("depth=3", "'depth=3' is not a setting"), ("features=x", "features='x' is not a float"),
+                              ("novelty=3", "model_quality: novelty=3.0 for strategy 'alt'; give a number from 0.0")):
         with pytest.raises(SystemExit, match=message):
             mq.main(["--logs", str(tmp_path / "logs"), "--variants", variants, "--out", str(out)])
     with pytest.raises(SystemExit, match="--at '16,x': give whole numbers separated by commas"):
