@@ -11,8 +11,8 @@ log's trials of one workload in order (this machine's records, final re-measurem
 experiments.retime reads them) are a run, and every point measured in any run, at its fastest
 logged time, is the pool. For each of `--runs` runs drawn at random and each trial count k of
 `--at`, a model is fitted to the run's first k trials, as the tuner would have it after k trials,
-and ranks `--held` points of the pool that those k trials did not measure. Reported per variant,
-as means over the runs:
+and ranks `--held` points of the pool that ran correctly and those k trials did not measure
+(the same points for every variant). Reported per variant, as means over the runs:
 
   rho     Spearman rank correlation between the prediction and the logged throughput
   top8    the mean share of the best held-out throughput of the 8 points predicted best (a batch)
