@@ -551,8 +551,8 @@ OPTIONS = {"*": {"explore": (float, 0.0, 1.0), "novelty": (float, 0.0, 2.0), "ch
                  "model_features": (float, 0.05, 1.0)},
            "alt": {"joint_share": (float, 0.0, 1.0), "per_layout": (int, 1, 64), "top_layouts": (int, 1, 64)}}
 
-MODEL_OPTIONS = ("model_target", "model_features")  # settings of the cost model alone: a strategy guided by noise
-# ignores them
+# settings of the cost model alone: a strategy guided by noise ignores them
+MODEL_OPTIONS = ("model_target", "model_features")
 
 
 def check_strategy_options(name, options, where="strategy"):

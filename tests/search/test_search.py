@@ -282,8 +282,8 @@ def test_model_splits_on_a_share_of_the_features_and_ranks_better_where_many_say
     from. With every feature to choose from, each split takes the copy that fits best by chance
     and the trees learn its noise; with FEATURE_SHARE of them, they average over the copies, and
     400 points not seen rank better, seed after seed (with 5 features, a split still sees every
-    one: SPLIT_FEATURES). The share is checked, saved and loaded
-    (a file from before it fits with every feature, as it was fitted)."""
+    one: SPLIT_FEATURES). The share is checked, saved and loaded (a file from before it fits with
+    every feature, as it was fitted)."""
     assert 0 < FEATURE_SHARE < 1 and GBTModel().features == FEATURE_SHARE
     gain = []
     for seed in range(5):
